@@ -1,0 +1,1 @@
+"""The `deshi` command line: thin Typer commands that call services and print."""

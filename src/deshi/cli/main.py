@@ -1,0 +1,22 @@
+"""Entry point of the `deshi` command; each command lives in its own module under deshi.cli."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="deshi",
+    help="deshi (弟子): learning agents for back-office work, within an error budget you set.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    """Attach every command module; each exposes `register(app)`."""
+    from deshi.cli import backtest
+
+    backtest.register(app)
+
+
+_register()
