@@ -26,7 +26,9 @@ def clopper_pearson_lower(successes: float, n: float, alpha: float) -> float:
     return float(beta.ppf(alpha, successes, n - successes + 1.0))
 
 
-def clopper_pearson_interval(successes: float, n: float, alpha: float = 0.05) -> tuple[float, float]:
+def clopper_pearson_interval(
+    successes: float, n: float, alpha: float = 0.05
+) -> tuple[float, float]:
     """Two-sided (1 − alpha) Clopper–Pearson interval."""
     return (
         clopper_pearson_lower(successes, n, alpha / 2.0),

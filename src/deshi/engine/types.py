@@ -44,6 +44,7 @@ class Decision:
     reason: str  # one human-readable sentence
     model_version: int  # 0 = no trained model yet (memory only)
     threshold: float | None  # auto-complete threshold in force; None = auto-completion off
+    reason_code: str = ""  # machine-readable reason (see deshi.engine.policy.RouteReason)
 
     @property
     def would_auto(self) -> bool:
@@ -66,6 +67,35 @@ class Observation:
     label: str | None
     audit_rate: float  # the audit rate in force when the item was decided
     entity: str | None = None
+    predicted_label: str | None = None  # the agent's label at decision time
+    confidence: float | None = None  # the agent's confidence at decision time
+    model_version: int = 0  # the model that decided it
+    suspended: bool = False  # decided while autopilot was suspended (a would-be-auto item)
+
+    @classmethod
+    def from_decision(
+        cls,
+        *,
+        case_id: str,
+        text: str,
+        decision: Decision,
+        label: str | None,
+        audit_rate: float,
+        entity: str | None = None,
+    ) -> Observation:
+        """The observation of a decided item; `label` is the human's answer (None if auto)."""
+        return cls(
+            case_id=case_id,
+            text=text,
+            route=decision.route,
+            label=label,
+            audit_rate=audit_rate,
+            entity=entity,
+            predicted_label=decision.label,
+            confidence=decision.confidence,
+            model_version=decision.model_version,
+            suspended=decision.reason_code == "suspended",
+        )
 
     @property
     def inclusion_probability(self) -> float:

@@ -1,0 +1,378 @@
+"""The agent: decides items, remembers every human answer at once, retrains with
+champion/challenger, and routes within the error budget."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from deshi.engine.featurize import make_featurizer
+from deshi.engine.learn import LinearDecider
+from deshi.engine.memory import CaseMemory
+from deshi.engine.model import TrainedModel
+from deshi.engine.policy import AuditMonitor, MonitorState, RouteReason
+from deshi.engine.training import (
+    NEIGHBOURS,
+    DeciderFactory,
+    TrainingSet,
+    best_of,
+    holdout_accuracy,
+    score_items,
+    train_model,
+)
+from deshi.engine.types import AgentConfig, Alternative, Decision, Observation, Route
+
+DUPLICATE_SIMILARITY = 0.9  # a reviewed case this close decides the label outright
+MIN_LABEL_COUNT = 5  # a label seen fewer times than this is never auto-completed
+EVIDENCE_CASES = 5
+ALTERNATIVES = 5
+RETRAIN_GROWTH = 0.15  # once past `retrain_every`, retrain when labels grow by 15%
+MIN_HOLDOUT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class RetrainReport:
+    """What a retrain did: the challenger's numbers and whether it replaced the champion."""
+
+    version: int
+    promoted: bool
+    champion_version: int
+    trained_on: int
+    holdout: int
+    challenger_correct: int
+    champion_correct: int
+    threshold: float | None
+    expected_automation: float
+    seconds: float
+
+
+class Agent:
+    """A learning agent for one process. Not thread-safe: one agent per worker."""
+
+    def __init__(
+        self, config: AgentConfig, *, make_decider: DeciderFactory = LinearDecider
+    ) -> None:
+        self.config = config
+        self.make_decider = make_decider
+        self.observations: list[Observation] = []
+        self.memory = CaseMemory()
+        self.champion: TrainedModel | None = None
+        self.monitor = AuditMonitor()
+        self.versions: list[TrainedModel] = []
+        self._labelled = 0
+        self._next_retrain_at = 1
+        self._tightened: TrainedModel | None = None  # champion recalibrated at ε/2 when at risk
+
+    # ---- deciding -------------------------------------------------------------------------
+
+    def decide(self, text: str, case_id: str = "", *, rule: str | None = None) -> Decision:
+        """Decide one item with the agent as it stands now."""
+        return self.decide_many([text], [case_id], rules=[rule])[0]
+
+    def decide_many(
+        self,
+        texts: Sequence[str],
+        case_ids: Sequence[str] | None = None,
+        *,
+        rules: Sequence[str | None] | None = None,
+    ) -> list[Decision]:
+        """Decide a batch; `rules` names an always-human rule that matched an item, if any."""
+        ids = list(case_ids) if case_ids is not None else [""] * len(texts)
+        matched = list(rules) if rules is not None else [None] * len(texts)
+        model = self.champion
+        if model is None or len(self.memory) == 0:
+            return [self._cold_decision(r) for r in matched]
+        vectors = model.featurizer.transform(list(texts))
+        neighbours = self.memory.search(vectors, NEIGHBOURS)
+        labels_arr = self.memory.label_array()
+        cands, probs = score_items(
+            vectors,
+            texts,
+            model.decider,
+            model.confidence,
+            neighbours,
+            labels_arr,
+            model.label_counts,
+        )
+        threshold = self.threshold
+        decisions = []
+        for i in range(len(texts)):
+            rows = np.flatnonzero(cands.item == i)
+            order = rows[np.argsort(-probs[rows], kind="stable")]
+            alternatives = _alternatives(cands.labels[order], probs[order])
+            label, conf = alternatives[0].label, float(probs[order[0]])
+            sims = neighbours.similarities[i]
+            nearest = labels_arr[neighbours.indices[i][0]]
+            if sims[0] >= DUPLICATE_SIMILARITY and nearest != label:  # a reviewer said otherwise
+                j = next(r for r in order if cands.labels[r] == nearest)
+                label, conf = str(nearest), float(probs[j])
+            evidence = self.memory.cases(
+                neighbours.indices[i][:EVIDENCE_CASES], sims[:EVIDENCE_CASES]
+            )
+            route, reason = self._route(label, conf, float(sims[0]), ids[i], matched[i], threshold)
+            decisions.append(
+                Decision(
+                    label=label,
+                    confidence=round(conf, 6),
+                    alternatives=alternatives,
+                    evidence=evidence,
+                    route=route,
+                    reason=_explain(reason, conf, threshold, matched[i]),
+                    model_version=model.version,
+                    threshold=threshold,
+                    reason_code=reason.value,
+                )
+            )
+        return decisions
+
+    @property
+    def threshold(self) -> float | None:
+        """The threshold in force: tightened while the audit evidence says the budget is at risk."""
+        if self.champion is None:
+            return None
+        state = self.monitor_state
+        if state is MonitorState.SUSPENDED:
+            return self.champion.threshold
+        if state is MonitorState.AT_RISK:
+            return self._tightened_model().threshold
+        return self.champion.threshold
+
+    @property
+    def monitor_state(self) -> MonitorState:
+        """What the audit evidence says about the error budget right now."""
+        return self.monitor.state(self.config.error_budget, self.config.delta)
+
+    def _route(
+        self,
+        label: str,
+        conf: float,
+        nearest: float,
+        case_id: str,
+        rule: str | None,
+        threshold: float | None,
+    ) -> tuple[Route, RouteReason]:
+        model = self.champion
+        assert model is not None
+        checks: list[tuple[bool, RouteReason]] = [
+            (rule is not None, RouteReason.RULE),
+            (label in self.config.sensitive_labels, RouteReason.SENSITIVE),
+            (model.decider is None, RouteReason.COLD_START),
+            (threshold is None, RouteReason.NO_THRESHOLD),
+            (threshold is not None and conf < threshold, RouteReason.BELOW_THRESHOLD),
+            (nearest < model.novelty_floor, RouteReason.NOVEL),
+            (model.label_counts.get(label, 0) < MIN_LABEL_COUNT, RouteReason.RARE_LABEL),
+            (self.monitor_state is MonitorState.SUSPENDED, RouteReason.SUSPENDED),
+        ]
+        for failed, reason in checks:
+            if failed:
+                return Route.REVIEW, reason
+        if _audit_draw(self.config.seed, case_id) < self.config.audit_rate:
+            return Route.AUDIT, RouteReason.AUDIT
+        return Route.AUTO, RouteReason.AUTO
+
+    def _cold_decision(self, rule: str | None) -> Decision:
+        reason = RouteReason.RULE if rule else RouteReason.COLD_START
+        return Decision(
+            label=None,
+            confidence=0.0,
+            alternatives=(),
+            evidence=(),
+            route=Route.REVIEW,
+            reason=_explain(reason, 0.0, None, rule),
+            model_version=0,
+            threshold=None,
+            reason_code=reason.value,
+        )
+
+    # ---- learning -------------------------------------------------------------------------
+
+    def record(self, observation: Observation) -> None:
+        """Take in a decided item; a labelled one joins the case memory immediately."""
+        self.observations.append(observation)
+        if observation.label is not None:
+            self.memory.add(observation.case_id, observation.text, observation.label)
+            self._labelled += 1
+            if observation.route is Route.AUDIT or observation.suspended:
+                wrong = observation.predicted_label != observation.label
+                self.monitor = self.monitor.observe(wrong=wrong)
+        if self._labelled >= self._next_retrain_at and self.champion is None:
+            self.retrain()  # the first labelled item bootstraps the featurizer and memory
+
+    @property
+    def due_for_retrain(self) -> bool:
+        """True once enough new labels arrived since the last retrain."""
+        return self._labelled >= self._next_retrain_at
+
+    def retrain(self) -> RetrainReport:
+        """Train a challenger on everything labelled; promote it only if it beats the champion
+        on held-out recent items, otherwise recalibrate the champion with the new evidence."""
+        started = time.perf_counter()
+        data = self._training_set()
+        version = (self.versions[-1].version + 1) if self.versions else 1
+        challenger, vectors = train_model(
+            data,
+            make_featurizer(self.config.featurizer),
+            version=version,
+            cutoff=len(self.observations),
+            epsilon=self.config.error_budget,
+            delta=self.config.delta,
+            seed=self.config.seed + version,
+            make_decider=self.make_decider,
+        )
+        self.versions.append(challenger)
+        holdout, challenger_correct, champion_correct = self._compare(challenger, data, vectors)
+        promoted = self.champion is None or challenger_correct > champion_correct
+        if promoted:
+            self._install(challenger, vectors)
+        else:
+            self._refresh_champion_calibration()
+        self._schedule_next_retrain()
+        champion = self.champion
+        assert champion is not None
+        calibration = champion.calibration
+        return RetrainReport(
+            version=challenger.version,
+            promoted=promoted,
+            champion_version=champion.version,
+            trained_on=challenger.trained_on,
+            holdout=holdout,
+            challenger_correct=challenger_correct,
+            champion_correct=champion_correct,
+            threshold=champion.threshold,
+            expected_automation=calibration.expected_automation if calibration else 0.0,
+            seconds=time.perf_counter() - started,
+        )
+
+    def rollback(self, version: int) -> TrainedModel:
+        """Make an earlier model version the champion again."""
+        for model in self.versions:
+            if model.version == version:
+                self._install(model, None)
+                return model
+        raise KeyError(f"no model version {version}")
+
+    def _training_set(self) -> TrainingSet:
+        labelled = [o for o in self.observations if o.label is not None]
+        return TrainingSet(
+            case_ids=[o.case_id for o in labelled],
+            texts=[o.text for o in labelled],
+            labels=np.array([o.label for o in labelled], dtype=object),
+            unlabelled_texts=[o.text for o in self.observations if o.label is None],
+        )
+
+    def _compare(
+        self, challenger: TrainedModel, data: TrainingSet, vectors: object
+    ) -> tuple[int, int, int]:
+        """Paired comparison on the newer half of the items labelled since the champion's cutoff:
+        the champion's live answers against a challenger refit without those items."""
+        champion = self.champion
+        if champion is None or challenger.decider is None:
+            return 0, 0, 0
+        after_cutoff = self.observations[champion.cutoff :]
+        recent_ids = {o.case_id for o in after_cutoff if o.label is not None}
+        positions = np.array(
+            [i for i, c in enumerate(data.case_ids) if c in recent_ids], dtype=np.int64
+        )
+        held = positions[len(positions) // 2 :]
+        if len(held) < MIN_HOLDOUT:
+            return len(held), 0, 1  # too little held-out evidence: keep the champion
+        keep = np.setdiff1d(np.arange(len(data.texts)), held)
+        x = vectors  # sparse or dense matrix
+        eval_decider = self.make_decider().fit(
+            x[keep],
+            [data.texts[i] for i in keep],
+            data.labels[keep].tolist(),  # type: ignore[index]
+        )
+        eval_model = replace(challenger, decider=eval_decider)
+        challenger_correct = holdout_accuracy(
+            eval_model,
+            x[keep],
+            data.labels[keep],
+            x[held],  # type: ignore[index]
+            [data.texts[i] for i in held],
+            data.labels[held],
+        )
+        live = {
+            o.case_id: o.predicted_label == o.label for o in after_cutoff if o.label is not None
+        }
+        champion_correct = sum(live[data.case_ids[i]] for i in held)
+        return len(held), challenger_correct, champion_correct
+
+    def _install(self, model: TrainedModel, vectors: object) -> None:
+        self.champion = model
+        self._tightened = None
+        self.memory.rebuild(model.featurizer, vectors)
+
+    def _refresh_champion_calibration(self) -> None:
+        """Add the champion's own live scores on items decided since its training."""
+        champion = self.champion
+        if champion is None or champion.calibration_data is None:
+            return
+        mine = [
+            o for o in self.observations[champion.cutoff :] if o.model_version == champion.version
+        ]
+        labelled = [
+            (o.confidence or 0.0, o.predicted_label == o.label) for o in mine if o.label is not None
+        ]
+        unlabelled = [o.confidence or 0.0 for o in mine if o.label is None]
+        data = champion.calibration_data.extended(labelled, unlabelled)
+        self.champion = champion.recalibrated(
+            data, epsilon=self.config.error_budget, delta=self.config.delta
+        )
+        self._tightened = None
+
+    def _tightened_model(self) -> TrainedModel:
+        champion = self.champion
+        assert champion is not None
+        if self._tightened is None:
+            data = champion.calibration_data
+            self._tightened = (
+                champion.recalibrated(
+                    data, epsilon=self.config.error_budget / 2, delta=self.config.delta
+                )
+                if data is not None
+                else champion
+            )
+        return self._tightened
+
+    def _schedule_next_retrain(self) -> None:
+        n = self._labelled
+        step = max(min(n, self.config.retrain_every), int(RETRAIN_GROWTH * n))
+        self._next_retrain_at = n + max(step, 1)
+
+
+def _alternatives(labels: np.ndarray, probs: np.ndarray) -> tuple[Alternative, ...]:
+    top = [
+        (str(label), float(p))
+        for label, p in zip(labels[:ALTERNATIVES], probs[:ALTERNATIVES], strict=True)
+    ]
+    total = sum(p for _, p in top)
+    scale = 1.0 / total if total > 1.0 else 1.0  # candidates' probabilities may not sum past 1
+    return tuple(Alternative(label, round(p * scale, 6)) for label, p in top)
+
+
+def _audit_draw(seed: int, case_id: str) -> float:
+    """A uniform draw fixed by (seed, case id), so a re-decided item keeps its audit fate."""
+    digest = hashlib.blake2b(f"{seed}:{case_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
+
+
+def _explain(reason: RouteReason, conf: float, threshold: float | None, rule: str | None) -> str:
+    pct = f"{conf:.1%}"
+    limit = f"{threshold:.1%}" if threshold is not None else "-"
+    return {
+        RouteReason.AUTO: f"Confidence {pct} is at or above the certified threshold {limit}.",
+        RouteReason.AUDIT: "Randomly chosen for a blind audit of auto-completed work.",
+        RouteReason.BELOW_THRESHOLD: f"Confidence {pct} is below the certified threshold {limit}.",
+        RouteReason.NO_THRESHOLD: "No threshold is certified yet for this error budget.",
+        RouteReason.COLD_START: "Too few reviewed items to train a model yet.",
+        RouteReason.NOVEL: "Unlike anything reviewed before (novel input).",
+        RouteReason.RARE_LABEL: "The proposed label has been seen too rarely.",
+        RouteReason.SENSITIVE: "The proposed label is marked sensitive: always reviewed.",
+        RouteReason.RULE: f"An always-human rule matched: {rule}.",
+        RouteReason.SUSPENDED: "Auto-completion is suspended: audits show the budget at risk.",
+    }[reason]

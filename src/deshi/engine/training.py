@@ -1,0 +1,225 @@
+"""Training a challenger: featurize, fit the decider, cross-fit the confidence model, calibrate."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from deshi.engine.confidence import Candidates, ConfidenceModel, build_candidates
+from deshi.engine.featurize import Featurizer, Matrix, cosine_top_k
+from deshi.engine.learn import Decider, LinearDecider
+from deshi.engine.memory import Neighbours
+from deshi.engine.model import CalibrationData, TrainedModel
+
+NEIGHBOURS = 10
+FOLDS = 3
+MIN_TRAIN = 20  # labelled items before a decider is trained (memory-only before)
+NOVELTY_QUANTILE = 0.01  # inputs less similar to memory than 99% of known items are novel
+
+DeciderFactory = Callable[[], Decider]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingSet:
+    """Texts seen so far: labelled ones (in arrival order) and unlabelled auto-completed ones."""
+
+    case_ids: list[str]
+    texts: list[str]
+    labels: np.ndarray  # object array
+    unlabelled_texts: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """Each item's best candidate: label, confidence, and the similarity of its nearest case."""
+
+    labels: np.ndarray
+    confidence: np.ndarray
+    nearest: np.ndarray
+
+
+def score_items(
+    vectors: Matrix,
+    texts: Sequence[str],
+    decider: Decider | None,
+    confidence: ConfidenceModel | None,
+    neighbours: Neighbours,
+    memory_labels: np.ndarray,
+    label_counts: dict[str, int],
+) -> tuple[Candidates, np.ndarray]:
+    """Candidates for each item and their probabilities of being right."""
+    classes: list[str] = []
+    scores = None
+    if decider is not None:
+        classes, scores = decider.scores(vectors, texts, [() for _ in texts])
+    candidates = build_candidates(classes, scores, neighbours, memory_labels, label_counts)
+    if confidence is not None:
+        probs = confidence.predict(candidates.features)
+    else:  # memory only: the similarity-weighted vote is the best estimate there is
+        probs = candidates.features[:, 6] * candidates.features[:, 3]
+    return candidates, probs
+
+
+def best_of(
+    candidates: Candidates, probs: np.ndarray, n_items: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's most probable label and its probability."""
+    best = candidates.best_per_item(probs, n_items)
+    labels = np.where(best >= 0, candidates.labels[np.maximum(best, 0)], None)
+    conf = np.where(best >= 0, probs[np.maximum(best, 0)], 0.0)
+    return labels, conf.astype(np.float64)
+
+
+def train_model(
+    data: TrainingSet,
+    featurizer: Featurizer,
+    *,
+    version: int,
+    cutoff: int,
+    epsilon: float,
+    delta: float,
+    seed: int,
+    make_decider: DeciderFactory = LinearDecider,
+) -> tuple[TrainedModel, Matrix]:
+    """Fit a model version on the labelled items; returns it with the labelled items' vectors."""
+    featurizer.fit([*data.texts, *data.unlabelled_texts])  # unsupervised: all texts are fair game
+    vectors = featurizer.transform(data.texts)
+    counts = dict(Counter(data.labels.tolist()))
+    if len(data.texts) < MIN_TRAIN or len(counts) < 2:
+        model = TrainedModel(
+            version, featurizer, None, None, None, None, counts, 0.0, len(data.texts), cutoff
+        )
+        return model, vectors
+    rng = np.random.default_rng(seed)
+    oof = _out_of_fold_candidates(vectors, data, rng, make_decider)
+    confidence = ConfidenceModel().fit(oof.candidates.features, oof.targets)
+    cross_scores = _cross_fitted_scores(oof, len(data.texts), rng)
+    decider = make_decider().fit(vectors, data.texts, data.labels.tolist())
+    unlabelled = _score_unlabelled(featurizer, data, vectors, decider, confidence, counts)
+    calibration_data = CalibrationData(
+        cross_scores.confidence, _correct(cross_scores, data), unlabelled
+    )
+    model = TrainedModel(
+        version=version,
+        featurizer=featurizer,
+        decider=decider,
+        confidence=confidence,
+        calibration=calibration_data.calibrate(epsilon=epsilon, delta=delta),
+        calibration_data=calibration_data,
+        label_counts=counts,
+        novelty_floor=float(np.quantile(oof.nearest, NOVELTY_QUANTILE)),
+        trained_on=len(data.texts),
+        cutoff=cutoff,
+        metrics={"oof_accuracy": float(_correct(cross_scores, data).mean())},
+    )
+    return model, vectors
+
+
+@dataclass(frozen=True, slots=True)
+class _OutOfFold:
+    candidates: Candidates
+    targets: np.ndarray
+    nearest: np.ndarray  # nearest-case similarity per labelled item
+
+
+def _out_of_fold_candidates(
+    vectors: Matrix, data: TrainingSet, rng: np.random.Generator, make_decider: DeciderFactory
+) -> _OutOfFold:
+    n = len(data.texts)
+    fold = rng.permutation(n) % FOLDS
+    parts: list[Candidates] = []
+    nearest = np.zeros(n)
+    for f in range(FOLDS):
+        test, train = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
+        train_labels = data.labels[train]
+        decider = make_decider().fit(
+            vectors[train], [data.texts[i] for i in train], train_labels.tolist()
+        )
+        idx, sims = cosine_top_k(vectors[test], vectors[train], NEIGHBOURS)
+        nearest[test] = sims[:, 0] if sims.shape[1] else 0.0
+        cands, _ = score_items(
+            vectors[test],
+            [data.texts[i] for i in test],
+            decider,
+            None,
+            Neighbours(idx, sims),
+            train_labels,
+            dict(Counter(train_labels.tolist())),
+        )
+        parts.append(Candidates(test[cands.item], cands.labels, cands.features))
+    merged = Candidates(
+        np.concatenate([p.item for p in parts]),
+        np.concatenate([p.labels for p in parts]),
+        np.vstack([p.features for p in parts]),
+    )
+    targets = (merged.labels == data.labels[merged.item]).astype(np.int64)
+    return _OutOfFold(merged, targets, nearest)
+
+
+def _cross_fitted_scores(oof: _OutOfFold, n_items: int, rng: np.random.Generator) -> Scored:
+    """Confidence of each labelled item's best candidate from a confidence model that never saw it."""
+    half = rng.permutation(n_items) % 2
+    probs = np.zeros(len(oof.targets))
+    for h in (0, 1):
+        fit_rows = half[oof.candidates.item] != h
+        model = ConfidenceModel().fit(oof.candidates.features[fit_rows], oof.targets[fit_rows])
+        probs[~fit_rows] = model.predict(oof.candidates.features[~fit_rows])
+    labels, conf = best_of(oof.candidates, probs, n_items)
+    return Scored(labels, conf, np.zeros(n_items))
+
+
+def _correct(scored: Scored, data: TrainingSet) -> np.ndarray:
+    return np.asarray(scored.labels == data.labels, dtype=bool)
+
+
+def _score_unlabelled(
+    featurizer: Featurizer,
+    data: TrainingSet,
+    vectors: Matrix,
+    decider: Decider,
+    confidence: ConfidenceModel,
+    counts: dict[str, int],
+) -> np.ndarray:
+    if not data.unlabelled_texts:
+        return np.zeros(0)
+    unl_vectors = featurizer.transform(data.unlabelled_texts)
+    idx, sims = cosine_top_k(unl_vectors, vectors, NEIGHBOURS)
+    cands, probs = score_items(
+        unl_vectors,
+        data.unlabelled_texts,
+        decider,
+        confidence,
+        Neighbours(idx, sims),
+        data.labels,
+        counts,
+    )
+    _, conf = best_of(cands, probs, len(data.unlabelled_texts))
+    return conf
+
+
+def holdout_accuracy(
+    model: TrainedModel,
+    train_vectors: Matrix,
+    train_labels: np.ndarray,
+    holdout_vectors: Matrix,
+    holdout_texts: Sequence[str],
+    holdout_labels: np.ndarray,
+) -> int:
+    """Number of held-out items a model (with the given memory) labels correctly."""
+    if len(holdout_texts) == 0:
+        return 0
+    idx, sims = cosine_top_k(holdout_vectors, train_vectors, NEIGHBOURS)
+    cands, probs = score_items(
+        holdout_vectors,
+        holdout_texts,
+        model.decider,
+        model.confidence,
+        Neighbours(idx, sims),
+        train_labels,
+        model.label_counts,
+    )
+    labels, _ = best_of(cands, probs, len(holdout_texts))
+    return int((labels == holdout_labels).sum())
