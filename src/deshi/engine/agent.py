@@ -67,6 +67,32 @@ class Agent:
         self._next_retrain_at = 1
         self._tightened: TrainedModel | None = None  # champion recalibrated at ε/2 when at risk
 
+    @classmethod
+    def restore(
+        cls,
+        config: AgentConfig,
+        observations: Sequence[Observation],
+        *,
+        versions: Sequence[TrainedModel] = (),
+        champion_version: int | None = None,
+        make_decider: DeciderFactory = LinearDecider,
+    ) -> Agent:
+        """Rebuild an agent from stored observations (in decision order) and model versions.
+
+        The case memory and the audit monitor are replayed from the observations; the champion's
+        featurizer re-vectorises the memory. No retrain happens here.
+        """
+        agent = cls(config, make_decider=make_decider)
+        agent.versions = list(versions)
+        for observation in observations:
+            agent._take_in(observation)
+        champion = next((v for v in versions if v.version == champion_version), None)
+        if champion is not None:
+            agent._install(champion, None)
+            agent._refresh_champion_calibration()
+        agent._schedule_next_retrain()
+        return agent
+
     # ---- deciding -------------------------------------------------------------------------
 
     def decide(self, text: str, case_id: str = "", *, rule: str | None = None) -> Decision:
@@ -192,6 +218,11 @@ class Agent:
 
     def record(self, observation: Observation) -> None:
         """Take in a decided item; a labelled one joins the case memory immediately."""
+        self._take_in(observation)
+        if self._labelled >= self._next_retrain_at and self.champion is None:
+            self.retrain()  # the first labelled item bootstraps the featurizer and memory
+
+    def _take_in(self, observation: Observation) -> None:
         self.observations.append(observation)
         if observation.label is not None:
             self.memory.add(observation.case_id, observation.text, observation.label)
@@ -199,8 +230,6 @@ class Agent:
             if observation.route is Route.AUDIT or observation.suspended:
                 wrong = observation.predicted_label != observation.label
                 self.monitor = self.monitor.observe(wrong=wrong)
-        if self._labelled >= self._next_retrain_at and self.champion is None:
-            self.retrain()  # the first labelled item bootstraps the featurizer and memory
 
     @property
     def due_for_retrain(self) -> bool:

@@ -1,0 +1,76 @@
+"""The pure part of the audit chain: canonical JSON and the hash linking each event to the last."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+__all__ = ["GENESIS_HASH", "EventFields", "canonical_json", "event_hash", "to_json_value"]
+
+GENESIS_HASH = "0" * 64  # prev_hash of the first event
+
+
+def _default(value: object) -> object:
+    """JSON encoding for the few non-JSON types that appear in snapshots."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    raise TypeError(f"not JSON-serialisable in an audit event: {type(value).__name__}")
+
+
+def canonical_json(value: object) -> str:
+    """One byte-exact JSON form: sorted keys, no spaces, UTF-8 kept, NaN/Infinity refused."""
+    return json.dumps(
+        value,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+        default=_default,
+    )
+
+
+def to_json_value(value: object) -> Any:
+    """The value as it will read back from a JSON column, so the stored form is what was hashed."""
+    return None if value is None else json.loads(canonical_json(value))
+
+
+@dataclass(frozen=True, slots=True)
+class EventFields:
+    """The hashed content of one audit event."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    before: Any
+    after: Any
+
+    def canonical(self, prev_hash: str) -> str:
+        """Canonical JSON of the fields plus the previous event's hash."""
+        return canonical_json(
+            {
+                "seq": self.seq,
+                "at": self.at.astimezone(UTC).isoformat(),
+                "actor": self.actor,
+                "action": self.action,
+                "object_type": self.object_type,
+                "object_id": self.object_id,
+                "before": self.before,
+                "after": self.after,
+                "prev_hash": prev_hash,
+            }
+        )
+
+
+def event_hash(fields: EventFields, prev_hash: str) -> str:
+    """sha256 (hex) of the event's canonical JSON including prev_hash."""
+    return hashlib.sha256(fields.canonical(prev_hash).encode("utf-8")).hexdigest()

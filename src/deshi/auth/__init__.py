@@ -1,0 +1,1 @@
+"""Users, roles per department, API tokens, and the one permission function `can`."""

@@ -1,0 +1,208 @@
+"""Auth use cases: users, passwords, role grants and API tokens; each change is audited.
+
+These functions do not check permissions: the caller (route or CLI command) first calls
+`deshi.auth.permissions.require(principal, action, department_id)` and passes `principal.actor`.
+Bookkeeping that is not a governance change (a token's last_used_at) is not audited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from deshi.audit import record_event, snapshot
+from deshi.auth import repo
+from deshi.auth.passwords import generate_password, hash_password, verify_password
+from deshi.auth.permissions import Grant, Principal, Role
+from deshi.auth.tokens import generate_token, hash_token
+from deshi.db.base import utcnow
+from deshi.db.models import ApiToken, Department, RoleGrant, User
+from deshi.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
+
+__all__ = [
+    "MIN_PASSWORD_LENGTH",
+    "FirstAdmin",
+    "IssuedToken",
+    "authenticate_password",
+    "authenticate_token",
+    "create_first_admin",
+    "create_user",
+    "grant_role",
+    "issue_api_token",
+    "load_principal",
+    "normalise_email",
+    "revoke_api_token",
+    "revoke_role",
+]
+
+MIN_PASSWORD_LENGTH = 12
+_HIDDEN = frozenset({"password_hash", "token_hash"})  # never copied into the audit log
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A stored token and its plaintext, which is shown once and cannot be recovered."""
+
+    token: ApiToken
+    plaintext: str
+
+
+@dataclass(frozen=True, slots=True)
+class FirstAdmin:
+    """The workspace's first admin and the generated password to print once."""
+
+    user: User
+    password: str
+
+
+def normalise_email(email: str) -> str:
+    """Trimmed, lower-cased email; ValidationFailed when it is obviously not an address."""
+    email = email.strip().lower()
+    local, _, domain = email.partition("@")
+    if not local or not domain or " " in email:
+        raise ValidationFailed(f"not an email address: {email!r}", field="email")
+    return email
+
+
+def create_user(
+    session: Session,
+    *,
+    actor: str,
+    email: str,
+    display_name: str,
+    password: str | None = None,
+    locale: str = "en",
+) -> User:
+    """Create an active user; password None makes a token-only account."""
+    email = normalise_email(email)
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
+    if repo.get_user_by_email(session, email) is not None:
+        raise Conflict(f"a user with email {email} already exists")
+    user = User(
+        email=email,
+        display_name=display_name.strip() or email,
+        password_hash=hash_password(password) if password is not None else None,
+        locale=locale,
+        is_active=True,
+    )
+    session.add(user)
+    session.flush()
+    record_event(
+        session, actor=actor, action="user.create", obj=user, after=snapshot(user, exclude=_HIDDEN)
+    )
+    return user
+
+
+def authenticate_password(session: Session, *, email: str, password: str) -> User:
+    """The active user with this email and password; AuthenticationFailed otherwise."""
+    try:
+        user = repo.get_user_by_email(session, normalise_email(email))
+    except ValidationFailed:
+        user = None
+    if user is None or not user.is_active or user.password_hash is None:
+        raise AuthenticationFailed("wrong email or password")
+    if not verify_password(user.password_hash, password):
+        raise AuthenticationFailed("wrong email or password")
+    return user
+
+
+def grant_role(
+    session: Session, *, actor: str, user_id: int, role: Role, department_id: int | None
+) -> RoleGrant:
+    """Give a user a role in a department (None: workspace-wide, admin only)."""
+    if department_id is None and role is not Role.ADMIN:
+        raise ValidationFailed("only admin can be granted workspace-wide", field="department_id")
+    _require_user(session, user_id)
+    if department_id is not None and session.get(Department, department_id) is None:
+        raise NotFound(f"department {department_id} not found")
+    if any(g.role is role and g.department_id == department_id for g in _grants(session, user_id)):
+        raise Conflict("the user already has this role here")
+    grant = RoleGrant(user_id=user_id, role=role, department_id=department_id)
+    session.add(grant)
+    session.flush()
+    record_event(session, actor=actor, action="role.grant", obj=grant, after=snapshot(grant))
+    return grant
+
+
+def revoke_role(session: Session, *, actor: str, grant_id: int) -> None:
+    """Remove a role grant."""
+    grant = session.get(RoleGrant, grant_id)
+    if grant is None:
+        raise NotFound(f"role grant {grant_id} not found")
+    before = snapshot(grant)
+    record_event(session, actor=actor, action="role.revoke", obj=grant, before=before)
+    session.delete(grant)
+    session.flush()
+
+
+def issue_api_token(session: Session, *, actor: str, user_id: int, name: str) -> IssuedToken:
+    """Create an API token for a user; the plaintext is returned once and stored only hashed."""
+    _require_user(session, user_id)
+    new = generate_token()
+    token = ApiToken(user_id=user_id, name=name, token_hash=new.token_hash, prefix=new.prefix)
+    session.add(token)
+    session.flush()
+    after = snapshot(token, exclude=_HIDDEN)
+    record_event(session, actor=actor, action="api_token.create", obj=token, after=after)
+    return IssuedToken(token=token, plaintext=new.plaintext)
+
+
+def authenticate_token(session: Session, *, token: str) -> User:
+    """The active user owning this unrevoked token; records when it was last used."""
+    stored = repo.get_token_by_hash(session, hash_token(token))
+    if stored is None or stored.revoked_at is not None:
+        raise AuthenticationFailed("unknown or revoked API token")
+    user = repo.get_user(session, stored.user_id)
+    if user is None or not user.is_active:
+        raise AuthenticationFailed("unknown or revoked API token")
+    stored.last_used_at = utcnow()
+    return user
+
+
+def revoke_api_token(session: Session, *, actor: str, token_id: int) -> None:
+    """Revoke a token; it stops working at once and stays listed."""
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"API token {token_id} not found")
+    if token.revoked_at is not None:
+        raise Conflict("the token is already revoked")
+    before = snapshot(token, exclude=_HIDDEN)
+    token.revoked_at = utcnow()
+    after = snapshot(token, exclude=_HIDDEN)
+    record_event(
+        session, actor=actor, action="api_token.revoke", obj=token, before=before, after=after
+    )
+
+
+def load_principal(session: Session, user_id: int) -> Principal:
+    """The principal of an active user with all their grants; an inactive user has none."""
+    user = _require_user(session, user_id)
+    grants = _grants(session, user_id) if user.is_active else []
+    return Principal.of(user_id, grants)
+
+
+def create_first_admin(session: Session, *, email: str, display_name: str = "Admin") -> FirstAdmin:
+    """Create the workspace-wide admin with a random password; Conflict if users already exist."""
+    if repo.any_user_exists(session):
+        raise Conflict("the workspace is already initialised")
+    password = generate_password()
+    user = create_user(
+        session, actor="system:init", email=email, display_name=display_name, password=password
+    )
+    grant_role(session, actor="system:init", user_id=user.id, role=Role.ADMIN, department_id=None)
+    return FirstAdmin(user=user, password=password)
+
+
+def _require_user(session: Session, user_id: int) -> User:
+    user = repo.get_user(session, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user
+
+
+def _grants(session: Session, user_id: int) -> list[Grant]:
+    return repo.grants_of(session, user_id)

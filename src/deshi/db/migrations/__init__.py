@@ -1,0 +1,1 @@
+"""Alembic migrations of deshi; run them with `deshi init` or `deshi.db.migrate.upgrade_to_head`."""

@@ -1,0 +1,32 @@
+"""Every table of deshi, importable from one place (Alembic reads `Base.metadata` from here)."""
+
+from deshi.db.base import Base
+from deshi.db.models.ops import (
+    AuditEvent,
+    DeliveryStatus,
+    Job,
+    JobStatus,
+    Webhook,
+    WebhookDelivery,
+)
+from deshi.db.models.org import ApiToken, Department, RoleGrant, User
+from deshi.db.models.work import Decision, Item, ModelVersion, Process, Review
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "Base",
+    "Decision",
+    "DeliveryStatus",
+    "Department",
+    "Item",
+    "Job",
+    "JobStatus",
+    "ModelVersion",
+    "Process",
+    "Review",
+    "RoleGrant",
+    "User",
+    "Webhook",
+    "WebhookDelivery",
+]

@@ -1,0 +1,128 @@
+"""Tables of the work: processes, their model versions, items, decisions and reviews."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from deshi.db.base import Base, UTCDateTime, str_enum, utcnow
+from deshi.engine.types import Route
+from deshi.items.models import ItemStatus, ReviewAction
+from deshi.processes.models import Mode, ModelStatus, Stage
+
+__all__ = ["Decision", "Item", "ModelVersion", "Process", "Review"]
+
+
+class Process(Base):
+    """One narrow back-office task: its schema, policy, costs, owner and rollout plan."""
+
+    __tablename__ = "processes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    labels: Mapped[list[Any]] = mapped_column(default=list)  # the label set; it can grow
+    input_fields: Mapped[list[Any]] = mapped_column(default=list)  # structured field names
+    # policy
+    error_budget: Mapped[float] = mapped_column(Float, default=0.01)  # ε
+    confidence: Mapped[float] = mapped_column(Float, default=0.95)  # 1 - δ
+    audit_rate: Mapped[float] = mapped_column(Float, default=0.05)
+    mode: Mapped[Mode] = mapped_column(str_enum(Mode, "mode"), default=Mode.SHADOW)
+    sensitive_labels: Mapped[list[Any]] = mapped_column(default=list)
+    always_human_rules: Mapped[list[Any]] = mapped_column(default=list)
+    arms: Mapped[dict[str, Any]] = mapped_column(default=dict)  # arm name → proportion
+    # costs
+    human_minutes_per_item: Mapped[float | None] = mapped_column(Float)  # measured baseline
+    hourly_rate: Mapped[float | None] = mapped_column(Float)
+    cost_per_escaped_error: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    # ownership and plan
+    owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    stage: Mapped[Stage] = mapped_column(str_enum(Stage, "stage"), default=Stage.DESIGN)
+    planned_limited_production_on: Mapped[date | None]
+    planned_scale_on: Mapped[date | None]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ModelVersion(Base):
+    """A trained model of a process: its artifact, metrics and the threshold calibrated for it."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("process_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"), index=True)
+    version: Mapped[int]
+    status: Mapped[ModelStatus] = mapped_column(
+        str_enum(ModelStatus, "model_status"), default=ModelStatus.CHALLENGER
+    )
+    artifact: Mapped[bytes] = mapped_column(LargeBinary)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    trained_on: Mapped[int] = mapped_column(default=0)  # number of reviewed items used
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    promoted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Item(Base):
+    """One unit of work; `external_id` is unique per process so re-submission is idempotent."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("process_id", "external_id"),
+        Index("ix_items_process_id_status", "process_id", "status"),
+        Index("ix_items_process_id_entity_key", "process_id", "entity_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text, default="")
+    fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    entity_key: Mapped[str | None] = mapped_column(String(200))
+    arm: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[ItemStatus] = mapped_column(
+        str_enum(ItemStatus, "item_status"), default=ItemStatus.RECEIVED
+    )
+    lease_owner: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Decision(Base):
+    """What the agent said about an item and where it routed it, with its reasons."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    label: Mapped[str | None] = mapped_column(String(200))
+    confidence: Mapped[float] = mapped_column(Float)
+    alternatives: Mapped[list[Any]] = mapped_column(default=list)
+    evidence: Mapped[list[Any]] = mapped_column(default=list)
+    route: Mapped[Route] = mapped_column(str_enum(Route, "route"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    threshold: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Review(Base):
+    """A human's answer on an item; every one feeds learning."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    action: Mapped[ReviewAction] = mapped_column(str_enum(ReviewAction, "review_action"))
+    final_label: Mapped[str | None] = mapped_column(String(200))
+    seconds: Mapped[float | None] = mapped_column(Float)  # time spent, for the cost KPIs
+    blind: Mapped[bool] = mapped_column(default=False)  # audit sample: no suggestion was shown
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,110 @@
+# ruff: noqa: N818  -- names read as HTTP outcomes (NotFound, Conflict), like datasette's
+"""The one exception tree of deshi; the HTTP layer maps it to problem+json in exactly one place.
+
+Every error carries the HTTP status it should be rendered with (`status_code`), a stable
+machine-readable `code`, and a human-readable `detail`::
+
+    DeshiError             500 internal_error     base class; not raised bare by services
+    ├── NotFound           404 not_found          no such object, or not visible to the caller
+    │                                             (other departments' objects are "not found")
+    ├── AuthenticationFailed 401 unauthenticated  bad password, unknown or revoked API token
+    ├── PermissionDenied   403 forbidden          caller sees the object but may not do this
+    ├── Conflict           409 conflict           duplicate, stale state, already initialised
+    ├── ValidationFailed   422 validation_failed  bad input; `field` names the culprit
+    └── IntegrityError     500 integrity_error    stored data breaks its invariants (audit chain)
+
+Services raise these; routes and CLI commands never build HTTP responses or exit codes themselves
+from other exception types.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AuthenticationFailed",
+    "Conflict",
+    "DeshiError",
+    "IntegrityError",
+    "NotFound",
+    "PermissionDenied",
+    "ValidationFailed",
+]
+
+
+class DeshiError(Exception):
+    """Base of every error deshi raises on purpose; knows its HTTP status and stable code."""
+
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or self.title
+        super().__init__(self.detail)
+
+    def to_problem(self) -> dict[str, Any]:
+        """Render as an RFC 9457 problem+json body (without `instance`)."""
+        return {
+            "type": f"urn:deshi:error:{self.code}",
+            "title": self.title,
+            "status": self.status_code,
+            "detail": self.detail,
+            "code": self.code,
+        }
+
+
+class NotFound(DeshiError):
+    """The object does not exist, or it belongs to a department the caller cannot see."""
+
+    status_code = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class AuthenticationFailed(DeshiError):
+    """The caller could not be identified: wrong password, unknown or revoked credentials."""
+
+    status_code = 401
+    code = "unauthenticated"
+    title = "Authentication failed"
+
+
+class PermissionDenied(DeshiError):
+    """The caller can see the object but their roles do not allow this action."""
+
+    status_code = 403
+    code = "forbidden"
+    title = "Permission denied"
+
+
+class Conflict(DeshiError):
+    """The request conflicts with the current state (duplicate key, already done, stale lease)."""
+
+    status_code = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class ValidationFailed(DeshiError):
+    """The input is invalid; `field` names the offending input when there is one."""
+
+    status_code = 422
+    code = "validation_failed"
+    title = "Validation failed"
+
+    def __init__(self, detail: str | None = None, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(detail)
+
+    def to_problem(self) -> dict[str, Any]:
+        """Render as problem+json, adding the offending `field`."""
+        return {**super().to_problem(), "field": self.field}
+
+
+class IntegrityError(DeshiError):
+    """Stored data is inconsistent with its own invariants (e.g. a broken audit chain)."""
+
+    status_code = 500
+    code = "integrity_error"
+    title = "Data integrity error"

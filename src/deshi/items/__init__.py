@@ -1,0 +1,1 @@
+"""Items: the units of work of a process, their decisions and their human reviews."""

@@ -1,0 +1,1 @@
+"""Processes: one narrow back-office task each, with its policy, costs, owner and stage."""

@@ -1,0 +1,20 @@
+"""SQL for processes and departments only."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deshi.db.models import Department, Process
+
+__all__ = ["get_department_by_name", "get_process"]
+
+
+def get_process(session: Session, process_id: int) -> Process | None:
+    """The process with this id, archived or not."""
+    return session.get(Process, process_id)
+
+
+def get_department_by_name(session: Session, name: str) -> Department | None:
+    """The department with this exact name, if any."""
+    return session.scalars(select(Department).where(Department.name == name)).one_or_none()

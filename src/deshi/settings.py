@@ -1,0 +1,41 @@
+"""The one settings object: every knob with its default and its docs, read from DESHI_* env vars.
+
+Nothing is created at import time: callers build `Settings()` (or pass explicit values) and hand
+it to the factories that need it, e.g. `deshi.db.create_db_engine(settings.database_url)`.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_DATABASE_URL", "Settings"]
+
+DEFAULT_DATABASE_URL = "sqlite:///./deshi.db"
+
+
+class Settings(BaseSettings):
+    """Configuration of a deshi workspace; each field maps to the env var DESHI_<FIELD NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="DESHI_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description=(
+            "SQLAlchemy URL of the database. Default: a SQLite file `deshi.db` in the working "
+            "directory (WAL, foreign keys on, synchronous=FULL). For PostgreSQL use psycopg 3: "
+            "`postgresql+psycopg://user:password@host:5432/dbname`."
+        ),
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        default=5000,
+        ge=0,
+        description=(
+            "SQLite only: how long a connection waits for another writer's lock before failing "
+            "with 'database is locked', in milliseconds."
+        ),
+    )
+    sql_echo: bool = Field(
+        default=False,
+        description="Log every SQL statement (SQLAlchemy echo); for debugging only.",
+    )

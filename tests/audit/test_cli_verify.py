@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import typer
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from deshi.audit import ObjectRef, record_event
+from deshi.cli import admin
+
+
+def _cli() -> typer.Typer:
+    app = typer.Typer()
+    admin.register(app)
+    return app
+
+
+def _append(session_factory: sessionmaker[Session], count: int) -> None:
+    with session_factory() as session, session.begin():
+        for i in range(count):
+            record_event(
+                session,
+                actor="user:1",
+                action="x.update",
+                obj=ObjectRef("x", str(i)),
+                after={"i": i},
+            )
+
+
+def test_verify_exits_0_when_intact(db_url: str, session_factory: sessionmaker[Session]) -> None:
+    _append(session_factory, 3)
+    result = CliRunner().invoke(_cli(), ["audit", "verify", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    assert "intact: 3 events" in result.output
+
+
+def test_verify_exits_1_naming_the_first_bad_event(
+    db_url: str, session_factory: sessionmaker[Session], tamper: Callable[[str], None]
+) -> None:
+    _append(session_factory, 5)
+    tamper("""UPDATE audit_events SET "after" = '{"i": 99}' WHERE seq = 3""")
+    result = CliRunner().invoke(_cli(), ["audit", "verify", "--db", db_url])
+    assert result.exit_code == 1
+    assert "BROKEN at event 3" in result.output
+
+
+def test_verify_exits_1_on_an_uninitialised_database(db_url: str) -> None:
+    result = CliRunner().invoke(_cli(), ["audit", "verify", "--db", db_url])
+    assert result.exit_code == 1
+    assert "deshi init" in result.output
