@@ -23,7 +23,7 @@ $(VENV)/.dev: $(VENV)/.core
 	touch $@
 
 demo: $(VENV)/.core
-	$(BIN)/deshi backtest --bundled banking77 --report backtest-report.html --json backtest.json
+	$(BIN)/deshi backtest --bundled banking77 --shuffle-seed 0 --report backtest-report.html --json backtest.json
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench

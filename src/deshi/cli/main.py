@@ -14,9 +14,13 @@ app = typer.Typer(
 
 def _register() -> None:
     """Attach every command module; each exposes `register(app)`."""
-    from deshi.cli import backtest
+    from deshi.cli import admin, backtest, model, serve, worker
 
     backtest.register(app)
+    admin.register(app)
+    serve.register(app)
+    model.register(app)
+    worker.register(app)
 
 
 _register()

@@ -1,0 +1,1 @@
+"""Backtests: replay labelled history through a learning agent and report what it would do."""

@@ -1,0 +1,119 @@
+"""`deshi model list | rollback | retrain`: inspect and govern a process's model versions."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deshi.db import create_db_engine, make_session_factory, transaction
+from deshi.db.models import ModelVersion, Process
+from deshi.errors import DeshiError, NotFound
+from deshi.learning import service
+from deshi.settings import Settings
+
+__all__ = ["model_app", "register"]
+
+DB_HELP = "Database URL; default: DESHI_DATABASE_URL or sqlite:///./deshi.db."
+
+model_app = typer.Typer(
+    help="Model versions of a process: list, roll back, retrain.", no_args_is_help=True
+)
+
+
+@contextmanager
+def _session(db: str | None) -> Iterator[Session]:
+    """A transaction on the database; DeshiErrors become one line on stderr and exit 1."""
+    settings = Settings()
+    engine = create_db_engine(
+        db or settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
+    )
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            yield session
+    except DeshiError as exc:
+        typer.echo(f"Error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+
+
+def _process(session: Session, process_id: int) -> Process:
+    process = session.get(Process, process_id)
+    if process is None:
+        raise NotFound(f"process {process_id} not found")
+    return process
+
+
+@model_app.command("list")
+def list_versions(
+    process_id: int = typer.Option(..., "--process", help="Process id."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """List every stored version of a process, newest first."""
+    with _session(db) as session:
+        _process(session, process_id)
+        rows = session.scalars(
+            select(ModelVersion)
+            .where(ModelVersion.process_id == process_id)
+            .order_by(ModelVersion.version.desc())
+        ).all()
+        table = Table("version", "status", "threshold", "trained on", "created", "promoted")
+        for row in rows:
+            threshold = "-" if row.threshold is None else f"{row.threshold:.3f}"
+            promoted = row.promoted_at.strftime("%Y-%m-%d %H:%M") if row.promoted_at else "-"
+            table.add_row(
+                str(row.version),
+                row.status.value,
+                threshold,
+                str(row.trained_on),
+                row.created_at.strftime("%Y-%m-%d %H:%M"),
+                promoted,
+            )
+    if not rows:
+        typer.echo(f"Process {process_id} has no model versions yet.")
+        return
+    Console().print(table)
+
+
+@model_app.command("rollback")
+def rollback(
+    process_id: int = typer.Option(..., "--process", help="Process id."),
+    version: int = typer.Option(..., "--version", help="Version to make the champion."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Make an earlier version the champion again (audited)."""
+    actor = f"cli:{getpass.getuser()}"
+    with _session(db) as session:
+        process = _process(session, process_id)
+        service.rollback(session, process=process, version=version, actor=actor)
+    typer.echo(f"Process {process_id}: version {version} is the champion.")
+
+
+@model_app.command("retrain")
+def retrain(
+    process_id: int = typer.Option(..., "--process", help="Process id."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Retrain now; the challenger is promoted only if it beats the champion on held-out items."""
+    actor = f"cli:{getpass.getuser()}"
+    with _session(db) as session:
+        process = _process(session, process_id)
+        report = service.retrain(session, process=process, actor=actor)
+    outcome = "promoted" if report.promoted else "not promoted"
+    typer.echo(
+        f"Process {process_id}: version {report.version} trained on {report.trained_on} "
+        f"items, {outcome} ({report.challenger_correct} vs {report.champion_correct} correct "
+        f"on {report.holdout} held out); champion is version {report.champion_version}."
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the `model` group to the main app."""
+    app.add_typer(model_app, name="model")

@@ -1,0 +1,377 @@
+"""Replay labelled history through a learning agent as if it were a live stream.
+
+Each item is decided by the agent as it stands at that moment. Items routed to review or audit
+are answered by a simulated reviewer who gives the true label, and the agent learns from them
+exactly as in production; auto-completed items teach nothing (recorded with label=None). Because
+the simulation knows the truth of auto-completed items, their realized error is exact.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from deshi.engine.stats import clopper_pearson_upper
+from deshi.engine.types import AgentConfig, Decision, Observation, Route
+from deshi.sim.dataset import Dataset, LabelledItem
+
+__all__ = [
+    "BOUND_CONFIDENCE",
+    "BacktestAgent",
+    "BacktestProgress",
+    "BacktestResult",
+    "BacktestSettings",
+    "WindowStats",
+    "run_backtest",
+]
+
+BOUND_CONFIDENCE = 0.95  # level of the reported one-sided upper bound on the auto error
+
+
+class RetrainReport(Protocol):
+    """What the backtest reads from `agent.retrain()`."""
+
+    @property
+    def promoted(self) -> bool: ...
+
+
+class BacktestAgent(Protocol):
+    """The part of `deshi.engine.Agent` that a backtest drives."""
+
+    @property
+    def config(self) -> AgentConfig: ...
+
+    @property
+    def due_for_retrain(self) -> bool: ...
+
+    def decide(self, text: str, *, case_id: str) -> Decision: ...
+
+    def record(self, observation: Observation) -> None: ...
+
+    def retrain(self) -> RetrainReport: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestSettings:
+    """How to run a backtest. Constructing it validates it (ValueError with a one-line message)."""
+
+    error_budget: float = 0.01
+    confidence: float = 0.95
+    audit_rate: float = 0.05
+    featurizer: str = "tfidf"
+    seed: int | None = None  # shuffle seed; None = file order (the agent then uses seed 0)
+    window: int = 500  # items per window of the learning curve
+
+    def __post_init__(self) -> None:
+        self.agent_config()  # AgentConfig validates ε, 1-δ, the audit rate and the featurizer
+        if self.window < 1:
+            raise ValueError(f"window must be >= 1, got {self.window}")
+
+    def agent_config(self) -> AgentConfig:
+        """The engine configuration these settings stand for."""
+        return AgentConfig(
+            error_budget=self.error_budget,
+            confidence=self.confidence,
+            audit_rate=self.audit_rate,
+            featurizer=self.featurizer,
+            seed=self.seed or 0,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestProgress:
+    """Figures so far, handed to the progress callback after every item."""
+
+    done: int
+    total: int
+    auto: int
+    elapsed: float
+
+    @property
+    def automation_rate(self) -> float:
+        """Share of the items so far that were auto-completed."""
+        return self.auto / self.done if self.done else 0.0
+
+
+ProgressCallback = Callable[[BacktestProgress], None]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStats:
+    """Counts for one consecutive slice of the stream, [start, end) in stream positions."""
+
+    start: int
+    end: int
+    auto: int  # auto-completed (route AUTO)
+    auto_errors: int  # auto-completed with a label different from the truth
+    correct: int  # items, whatever their route, where the agent's label matched the truth
+    threshold: float | None  # in force at the window's last item; None = auto-completion off
+    model_version: int  # in force at the window's last item
+
+    @property
+    def items(self) -> int:
+        """Number of items in the window."""
+        return self.end - self.start
+
+    @property
+    def automation(self) -> float:
+        """Share of the window's items that were auto-completed."""
+        return self.auto / self.items
+
+    @property
+    def error(self) -> float | None:
+        """Realized error among the window's auto-completed items; None when there were none."""
+        return self.auto_errors / self.auto if self.auto else None
+
+    @property
+    def accuracy(self) -> float:
+        """Share of the window's items the agent labelled right (its suggestion, on every route)."""
+        return self.correct / self.items
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures."""
+        return {
+            "start": self.start,
+            "end": self.end,
+            "items": self.items,
+            "auto": self.auto,
+            "automation": self.automation,
+            "error": self.error,
+            "accuracy": self.accuracy,
+            "threshold": self.threshold,
+            "model_version": self.model_version,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    """What happened over the whole replay. `human_reviews` counts audits too."""
+
+    settings: BacktestSettings
+    items: int
+    auto: int
+    auto_errors: int
+    human_reviews: int
+    audits: int
+    correct: int
+    retrains: int
+    promotions: int
+    seconds: float
+    windows: tuple[WindowStats, ...]
+    source: str = ""
+    labels: tuple[str, ...] = ()
+    skipped_blank: int = 0
+    skipped_unlabelled: int = 0
+
+    @property
+    def automation_rate(self) -> float:
+        """Share of items auto-completed."""
+        return self.auto / self.items if self.items else 0.0
+
+    @property
+    def auto_error_rate(self) -> float:
+        """Realized error among auto-completed items (exact: the simulation knows the truth)."""
+        return self.auto_errors / self.auto if self.auto else 0.0
+
+    @property
+    def auto_error_upper(self) -> float:
+        """One-sided Clopper-Pearson upper bound (level BOUND_CONFIDENCE) on the auto error."""
+        return clopper_pearson_upper(self.auto_errors, self.auto, 1.0 - BOUND_CONFIDENCE)
+
+    @property
+    def within_budget(self) -> bool:
+        """True when the upper bound on the auto error is at most the error budget ε."""
+        return self.auto_error_upper <= self.settings.error_budget
+
+    @property
+    def accuracy(self) -> float:
+        """Share of all items where the agent's label matched the truth."""
+        return self.correct / self.items if self.items else 0.0
+
+    @property
+    def throughput_items_per_s(self) -> float:
+        """Items decided per second of wall-clock time, retraining included."""
+        return self.items / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def final_threshold(self) -> float | None:
+        """The threshold in force at the end of the stream."""
+        return self.windows[-1].threshold if self.windows else None
+
+    @property
+    def final_model_version(self) -> int:
+        """The model version in force at the end of the stream."""
+        return self.windows[-1].model_version if self.windows else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary: headline figures, the configuration echoed, and the windows."""
+        settings = self.settings
+        return {
+            "source": self.source,
+            "items": self.items,
+            "auto": self.auto,
+            "automation_rate": self.automation_rate,
+            "auto_errors": self.auto_errors,
+            "auto_error_rate": self.auto_error_rate,
+            "auto_error_upper": self.auto_error_upper,
+            "auto_error_upper_confidence": BOUND_CONFIDENCE,
+            "within_budget": self.within_budget,
+            "human_reviews": self.human_reviews,
+            "audits": self.audits,
+            "accuracy": self.accuracy,
+            "throughput_items_per_s": self.throughput_items_per_s,
+            "seconds": self.seconds,
+            "retrains": self.retrains,
+            "promotions": self.promotions,
+            "final_threshold": self.final_threshold,
+            "final_model_version": self.final_model_version,
+            "skipped_blank": self.skipped_blank,
+            "skipped_unlabelled": self.skipped_unlabelled,
+            "labels": list(self.labels),
+            "error_budget": settings.error_budget,
+            "confidence": settings.confidence,
+            "audit_rate": settings.audit_rate,
+            "seed": settings.seed,
+            "featurizer": settings.featurizer,
+            "window": settings.window,
+            "windows": [window.to_dict() for window in self.windows],
+        }
+
+
+@dataclass(slots=True)
+class _Counts:
+    """Running counts of decided items, for the whole stream or one window."""
+
+    items: int = 0
+    auto: int = 0
+    auto_errors: int = 0
+    reviews: int = 0
+    audits: int = 0
+    correct: int = 0
+
+    def add(self, decision: Decision, truth: str) -> None:
+        """Count one decided item whose true label is `truth`."""
+        right = decision.label == truth
+        self.items += 1
+        self.correct += right
+        if decision.route is Route.AUTO:
+            self.auto += 1
+            self.auto_errors += not right
+        else:
+            self.reviews += 1
+            self.audits += decision.route is Route.AUDIT
+
+
+@dataclass(slots=True)
+class _Replay:
+    """State of a replay in progress: totals, the open window, the closed ones, retrains."""
+
+    total: _Counts = field(default_factory=_Counts)
+    window: _Counts = field(default_factory=_Counts)
+    closed: list[WindowStats] = field(default_factory=list)
+    retrains: int = 0
+    promotions: int = 0
+
+    def add(self, decision: Decision, truth: str) -> None:
+        """Count one decided item in the totals and in the open window."""
+        self.total.add(decision, truth)
+        self.window.add(decision, truth)
+
+    def close_window(self, last: Decision) -> None:
+        """Freeze the open window, `last` being its final decision, and open the next one."""
+        start = self.total.items - self.window.items
+        self.closed.append(
+            WindowStats(
+                start=start,
+                end=self.total.items,
+                auto=self.window.auto,
+                auto_errors=self.window.auto_errors,
+                correct=self.window.correct,
+                threshold=last.threshold,
+                model_version=last.model_version,
+            )
+        )
+        self.window = _Counts()
+
+
+def run_backtest(
+    dataset: Dataset,
+    *,
+    settings: BacktestSettings,
+    agent: BacktestAgent | None = None,
+    on_progress: ProgressCallback | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> BacktestResult:
+    """Replay the dataset's items in order through `agent` (a fresh engine Agent by default).
+
+    Never prints; `on_progress` is called after every item.
+    """
+    agent = agent if agent is not None else _engine_agent(settings)
+    items = dataset.items
+    replay = _Replay()
+    started = clock()
+    for position, item in enumerate(items, start=1):
+        decision = _replay_one(agent, item, replay)
+        if position % settings.window == 0 or position == len(items):
+            replay.close_window(decision)
+        if on_progress is not None:
+            on_progress(
+                BacktestProgress(position, len(items), replay.total.auto, clock() - started)
+            )
+    seconds = clock() - started
+    return _result(dataset, settings, replay, seconds)
+
+
+def _result(
+    dataset: Dataset, settings: BacktestSettings, replay: _Replay, seconds: float
+) -> BacktestResult:
+    """Freeze a finished replay into its result."""
+    total = replay.total
+    return BacktestResult(
+        settings=settings,
+        items=total.items,
+        auto=total.auto,
+        auto_errors=total.auto_errors,
+        human_reviews=total.reviews,
+        audits=total.audits,
+        correct=total.correct,
+        retrains=replay.retrains,
+        promotions=replay.promotions,
+        seconds=seconds,
+        windows=tuple(replay.closed),
+        source=dataset.source,
+        labels=dataset.labels,
+        skipped_blank=dataset.skipped_blank_text,
+        skipped_unlabelled=dataset.skipped_blank_label,
+    )
+
+
+def _replay_one(agent: BacktestAgent, item: LabelledItem, replay: _Replay) -> Decision:
+    """Decide one item, let the simulated reviewer answer it if routed to a human, learn."""
+    decision = agent.decide(item.text, case_id=item.case_id)
+    replay.add(decision, item.label)
+    human_label = None if decision.route is Route.AUTO else item.label
+    agent.record(
+        Observation(
+            case_id=item.case_id,
+            text=item.text,
+            route=decision.route,
+            label=human_label,
+            audit_rate=agent.config.audit_rate,
+        )
+    )
+    if agent.due_for_retrain:
+        report = agent.retrain()
+        replay.retrains += 1
+        replay.promotions += bool(report.promoted)
+    return decision
+
+
+def _engine_agent(settings: BacktestSettings) -> BacktestAgent:
+    """A fresh production agent configured from the settings."""
+    from deshi.engine import Agent  # imported late: the engine (and its ML stack) loads on use
+
+    agent: BacktestAgent = Agent(settings.agent_config())
+    return agent
