@@ -61,7 +61,8 @@ def test_calibration_certifies_a_large_region_when_errors_are_rare() -> None:
     lab_s, lab_c, unl_s = simulate(0, 20_000, 3.0, 0.001, 1.0)
     calibration = calibrate_threshold(lab_s, lab_c, unl_s, epsilon=0.01, delta=0.05)
     assert calibration.threshold is not None
-    assert calibration.expected_automation > 0.4
+    # The oracle (true error exactly ε) covers 41.6% here: 1 − (4 · 0.009 / 0.499) ** (1/3).
+    assert 0.3 < calibration.expected_automation <= 0.416
     assert calibration.certified_error_bound is not None
     assert calibration.certified_error_bound <= 0.01
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from deshi.engine.featurize import make_featurizer
+from deshi.engine.featurize import Matrix, make_featurizer
 from deshi.engine.learn import LinearDecider
 from deshi.engine.memory import CaseMemory
 from deshi.engine.model import TrainedModel
@@ -19,7 +19,6 @@ from deshi.engine.training import (
     NEIGHBOURS,
     DeciderFactory,
     TrainingSet,
-    best_of,
     holdout_accuracy,
     score_items,
     train_model,
@@ -254,7 +253,10 @@ class Agent:
         )
         self.versions.append(challenger)
         holdout, challenger_correct, champion_correct = self._compare(challenger, data, vectors)
-        promoted = self.champion is None or challenger_correct > champion_correct
+        # "Better" needs evidence: a held-out set of some size, and strictly more right answers.
+        promoted = self.champion is None or (
+            holdout >= MIN_HOLDOUT and challenger_correct > champion_correct
+        )
         if promoted:
             self._install(challenger, vectors)
         else:
@@ -294,7 +296,7 @@ class Agent:
         )
 
     def _compare(
-        self, challenger: TrainedModel, data: TrainingSet, vectors: object
+        self, challenger: TrainedModel, data: TrainingSet, vectors: Matrix
     ) -> tuple[int, int, int]:
         """Paired comparison on the newer half of the items labelled since the champion's cutoff:
         the champion's live answers against a challenger refit without those items."""
@@ -308,20 +310,18 @@ class Agent:
         )
         held = positions[len(positions) // 2 :]
         if len(held) < MIN_HOLDOUT:
-            return len(held), 0, 1  # too little held-out evidence: keep the champion
+            return len(held), 0, 0
         keep = np.setdiff1d(np.arange(len(data.texts)), held)
-        x = vectors  # sparse or dense matrix
+        x = vectors
         eval_decider = self.make_decider().fit(
-            x[keep],
-            [data.texts[i] for i in keep],
-            data.labels[keep].tolist(),  # type: ignore[index]
+            x[keep], [data.texts[i] for i in keep], data.labels[keep].tolist()
         )
         eval_model = replace(challenger, decider=eval_decider)
         challenger_correct = holdout_accuracy(
             eval_model,
             x[keep],
             data.labels[keep],
-            x[held],  # type: ignore[index]
+            x[held],
             [data.texts[i] for i in held],
             data.labels[held],
         )
@@ -331,7 +331,7 @@ class Agent:
         champion_correct = sum(live[data.case_ids[i]] for i in held)
         return len(held), challenger_correct, champion_correct
 
-    def _install(self, model: TrainedModel, vectors: object) -> None:
+    def _install(self, model: TrainedModel, vectors: Matrix | None) -> None:
         self.champion = model
         self._tightened = None
         self.memory.rebuild(model.featurizer, vectors)

@@ -1,11 +1,14 @@
 """The risk policy: when the agent may act alone.
 
-Threshold calibration (Learn-then-Test, fixed-sequence). Nested regions "confidence ≥ λ_1 ⊂
+Threshold calibration (Learn-then-Test with fixed sequences). Nested regions "confidence ≥ λ_1 ⊂
 confidence ≥ λ_2 ⊂ …" are fixed from the confidence scores alone (no labels), strictest first. Each
-region is tested with a one-sided Clopper–Pearson bound at level δ on its error; testing stops at
-the first region whose bound exceeds ε and the threshold is the last one that passed. Because the
-order is fixed in advance, no multiplicity correction is needed: with probability ≥ 1 − δ the
-chosen threshold's error is ≤ ε (Angelopoulos et al., "Learn then Test", 2021).
+region is tested with a one-sided Clopper–Pearson bound on its error; a sequence stops at the first
+region whose bound exceeds ε. A single sequence is fragile: one unlucky error in a small early
+region ends it, however good the larger regions are. So δ is split over a few sequences that start
+at 1×, 2× and 4× the smallest certifiable region, each tested at δ/3; the threshold is the loosest
+that passed in any of them. Each sequence controls its error at δ/3 without further correction,
+so by the union bound, with probability ≥ 1 − δ the chosen threshold's error is ≤ ε (Angelopoulos
+et al., "Learn then Test", 2021; the fallback idea of Wiens & Dmitrienko, 2005).
 
 Selection bias. The labelled items are not a random sample: everything the agent was unsure of
 was reviewed, while confident items were auto-completed and only an audit share of them labelled.
@@ -33,6 +36,7 @@ from scipy.stats import beta
 from deshi.engine.stats import clopper_pearson_upper
 
 REGION_GROWTH = 1.05  # each next region holds 5% more items
+SEQUENCES = 3  # fixed sequences sharing δ, starting at 1×, 2×, 4× the smallest certifiable region
 SCORE_BINS = 20
 MIN_LABELLED_PER_BIN = 5
 
@@ -85,16 +89,22 @@ class Calibration:
     population: int
 
     @property
+    def chosen(self) -> RegionTest | None:
+        """The passed test of the chosen threshold."""
+        passed = [t for t in self.tests if t.passed and t.threshold == self.threshold]
+        return passed[0] if passed else None
+
+    @property
     def certified_error_bound(self) -> float | None:
         """Upper bound on the error at the chosen threshold."""
-        passed = [t for t in self.tests if t.passed]
-        return passed[-1].upper_bound if passed else None
+        chosen = self.chosen
+        return chosen.upper_bound if chosen else None
 
     @property
     def expected_automation(self) -> float:
         """Share of the calibration population at or above the threshold."""
-        passed = [t for t in self.tests if t.passed]
-        return passed[-1].population / self.population if passed and self.population else 0.0
+        chosen = self.chosen
+        return chosen.population / self.population if chosen and self.population else 0.0
 
 
 def calibrate_threshold(
@@ -109,14 +119,20 @@ def calibrate_threshold(
     population = np.concatenate([labelled_scores, unlabelled_scores])
     weights = post_stratification_weights(labelled_scores, population)
     errors = 1.0 - labelled_correct.astype(np.float64)
+    level = delta / SEQUENCES
+    smallest = smallest_certifiable_n(epsilon, level)
     tests: list[RegionTest] = []
     threshold: float | None = None
-    for candidate in region_thresholds(population, smallest_certifiable_n(epsilon, delta)):
-        test = _test_region(candidate, labelled_scores, errors, weights, population, epsilon, delta)
-        tests.append(test)
-        if not test.passed:
-            break
-        threshold = candidate
+    for start in range(SEQUENCES):
+        for candidate in region_thresholds(population, smallest * 2**start):
+            test = _test_region(
+                candidate, labelled_scores, errors, weights, population, epsilon, level
+            )
+            tests.append(test)
+            if not test.passed:
+                break
+            if threshold is None or candidate < threshold:
+                threshold = candidate
     return Calibration(
         threshold, epsilon, delta, tuple(tests), len(labelled_scores), len(population)
     )
@@ -176,7 +192,8 @@ def _merge_thin_bins(lab_count: np.ndarray) -> np.ndarray:
             current, filled = current + 1, 0.0
     if filled < MIN_LABELLED_PER_BIN and current > 0:  # the last group is thin: join the previous
         group[group == current] = current - 1
-    return group.max() - group  # any order works; keep bins ascending
+    ascending: np.ndarray = group.max() - group  # any order works; keep bins ascending
+    return ascending
 
 
 def _test_region(

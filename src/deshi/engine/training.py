@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from deshi.engine.confidence import Candidates, ConfidenceModel, build_candidates
-from deshi.engine.featurize import Featurizer, Matrix, cosine_top_k
+from deshi.engine.featurize import Featurizer, Matrix, cosine_top_k, transposed
 from deshi.engine.learn import Decider, LinearDecider
 from deshi.engine.memory import Neighbours
 from deshi.engine.model import CalibrationData, TrainedModel
@@ -68,9 +68,9 @@ def best_of(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each item's most probable label and its probability."""
     best = candidates.best_per_item(probs, n_items)
-    labels = np.where(best >= 0, candidates.labels[np.maximum(best, 0)], None)
-    conf = np.where(best >= 0, probs[np.maximum(best, 0)], 0.0)
-    return labels, conf.astype(np.float64)
+    labels = np.asarray(np.where(best >= 0, candidates.labels[np.maximum(best, 0)], None))
+    conf: np.ndarray = np.where(best >= 0, probs[np.maximum(best, 0)], 0.0).astype(np.float64)
+    return labels, conf
 
 
 def train_model(
@@ -94,14 +94,17 @@ def train_model(
         )
         return model, vectors
     rng = np.random.default_rng(seed)
-    oof = _out_of_fold_candidates(vectors, data, rng, make_decider)
-    confidence = ConfidenceModel().fit(oof.candidates.features, oof.targets)
-    cross_scores = _cross_fitted_scores(oof, len(data.texts), rng)
-    decider = make_decider().fit(vectors, data.texts, data.labels.tolist())
-    unlabelled = _score_unlabelled(featurizer, data, vectors, decider, confidence, counts)
-    calibration_data = CalibrationData(
-        cross_scores.confidence, _correct(cross_scores, data), unlabelled
+    unlabelled = featurizer.transform(data.unlabelled_texts) if data.unlabelled_texts else None
+    oof = _out_of_fold_candidates(vectors, unlabelled, data, rng, make_decider)
+    labelled_rows = oof.labelled_rows
+    confidence = ConfidenceModel().fit(
+        oof.candidates.features[labelled_rows], oof.targets[labelled_rows]
     )
+    n = len(data.texts)
+    cross = _cross_fitted_scores(oof, n + len(data.unlabelled_texts), rng)
+    decider = make_decider().fit(vectors, data.texts, data.labels.tolist())
+    correct = np.asarray(cross.labels[:n] == data.labels, dtype=bool)
+    calibration_data = CalibrationData(cross.confidence[:n], correct, cross.confidence[n:])
     model = TrainedModel(
         version=version,
         featurizer=featurizer,
@@ -113,91 +116,96 @@ def train_model(
         novelty_floor=float(np.quantile(oof.nearest, NOVELTY_QUANTILE)),
         trained_on=len(data.texts),
         cutoff=cutoff,
-        metrics={"oof_accuracy": float(_correct(cross_scores, data).mean())},
+        metrics={"oof_accuracy": float(correct.mean())},
     )
     return model, vectors
 
 
 @dataclass(frozen=True, slots=True)
 class _OutOfFold:
+    """Cross-fitted candidates of every item: rows for items < n_labelled carry targets."""
+
     candidates: Candidates
-    targets: np.ndarray
+    targets: np.ndarray  # per candidate row; meaningful only for labelled items' rows
     nearest: np.ndarray  # nearest-case similarity per labelled item
+    n_labelled: int
+
+    @property
+    def labelled_rows(self) -> np.ndarray:
+        return self.candidates.item < self.n_labelled
 
 
 def _out_of_fold_candidates(
-    vectors: Matrix, data: TrainingSet, rng: np.random.Generator, make_decider: DeciderFactory
+    vectors: Matrix,
+    unlabelled_vectors: Matrix | None,
+    data: TrainingSet,
+    rng: np.random.Generator,
+    make_decider: DeciderFactory,
 ) -> _OutOfFold:
-    n = len(data.texts)
+    """Candidates from fold models that never saw the item.
+
+    Unlabelled (auto-completed) items are scored by the same fold models, so that labelled and
+    unlabelled scores come from one distribution; the post-stratification that corrects the
+    selection bias compares like with like.
+    """
+    n, m = len(data.texts), len(data.unlabelled_texts)
     fold = rng.permutation(n) % FOLDS
+    unl_fold = rng.integers(0, FOLDS, m)
     parts: list[Candidates] = []
     nearest = np.zeros(n)
     for f in range(FOLDS):
         test, train = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
         train_labels = data.labels[train]
+        counts = dict(Counter(train_labels.tolist()))
         decider = make_decider().fit(
             vectors[train], [data.texts[i] for i in train], train_labels.tolist()
         )
-        idx, sims = cosine_top_k(vectors[test], vectors[train], NEIGHBOURS)
+        train_t = transposed(vectors[train])
+        idx, sims = cosine_top_k(vectors[test], vectors[train], NEIGHBOURS, corpus_t=train_t)
         nearest[test] = sims[:, 0] if sims.shape[1] else 0.0
+        texts = [data.texts[i] for i in test]
         cands, _ = score_items(
-            vectors[test],
-            [data.texts[i] for i in test],
-            decider,
-            None,
-            Neighbours(idx, sims),
-            train_labels,
-            dict(Counter(train_labels.tolist())),
+            vectors[test], texts, decider, None, Neighbours(idx, sims), train_labels, counts
         )
         parts.append(Candidates(test[cands.item], cands.labels, cands.features))
+        unl = np.flatnonzero(unl_fold == f)
+        if unlabelled_vectors is not None and len(unl):
+            idx, sims = cosine_top_k(
+                unlabelled_vectors[unl], vectors[train], NEIGHBOURS, corpus_t=train_t
+            )
+            texts = [data.unlabelled_texts[i] for i in unl]
+            cands, _ = score_items(
+                unlabelled_vectors[unl],
+                texts,
+                decider,
+                None,
+                Neighbours(idx, sims),
+                train_labels,
+                counts,
+            )
+            parts.append(Candidates(n + unl[cands.item], cands.labels, cands.features))
     merged = Candidates(
         np.concatenate([p.item for p in parts]),
         np.concatenate([p.labels for p in parts]),
         np.vstack([p.features for p in parts]),
     )
-    targets = (merged.labels == data.labels[merged.item]).astype(np.int64)
-    return _OutOfFold(merged, targets, nearest)
+    truth = np.concatenate([data.labels, np.full(m, None, dtype=object)])
+    targets = (merged.labels == truth[merged.item]).astype(np.int64)
+    return _OutOfFold(merged, targets, nearest, n)
 
 
 def _cross_fitted_scores(oof: _OutOfFold, n_items: int, rng: np.random.Generator) -> Scored:
-    """Confidence of each labelled item's best candidate from a confidence model that never saw it."""
+    """Each item's best candidate, scored by a confidence model fitted on the other half of the
+    labelled items (so no labelled item's score comes from a model that saw its label)."""
     half = rng.permutation(n_items) % 2
     probs = np.zeros(len(oof.targets))
+    row_half = half[oof.candidates.item]
     for h in (0, 1):
-        fit_rows = half[oof.candidates.item] != h
+        fit_rows = (row_half != h) & oof.labelled_rows
         model = ConfidenceModel().fit(oof.candidates.features[fit_rows], oof.targets[fit_rows])
-        probs[~fit_rows] = model.predict(oof.candidates.features[~fit_rows])
+        probs[row_half == h] = model.predict(oof.candidates.features[row_half == h])
     labels, conf = best_of(oof.candidates, probs, n_items)
     return Scored(labels, conf, np.zeros(n_items))
-
-
-def _correct(scored: Scored, data: TrainingSet) -> np.ndarray:
-    return np.asarray(scored.labels == data.labels, dtype=bool)
-
-
-def _score_unlabelled(
-    featurizer: Featurizer,
-    data: TrainingSet,
-    vectors: Matrix,
-    decider: Decider,
-    confidence: ConfidenceModel,
-    counts: dict[str, int],
-) -> np.ndarray:
-    if not data.unlabelled_texts:
-        return np.zeros(0)
-    unl_vectors = featurizer.transform(data.unlabelled_texts)
-    idx, sims = cosine_top_k(unl_vectors, vectors, NEIGHBOURS)
-    cands, probs = score_items(
-        unl_vectors,
-        data.unlabelled_texts,
-        decider,
-        confidence,
-        Neighbours(idx, sims),
-        data.labels,
-        counts,
-    )
-    _, conf = best_of(cands, probs, len(data.unlabelled_texts))
-    return conf
 
 
 def holdout_accuracy(

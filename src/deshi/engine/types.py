@@ -1,4 +1,4 @@
-"""Value objects shared by the engine and its adapters: decisions, routes, evidence, observations."""
+"""Value objects shared by the engine and its adapters: decisions, routes, evidence."""
 
 from __future__ import annotations
 

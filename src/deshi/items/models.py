@@ -1,10 +1,33 @@
-"""Value types of items: their lifecycle status and the actions a reviewer can take."""
+"""Value types of items: their lifecycle status, review actions, and the API's item schemas.
+
+This module is imported by the table definitions (deshi.db.models), so it must not import them.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-__all__ = ["ItemStatus", "ReviewAction"]
+from pydantic import BaseModel, ConfigDict, Field
+
+from deshi.engine.types import Route
+
+__all__ = [
+    "MAX_BATCH",
+    "AlternativePublic",
+    "DecisionPublic",
+    "EvidencePublic",
+    "ItemBatchCreate",
+    "ItemBatchPublic",
+    "ItemCreate",
+    "ItemPublic",
+    "ItemStatus",
+    "ReviewAction",
+    "ReviewPublic",
+]
+
+MAX_BATCH = 1000  # items per batch request
 
 
 class ItemStatus(StrEnum):
@@ -25,3 +48,108 @@ class ReviewAction(StrEnum):
     ACCEPT = "accept"  # the suggested label is right
     CORRECT = "correct"  # the reviewer chose another label
     ESCALATE = "escalate"  # needs someone else; no final label yet
+
+
+class ItemCreate(BaseModel):
+    """One work item as a caller submits it; server-owned fields cannot be set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The caller's id; re-sending the same one returns the stored item.",
+    )
+    text: str = Field(default="", description="The text to decide on (size limit configurable).")
+    fields: dict[str, Any] = Field(default_factory=dict, description="Structured input fields.")
+    entity_key: str | None = Field(
+        default=None, max_length=200, description="Customer/vendor/employee key sharing memory."
+    )
+
+
+class ItemBatchCreate(BaseModel):
+    """Up to MAX_BATCH items, stored all-or-nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ItemCreate] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class AlternativePublic(BaseModel):
+    """A candidate label and its probability."""
+
+    label: str
+    probability: float
+
+
+class EvidencePublic(BaseModel):
+    """A reviewed past case the decision leaned on."""
+
+    case_id: str
+    text: str
+    label: str
+    similarity: float
+
+
+class DecisionPublic(BaseModel):
+    """The agent's decision with everything needed to explain it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    model_version_id: int | None
+    model_version: int = Field(description="Model version number; 0 = memory only, no model.")
+    threshold: float | None = Field(description="Auto-complete threshold in force at decision.")
+    label: str | None
+    confidence: float
+    alternatives: list[AlternativePublic]
+    evidence: list[EvidencePublic]
+    route: Route
+    reason: str
+    created_at: datetime
+
+
+class ReviewPublic(BaseModel):
+    """One human answer on an item."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    reviewer_id: int
+    action: ReviewAction
+    final_label: str | None
+    seconds: float | None
+    blind: bool
+    created_at: datetime
+
+
+class ItemPublic(BaseModel):
+    """An item with its lineage: the decision and every review."""
+
+    id: int
+    process_id: int
+    external_id: str | None
+    text: str
+    fields: dict[str, Any]
+    entity_key: str | None
+    arm: str | None
+    status: ItemStatus
+    escalated: bool
+    created: bool = Field(description="True when this request stored the item.")
+    lease_owner: int | None
+    lease_expires_at: datetime | None
+    created_at: datetime
+    completed_at: datetime | None
+    decision: DecisionPublic | None = Field(
+        description="Hidden (null) from reviewers while a blind item is still open."
+    )
+    reviews: list[ReviewPublic]
+
+
+class ItemBatchPublic(BaseModel):
+    """The items of a batch, in request order, and how many were new."""
+
+    created: int
+    existing: int
+    items: list[ItemPublic]

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy.exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from deshi.db.models import Item
+from deshi.db.models import Decision, Item, ModelVersion, Review
 from deshi.errors import Conflict
+from deshi.items.models import ReviewAction
 
-__all__ = ["get_by_external_id", "insert_item"]
+__all__ = [
+    "DuplicateItem",
+    "add_items",
+    "by_external_ids",
+    "decisions_of",
+    "escalated_ids",
+    "get_by_external_id",
+    "insert_item",
+    "model_version_ids",
+    "model_version_numbers",
+    "reviews_of",
+]
+
+
+class DuplicateItem(Conflict):
+    """A concurrent request stored an item with the same external id first."""
 
 
 def get_by_external_id(session: Session, process_id: int, external_id: str) -> Item | None:
@@ -51,3 +68,73 @@ def insert_item(
     except sqlalchemy.exc.IntegrityError as exc:
         raise Conflict(f"item {external_id!r} conflicts with a stored item") from exc
     return item
+
+
+def by_external_ids(
+    session: Session, process_id: int, external_ids: Sequence[str]
+) -> dict[str, Item]:
+    """The process's stored items among these external ids, by external id."""
+    if not external_ids:
+        return {}
+    query = select(Item).where(
+        Item.process_id == process_id, Item.external_id.in_(sorted(set(external_ids)))
+    )
+    return {item.external_id: item for item in session.scalars(query) if item.external_id}
+
+
+def add_items(session: Session, items: Sequence[Item]) -> None:
+    """Insert new items; DuplicateItem when another transaction stored an external id first.
+
+    The transaction is unusable afterwards (PostgreSQL aborts it): roll back and retry.
+    """
+    session.add_all(items)
+    try:
+        session.flush()
+    except sqlalchemy.exc.IntegrityError as exc:
+        raise DuplicateItem("an item with this external id was stored concurrently") from exc
+
+
+def decisions_of(session: Session, item_ids: Sequence[int]) -> dict[int, Decision]:
+    """The latest decision of each item."""
+    if not item_ids:
+        return {}
+    query = select(Decision).where(Decision.item_id.in_(item_ids)).order_by(Decision.id)
+    return {decision.item_id: decision for decision in session.scalars(query)}
+
+
+def reviews_of(session: Session, item_ids: Sequence[int]) -> dict[int, list[Review]]:
+    """Every review of each item, oldest first."""
+    found: dict[int, list[Review]] = {item_id: [] for item_id in item_ids}
+    if item_ids:
+        query = select(Review).where(Review.item_id.in_(item_ids)).order_by(Review.id)
+        for review in session.scalars(query):
+            found[review.item_id].append(review)
+    return found
+
+
+def escalated_ids(session: Session, item_ids: Sequence[int]) -> set[int]:
+    """The items among these that a reviewer escalated."""
+    if not item_ids:
+        return set()
+    query = select(Review.item_id).where(
+        Review.item_id.in_(item_ids), Review.action == ReviewAction.ESCALATE
+    )
+    return set(session.scalars(query))
+
+
+def model_version_ids(session: Session, process_id: int, versions: set[int]) -> dict[int, int]:
+    """Row ids of the process's model versions, by version number."""
+    if not versions:
+        return {}
+    query = select(ModelVersion.version, ModelVersion.id).where(
+        ModelVersion.process_id == process_id, ModelVersion.version.in_(sorted(versions))
+    )
+    return {row.version: row.id for row in session.execute(query)}
+
+
+def model_version_numbers(session: Session, ids: set[int]) -> dict[int, int]:
+    """Version numbers of model version rows, by row id."""
+    if not ids:
+        return {}
+    query = select(ModelVersion.id, ModelVersion.version).where(ModelVersion.id.in_(sorted(ids)))
+    return {row.id: row.version for row in session.execute(query)}

@@ -1,10 +1,26 @@
-"""Value types of a process: its mode, its stage, and the lifecycle of its model versions."""
+"""Value types of a process (mode, stage, model lifecycle) and the API's process schemas.
+
+This module is imported by the table definitions (deshi.db.models), so it must not import them.
+"""
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-__all__ = ["Mode", "ModelStatus", "Stage"]
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "AlwaysHumanRule",
+    "Mode",
+    "ModelStatus",
+    "ProcessCreate",
+    "ProcessPublic",
+    "ProcessUpdate",
+    "Stage",
+]
 
 
 class Mode(StrEnum):
@@ -29,3 +45,152 @@ class ModelStatus(StrEnum):
     CHAMPION = "champion"  # the version deciding live items (at most one per process)
     CHALLENGER = "challenger"  # trained, waiting to prove itself on held-out reviewed items
     RETIRED = "retired"
+
+
+_RULE_OPS = frozenset({">", ">=", "<", "<=", "==", "!=", "in", "contains"})
+
+
+class AlwaysHumanRule(BaseModel):
+    """An item matching this rule is always reviewed: a regex searched (case-insensitively) in
+    the text or in one structured `field`, or a comparison `field op value`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    pattern: str | None = Field(default=None, min_length=1, max_length=1000)
+    field: str | None = Field(default=None, min_length=1, max_length=200)
+    op: str | None = Field(default=None, description="One of > >= < <= == != in contains.")
+    value: Any = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+    @field_validator("op")
+    @classmethod
+    def _known_op(cls, value: str | None) -> str | None:
+        if value is not None and value not in _RULE_OPS:
+            raise ValueError(f"op must be one of {' '.join(sorted(_RULE_OPS))}")
+        return value
+
+    @model_validator(mode="after")
+    def _pattern_or_comparison(self) -> AlwaysHumanRule:
+        if self.pattern is None and (self.field is None or self.op is None):
+            raise ValueError("a rule needs a pattern, or a field and an op")
+        return self
+
+
+class ProcessCreate(BaseModel):
+    """A new process; it starts in shadow mode with the default policy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    department_id: int
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=10_000)
+    labels: list[str] = Field(default_factory=list, max_length=10_000)
+    input_fields: list[str] = Field(default_factory=list, max_length=1000)
+
+
+# Columns that are NOT NULL: a PATCH may omit them but not set them to null.
+_NOT_NULL = frozenset(
+    {
+        "name",
+        "description",
+        "labels",
+        "error_budget",
+        "confidence",
+        "audit_rate",
+        "mode",
+        "sensitive_labels",
+        "always_human_rules",
+        "arms",
+        "currency",
+        "stage",
+    }
+)
+
+
+class ProcessUpdate(BaseModel):
+    """A partial update of a process's description, policy, costs and plan (PATCH)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=10_000)
+    labels: list[str] | None = Field(default=None, max_length=10_000)
+    error_budget: float | None = Field(default=None, gt=0, lt=1, description="ε")
+    confidence: float | None = Field(default=None, gt=0, lt=1, description="1 - δ")
+    audit_rate: float | None = Field(default=None, gt=0, le=1)
+    mode: Mode | None = None
+    sensitive_labels: list[str] | None = None
+    always_human_rules: list[AlwaysHumanRule] | None = None
+    arms: dict[str, float] | None = Field(
+        default=None, description="Arm name → share, e.g. {'human_only': 0.1, 'ai_led': 0.9}."
+    )
+    human_minutes_per_item: float | None = Field(default=None, ge=0)
+    hourly_rate: float | None = Field(default=None, ge=0)
+    cost_per_escaped_error: float | None = Field(default=None, ge=0)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    stage: Stage | None = None
+    planned_limited_production_on: date | None = None
+    planned_scale_on: date | None = None
+
+    @field_validator(*sorted(_NOT_NULL))
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:  # only runs when the caller sent the field: omitted fields stay unset
+            raise ValueError("cannot be null")
+        return value
+
+    @field_validator("arms")
+    @classmethod
+    def _shares_non_negative(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is not None and any(share < 0 for share in value.values()):
+            raise ValueError("arm shares must be >= 0")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the caller set, as column values."""
+        values = self.model_dump(exclude_unset=True, mode="python")
+        if self.always_human_rules is not None:
+            values["always_human_rules"] = [
+                r.model_dump(exclude_none=True) for r in self.always_human_rules
+            ]
+        return values
+
+
+class ProcessPublic(BaseModel):
+    """A process as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    department_id: int
+    name: str
+    description: str
+    labels: list[str]
+    input_fields: list[str]
+    error_budget: float
+    confidence: float
+    audit_rate: float
+    mode: Mode
+    sensitive_labels: list[str]
+    always_human_rules: list[dict[str, Any]]
+    arms: dict[str, Any]
+    human_minutes_per_item: float | None
+    hourly_rate: float | None
+    cost_per_escaped_error: float | None
+    currency: str
+    owner_user_id: int | None
+    stage: Stage
+    planned_limited_production_on: date | None
+    planned_scale_on: date | None
+    created_at: datetime
+    archived_at: datetime | None

@@ -1,16 +1,30 @@
-"""Process use cases needed by the storage and governance layer: create, and load if visible."""
+"""Process use cases: create, list, read, update the policy, archive; every change is audited.
+
+Functions taking a `principal` check permissions themselves (NotFound for departments the
+caller cannot see, PermissionDenied for actions their roles do not allow).
+"""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from deshi.audit import record_event, snapshot
-from deshi.auth.permissions import Action, Principal, require
+from deshi.auth.permissions import Action, Principal, can_see, require
+from deshi.db.base import utcnow
 from deshi.db.models import Department, Process
 from deshi.errors import Conflict, NotFound, ValidationFailed
 from deshi.processes import repo
+from deshi.processes.models import ProcessCreate, ProcessUpdate
 
-__all__ = ["create_department", "create_process", "get_process_for"]
+__all__ = [
+    "archive_process",
+    "create_department",
+    "create_process",
+    "create_process_for",
+    "get_process_for",
+    "list_processes_for",
+    "update_process",
+]
 
 
 def create_department(session: Session, *, actor: str, name: str) -> Department:
@@ -57,3 +71,88 @@ def get_process_for(
     except NotFound:
         raise NotFound(f"process {process_id} not found") from None
     return process
+
+
+def create_process_for(session: Session, *, principal: Principal, data: ProcessCreate) -> Process:
+    """Create a process in a department the principal may manage; they become its owner."""
+    try:
+        require(principal, Action.MANAGE_PROCESS, data.department_id)
+    except NotFound:
+        raise NotFound(f"department {data.department_id} not found") from None
+    if session.get(Department, data.department_id) is None:
+        raise NotFound(f"department {data.department_id} not found")
+    process = Process(
+        department_id=data.department_id,
+        name=data.name.strip(),
+        description=data.description,
+        labels=_unique(data.labels),
+        input_fields=list(data.input_fields),
+        owner_user_id=principal.user_id,
+    )
+    if not process.name:
+        raise ValidationFailed("a process needs a name", field="name")
+    session.add(process)
+    session.flush()
+    after = snapshot(process)
+    record_event(session, actor=principal.actor, action="process.create", obj=process, after=after)
+    return process
+
+
+def list_processes_for(
+    session: Session, *, principal: Principal, include_archived: bool = False
+) -> list[Process]:
+    """Every process in a department the principal can see."""
+    if principal.is_workspace_admin:
+        return repo.list_processes(session, department_ids=None, include_archived=include_archived)
+    departments = {g.department_id for g in principal.grants if g.department_id is not None}
+    visible = {d for d in departments if can_see(principal, d)}
+    return repo.list_processes(session, department_ids=visible, include_archived=include_archived)
+
+
+def update_process(
+    session: Session, *, principal: Principal, process_id: int, changes: ProcessUpdate
+) -> Process:
+    """Apply a partial update to a process's policy, costs or plan; audited when it changes."""
+    process = get_process_for(session, principal, process_id, Action.MANAGE_PROCESS)
+    if process.archived_at is not None:
+        raise Conflict(f"process {process_id} is archived")
+    values = changes.changes()
+    if "labels" in values:
+        values["labels"] = _unique(values["labels"])
+    before = snapshot(process)
+    for name, value in values.items():
+        setattr(process, name, value)
+    after = snapshot(process)
+    if after != before:
+        record_event(
+            session,
+            actor=principal.actor,
+            action="process.update",
+            obj=process,
+            before=before,
+            after=after,
+        )
+    return process
+
+
+def archive_process(session: Session, *, principal: Principal, process_id: int) -> Process:
+    """Archive a process: it keeps its history but takes no new items."""
+    process = get_process_for(session, principal, process_id, Action.MANAGE_PROCESS)
+    if process.archived_at is not None:
+        raise Conflict(f"process {process_id} is already archived")
+    before = snapshot(process)
+    process.archived_at = utcnow()
+    record_event(
+        session,
+        actor=principal.actor,
+        action="process.archive",
+        obj=process,
+        before=before,
+        after=snapshot(process),
+    )
+    return process
+
+
+def _unique(labels: list[str]) -> list[str]:
+    """Labels in first-seen order without duplicates or blanks."""
+    return list(dict.fromkeys(label.strip() for label in labels if label.strip()))

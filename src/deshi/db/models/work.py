@@ -110,6 +110,8 @@ class Decision(Base):
     route: Mapped[Route] = mapped_column(str_enum(Route, "route"))
     reason: Mapped[str] = mapped_column(Text, default="")
     threshold: Mapped[float | None] = mapped_column(Float)
+    reason_code: Mapped[str | None] = mapped_column(String(32))  # deshi.engine.RouteReason value
+    audit_rate: Mapped[float | None] = mapped_column(Float)  # the audit rate in force
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -1,0 +1,84 @@
+"""Where a decided item goes: the process mode, the item's arm and always-human rules (pure).
+
+The engine proposes a route (auto | review | audit); the process decides what is done with it:
+
+    mode / arm                    auto              review            audit
+    shadow                        queued, blind     queued, blind     queued, blind
+    assist, or arm 'assisted'     queued            queued            queued, blind
+    autopilot (arm 'ai_led')      auto_completed    queued            queued, blind
+    arm 'human_only' (any mode)   queued, blind     queued, blind     queued, blind
+
+An always-human rule match turns the engine's route into `review` before this table applies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from deshi.engine import Decision, Route
+from deshi.items.models import ItemStatus
+from deshi.learning.rules import first_match, parse_rules
+from deshi.processes.models import Mode
+
+__all__ = [
+    "AI_LED",
+    "ASSISTED",
+    "HUMAN_ONLY",
+    "apply_rule",
+    "assign_arm",
+    "initial_status",
+    "matching_rule",
+    "served_blind",
+]
+
+HUMAN_ONLY = "human_only"
+ASSISTED = "assisted"
+AI_LED = "ai_led"
+
+
+def assign_arm(arms: Mapping[str, Any], key: str) -> str | None:
+    """A stable random arm for the item keyed `key`, drawn by the process's arm shares."""
+    shares = [(name, float(share)) for name, share in sorted(arms.items()) if float(share) > 0]
+    total = sum(share for _, share in shares)
+    if total <= 0:
+        return None
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+    draw = int.from_bytes(digest, "big") / 2.0**64 * total
+    for name, share in shares:
+        draw -= share
+        if draw < 0:
+            return name
+    return shares[-1][0]
+
+
+def matching_rule(rules: Any, text: str, fields: Mapping[str, Any]) -> str | None:
+    """The name of the first always-human rule the item matches (deshi.learning.rules shapes)."""
+    return first_match(parse_rules(rules), text, fields)
+
+
+def apply_rule(decision: Decision, rule: str | None) -> Decision:
+    """The decision re-routed to human review when an always-human rule matched."""
+    if rule is None or decision.route is Route.REVIEW:
+        return decision
+    return replace(
+        decision,
+        route=Route.REVIEW,
+        reason=f"An always-human rule matched: {rule}.",
+        reason_code="rule",
+    )
+
+
+def initial_status(mode: Mode, route: Route, arm: str | None) -> ItemStatus:
+    """Auto-complete only in autopilot (and never in the human-only or assisted arms)."""
+    autopilot = mode is Mode.AUTOPILOT and arm not in (HUMAN_ONLY, ASSISTED)
+    if autopilot and route is Route.AUTO:
+        return ItemStatus.AUTO_COMPLETED
+    return ItemStatus.QUEUED
+
+
+def served_blind(mode: Mode, route: Route, arm: str | None) -> bool:
+    """True when the reviewer must not see the agent's suggestion."""
+    return mode is Mode.SHADOW or route is Route.AUDIT or arm == HUMAN_ONLY

@@ -1,0 +1,263 @@
+"""Item use cases: ingest (decide and route, idempotent on external_id), read with lineage.
+
+Ingesting needs `manage_process` on the item's process (owners, admins, and the service
+accounts they grant owner to); reading needs `read`. A reviewer reading a blind item that is
+still open sees no decision, so the blind audit stays blind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from deshi.audit import ObjectRef, record_event
+from deshi.auth.permissions import Action, Principal, can
+from deshi.db import transaction
+from deshi.db.base import utcnow
+from deshi.db.models import Decision, Item, Process, Review
+from deshi.errors import Conflict, NotFound, ValidationFailed
+from deshi.items import repo, routing
+from deshi.items.models import (
+    DecisionPublic,
+    ItemCreate,
+    ItemPublic,
+    ItemStatus,
+    ReviewPublic,
+)
+from deshi.learning.service import decide_items, decision_rows
+from deshi.processes.service import get_process_for
+
+__all__ = [
+    "INGEST_ACTION",
+    "IngestLimits",
+    "decision_public",
+    "get_item",
+    "ingest_items",
+    "is_blind",
+    "load_item_for",
+    "render_items",
+]
+
+INGEST_ACTION = Action.MANAGE_PROCESS
+_ATTEMPTS = 3  # a lost race on an external id is retried; the retry finds the stored item
+
+
+@dataclass(frozen=True, slots=True)
+class IngestLimits:
+    """Input size limits of one ingest request."""
+
+    max_text_chars: int = 20_000
+    max_batch: int = 1000
+
+
+def ingest_items(
+    factory: sessionmaker[Session],
+    *,
+    principal: Principal,
+    process_id: int,
+    items: Sequence[ItemCreate],
+    limits: IngestLimits,
+    batch: bool,
+) -> list[ItemPublic]:
+    """Store, decide and route new items in one transaction; return every item in order.
+
+    Items whose external_id is already stored are returned as they are (created=False). When a
+    concurrent request stores the same external_id first, the transaction is rolled back and
+    retried, so the caller gets the stored item instead of an error or a duplicate.
+    """
+    _validate(items, limits=limits, batch=batch)
+    for _ in range(_ATTEMPTS - 1):
+        try:
+            with transaction(factory) as session:
+                return _ingest(session, principal=principal, process_id=process_id, items=items)
+        except repo.DuplicateItem:
+            continue
+    with transaction(factory) as session:
+        return _ingest(session, principal=principal, process_id=process_id, items=items)
+
+
+def _validate(items: Sequence[ItemCreate], *, limits: IngestLimits, batch: bool) -> None:
+    """Size limits and duplicates inside the request, with the offending field named."""
+    if len(items) > limits.max_batch:
+        raise ValidationFailed(f"at most {limits.max_batch} items per batch", field="items")
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        prefix = f"items[{i}]." if batch else ""
+        if len(item.text) > limits.max_text_chars:
+            raise ValidationFailed(
+                f"text is longer than {limits.max_text_chars} characters", field=f"{prefix}text"
+            )
+        if item.external_id is not None:
+            if item.external_id in seen:
+                raise ValidationFailed(
+                    f"external_id {item.external_id!r} appears twice in the batch",
+                    field=f"{prefix}external_id",
+                )
+            seen.add(item.external_id)
+
+
+def _ingest(
+    session: Session, *, principal: Principal, process_id: int, items: Sequence[ItemCreate]
+) -> list[ItemPublic]:
+    process = get_process_for(session, principal, process_id, INGEST_ACTION)
+    if process.archived_at is not None:
+        raise Conflict(f"process {process_id} is archived and takes no new items")
+    external_ids = [i.external_id for i in items if i.external_id is not None]
+    stored = repo.by_external_ids(session, process.id, external_ids)
+    new = [_new_item(process, i) for i in items if i.external_id not in stored]
+    if new:
+        repo.add_items(session, new)
+        _decide(session, process=process, items=new)
+        record_event(
+            session,
+            actor=principal.actor,
+            action="item.ingest",
+            obj=new[0] if len(items) == 1 else ObjectRef("processes", str(process.id)),
+            after={"items": [_summary(item) for item in new]},
+        )
+    fresh = iter(new)
+    ordered = [stored[i.external_id] if i.external_id in stored else next(fresh) for i in items]
+    return render_items(
+        session, principal=principal, process=process, items=ordered, created={x.id for x in new}
+    )
+
+
+def _new_item(process: Process, data: ItemCreate) -> Item:
+    key = f"{process.id}:{data.external_id or uuid.uuid4().hex}"
+    return Item(
+        process_id=process.id,
+        external_id=data.external_id,
+        text=data.text,
+        fields=dict(data.fields),
+        entity_key=data.entity_key,
+        arm=routing.assign_arm(process.arms, key),
+        status=ItemStatus.RECEIVED,
+    )
+
+
+def _decide(session: Session, *, process: Process, items: list[Item]) -> None:
+    """Ask the agent, apply always-human rules and the mode, store decisions and statuses."""
+    proposals = decide_items(session, process=process, items=items)
+    decisions = [
+        routing.apply_rule(d, routing.matching_rule(process.always_human_rules, i.text, i.fields))
+        for i, d in zip(items, proposals, strict=True)
+    ]
+    rows = decision_rows(session, process=process, items=items, decisions=decisions)
+    now = utcnow()
+    for item, decision, row in zip(items, decisions, rows, strict=True):
+        row.created_at = now
+        item.status = routing.initial_status(process.mode, decision.route, item.arm)
+        if item.status is ItemStatus.AUTO_COMPLETED:
+            item.completed_at = now
+    session.add_all(rows)
+    session.flush()
+
+
+def _summary(item: Item) -> dict[str, object]:
+    return {"id": item.id, "external_id": item.external_id, "status": item.status.value}
+
+
+def load_item_for(
+    session: Session, *, principal: Principal, item_id: int, action: Action
+) -> tuple[Item, Process]:
+    """The item and its process if the principal may `action` it; NotFound when invisible."""
+    item = session.get(Item, item_id)
+    if item is None:
+        raise NotFound(f"item {item_id} not found")
+    try:
+        process = get_process_for(session, principal, item.process_id, action)
+    except NotFound:
+        raise NotFound(f"item {item_id} not found") from None
+    return item, process
+
+
+def get_item(session: Session, *, principal: Principal, item_id: int) -> ItemPublic:
+    """An item with its full lineage: decision (model, threshold, evidence) and reviews."""
+    item, process = load_item_for(session, principal=principal, item_id=item_id, action=Action.READ)
+    [public] = render_items(session, principal=principal, process=process, items=[item])
+    return public
+
+
+def is_blind(process: Process, item: Item, decision: Decision | None) -> bool:
+    """True when a reviewer must decide this item without seeing the agent's suggestion."""
+    if decision is None or decision.label is None:
+        return True
+    return routing.served_blind(process.mode, decision.route, item.arm)
+
+
+def render_items(
+    session: Session,
+    *,
+    principal: Principal,
+    process: Process,
+    items: Sequence[Item],
+    created: set[int] | None = None,
+) -> list[ItemPublic]:
+    """Items as the API shows them to this principal, with decisions and reviews."""
+    ids = [item.id for item in items]
+    decisions = repo.decisions_of(session, ids)
+    reviews = repo.reviews_of(session, ids)
+    escalated = repo.escalated_ids(session, ids)
+    numbers = repo.model_version_numbers(
+        session, {d.model_version_id for d in decisions.values() if d.model_version_id}
+    )
+    sees_all = can(principal, Action.READ_AUDIT, process.department_id)
+    out = []
+    for item in items:
+        decision = decisions.get(item.id)
+        open_ = item.status in (ItemStatus.QUEUED, ItemStatus.CLAIMED)
+        hidden = open_ and not sees_all and is_blind(process, item, decision)
+        out.append(
+            _public(
+                item, None if hidden else decision, reviews[item.id], numbers, created or set()
+            ).model_copy(update={"escalated": item.id in escalated})
+        )
+    return out
+
+
+def _public(
+    item: Item,
+    decision: Decision | None,
+    reviews: list[Review],
+    numbers: dict[int, int],
+    created: set[int],
+) -> ItemPublic:
+    return ItemPublic(
+        id=item.id,
+        process_id=item.process_id,
+        external_id=item.external_id,
+        text=item.text,
+        fields=item.fields,
+        entity_key=item.entity_key,
+        arm=item.arm,
+        status=item.status,
+        escalated=False,
+        created=item.id in created,
+        lease_owner=item.lease_owner,
+        lease_expires_at=item.lease_expires_at,
+        created_at=item.created_at,
+        completed_at=item.completed_at,
+        decision=decision_public(decision, numbers) if decision is not None else None,
+        reviews=[ReviewPublic.model_validate(r) for r in reviews],
+    )
+
+
+def decision_public(decision: Decision, numbers: dict[int, int]) -> DecisionPublic:
+    """A stored decision as the API shows it."""
+    version = numbers.get(decision.model_version_id, 0) if decision.model_version_id else 0
+    return DecisionPublic(
+        id=decision.id,
+        model_version_id=decision.model_version_id,
+        model_version=version,
+        threshold=decision.threshold,
+        label=decision.label,
+        confidence=decision.confidence,
+        alternatives=decision.alternatives,
+        evidence=decision.evidence,
+        route=decision.route,
+        reason=decision.reason,
+        created_at=decision.created_at,
+    )

@@ -1,0 +1,71 @@
+"""Wiring: the handlers of every job kind, and the in-process background worker.
+
+`start_background_worker(settings)` is the hook for the API app on a single node: call it at
+startup and `handle.stop()` at shutdown. It owns its engine, its agent registry (so a long
+retrain never holds the API's agent lock) and its HTTP client.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy import Engine
+
+from deshi.db import create_db_engine, make_session_factory
+from deshi.jobs.worker import Handler, Worker
+from deshi.learning.jobs import RETRAIN_JOB, retrain_handler
+from deshi.learning.registry import AgentRegistry
+from deshi.settings import Settings
+from deshi.webhooks.delivery import WEBHOOK_JOB, delivery_handler
+
+__all__ = ["BackgroundWorker", "default_handlers", "start_background_worker"]
+
+
+def default_handlers(*, registry: AgentRegistry, client: httpx.Client) -> Mapping[str, Handler]:
+    """Every job kind deshi queues, mapped to its handler."""
+    return {RETRAIN_JOB: retrain_handler(registry), WEBHOOK_JOB: delivery_handler(client)}
+
+
+@dataclass
+class BackgroundWorker:
+    """A worker thread with the resources it owns; `stop()` ends it and releases them."""
+
+    worker: Worker
+    thread: threading.Thread
+    stop_event: threading.Event
+    engine: Engine
+    client: httpx.Client
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the worker to stop after its current job, wait for it, release resources."""
+        self.stop_event.set()
+        self.thread.join(timeout)
+        self.client.close()
+        self.engine.dispose()
+
+
+def start_background_worker(
+    settings: Settings, *, poll_seconds: float = 1.0, client: httpx.Client | None = None
+) -> BackgroundWorker:
+    """Start a daemon thread running jobs on `settings.database_url`; returns its handle."""
+    engine = create_db_engine(
+        settings.database_url,
+        echo=settings.sql_echo,
+        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+    )
+    http = client or httpx.Client(timeout=10.0)
+    handlers = default_handlers(registry=AgentRegistry(), client=http)
+    worker = Worker(make_session_factory(engine), handlers)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=worker.run,
+        args=(stop,),
+        kwargs={"poll_seconds": poll_seconds},
+        name="deshi-background-worker",
+        daemon=True,
+    )
+    thread.start()
+    return BackgroundWorker(worker, thread, stop, engine, http)

@@ -1,0 +1,101 @@
+"""The job worker: claims due jobs, runs their handlers, finishes or retries them.
+
+Runs in `deshi worker` processes in production, or as a thread in the API process on a single
+node (`start_background_worker`). Each job runs in one transaction together with the
+conditional "done" update, so a job is completed at most once even if its lease expired and
+another worker re-ran it; a failed job is queued again with exponential back-off until
+`max_attempts`, then marked failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from deshi.db import transaction
+from deshi.jobs.queue import (
+    DEFAULT_LEASE,
+    MAX_ATTEMPTS,
+    ClaimedJob,
+    LeaseLostError,
+    claim,
+    finish,
+    retry_or_fail,
+)
+
+__all__ = ["Handler", "Worker", "worker_name"]
+
+logger = logging.getLogger("deshi.jobs")
+
+Handler = Callable[[Session, ClaimedJob], None]  # runs inside the job's transaction
+
+
+def worker_name() -> str:
+    """A name unique to this worker: host, OS process id and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class Worker:
+    """Runs jobs of the kinds it has handlers for."""
+
+    factory: sessionmaker[Session]
+    handlers: Mapping[str, Handler]
+    name: str = field(default_factory=worker_name)
+    lease: timedelta = DEFAULT_LEASE
+    max_attempts: int = MAX_ATTEMPTS
+
+    def run_once(self) -> ClaimedJob | None:
+        """Claim and run one due job; None when there was nothing to do."""
+        with transaction(self.factory) as session:
+            job = claim(session, worker=self.name, kinds=frozenset(self.handlers), lease=self.lease)
+        if job is None:
+            return None
+        if job.attempts > self.max_attempts:  # its workers kept dying mid-job
+            self._fail(job, "lease expired after the last attempt")
+            return job
+        try:
+            with transaction(self.factory) as session:
+                self.handlers[job.kind](session, job)
+                finish(session, job)
+        except LeaseLostError:
+            logger.warning("job %s (%s): lease lost; its work was rolled back", job.id, job.kind)
+        except Exception as exc:
+            logger.exception("job %s (%s) failed on attempt %s", job.id, job.kind, job.attempts)
+            self._fail(job, f"{type(exc).__name__}: {exc}")
+        return job
+
+    def run_until_idle(self, *, limit: int | None = None) -> int:
+        """Run due jobs until none is left (or `limit` were run); returns how many ran."""
+        count = 0
+        while (limit is None or count < limit) and self.run_once() is not None:
+            count += 1
+        return count
+
+    def run(self, stop: threading.Event, *, poll_seconds: float = 1.0) -> None:
+        """Run jobs until `stop` is set, sleeping `poll_seconds` whenever the queue is idle."""
+        logger.info("worker %s started", self.name)
+        while not stop.is_set():
+            try:
+                ran = self.run_once()
+            except Exception:  # the database is unreachable, say: keep the worker alive
+                logger.exception("worker %s: claiming failed", self.name)
+                ran = None
+            if ran is None:
+                stop.wait(poll_seconds)
+        logger.info("worker %s stopped", self.name)
+
+    def _fail(self, job: ClaimedJob, error: str) -> None:
+        try:
+            with transaction(self.factory) as session:
+                retry_or_fail(session, job, error, max_attempts=self.max_attempts)
+        except LeaseLostError:
+            logger.warning("job %s: lease lost before its failure was recorded", job.id)

@@ -1,0 +1,199 @@
+"""One cached agent per process, kept in step with the database across OS processes.
+
+Several API and worker processes may serve one PostgreSQL database. Each keeps its own
+`AgentRegistry`; before an agent is used, the registry runs three cheap queries:
+
+1. the newest and the champion model version: if either moved (a retrain or a rollback made
+   elsewhere), or the process's policy changed, the agent is rebuilt with `Agent.restore`;
+2. reviews with an id above the last one taken in: each new final label goes to
+   `agent.record` (into the case memory at once);
+3. auto-completed decisions above the last decision id taken in: recorded unlabelled.
+
+Each process id has its own lock, held while its agent is synced and used. If the caller's
+transaction does not commit after the agent was changed in it (`mark_dirty`), the agent is
+dropped and rebuilt from the database on next use, so memory never runs ahead of storage.
+
+Known limit: a review whose transaction commits after a later-numbered review was already taken
+in is missed by step 2 until the agent is next rebuilt (the next retrain or rollback anywhere).
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
+
+from deshi.db.models import Item, Process
+from deshi.engine import Agent, AgentConfig, Observation, TrainedModel
+from deshi.engine.learn import LinearDecider
+from deshi.engine.training import DeciderFactory
+from deshi.errors import ValidationFailed
+from deshi.learning import repo
+from deshi.learning.repo import VersionState
+
+__all__ = ["AgentEntry", "AgentRegistry", "config_for", "default_registry"]
+
+_DIRTY = "deshi.learning.dirty"  # session.info key: {(registry, process_id), ...}
+
+
+def config_for(process: Process) -> AgentConfig:
+    """The engine configuration that follows from a process's policy."""
+    try:
+        return AgentConfig(
+            error_budget=process.error_budget,
+            confidence=process.confidence,
+            audit_rate=process.audit_rate,
+            sensitive_labels=frozenset(str(label) for label in process.sensitive_labels or ()),
+        )
+    except ValueError as exc:
+        raise ValidationFailed(f"process {process.id} has an invalid policy: {exc}") from exc
+
+
+@dataclass(slots=True)
+class AgentEntry:
+    """A process's agent plus what it has taken in from the database."""
+
+    process_id: int
+    agent: Agent
+    config: AgentConfig
+    state: VersionState
+    review_cursor: int
+    decision_cursor: int
+    recorded_items: set[int]
+    stored_versions: set[int] = field(default_factory=set)
+    default_audit_rate: float = 0.05
+
+    def record(self, observation: Observation, item_id: int) -> None:
+        """Give the agent one decided item, at most once per item."""
+        if item_id in self.recorded_items:
+            return
+        self.agent.record(observation)
+        self.recorded_items.add(item_id)
+
+    def unstored_versions(self) -> list[TrainedModel]:
+        """Versions the agent trained in this process that are not in the database yet."""
+        return [m for m in self.agent.versions if m.version not in self.stored_versions]
+
+
+class AgentRegistry:
+    """An in-process cache of agents, one per process id, each behind its own lock."""
+
+    def __init__(self, *, make_decider: DeciderFactory = LinearDecider) -> None:
+        self.make_decider = make_decider
+        self._entries: dict[int, AgentEntry] = {}
+        self._locks: dict[int, threading.RLock] = {}
+        self._guard = threading.Lock()
+
+    @contextmanager
+    def agent(self, session: Session, process: Process) -> Iterator[AgentEntry]:
+        """Hold the process's lock and yield its agent, synced with the database."""
+        with self._lock_for(process.id):
+            yield self._synced(session, process)
+
+    def invalidate(self, process_id: int) -> None:
+        """Forget a process's agent; it is rebuilt from the database on next use."""
+        with self._guard:
+            self._entries.pop(process_id, None)
+
+    def mark_dirty(self, session: Session, process_id: int) -> None:
+        """The agent is about to change inside `session`'s transaction: drop it unless that
+        transaction commits."""
+        dirty: set[tuple[AgentRegistry, int]] = session.info.setdefault(_DIRTY, set())
+        if not event.contains(session, "after_transaction_end", _forget_unless_committed):
+            event.listen(session, "after_commit", _clear_dirty)
+            event.listen(session, "after_transaction_end", _forget_unless_committed)
+        dirty.add((self, process_id))
+
+    def _lock_for(self, process_id: int) -> threading.RLock:
+        with self._guard:
+            return self._locks.setdefault(process_id, threading.RLock())
+
+    def _synced(self, session: Session, process: Process) -> AgentEntry:
+        config = config_for(process)
+        state = repo.version_state(session, process.id)
+        with self._guard:
+            entry = self._entries.get(process.id)
+        if entry is None or entry.config != config or entry.state != state:
+            entry = self._load(session, process, config, state)
+            with self._guard:
+                self._entries[process.id] = entry
+        else:
+            self._catch_up(session, entry)
+        return entry
+
+    def _load(
+        self, session: Session, process: Process, config: AgentConfig, state: VersionState
+    ) -> AgentEntry:
+        rows = repo.load_versions(session, process.id)
+        models: list[TrainedModel] = [pickle.loads(row.artifact) for row in rows]
+        history = repo.load_history(session, process.id, default_audit_rate=process.audit_rate)
+        agent = Agent.restore(
+            config,
+            history.observations,
+            versions=models,
+            champion_version=state.champion,
+            make_decider=self.make_decider,
+        )
+        return AgentEntry(
+            process_id=process.id,
+            agent=agent,
+            config=config,
+            state=state,
+            review_cursor=history.review_cursor,
+            decision_cursor=history.decision_cursor,
+            recorded_items=history.recorded_items,
+            stored_versions={m.version for m in models},
+            default_audit_rate=process.audit_rate,
+        )
+
+    def _catch_up(self, session: Session, entry: AgentEntry) -> None:
+        """Take in reviews and auto-completions committed since the agent last looked."""
+        reviews = repo.labelled_reviews_since(session, entry.process_id, entry.review_cursor)
+        fresh = [r for r in reviews if r.item_id not in entry.recorded_items]
+        decisions = repo.latest_decisions(session, (r.item_id for r in fresh))
+        for review in reviews:
+            entry.review_cursor = max(entry.review_cursor, review.id)
+            row = decisions.get(review.item_id)
+            item = session.get(Item, review.item_id)
+            if row is None or item is None or review.item_id in entry.recorded_items:
+                continue
+            observation = repo.observation_of(
+                item, row, label=review.final_label, default_audit_rate=entry.default_audit_rate
+            )
+            entry.record(observation, item.id)
+        autos, newest = repo.auto_decisions_since(session, entry.process_id, entry.decision_cursor)
+        entry.decision_cursor = newest
+        for decision, version, item in autos:
+            observation = repo.observation_of(
+                item, (decision, version), label=None, default_audit_rate=entry.default_audit_rate
+            )
+            entry.record(observation, item.id)
+
+
+def _clear_dirty(session: Session) -> None:
+    session.info.pop(_DIRTY, None)
+
+
+def _forget_unless_committed(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None:
+        return
+    for registry, process_id in session.info.pop(_DIRTY, set()):
+        registry.invalidate(process_id)
+
+
+_default: AgentRegistry | None = None
+_default_guard = threading.Lock()
+
+
+def default_registry() -> AgentRegistry:
+    """The registry shared by this OS process (created on first use, not at import)."""
+    global _default
+    with _default_guard:
+        if _default is None:
+            _default = AgentRegistry()
+        return _default

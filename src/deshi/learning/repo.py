@@ -1,0 +1,280 @@
+"""SQL for learning only: replaying a process's history and storing its model versions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from deshi.db.base import utcnow
+from deshi.db.models import Decision, Item, ModelVersion, Review
+from deshi.engine import Observation, Route, RouteReason
+from deshi.items.models import ItemStatus
+from deshi.processes.models import ModelStatus
+
+__all__ = [
+    "History",
+    "VersionState",
+    "auto_decisions_since",
+    "insert_version",
+    "labelled_reviews_since",
+    "latest_decisions",
+    "load_history",
+    "load_versions",
+    "make_champion",
+    "observation_of",
+    "retire_older_challengers",
+    "version_ids",
+    "version_state",
+]
+
+DecisionRow = tuple[Decision, int | None]  # a stored decision and its model version number
+
+
+@dataclass(frozen=True, slots=True)
+class VersionState:
+    """The newest and the champion model version numbers of a process (None: none yet)."""
+
+    latest: int | None
+    champion: int | None
+
+
+@dataclass(slots=True)
+class History:
+    """A process's observations in decision order, and the cursors to continue from."""
+
+    observations: list[Observation] = field(default_factory=list)
+    review_cursor: int = 0  # highest review id taken in
+    decision_cursor: int = 0  # highest decision id taken in
+    recorded_items: set[int] = field(default_factory=set)  # item ids already observed
+
+
+def observation_of(
+    item: Item, row: DecisionRow, *, label: str | None, default_audit_rate: float
+) -> Observation:
+    """The engine's view of a decided item; `label` is the human's final label, if any.
+
+    The observation's route is the live one: an item the agent would have auto-completed but a
+    human labelled anyway (shadow or assist mode, a human-only arm) was reviewed for certain.
+    """
+    decision, version = row
+    route = Route(decision.route)
+    if route is Route.AUTO and label is not None:
+        route = Route.REVIEW
+    return Observation(
+        case_id=str(item.id),
+        text=item.text,
+        route=route,
+        label=label,
+        audit_rate=decision.audit_rate if decision.audit_rate is not None else default_audit_rate,
+        entity=item.entity_key,
+        predicted_label=decision.label,
+        confidence=decision.confidence,
+        model_version=version or 0,
+        suspended=decision.reason_code == RouteReason.SUSPENDED.value,
+    )
+
+
+def version_state(session: Session, process_id: int) -> VersionState:
+    """One cheap query: the newest version and the champion's version."""
+    champion = case((ModelVersion.status == ModelStatus.CHAMPION, ModelVersion.version))
+    row = session.execute(
+        select(func.max(ModelVersion.version), func.max(champion)).where(
+            ModelVersion.process_id == process_id
+        )
+    ).one()
+    return VersionState(latest=row[0], champion=row[1])
+
+
+def load_versions(session: Session, process_id: int) -> list[ModelVersion]:
+    """Every stored version of the process, oldest first (artifacts included)."""
+    query = (
+        select(ModelVersion)
+        .where(ModelVersion.process_id == process_id)
+        .order_by(ModelVersion.version)
+    )
+    return list(session.scalars(query))
+
+
+def version_ids(session: Session, process_id: int) -> dict[int, int]:
+    """Model version number → model_versions.id for the process."""
+    query = select(ModelVersion.version, ModelVersion.id).where(
+        ModelVersion.process_id == process_id
+    )
+    return {version: row_id for version, row_id in session.execute(query)}
+
+
+def _final_labels(session: Session, process_id: int) -> tuple[dict[int, str], int]:
+    """Each item's latest final label, and the highest review id read."""
+    query = (
+        select(Review.id, Review.item_id, Review.final_label)
+        .join(Item, Item.id == Review.item_id)
+        .where(Item.process_id == process_id, Review.final_label.is_not(None))
+        .order_by(Review.id)
+    )
+    labels: dict[int, str] = {}
+    cursor = 0
+    for review_id, item_id, label in session.execute(query):
+        labels[item_id] = str(label)
+        cursor = review_id
+    return labels, cursor
+
+
+def _decisions_query(process_id: int) -> Select[Decision, int | None, Item]:
+    return (
+        select(Decision, ModelVersion.version, Item)
+        .join(Item, Item.id == Decision.item_id)
+        .outerjoin(ModelVersion, ModelVersion.id == Decision.model_version_id)
+        .where(Item.process_id == process_id)
+        .order_by(Decision.id)
+    )
+
+
+def load_history(session: Session, process_id: int, *, default_audit_rate: float) -> History:
+    """Observations in decision order: reviewed items with their final label, auto-completed
+    items unlabelled; items still waiting for a human are left out until they are reviewed
+    (so an item is observed once, when its outcome is known).
+
+    Reviews are read before decisions, so a review committed in between is picked up later
+    by `labelled_reviews_since` instead of being skipped.
+    """
+    labels, review_cursor = _final_labels(session, process_id)
+    latest: dict[int, tuple[Decision, int | None, Item]] = {}
+    decision_cursor = 0
+    for decision, version, item in session.execute(_decisions_query(process_id)):
+        latest.pop(item.id, None)  # re-decided: the item moves to its latest decision
+        latest[item.id] = (decision, version, item)
+        decision_cursor = decision.id
+    history = History(review_cursor=review_cursor, decision_cursor=decision_cursor)
+    for decision, version, item in latest.values():
+        label = labels.get(item.id)
+        if label is None and item.status is not ItemStatus.AUTO_COMPLETED:
+            continue
+        history.observations.append(
+            observation_of(
+                item, (decision, version), label=label, default_audit_rate=default_audit_rate
+            )
+        )
+        history.recorded_items.add(item.id)
+    return history
+
+
+def labelled_reviews_since(session: Session, process_id: int, review_id: int) -> list[Review]:
+    """The process's reviews with a final label and an id above `review_id`, oldest first."""
+    query = (
+        select(Review)
+        .join(Item, Item.id == Review.item_id)
+        .where(
+            Item.process_id == process_id,
+            Review.id > review_id,
+            Review.final_label.is_not(None),
+        )
+        .order_by(Review.id)
+    )
+    return list(session.scalars(query))
+
+
+def latest_decisions(session: Session, item_ids: Iterable[int]) -> dict[int, DecisionRow]:
+    """Each item's latest decision with its model version number."""
+    ids = sorted(set(item_ids))
+    if not ids:
+        return {}
+    query = (
+        select(Decision, ModelVersion.version)
+        .outerjoin(ModelVersion, ModelVersion.id == Decision.model_version_id)
+        .where(Decision.item_id.in_(ids))
+        .order_by(Decision.id)
+    )
+    return {d.item_id: (d, v) for d, v in session.execute(query)}
+
+
+def auto_decisions_since(
+    session: Session, process_id: int, decision_id: int
+) -> tuple[list[tuple[Decision, int | None, Item]], int]:
+    """Decisions of auto-completed items with an id above `decision_id`, oldest first, and the
+    highest decision id of the process seen (the next cursor; two range scans on the key)."""
+    newest = session.scalar(
+        select(func.max(Decision.id))
+        .join(Item, Item.id == Decision.item_id)
+        .where(Item.process_id == process_id, Decision.id > decision_id)
+    )
+    if newest is None:
+        return [], decision_id
+    query = _decisions_query(process_id).where(
+        Decision.id > decision_id,
+        Decision.id <= newest,
+        Item.status == ItemStatus.AUTO_COMPLETED,
+    )
+    return list(session.execute(query)), newest
+
+
+def insert_version(
+    session: Session,
+    *,
+    process_id: int,
+    version: int,
+    status: ModelStatus,
+    artifact: bytes,
+    metrics: dict[str, object],
+    threshold: float | None,
+    trained_on: int,
+) -> ModelVersion | None:
+    """Store a version; None when the process already has this version number (another
+    worker stored it first), without failing the caller's transaction."""
+    values = {
+        "process_id": process_id,
+        "version": version,
+        "status": status,
+        "artifact": artifact,
+        "metrics": metrics,
+        "threshold": threshold,
+        "trained_on": trained_on,
+        "created_at": utcnow(),
+        "promoted_at": utcnow() if status is ModelStatus.CHAMPION else None,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(ModelVersion)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["process_id", "version"])
+        .returning(ModelVersion.id)
+    )
+    new_id = session.execute(statement).scalar_one_or_none()
+    return None if new_id is None else session.get(ModelVersion, new_id)
+
+
+def make_champion(session: Session, process_id: int, version: int) -> Sequence[int]:
+    """Retire the current champion(s) and promote `version`; returns the retired versions."""
+    retired = session.scalars(
+        update(ModelVersion)
+        .where(
+            ModelVersion.process_id == process_id,
+            ModelVersion.status == ModelStatus.CHAMPION,
+            ModelVersion.version != version,
+        )
+        .values(status=ModelStatus.RETIRED)
+        .returning(ModelVersion.version)
+    ).all()
+    session.execute(
+        update(ModelVersion)
+        .where(ModelVersion.process_id == process_id, ModelVersion.version == version)
+        .values(status=ModelStatus.CHAMPION, promoted_at=utcnow())
+    )
+    return retired
+
+
+def retire_older_challengers(session: Session, process_id: int, version: int) -> None:
+    """Keep at most one challenger (the newest); older losing challengers are retired."""
+    session.execute(
+        update(ModelVersion)
+        .where(
+            ModelVersion.process_id == process_id,
+            ModelVersion.status == ModelStatus.CHALLENGER,
+            ModelVersion.version < version,
+        )
+        .values(status=ModelStatus.RETIRED)
+    )

@@ -1,0 +1,266 @@
+"""Learning use cases: decide items, learn from every review, retrain, roll back.
+
+The agent of each process lives in an `AgentRegistry` (one per OS process by default); these
+functions sync it with the database, use it under the process's lock, and store what it
+produced (new model versions, with one audit event each) in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deshi.audit import record_event
+from deshi.db.models import Decision as DecisionRow
+from deshi.db.models import Item, ModelVersion, Process, Review
+from deshi.engine import Decision, RetrainReport
+from deshi.errors import Conflict, NotFound, ValidationFailed
+from deshi.jobs.queue import enqueue
+from deshi.learning import repo
+from deshi.learning.registry import AgentEntry, AgentRegistry, default_registry
+from deshi.learning.repo import VersionState
+from deshi.learning.rules import first_match, parse_rules
+from deshi.processes.models import ModelStatus
+
+__all__ = [
+    "RETRAIN_JOB",
+    "decide_items",
+    "decision_rows",
+    "enqueue_retrain",
+    "learn_from_review",
+    "retrain",
+    "rollback",
+]
+
+RETRAIN_JOB = "learning.retrain"
+SYSTEM_ACTOR = "system:learning"
+
+
+def decide_items(
+    session: Session,
+    *,
+    process: Process,
+    items: Sequence[Item],
+    registry: AgentRegistry | None = None,
+) -> list[Decision]:
+    """Decide stored items with the process's agent; one engine Decision per item, in order.
+
+    Items matching an always-human rule are decided too, but routed to review.
+    """
+    if not items:
+        return []
+    if any(item.id is None for item in items):
+        session.flush()  # case ids are item ids
+    rules = parse_rules(process.always_human_rules)
+    matched = [first_match(rules, item.text, item.fields or {}) for item in items]
+    registry = registry or default_registry()
+    with registry.agent(session, process) as entry:
+        _store_new_versions(session, process, entry, registry, actor=SYSTEM_ACTOR)
+        return entry.agent.decide_many(
+            [item.text for item in items], [str(item.id) for item in items], rules=matched
+        )
+
+
+def decision_rows(
+    session: Session, *, process: Process, items: Sequence[Item], decisions: Sequence[Decision]
+) -> list[DecisionRow]:
+    """Unsaved `decisions` rows for engine decisions (the caller adds them to the session)."""
+    ids = repo.version_ids(session, process.id)
+    return [
+        DecisionRow(
+            item_id=item.id,
+            model_version_id=ids.get(d.model_version),
+            label=d.label,
+            confidence=d.confidence,
+            alternatives=[{"label": a.label, "probability": a.probability} for a in d.alternatives],
+            evidence=[
+                {"case_id": c.case_id, "text": c.text, "label": c.label, "similarity": c.similarity}
+                for c in d.evidence
+            ],
+            route=d.route,
+            reason=d.reason,
+            threshold=d.threshold,
+            reason_code=d.reason_code or None,
+            audit_rate=process.audit_rate,
+        )
+        for item, d in zip(items, decisions, strict=True)
+    ]
+
+
+def learn_from_review(
+    session: Session,
+    *,
+    process: Process,
+    item: Item,
+    decision: DecisionRow,
+    review: Review,
+    registry: AgentRegistry | None = None,
+) -> None:
+    """Put the review's final label into the agent's case memory now; queue a retrain when due.
+
+    A review without a final label (an escalation) teaches nothing yet.
+    """
+    if review.final_label is None:
+        return
+    registry = registry or default_registry()
+    with registry.agent(session, process) as entry:
+        version = 0
+        if decision.model_version_id is not None:
+            stored = session.get(ModelVersion, decision.model_version_id)
+            version = stored.version if stored is not None else 0
+        observation = repo.observation_of(
+            item,
+            (decision, version),
+            label=review.final_label,
+            default_audit_rate=process.audit_rate,
+        )
+        registry.mark_dirty(session, process.id)
+        entry.record(observation, item.id)
+        _store_new_versions(session, process, entry, registry, actor=SYSTEM_ACTOR)
+        due = entry.agent.due_for_retrain
+    if due:
+        enqueue_retrain(session, process_id=process.id)
+
+
+def enqueue_retrain(session: Session, *, process_id: int) -> None:
+    """Queue a retrain of the process unless one is already queued."""
+    enqueue(
+        session,
+        kind=RETRAIN_JOB,
+        payload={"process_id": process_id},
+        dedupe_key=f"retrain:{process_id}",
+    )
+
+
+def retrain(
+    session: Session,
+    *,
+    process: Process,
+    actor: str = SYSTEM_ACTOR,
+    registry: AgentRegistry | None = None,
+) -> RetrainReport:
+    """Train a challenger on everything reviewed; the engine decides whether it is promoted.
+
+    The new version is stored (pickled artifact, metrics, threshold, trained_on) as champion
+    or challenger, with one audit event. Conflict when another worker stored the same version
+    number first (the caller's transaction should then be rolled back and retried).
+    """
+    registry = registry or default_registry()
+    with registry.agent(session, process) as entry:
+        if not any(o.label is not None for o in entry.agent.observations):
+            raise ValidationFailed(f"process {process.id} has no reviewed items to learn from")
+        registry.mark_dirty(session, process.id)
+        report = entry.agent.retrain()
+        stored = _store_new_versions(session, process, entry, registry, actor=actor, report=report)
+        if not stored:
+            raise Conflict(f"process {process.id}: version {report.version} was stored elsewhere")
+    return report
+
+
+def rollback(session: Session, *, process: Process, version: int, actor: str) -> ModelVersion:
+    """Make a stored version the champion again; every registry picks it up on next use."""
+    row = session.scalars(
+        select(ModelVersion).where(
+            ModelVersion.process_id == process.id, ModelVersion.version == version
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"process {process.id} has no model version {version}")
+    current = repo.version_state(session, process.id).champion
+    if current == version:
+        raise Conflict(f"version {version} is already the champion of process {process.id}")
+    repo.make_champion(session, process.id, version)
+    session.refresh(row)
+    record_event(
+        session,
+        actor=actor,
+        action="model.rollback",
+        obj=row,
+        before={"champion_version": current},
+        after={"champion_version": version},
+    )
+    return row
+
+
+def _store_new_versions(
+    session: Session,
+    process: Process,
+    entry: AgentEntry,
+    registry: AgentRegistry,
+    *,
+    actor: str,
+    report: RetrainReport | None = None,
+) -> bool:
+    """Store versions the agent trained here (a retrain, or the bootstrap on the first label).
+    False when another worker had stored one of them first: the agent is then dropped."""
+    agent = entry.agent
+    champion = agent.champion.version if agent.champion is not None else None
+    for model in entry.unstored_versions():
+        promoted = model.version == champion
+        status = ModelStatus.CHAMPION if promoted else ModelStatus.CHALLENGER
+        metrics = _json_safe({**model.metrics, **_report_metrics(report, model.version)})
+        row = repo.insert_version(
+            session,
+            process_id=process.id,
+            version=model.version,
+            status=status,
+            artifact=pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL),
+            metrics=metrics,
+            threshold=model.threshold,
+            trained_on=model.trained_on,
+        )
+        if row is None:
+            registry.invalidate(process.id)
+            return False
+        entry.stored_versions.add(model.version)
+        if promoted:
+            repo.make_champion(session, process.id, model.version)
+        else:
+            repo.retire_older_challengers(session, process.id, model.version)
+        after = {
+            "version": model.version,
+            "status": status.value,
+            "champion_version": champion,
+            "threshold": _finite(model.threshold),
+            "trained_on": model.trained_on,
+        }
+        record_event(session, actor=actor, action="model.retrain", obj=row, after=after)
+    latest = max(entry.stored_versions, default=None)
+    entry.state = VersionState(latest=latest, champion=champion)
+    return True
+
+
+def _report_metrics(report: RetrainReport | None, version: int) -> dict[str, Any]:
+    if report is None or report.version != version:
+        return {}
+    return {
+        "promoted": report.promoted,
+        "holdout": report.holdout,
+        "challenger_correct": report.challenger_correct,
+        "champion_correct": report.champion_correct,
+        "expected_automation": report.expected_automation,
+        "seconds": report.seconds,
+    }
+
+
+def _finite(value: float | None) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def _json_safe(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Metrics as JSON: numpy scalars become Python numbers, NaN and infinities None."""
+    safe: dict[str, Any] = {}
+    for key, value in metrics.items():
+        if isinstance(value, bool) or value is None or isinstance(value, str):
+            safe[key] = value
+        elif isinstance(value, (int, float)) or hasattr(value, "item"):
+            number = value.item() if hasattr(value, "item") else value
+            safe[key] = number if isinstance(number, int) else _finite(float(number))
+        else:
+            safe[key] = str(value)
+    return safe

@@ -1,0 +1,45 @@
+"""API schemas of the review queue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from deshi.items.models import DecisionPublic, ReviewAction
+
+__all__ = ["ClaimedItemPublic", "ReviewCreate"]
+
+
+class ReviewCreate(BaseModel):
+    """A reviewer's answer on a claimed item."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: ReviewAction
+    label: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Required for `correct`, and for any answer on a blind item.",
+    )
+    seconds: float | None = Field(
+        default=None, ge=0, le=86_400, description="Time spent on the item."
+    )
+
+
+class ClaimedItemPublic(BaseModel):
+    """An item leased to the caller; blind items carry no suggestion."""
+
+    id: int
+    process_id: int
+    external_id: str | None
+    text: str
+    fields: dict[str, Any]
+    entity_key: str | None
+    blind: bool = Field(description="True: decide without the agent's suggestion.")
+    escalated: bool
+    labels: list[str] = Field(description="The process's label set.")
+    lease_expires_at: datetime
+    suggestion: DecisionPublic | None = Field(description="Null when served blind.")

@@ -1,0 +1,190 @@
+"""Review use cases: claim the next item with a lease, answer it (feeding learning), release it.
+
+Only the lease holder may answer or release an item, and only while the lease runs; an expired
+lease may be claimed by anyone. Escalated items stay queued for owners and admins only.
+
+Answers on blind items (audit samples, shadow mode, the human-only arm) must name a label: the
+stored action is then `accept` when it equals the agent's label and `correct` otherwise, so the
+review measures the agent without having shown it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from deshi.audit import record_event, snapshot
+from deshi.auth.permissions import Action, Principal, can
+from deshi.db.base import utcnow
+from deshi.db.models import Decision, Item, Process, Review
+from deshi.errors import Conflict, ValidationFailed
+from deshi.items import repo as items_repo
+from deshi.items.models import ItemPublic, ItemStatus, ReviewAction
+from deshi.items.service import decision_public, is_blind, load_item_for, render_items
+from deshi.learning.service import learn_from_review
+from deshi.processes.service import get_process_for
+from deshi.reviews import repo
+from deshi.reviews.models import ClaimedItemPublic, ReviewCreate
+
+__all__ = ["DEFAULT_LEASE_SECONDS", "claim_next", "release_item", "submit_review"]
+
+DEFAULT_LEASE_SECONDS = 300
+
+
+def claim_next(
+    session: Session,
+    *,
+    principal: Principal,
+    process_id: int,
+    lease_seconds: int = DEFAULT_LEASE_SECONDS,
+    now: datetime | None = None,
+) -> ClaimedItemPublic | None:
+    """Lease the next queued item (or one whose lease expired) to the caller; None if empty."""
+    process = get_process_for(session, principal, process_id, Action.REVIEW)
+    now = now or utcnow()
+    item = repo.claim_next(
+        session,
+        process_id=process.id,
+        user_id=principal.user_id,
+        now=now,
+        expires_at=now + timedelta(seconds=lease_seconds),
+        include_escalated=can(principal, Action.MANAGE_PROCESS, process.department_id),
+    )
+    if item is None:
+        return None
+    record_event(
+        session,
+        actor=principal.actor,
+        action="item.claim",
+        obj=item,
+        after={"status": item.status.value, "lease_expires_at": item.lease_expires_at},
+    )
+    return _claimed(session, process, item)
+
+
+def _claimed(session: Session, process: Process, item: Item) -> ClaimedItemPublic:
+    decision = items_repo.decisions_of(session, [item.id]).get(item.id)
+    blind = is_blind(process, item, decision)
+    suggestion = None
+    if decision is not None and not blind:
+        numbers = items_repo.model_version_numbers(
+            session, {decision.model_version_id} if decision.model_version_id else set()
+        )
+        suggestion = decision_public(decision, numbers)
+    assert item.lease_expires_at is not None
+    return ClaimedItemPublic(
+        id=item.id,
+        process_id=item.process_id,
+        external_id=item.external_id,
+        text=item.text,
+        fields=item.fields,
+        entity_key=item.entity_key,
+        blind=blind,
+        escalated=item.id in items_repo.escalated_ids(session, [item.id]),
+        labels=list(process.labels),
+        lease_expires_at=item.lease_expires_at,
+        suggestion=suggestion,
+    )
+
+
+def _require_lease(item: Item, principal: Principal, now: datetime) -> None:
+    held = (
+        item.status is ItemStatus.CLAIMED
+        and item.lease_owner == principal.user_id
+        and item.lease_expires_at is not None
+        and item.lease_expires_at > now
+    )
+    if not held:
+        raise Conflict(f"you do not hold a lease on item {item.id}: claim it first")
+
+
+def submit_review(
+    session: Session,
+    *,
+    principal: Principal,
+    item_id: int,
+    answer: ReviewCreate,
+    now: datetime | None = None,
+) -> ItemPublic:
+    """Record the lease holder's answer, complete the item (escalate: back to the queue for an
+    owner) and let the agent learn from it at once."""
+    item, process = load_item_for(
+        session, principal=principal, item_id=item_id, action=Action.REVIEW
+    )
+    now = now or utcnow()
+    _require_lease(item, principal, now)
+    decision = items_repo.decisions_of(session, [item.id]).get(item.id)
+    blind = is_blind(process, item, decision)
+    action, label = _final_answer(answer, decision, blind=blind)
+    if label is not None and label not in process.labels:
+        process.labels = [*process.labels, label]  # the label set grows with the work
+    review = Review(
+        item_id=item.id,
+        reviewer_id=principal.user_id,
+        action=action,
+        final_label=label,
+        seconds=answer.seconds,
+        blind=blind,
+        created_at=now,
+    )
+    session.add(review)
+    item.status = ItemStatus.QUEUED if label is None else ItemStatus.COMPLETED
+    item.completed_at = None if label is None else now
+    item.lease_owner, item.lease_expires_at = None, None
+    session.flush()
+    if label is not None and decision is not None:
+        # Before the audit event: everywhere the agent's lock is taken before the audit chain's
+        # lock (learning may append its own events), so two requests never wait on each other.
+        learn_from_review(session, process=process, item=item, decision=decision, review=review)
+    record_event(
+        session,
+        actor=principal.actor,
+        action="item.review",
+        obj=review,
+        after={**snapshot(review), "item_status": item.status.value},
+    )
+    [public] = render_items(session, principal=principal, process=process, items=[item])
+    return public
+
+
+def _final_answer(
+    answer: ReviewCreate, decision: Decision | None, *, blind: bool
+) -> tuple[ReviewAction, str | None]:
+    """The stored action and final label; ValidationFailed naming `label` when it is missing."""
+    suggested = decision.label if decision is not None else None
+    if answer.action is ReviewAction.ESCALATE:
+        return ReviewAction.ESCALATE, None
+    if answer.label is None:
+        if answer.action is ReviewAction.CORRECT or blind or suggested is None:
+            raise ValidationFailed("a label is required for this answer", field="label")
+        return ReviewAction.ACCEPT, suggested
+    if blind:
+        same = answer.label == suggested
+        return (ReviewAction.ACCEPT if same else ReviewAction.CORRECT), answer.label
+    if answer.action is ReviewAction.ACCEPT and answer.label != suggested:
+        raise ValidationFailed("accept keeps the suggested label; use correct", field="label")
+    if answer.action is ReviewAction.CORRECT and answer.label == suggested:
+        return ReviewAction.ACCEPT, answer.label
+    return answer.action, answer.label
+
+
+def release_item(
+    session: Session, *, principal: Principal, item_id: int, now: datetime | None = None
+) -> ItemPublic:
+    """Give a claimed item back to the queue before its lease ends (lease holder only)."""
+    item, process = load_item_for(
+        session, principal=principal, item_id=item_id, action=Action.REVIEW
+    )
+    _require_lease(item, principal, now or utcnow())
+    item.status, item.lease_owner, item.lease_expires_at = ItemStatus.QUEUED, None, None
+    record_event(
+        session,
+        actor=principal.actor,
+        action="item.release",
+        obj=item,
+        before={"status": ItemStatus.CLAIMED.value, "lease_owner": principal.user_id},
+        after={"status": item.status.value},
+    )
+    [public] = render_items(session, principal=principal, process=process, items=[item])
+    return public

@@ -1,0 +1,80 @@
+"""Item routes: ingest one or a batch (idempotent on external_id), read with lineage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response, status
+
+from deshi.items import service
+from deshi.items.models import ItemBatchCreate, ItemBatchPublic, ItemCreate, ItemPublic
+from deshi.web.deps import ConfigDep, FactoryDep, PrincipalDep, SessionDep
+
+router = APIRouter(tags=["items"])
+
+_IDEMPOTENT: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Already stored under this external_id: returned as is."}
+}
+
+
+@router.post(
+    "/processes/{process_id}/items",
+    response_model=ItemPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=_IDEMPOTENT,
+)
+def create_item(
+    process_id: int,
+    body: ItemCreate,
+    response: Response,
+    factory: FactoryDep,
+    principal: PrincipalDep,
+    config: ConfigDep,
+) -> ItemPublic:
+    """Submit one item; it is decided and routed at once (201, or 200 when re-sent)."""
+    [item] = service.ingest_items(
+        factory,
+        principal=principal,
+        process_id=process_id,
+        items=[body],
+        limits=config.limits,
+        batch=False,
+    )
+    if not item.created:
+        response.status_code = status.HTTP_200_OK
+    return item
+
+
+@router.post(
+    "/processes/{process_id}/items:batch",
+    response_model=ItemBatchPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=_IDEMPOTENT,
+)
+def create_items(
+    process_id: int,
+    body: ItemBatchCreate,
+    response: Response,
+    factory: FactoryDep,
+    principal: PrincipalDep,
+    config: ConfigDep,
+) -> ItemBatchPublic:
+    """Submit up to 1,000 items, all-or-nothing (201 if any is new, 200 if none is)."""
+    items = service.ingest_items(
+        factory,
+        principal=principal,
+        process_id=process_id,
+        items=body.items,
+        limits=config.limits,
+        batch=True,
+    )
+    created = sum(item.created for item in items)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return ItemBatchPublic(created=created, existing=len(items) - created, items=items)
+
+
+@router.get("/items/{item_id}", response_model=ItemPublic)
+def get_item(item_id: int, session: SessionDep, principal: PrincipalDep) -> ItemPublic:
+    """An item with its lineage: decision (model version, threshold, evidence) and reviews."""
+    return service.get_item(session, principal=principal, item_id=item_id)

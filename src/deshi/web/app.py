@@ -1,0 +1,55 @@
+"""The application factory: `create_app(settings)` is what `deshi serve` runs and tests drive."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from deshi.db import create_db_engine, make_session_factory
+from deshi.settings import Settings
+from deshi.web.api import health, items, processes, queue
+from deshi.web.config import ApiConfig
+from deshi.web.errors import install_error_handlers
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings, *, config: ApiConfig | None = None) -> FastAPI:
+    """Build the API on the settings' database; the engine is disposed at shutdown."""
+    engine = create_db_engine(
+        settings.database_url,
+        echo=settings.sql_echo,
+        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+    )
+
+    config = config or ApiConfig()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if config.background_worker:
+            from deshi.jobs.background import start_background_worker
+
+            worker = start_background_worker(settings)
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="deshi",
+        summary="Learning agents for back-office work, within an error budget you set.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.api_config = config
+    install_error_handlers(app)
+    for module in (health, processes, items, queue):
+        app.include_router(module.router)
+    return app

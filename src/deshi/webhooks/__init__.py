@@ -1,0 +1,10 @@
+"""Outgoing webhooks: `enqueue_event` on item decided / completed, signed deliveries with retries.
+
+Deliveries are made by the job worker; see `delivery` for the retry schedule and `signing` for
+the `X-Deshi-Signature` header receivers verify.
+"""
+
+from deshi.webhooks.delivery import ITEM_COMPLETED, ITEM_DECIDED, enqueue_event
+from deshi.webhooks.signing import sign, verify
+
+__all__ = ["ITEM_COMPLETED", "ITEM_DECIDED", "enqueue_event", "sign", "verify"]

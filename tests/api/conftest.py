@@ -1,0 +1,81 @@
+"""An API test world: two departments, a user per role, an API token each, a process each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from api_world import LABELS, PASSWORD, USERS, World
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from deshi.auth import passwords
+from deshi.auth.service import create_user, grant_role, issue_api_token
+from deshi.db import transaction
+from deshi.learning import registry
+from deshi.processes.service import create_department, create_process
+from deshi.settings import Settings
+from deshi.web import create_app
+from deshi.web.config import ApiConfig
+
+
+@pytest.fixture(autouse=True)
+def _fresh_agents(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's database starts at process id 1: never reuse another test's cached agent."""
+    monkeypatch.setattr(registry, "_default", None)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
+
+
+@pytest.fixture
+def world(engine: Engine, session_factory: sessionmaker[Session]) -> World:
+    """Departments own/other, one user per role with a token, a process in each department."""
+    w = World()
+    with transaction(session_factory) as session:
+        own = create_department(session, actor="test", name="Own")
+        other = create_department(session, actor="test", name="Other")
+        w.own_department, w.other_department = own.id, other.id
+        departments = {"own": own.id, "other": other.id, None: None}
+        for name, (role, where) in USERS.items():
+            user = create_user(
+                session,
+                actor="test",
+                email=f"{name}@example.com",
+                display_name=name,
+                password=PASSWORD,
+            )
+            grant_role(
+                session, actor="test", user_id=user.id, role=role, department_id=departments[where]
+            )
+            w.tokens[name] = issue_api_token(
+                session, actor="test", user_id=user.id, name="t"
+            ).plaintext
+            w.user_ids[name] = user.id
+        w.own_process = create_process(
+            session, actor="test", department_id=own.id, name="routing", labels=LABELS
+        ).id
+        w.other_process = create_process(
+            session, actor="test", department_id=other.id, name="routing", labels=LABELS
+        ).id
+    return w
+
+
+@pytest.fixture
+def app_config() -> ApiConfig:
+    """The API configuration under test (override in a module to change limits)."""
+    return ApiConfig()
+
+
+@pytest.fixture
+def client(db_url: str, engine: Engine, app_config: ApiConfig) -> Iterator[TestClient]:
+    """A TestClient on the app serving the test database (migrated by `engine`)."""
+    app = create_app(Settings(database_url=db_url), config=app_config)
+    with TestClient(app) as test_client:
+        yield test_client

@@ -1,0 +1,108 @@
+"""End to end through the API on BANKING77: ingest, review everything, and watch a correction
+of a near-duplicate change the agent's next decision at once (before any retrain)."""
+
+from __future__ import annotations
+
+import csv
+from importlib import resources
+
+import pytest
+from api_world import World
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from deshi.db import transaction
+from deshi.db.models import Process
+from deshi.learning.service import retrain
+
+CATEGORIES = [
+    "card_arrival",
+    "exchange_rate",
+    "lost_or_stolen_card",
+    "top_up_failed",
+    "card_payment_fee_charged",
+    "balance_not_updated_after_bank_transfer",
+]
+
+
+def _banking77(per_label: int) -> list[tuple[str, str]]:
+    path = resources.files("deshi") / "data" / "banking77" / "train.csv"
+    rows: dict[str, list[str]] = {c: [] for c in CATEGORIES}
+    with path.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            bucket = rows.get(row["category"])
+            if bucket is not None and len(bucket) < per_label:
+                bucket.append(row["text"])
+    return [(text, label) for label in CATEGORIES for text in rows[label]]
+
+
+def _review_everything(
+    client: TestClient, world: World, process_id: int, truth: dict[str, str]
+) -> int:
+    reviewed = 0
+    while True:
+        r = client.post(f"/processes/{process_id}/queue/claim", headers=world.auth("reviewer"))
+        if r.status_code == 204:
+            return reviewed
+        claimed = r.json()
+        answer = {"action": "correct", "label": truth[claimed["external_id"]], "seconds": 5}
+        done = client.post(
+            f"/items/{claimed['id']}/review", json=answer, headers=world.auth("reviewer")
+        )
+        assert done.status_code == 200, done.text
+        reviewed += 1
+
+
+@pytest.mark.slow
+def test_correcting_a_near_duplicate_changes_the_next_decision(
+    client: TestClient, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    owner = world.auth("owner")
+    r = client.post(
+        "/processes",
+        json={"department_id": world.own_department, "name": "inquiries", "labels": CATEGORIES},
+        headers=owner,
+    )
+    process_id = r.json()["id"]
+    client.patch(f"/processes/{process_id}", json={"mode": "assist"}, headers=owner)
+    data = _banking77(per_label=10)
+    assert len(data) == 60
+    body = {"items": [{"external_id": f"b{i}", "text": t} for i, (t, _) in enumerate(data)]}
+    r = client.post(f"/processes/{process_id}/items:batch", json=body, headers=owner)
+    assert r.status_code == 201 and r.json()["created"] == 60
+    truth = {f"b{i}": label for i, (_, label) in enumerate(data)}
+    assert _review_everything(client, world, process_id, truth) == 60
+
+    with transaction(session_factory) as session:  # what the background worker does when due
+        process = session.get(Process, process_id)
+        assert process is not None
+        retrain(session, process=process)
+
+    question = "My new card still has not arrived, when will it come?"
+    first = client.post(
+        f"/processes/{process_id}/items",
+        json={"external_id": "q1", "text": question},
+        headers=owner,
+    ).json()
+    assert first["decision"]["label"] == "card_arrival"
+    assert first["decision"]["evidence"] and first["decision"]["model_version"] >= 1
+
+    # the reviewer says this kind of message is about a lost card
+    claimed = client.post(
+        f"/processes/{process_id}/queue/claim", headers=world.auth("reviewer")
+    ).json()
+    assert claimed["id"] == first["id"] and claimed["suggestion"]["label"] == "card_arrival"
+    r = client.post(
+        f"/items/{first['id']}/review",
+        json={"action": "correct", "label": "lost_or_stolen_card"},
+        headers=world.auth("reviewer"),
+    )
+    assert r.json()["reviews"][0]["action"] == "correct"
+
+    again = client.post(
+        f"/processes/{process_id}/items",
+        json={"external_id": "q2", "text": question.replace("when", "so when")},
+        headers=owner,
+    ).json()
+    assert again["decision"]["label"] == "lost_or_stolen_card"
+    assert again["decision"]["evidence"][0]["label"] == "lost_or_stolen_card"

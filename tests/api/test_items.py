@@ -1,0 +1,185 @@
+"""Ingest: idempotent on external_id (also under concurrent re-sends), all-or-nothing batches,
+routing by mode, and the item's lineage."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from api_world import World, fixed_decisions
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from deshi.db.models import Decision, Item
+from deshi.items import service as items_service
+
+
+def _items(session_factory: sessionmaker[Session]) -> int:
+    with session_factory() as session:
+        return int(session.scalar(select(func.count()).select_from(Item)) or 0)
+
+
+def test_resending_an_external_id_returns_the_stored_item_with_200(
+    client: TestClient, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    url, body = f"/processes/{world.own_process}/items", {"external_id": "T-1", "text": "hello"}
+    first = client.post(url, json=body, headers=world.auth("owner"))
+    again = client.post(url, json={**body, "text": "changed"}, headers=world.auth("owner"))
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["text"] == "hello" and again.json()["created"] is False
+    assert again.json()["decision"]["id"] == first.json()["decision"]["id"]
+    assert _items(session_factory) == 1
+
+
+def test_concurrent_resends_store_one_item(
+    client: TestClient, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    url = f"/processes/{world.own_process}/items"
+
+    def send(_: int) -> tuple[int, int]:
+        r = client.post(url, json={"external_id": "same", "text": "x"}, headers=world.auth("owner"))
+        return r.status_code, r.json().get("id", -1)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(send, range(12)))
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200] * 11 + [201], results
+    assert len({item_id for _, item_id in results}) == 1
+    assert _items(session_factory) == 1
+
+
+def test_batch_mixes_new_and_stored_items_in_request_order(
+    client: TestClient, world: World
+) -> None:
+    url = f"/processes/{world.own_process}/items:batch"
+    client.post(
+        url, json={"items": [{"external_id": "b", "text": "b"}]}, headers=world.auth("owner")
+    )
+    body = {"items": [{"external_id": x, "text": x} for x in ("a", "b", "c")]}
+    r = client.post(url, json=body, headers=world.auth("owner"))
+    assert r.status_code == 201
+    data = r.json()
+    assert (data["created"], data["existing"]) == (2, 1)
+    assert [i["external_id"] for i in data["items"]] == ["a", "b", "c"]
+    assert [i["created"] for i in data["items"]] == [True, False, True]
+    again = client.post(url, json=body, headers=world.auth("owner"))
+    assert again.status_code == 200 and again.json()["created"] == 0
+
+
+def test_a_bad_item_rejects_the_whole_batch(
+    client: TestClient, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    body = {"items": [{"text": "fine"}, {"text": "x" * 20_001}]}
+    r = client.post(
+        f"/processes/{world.own_process}/items:batch", json=body, headers=world.auth("owner")
+    )
+    assert r.status_code == 422
+    assert r.json()["field"] == "items[1].text"
+    assert _items(session_factory) == 0
+
+
+def test_more_than_1000_items_is_refused(client: TestClient, world: World) -> None:
+    body = {"items": [{"text": "x"}] * 1001}
+    r = client.post(
+        f"/processes/{world.own_process}/items:batch", json=body, headers=world.auth("owner")
+    )
+    assert r.status_code == 422
+    assert r.json()["field"] == "items"
+
+
+def test_shadow_mode_queues_everything_even_confident_items(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(items_service, "decide_items", fixed_decisions("auto"))
+    r = client.post(
+        f"/processes/{world.own_process}/items", json={"text": "x"}, headers=world.auth("owner")
+    )
+    assert r.json()["status"] == "queued"
+    assert r.json()["decision"]["route"] == "auto"
+
+
+@pytest.mark.parametrize(
+    ("mode", "route", "status"),
+    [
+        ("autopilot", "auto", "auto_completed"),
+        ("autopilot", "review", "queued"),
+        ("autopilot", "audit", "queued"),
+        ("assist", "auto", "queued"),
+    ],
+)
+def test_mode_and_route_decide_the_status(
+    client: TestClient,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+    route: str,
+    status: str,
+) -> None:
+    monkeypatch.setattr(items_service, "decide_items", fixed_decisions(route))
+    client.patch(
+        f"/processes/{world.own_process}", json={"mode": mode}, headers=world.auth("owner")
+    )
+    r = client.post(
+        f"/processes/{world.own_process}/items", json={"text": "x"}, headers=world.auth("owner")
+    )
+    assert r.json()["status"] == status
+    assert (r.json()["completed_at"] is not None) == (status == "auto_completed")
+
+
+def test_always_human_rule_overrides_auto(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(items_service, "decide_items", fixed_decisions("auto"))
+    rules = [{"name": "fraud", "pattern": r"fraud|stolen"}]
+    r = client.patch(
+        f"/processes/{world.own_process}",
+        json={"mode": "autopilot", "always_human_rules": rules},
+        headers=world.auth("owner"),
+    )
+    assert r.status_code == 200, r.text
+    url = f"/processes/{world.own_process}/items"
+    flagged = client.post(url, json={"text": "Card STOLEN"}, headers=world.auth("owner")).json()
+    plain = client.post(url, json={"text": "card arrival"}, headers=world.auth("owner")).json()
+    assert (flagged["status"], flagged["decision"]["route"]) == ("queued", "review")
+    assert "fraud" in flagged["decision"]["reason"]
+    assert plain["status"] == "auto_completed"
+
+
+def test_item_lineage_shows_decision_and_reviews(
+    client: TestClient, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    r = client.post(
+        f"/processes/{world.own_process}/items",
+        json={"external_id": "L", "text": "where is my card", "fields": {"amount": 3}},
+        headers=world.auth("owner"),
+    )
+    item_id = r.json()["id"]
+    client.post(f"/processes/{world.own_process}/queue/claim", headers=world.auth("reviewer"))
+    client.post(
+        f"/items/{item_id}/review",
+        json={"action": "correct", "label": "card_arrival", "seconds": 4.5},
+        headers=world.auth("reviewer"),
+    )
+    lineage = client.get(f"/items/{item_id}", headers=world.auth("auditor")).json()
+    decision = lineage["decision"]
+    for key in ("model_version", "threshold", "label", "confidence", "alternatives", "evidence"):
+        assert key in decision
+    assert decision["route"] == "review" and decision["reason"]
+    [review] = lineage["reviews"]
+    assert review["final_label"] == "card_arrival"
+    assert review["reviewer_id"] == world.user_ids["reviewer"]
+    assert review["seconds"] == 4.5 and review["blind"] is True  # shadow mode: nothing shown
+    assert lineage["fields"] == {"amount": 3} and lineage["status"] == "completed"
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Decision)) == 1
+
+
+def test_archived_process_takes_no_items(client: TestClient, world: World) -> None:
+    client.post(f"/processes/{world.own_process}/archive", headers=world.auth("owner"))
+    r = client.post(
+        f"/processes/{world.own_process}/items", json={"text": "x"}, headers=world.auth("owner")
+    )
+    assert r.status_code == 409
+    assert r.json()["code"] == "conflict"

@@ -1,0 +1,160 @@
+"""Behaviour of the agent: memory, champion/challenger, routing rules, restore and rollback."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from deshi.engine import Agent, AgentConfig, Case, Decision, Observation, Route, RouteReason
+
+LABELS = ("card_arrival", "exchange_rate", "lost_or_stolen_card", "top_up_limits", "age_limit")
+
+
+def teach(agent: Agent, rows: Sequence[tuple[str, str]], start: int = 0) -> None:
+    """Decide each row and answer it as a reviewer would (the true label)."""
+    for i, (text, label) in enumerate(rows, start=start):
+        decision = agent.decide(text, case_id=f"c{i}")
+        agent.record(
+            Observation.from_decision(
+                case_id=f"c{i}", text=text, decision=decision, label=label, audit_rate=0.05
+            )
+        )
+
+
+def subset(rows: list[tuple[str, str]], labels: Sequence[str], n: int) -> list[tuple[str, str]]:
+    return [r for r in rows if r[1] in labels][:n]
+
+
+def test_first_decision_without_any_label_is_a_cold_start_review() -> None:
+    decision = Agent(AgentConfig()).decide("Where is my card?", case_id="x")
+    assert decision.label is None
+    assert decision.route is Route.REVIEW
+    assert decision.reason_code == RouteReason.COLD_START
+
+
+def test_correction_changes_the_next_near_duplicate_decision_before_any_retrain(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    agent = Agent(AgentConfig())
+    teach(agent, subset(banking_rows, LABELS, 150))
+    agent.retrain()
+    text = "My new card has still not been delivered to me"
+    before = agent.decide(text, case_id="q1")
+    corrected = next(label for label in LABELS if label != before.label)
+    version = agent.champion.version if agent.champion else 0
+    agent.record(
+        Observation.from_decision(
+            case_id="q1", text=text, decision=before, label=corrected, audit_rate=0.05
+        )
+    )
+    after = agent.decide(text + "!", case_id="q2")
+    assert after.label == corrected
+    assert after.evidence[0].case_id == "q1" and after.evidence[0].label == corrected
+    assert after.model_version == version  # no retrain happened in between
+
+
+def test_every_decision_carries_alternatives_evidence_route_and_reason(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    agent = Agent(AgentConfig())
+    teach(agent, subset(banking_rows, LABELS, 120))
+    agent.retrain()
+    decision = agent.decide("I lost my card yesterday", case_id="d")
+    assert decision.label == decision.alternatives[0].label
+    assert 0.0 <= decision.confidence <= 1.0
+    assert sum(a.probability for a in decision.alternatives) <= 1.0 + 1e-6
+    assert decision.evidence and all(isinstance(c, Case) for c in decision.evidence)
+    sims = [c.similarity for c in decision.evidence]
+    assert sims == sorted(sims, reverse=True)
+    assert decision.reason and decision.reason_code
+
+
+def test_challenger_trained_on_more_data_replaces_the_champion(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    rows = subset(banking_rows, LABELS, 400)
+    agent = Agent(AgentConfig())
+    teach(agent, rows[:40])
+    first = agent.retrain()
+    teach(agent, rows[40:], start=40)
+    report = agent.retrain()
+    assert report.promoted, report
+    assert report.challenger_correct > report.champion_correct
+    assert agent.champion is not None and agent.champion.version == report.version > first.version
+
+
+def test_challenger_that_is_not_better_does_not_replace_the_champion(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    rows = subset(banking_rows, LABELS, 300)
+    agent = Agent(AgentConfig())
+    teach(agent, rows)
+    agent.retrain()
+    champion = agent.champion
+    assert champion is not None
+    teach(agent, rows[:120], start=1000)  # the same items again: nothing new to be better at
+    report = agent.retrain()
+    assert report.holdout >= 10
+    assert report.challenger_correct == report.champion_correct
+    assert not report.promoted
+    assert agent.champion is not None and agent.champion.version == champion.version
+
+
+def test_rollback_reinstates_an_earlier_version(banking_rows: list[tuple[str, str]]) -> None:
+    rows = subset(banking_rows, LABELS, 300)
+    agent = Agent(AgentConfig())
+    teach(agent, rows[:100])
+    old = agent.retrain()
+    teach(agent, rows[100:], start=100)
+    agent.retrain()
+    agent.rollback(old.version)
+    assert agent.champion is not None and agent.champion.version == old.version
+    assert agent.decide("where is my card", case_id="r").model_version == old.version
+
+
+def test_sensitive_labels_and_rules_are_always_reviewed(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    agent = Agent(AgentConfig(sensitive_labels=frozenset({"lost_or_stolen_card"})))
+    teach(agent, subset(banking_rows, LABELS, 150))
+    agent.retrain()
+    stolen = agent.decide("Someone stole my card, what do I do?", case_id="s")
+    assert stolen.label == "lost_or_stolen_card"
+    assert stolen.route is Route.REVIEW and stolen.reason_code == RouteReason.SENSITIVE
+    ruled = agent.decide("What is the exchange rate?", case_id="t", rule="VIP customer")
+    assert ruled.route is Route.REVIEW and ruled.reason_code == RouteReason.RULE
+    assert "VIP customer" in ruled.reason
+
+
+def test_restore_rebuilds_memory_and_champion_from_observations(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    agent = Agent(AgentConfig())
+    teach(agent, subset(banking_rows, LABELS, 120))
+    agent.retrain()
+    assert agent.champion is not None
+    clone = Agent.restore(
+        agent.config,
+        agent.observations,
+        versions=agent.versions,
+        champion_version=agent.champion.version,
+    )
+    text = "How old do I need to be to open an account?"
+    original, restored = agent.decide(text, case_id="z"), clone.decide(text, case_id="z")
+    assert restored.label == original.label
+    assert restored.evidence == original.evidence
+    assert len(clone.memory) == len(agent.memory)
+
+
+def decide_all(agent: Agent, texts: Sequence[str]) -> list[Decision]:
+    return agent.decide_many(texts, [f"b{i}" for i in range(len(texts))])
+
+
+def test_batch_and_single_decisions_agree(banking_rows: list[tuple[str, str]]) -> None:
+    agent = Agent(AgentConfig())
+    teach(agent, subset(banking_rows, LABELS, 150))
+    agent.retrain()
+    texts = [t for t, _ in banking_rows[2000:2010]]
+    batch = decide_all(agent, texts)
+    single = [agent.decide(t, case_id=f"b{i}") for i, t in enumerate(texts)]
+    assert [d.label for d in batch] == [d.label for d in single]
+    assert [d.route for d in batch] == [d.route for d in single]

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from deshi.db import transaction
+from deshi.db.base import utcnow
+from deshi.db.models import Department, Job, JobStatus
+from deshi.jobs.queue import ClaimedJob, LeaseLostError, backoff, claim, enqueue, finish
+from deshi.jobs.worker import Worker
+
+
+def _enqueue(factory: sessionmaker[Session], n: int, kind: str = "test.note") -> list[int]:
+    with transaction(factory) as session:
+        return [enqueue(session, kind=kind, payload={"n": i}).id for i in range(n)]
+
+
+def _job(factory: sessionmaker[Session], job_id: int) -> Job:
+    with factory() as session:
+        return session.get_one(Job, job_id)
+
+
+def test_two_workers_never_run_the_same_job(session_factory: sessionmaker[Session]) -> None:
+    ids = _enqueue(session_factory, 40)
+    ran: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def note(session: Session, job: ClaimedJob) -> None:
+        session.add(Department(name=f"dept-{job.id}"))  # a database effect per job
+        with lock:
+            ran[job.id] += 1
+
+    workers = [Worker(session_factory, {"test.note": note}, name=f"w{i}") for i in range(2)]
+    threads = [threading.Thread(target=w.run_until_idle) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(ran) == ids and set(ran.values()) == {1}
+    with session_factory() as session:
+        statuses = session.scalars(select(Job.status)).all()
+        assert set(statuses) == {JobStatus.DONE}
+        assert len(session.scalars(select(Department)).all()) == 40
+
+
+def test_expired_lease_is_retried_and_completed_once(
+    session_factory: sessionmaker[Session],
+) -> None:
+    [job_id] = _enqueue(session_factory, 1)
+    with transaction(session_factory) as session:
+        crashed = claim(session, worker="crashed", lease=timedelta(milliseconds=1))
+    assert crashed is not None and crashed.id == job_id
+    time.sleep(0.01)
+    done: list[int] = []
+    rescuer = Worker(session_factory, {"test.note": lambda s, j: done.append(j.attempts)})
+    assert rescuer.run_once() is not None
+    assert done == [2]
+    with pytest.raises(LeaseLostError), transaction(session_factory) as session:
+        session.add(Department(name="late effect"))
+        finish(session, crashed)  # the crashed worker wakes up: its work must not commit
+    with session_factory() as session:
+        assert session.scalars(select(Department)).all() == []
+    assert _job(session_factory, job_id).status is JobStatus.DONE
+
+
+def test_running_job_with_live_lease_is_not_taken(session_factory: sessionmaker[Session]) -> None:
+    _enqueue(session_factory, 1)
+    with transaction(session_factory) as session:
+        assert claim(session, worker="a") is not None
+    with transaction(session_factory) as session:
+        assert claim(session, worker="b") is None
+
+
+def test_failed_job_is_retried_with_backoff_then_marked_failed(
+    session_factory: sessionmaker[Session],
+) -> None:
+    [job_id] = _enqueue(session_factory, 1)
+
+    def boom(_session: Session, _job: ClaimedJob) -> None:
+        raise RuntimeError("upstream down")
+
+    worker = Worker(session_factory, {"test.note": boom}, max_attempts=3)
+    delays = []
+    for attempt in (1, 2):
+        before = utcnow()
+        assert worker.run_once() is not None
+        job = _job(session_factory, job_id)
+        assert job.status is JobStatus.QUEUED and job.attempts == attempt
+        assert job.last_error == "RuntimeError: upstream down"
+        delays.append(job.run_after - before)
+        assert worker.run_once() is None  # not due yet
+        with transaction(session_factory) as session:
+            session.execute(update(Job).values(run_after=utcnow() - timedelta(seconds=1)))
+    assert delays[0] >= backoff(1) and delays[1] >= backoff(2) > backoff(1)
+    assert worker.run_once() is not None
+    assert _job(session_factory, job_id).status is JobStatus.FAILED
+
+
+def test_enqueue_with_dedupe_key_keeps_one_queued_job(session: Session) -> None:
+    first = enqueue(session, kind="k", payload={"p": 1}, dedupe_key="p:1")
+    again = enqueue(session, kind="k", payload={"p": 1}, dedupe_key="p:1")
+    other = enqueue(session, kind="k", payload={"p": 2}, dedupe_key="p:2")
+    assert first.id == again.id != other.id

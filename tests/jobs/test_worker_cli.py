@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from deshi.cli.main import app
+from deshi.db import transaction
+from deshi.db.models import Job, JobStatus
+from deshi.jobs.queue import enqueue
+from deshi.learning.service import RETRAIN_JOB
+
+
+def test_worker_once_runs_due_jobs_and_exits(
+    session_factory: sessionmaker[Session], db_url: str
+) -> None:
+    with transaction(session_factory) as session:
+        enqueue(session, kind=RETRAIN_JOB, payload={"process_id": 12345})  # process is gone
+    result = CliRunner().invoke(app, ["worker", "--once", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    assert "Ran 1 job(s)." in result.output
+    with session_factory() as session:
+        assert session.scalars(select(Job.status)).all() == [JobStatus.DONE]

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+from learning_desk import Desk, banking_rows
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from deshi.cli.main import app
+from deshi.db import transaction
+from deshi.db.models import AuditEvent, Job, JobStatus, ModelVersion, Process
+from deshi.errors import Conflict, NotFound
+from deshi.jobs.background import start_background_worker
+from deshi.learning.service import RETRAIN_JOB, retrain, rollback
+from deshi.processes.models import ModelStatus
+from deshi.settings import Settings
+
+
+def _champion(factory: sessionmaker[Session]) -> int:
+    with factory() as session:
+        return session.scalars(
+            select(ModelVersion.version).where(ModelVersion.status == ModelStatus.CHAMPION)
+        ).one()
+
+
+def test_rollback_restores_the_old_champion_and_is_audited(desk: Desk) -> None:
+    desk.teach(banking_rows()[:100])
+    with transaction(desk.factory) as session:
+        retrain(session, process=session.get_one(Process, desk.process_id), registry=desk.registry)
+    before = _champion(desk.factory)
+    target = 1 if before != 1 else 2
+    with transaction(desk.factory) as session:
+        process = session.get_one(Process, desk.process_id)
+        rollback(session, process=process, version=target, actor="user:9")
+    assert _champion(desk.factory) == target
+    [(_, decision)] = desk.other_process().decide(["Where is my card?"])
+    [(_, same_desk)] = desk.decide(["Where is my card?"])
+    assert decision.model_version == same_desk.model_version == target
+    with desk.factory() as session:
+        event = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "model.rollback")
+        ).one()
+        assert event.actor == "user:9"
+        assert event.before == {"champion_version": before}
+        assert event.after == {"champion_version": target}
+        process = session.get_one(Process, desk.process_id)
+        with pytest.raises(Conflict):
+            rollback(session, process=process, version=target, actor="user:9")
+        with pytest.raises(NotFound):
+            rollback(session, process=process, version=99, actor="user:9")
+
+
+def test_model_commands_list_retrain_and_roll_back(desk: Desk, db_url: str) -> None:
+    desk.teach(banking_rows()[:60])
+    runner = CliRunner()
+    process = str(desk.process_id)
+    retrained = runner.invoke(app, ["model", "retrain", "--process", process, "--db", db_url])
+    assert retrained.exit_code == 0, retrained.output
+    assert "version 2 trained on 60 items" in retrained.output
+    listed = runner.invoke(app, ["model", "list", "--process", process, "--db", db_url])
+    assert listed.exit_code == 0 and "champion" in listed.output
+    other = 1 if _champion(desk.factory) == 2 else 2
+    args = ["model", "rollback", "--process", process, "--version", str(other), "--db", db_url]
+    rolled = runner.invoke(app, args)
+    assert rolled.exit_code == 0, rolled.output
+    assert _champion(desk.factory) == other
+    missing = runner.invoke(app, ["model", "list", "--process", "999", "--db", db_url])
+    assert missing.exit_code == 1 and "not found" in missing.output
+
+
+def test_background_worker_runs_the_queued_retrain(desk: Desk, db_url: str) -> None:
+    desk.teach(banking_rows()[:40])
+    handle = start_background_worker(Settings(database_url=db_url), poll_seconds=0.05)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with desk.factory() as session:
+                statuses = set(session.scalars(select(Job.status).where(Job.kind == RETRAIN_JOB)))
+                if statuses == {JobStatus.DONE}:
+                    break
+            time.sleep(0.1)
+    finally:
+        handle.stop()
+    with desk.factory() as session:
+        versions = session.scalars(select(ModelVersion.version)).all()
+    assert statuses == {JobStatus.DONE} and len(versions) >= 2
