@@ -14,6 +14,8 @@ MANAGERS = {"workspace_admin", "admin", "owner"}
 REVIEWERS = MANAGERS | {"reviewer"}
 EVERYONE = set(ROLES)
 
+HOOK_URL = "http://127.0.0.1:9/hook"  # never called: no worker runs in these tests
+
 Call = Callable[[TestClient, World, str, int], Any]
 
 
@@ -32,6 +34,17 @@ def _held_item(client: TestClient, world: World, who: str, process_id: int) -> i
     [seeded] = _seed(client, world, process_id)
     r = client.post(f"/processes/{process_id}/queue/claim", headers=world.auth(who))
     return int(r.json()["id"]) if r.status_code == 200 else seeded
+
+
+def _webhook(client: TestClient, world: World, process_id: int) -> int:
+    """A webhook registered on the process by the workspace admin."""
+    r = client.post(
+        f"/processes/{process_id}/webhooks",
+        json={"url": HOOK_URL},
+        headers=world.auth("workspace_admin"),
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
 
 
 def _department(world: World, process_id: int) -> int:
@@ -108,6 +121,25 @@ ENDPOINTS: dict[str, tuple[Call, set[str], int]] = {
         ),
         REVIEWERS,
         200,
+    ),
+    "register webhook": (
+        lambda c, w, who, p: c.post(
+            f"/processes/{p}/webhooks", json={"url": HOOK_URL}, headers=w.auth(who)
+        ),
+        MANAGERS,
+        201,
+    ),
+    "list webhooks": (
+        lambda c, w, who, p: c.get(f"/processes/{p}/webhooks", headers=w.auth(who)),
+        MANAGERS,
+        200,
+    ),
+    "delete webhook": (
+        lambda c, w, who, p: c.delete(
+            f"/processes/{p}/webhooks/{_webhook(c, w, p)}", headers=w.auth(who)
+        ),
+        MANAGERS,
+        204,
     ),
     # last: an archived process takes no more items
     "archive": (

@@ -105,7 +105,7 @@ def test_monitor_suspends_on_strong_evidence_and_not_on_noise() -> None:
     assert within.state(epsilon, delta) is MonitorState.OK
     broken = AuditMonitor(audited=200, errors=9)  # 4.5% observed
     assert broken.state(epsilon, delta) is MonitorState.SUSPENDED
-    worrying = AuditMonitor(audited=150, errors=4)
+    worrying = AuditMonitor(audited=100, errors=4)  # evidence ratio ≈ 7: between √(1/δ) and 1/δ
     assert worrying.state(epsilon, delta) is MonitorState.AT_RISK
 
 

@@ -8,6 +8,7 @@ Bookkeeping that is not a governance change (a token's last_used_at) is not audi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
@@ -21,6 +22,7 @@ from deshi.db.models import ApiToken, Department, RoleGrant, User
 from deshi.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
 
 __all__ = [
+    "LAST_USED_RESOLUTION",
     "MIN_PASSWORD_LENGTH",
     "FirstAdmin",
     "IssuedToken",
@@ -37,6 +39,7 @@ __all__ = [
 ]
 
 MIN_PASSWORD_LENGTH = 12
+LAST_USED_RESOLUTION = timedelta(minutes=1)  # how stale a token's last_used_at may be
 _HIDDEN = frozenset({"password_hash", "token_hash"})  # never copied into the audit log
 
 
@@ -152,14 +155,19 @@ def issue_api_token(session: Session, *, actor: str, user_id: int, name: str) ->
 
 
 def authenticate_token(session: Session, *, token: str) -> User:
-    """The active user owning this unrevoked token; records when it was last used."""
+    """The active user owning this unrevoked token; records when it was last used (to the
+    minute: see LAST_USED_RESOLUTION)."""
     stored = repo.get_token_by_hash(session, hash_token(token))
     if stored is None or stored.revoked_at is not None:
         raise AuthenticationFailed("unknown or revoked API token")
     user = repo.get_user(session, stored.user_id)
     if user is None or not user.is_active:
         raise AuthenticationFailed("unknown or revoked API token")
-    stored.last_used_at = utcnow()
+    now = utcnow()
+    if stored.last_used_at is None or now - stored.last_used_at >= LAST_USED_RESOLUTION:
+        # At most one write a minute per token: a read-only check commits without touching
+        # the disk, and concurrent requests with one token do not contend for its row.
+        stored.last_used_at = now
     return user
 
 

@@ -14,13 +14,14 @@ app = typer.Typer(
 
 def _register() -> None:
     """Attach every command module; each exposes `register(app)`."""
-    from deshi.cli import admin, backtest, model, serve, worker
+    from deshi.cli import admin, backtest, kpis, model, serve, worker
 
     backtest.register(app)
     admin.register(app)
     serve.register(app)
     model.register(app)
     worker.register(app)
+    kpis.register(app)
 
 
 _register()

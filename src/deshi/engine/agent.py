@@ -20,12 +20,11 @@ from deshi.engine.training import (
     DeciderFactory,
     TrainingSet,
     holdout_accuracy,
-    score_items,
+    score_with_deciders,
     train_model,
 )
 from deshi.engine.types import AgentConfig, Alternative, Decision, Observation, Route
 
-DUPLICATE_SIMILARITY = 0.9  # a reviewed case this close decides the label outright
 MIN_LABEL_COUNT = 5  # a label seen fewer times than this is never auto-completed
 EVIDENCE_CASES = 5
 ALTERNATIVES = 5
@@ -114,27 +113,18 @@ class Agent:
         vectors = model.featurizer.transform(list(texts))
         neighbours = self.memory.search(vectors, NEIGHBOURS)
         labels_arr = self.memory.label_array()
-        cands, probs = score_items(
-            vectors,
-            texts,
-            model.decider,
-            model.confidence,
-            neighbours,
-            labels_arr,
-            model.label_counts,
-        )
+        keys = [case_id or text for case_id, text in zip(ids, texts, strict=True)]
+        cands, probs = score_with_deciders(vectors, texts, keys, model, neighbours, labels_arr)
         threshold = self.threshold
         decisions = []
+        chosen = cands.best_per_item(probs, len(texts))
         for i in range(len(texts)):
             rows = np.flatnonzero(cands.item == i)
-            order = rows[np.argsort(-probs[rows], kind="stable")]
+            others = rows[rows != chosen[i]]
+            order = np.concatenate([[chosen[i]], others[np.argsort(-probs[others], kind="stable")]])
             alternatives = _alternatives(cands.labels[order], probs[order])
-            label, conf = alternatives[0].label, float(probs[order[0]])
+            label, conf = alternatives[0].label, float(probs[chosen[i]])
             sims = neighbours.similarities[i]
-            nearest = labels_arr[neighbours.indices[i][0]]
-            if sims[0] >= DUPLICATE_SIMILARITY and nearest != label:  # a reviewer said otherwise
-                j = next(r for r in order if cands.labels[r] == nearest)
-                label, conf = str(nearest), float(probs[j])
             evidence = self.memory.cases(
                 neighbours.indices[i][:EVIDENCE_CASES], sims[:EVIDENCE_CASES]
             )
@@ -185,7 +175,7 @@ class Agent:
         checks: list[tuple[bool, RouteReason]] = [
             (rule is not None, RouteReason.RULE),
             (label in self.config.sensitive_labels, RouteReason.SENSITIVE),
-            (model.decider is None, RouteReason.COLD_START),
+            (model.is_memory_only, RouteReason.COLD_START),
             (threshold is None, RouteReason.NO_THRESHOLD),
             (threshold is not None and conf < threshold, RouteReason.BELOW_THRESHOLD),
             (nearest < model.novelty_floor, RouteReason.NOVEL),
@@ -301,7 +291,7 @@ class Agent:
         """Paired comparison on the newer half of the items labelled since the champion's cutoff:
         the champion's live answers against a challenger refit without those items."""
         champion = self.champion
-        if champion is None or challenger.decider is None:
+        if champion is None or challenger.is_memory_only:
             return 0, 0, 0
         after_cutoff = self.observations[champion.cutoff :]
         recent_ids = {o.case_id for o in after_cutoff if o.label is not None}
@@ -316,7 +306,7 @@ class Agent:
         eval_decider = self.make_decider().fit(
             x[keep], [data.texts[i] for i in keep], data.labels[keep].tolist()
         )
-        eval_model = replace(challenger, decider=eval_decider)
+        eval_model = replace(challenger, deciders=(eval_decider,))
         challenger_correct = holdout_accuracy(
             eval_model,
             x[keep],

@@ -21,6 +21,7 @@ from deshi.engine.memory import Neighbours
 
 DECIDER_CANDIDATES = 3
 MEMORY_CANDIDATES = 3
+DUPLICATE_SIMILARITY = 0.9  # a reviewed case this close decides the label outright
 VOTE_SHARPNESS = 3.0  # vote weight = similarity ** sharpness: close cases count much more
 FEATURE_NAMES = (
     "decider_score",
@@ -43,12 +44,21 @@ class Candidates:
     features: np.ndarray  # (m, len(FEATURE_NAMES))
 
     def best_per_item(self, probabilities: np.ndarray, n_items: int) -> np.ndarray:
-        """Row index of each item's most probable candidate (-1 for an item with none)."""
+        """Row index of each item's chosen candidate (-1 for an item with none).
+
+        The most probable candidate, except that a reviewed near-duplicate decides outright:
+        that is how a correction reaches the next near-identical item before any retrain. The
+        same rule picks the label in calibration and live, so the threshold covers its errors.
+        """
         best = np.full(n_items, -1, dtype=np.int64)
-        best_p = np.full(n_items, -np.inf)
-        for row, (i, p) in enumerate(zip(self.item, probabilities, strict=True)):
-            if p > best_p[i]:
-                best_p[i], best[i] = p, row
+        if len(self.item) == 0:
+            return best
+        duplicate = (self.features[:, 3] >= DUPLICATE_SIMILARITY) & (self.features[:, 4] > 0)
+        key = probabilities + 2.0 * duplicate  # probabilities ≤ 1: the duplicate flag dominates
+        order = np.lexsort((-key, self.item))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = self.item[order][1:] != self.item[order][:-1]
+        best[self.item[order][first]] = order[first]
         return best
 
 

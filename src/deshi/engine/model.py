@@ -51,11 +51,16 @@ class CalibrationData:
 
 @dataclass(frozen=True, slots=True)
 class TrainedModel:
-    """One model version. `decider is None` means memory-only (too little data to train)."""
+    """One model version: K deciders, one per cross-fitting fold, plus the shared parts.
+
+    A live item is scored by the fold decider its id hashes to. That is the very procedure whose
+    out-of-fold scores calibrated the threshold, so the guarantee speaks about the scores actually
+    used. No deciders means memory-only (too little data to train).
+    """
 
     version: int
     featurizer: Featurizer
-    decider: Decider | None
+    deciders: tuple[Decider, ...]
     confidence: ConfidenceModel | None
     calibration: Calibration | None
     calibration_data: CalibrationData | None
@@ -64,6 +69,11 @@ class TrainedModel:
     trained_on: int  # labelled items it learned from
     cutoff: int  # observations seen when it was trained; later ones are held out from it
     metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def is_memory_only(self) -> bool:
+        """True before there was enough data to train a decider."""
+        return not self.deciders
 
     @property
     def threshold(self) -> float | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,7 +19,7 @@ from deshi.db import transaction
 from deshi.db.base import utcnow
 from deshi.db.models import Decision, Item, Process, Review
 from deshi.errors import Conflict, NotFound, ValidationFailed
-from deshi.items import repo, routing
+from deshi.items import events, repo, routing
 from deshi.items.models import (
     DecisionPublic,
     ItemCreate,
@@ -33,6 +33,7 @@ from deshi.processes.service import get_process_for
 __all__ = [
     "INGEST_ACTION",
     "IngestLimits",
+    "Lineage",
     "decision_public",
     "get_item",
     "ingest_items",
@@ -108,9 +109,10 @@ def _ingest(
     external_ids = [i.external_id for i in items if i.external_id is not None]
     stored = repo.by_external_ids(session, process.id, external_ids)
     new = [_new_item(process, i) for i in items if i.external_id not in stored]
+    fresh = Lineage()
     if new:
         repo.add_items(session, new)
-        _decide(session, process=process, items=new)
+        fresh = _decide(session, process=process, items=new)
         record_event(
             session,
             actor=principal.actor,
@@ -118,10 +120,15 @@ def _ingest(
             obj=new[0] if len(items) == 1 else ObjectRef("processes", str(process.id)),
             after={"items": [_summary(item) for item in new]},
         )
-    fresh = iter(new)
-    ordered = [stored[i.external_id] if i.external_id in stored else next(fresh) for i in items]
+    added = iter(new)
+    ordered = [stored[i.external_id] if i.external_id in stored else next(added) for i in items]
     return render_items(
-        session, principal=principal, process=process, items=ordered, created={x.id for x in new}
+        session,
+        principal=principal,
+        process=process,
+        items=ordered,
+        created={x.id for x in new},
+        fresh=fresh,
     )
 
 
@@ -138,8 +145,9 @@ def _new_item(process: Process, data: ItemCreate) -> Item:
     )
 
 
-def _decide(session: Session, *, process: Process, items: list[Item]) -> None:
-    """Ask the agent, apply always-human rules and the mode, store decisions and statuses."""
+def _decide(session: Session, *, process: Process, items: list[Item]) -> Lineage:
+    """Ask the agent, apply always-human rules and the mode, store decisions and statuses;
+    return the new items' lineage (they have no reviews yet) so rendering needs no query."""
     proposals = decide_items(session, process=process, items=items)
     decisions = [
         routing.apply_rule(d, routing.matching_rule(process.always_human_rules, i.text, i.fields))
@@ -154,6 +162,12 @@ def _decide(session: Session, *, process: Process, items: list[Item]) -> None:
             item.completed_at = now
     session.add_all(rows)
     session.flush()
+    events.publish_decided(session, process=process, items=items, decisions=decisions)
+    numbers = {r.model_version_id: d.model_version for r, d in zip(rows, decisions, strict=True)}
+    return Lineage(
+        decisions={row.item_id: row for row in rows},
+        numbers={k: v for k, v in numbers.items() if k is not None},
+    )
 
 
 def _summary(item: Item) -> dict[str, object]:
@@ -188,6 +202,32 @@ def is_blind(process: Process, item: Item, decision: Decision | None) -> bool:
     return routing.served_blind(process.mode, decision.route, item.arm)
 
 
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """What rendering items needs besides the items: their latest decisions, reviews, which
+    were escalated, and model version numbers by row id."""
+
+    decisions: dict[int, Decision] = field(default_factory=dict)
+    reviews: dict[int, list[Review]] = field(default_factory=dict)
+    escalated: set[int] = field(default_factory=set)
+    numbers: dict[int, int] = field(default_factory=dict)
+
+
+def _lineage(session: Session, items: Sequence[Item], fresh: Lineage) -> Lineage:
+    """The lineage of `items`, read from the database except for those in `fresh`."""
+    ids = [item.id for item in items if item.id not in fresh.decisions]
+    if not ids:
+        return fresh
+    decisions = repo.decisions_of(session, ids)
+    version_ids = {d.model_version_id for d in decisions.values() if d.model_version_id}
+    return Lineage(
+        decisions={**fresh.decisions, **decisions},
+        reviews={**fresh.reviews, **repo.reviews_of(session, ids)},
+        escalated=fresh.escalated | repo.escalated_ids(session, ids),
+        numbers={**fresh.numbers, **repo.model_version_numbers(session, version_ids)},
+    )
+
+
 def render_items(
     session: Session,
     *,
@@ -195,25 +235,26 @@ def render_items(
     process: Process,
     items: Sequence[Item],
     created: set[int] | None = None,
+    fresh: Lineage | None = None,
 ) -> list[ItemPublic]:
-    """Items as the API shows them to this principal, with decisions and reviews."""
-    ids = [item.id for item in items]
-    decisions = repo.decisions_of(session, ids)
-    reviews = repo.reviews_of(session, ids)
-    escalated = repo.escalated_ids(session, ids)
-    numbers = repo.model_version_numbers(
-        session, {d.model_version_id for d in decisions.values() if d.model_version_id}
-    )
+    """Items as the API shows them to this principal, with decisions and reviews; `fresh` is
+    the lineage of items stored by this request, which is not read back."""
+    lineage = _lineage(session, items, fresh or Lineage())
     sees_all = can(principal, Action.READ_AUDIT, process.department_id)
     out = []
     for item in items:
-        decision = decisions.get(item.id)
+        decision = lineage.decisions.get(item.id)
         open_ = item.status in (ItemStatus.QUEUED, ItemStatus.CLAIMED)
         hidden = open_ and not sees_all and is_blind(process, item, decision)
         out.append(
             _public(
-                item, None if hidden else decision, reviews[item.id], numbers, created or set()
-            ).model_copy(update={"escalated": item.id in escalated})
+                item,
+                None if hidden else decision,
+                lineage.reviews.get(item.id, []),
+                numbers=lineage.numbers,
+                created=item.id in (created or set()),
+                escalated=item.id in lineage.escalated,
+            )
         )
     return out
 
@@ -222,8 +263,10 @@ def _public(
     item: Item,
     decision: Decision | None,
     reviews: list[Review],
+    *,
     numbers: dict[int, int],
-    created: set[int],
+    created: bool,
+    escalated: bool,
 ) -> ItemPublic:
     return ItemPublic(
         id=item.id,
@@ -234,8 +277,8 @@ def _public(
         entity_key=item.entity_key,
         arm=item.arm,
         status=item.status,
-        escalated=False,
-        created=item.id in created,
+        escalated=escalated,
+        created=created,
         lease_owner=item.lease_owner,
         lease_expires_at=item.lease_expires_at,
         created_at=item.created_at,

@@ -145,6 +145,10 @@ def _stop_reasons(recent: Sequence[WeekEvidence], policy: KpiPolicy) -> list[Rea
 def recommend(weeks: Sequence[WeekEvidence], policy: KpiPolicy) -> Recommendation:
     """Scale, hold or stop on the most recent `policy.weeks_required` weeks of evidence."""
     recent = sorted(weeks, key=lambda week: week.week)[-policy.weeks_required :]
+    if not recent:
+        message = f"No week observed yet; {policy.weeks_required} required."
+        params: dict[str, Param] = {"weeks_observed": 0, "weeks_required": policy.weeks_required}
+        return Recommendation("hold", (Reason("not_enough_weeks", message, params),))
     stop = _stop_reasons(recent, policy)
     if stop:
         return Recommendation("stop", tuple(stop))
@@ -156,7 +160,7 @@ def recommend(weeks: Sequence[WeekEvidence], policy: KpiPolicy) -> Recommendatio
     reasons = [reason for passed, reason in checks if not passed]
     if len(recent) < policy.weeks_required:
         message = f"Only {len(recent)} of {policy.weeks_required} required week(s) observed."
-        params: dict[str, Param] = {
+        params = {
             "weeks_observed": len(recent),
             "weeks_required": policy.weeks_required,
         }

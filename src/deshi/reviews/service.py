@@ -19,6 +19,7 @@ from deshi.auth.permissions import Action, Principal, can
 from deshi.db.base import utcnow
 from deshi.db.models import Decision, Item, Process, Review
 from deshi.errors import Conflict, ValidationFailed
+from deshi.items import events
 from deshi.items import repo as items_repo
 from deshi.items.models import ItemPublic, ItemStatus, ReviewAction
 from deshi.items.service import decision_public, is_blind, load_item_for, render_items
@@ -137,6 +138,8 @@ def submit_review(
         # Before the audit event: everywhere the agent's lock is taken before the audit chain's
         # lock (learning may append its own events), so two requests never wait on each other.
         learn_from_review(session, process=process, item=item, decision=decision, review=review)
+    if label is not None:
+        _publish_completed(session, process=process, item=item, label=label, decision=decision)
     record_event(
         session,
         actor=principal.actor,
@@ -146,6 +149,20 @@ def submit_review(
     )
     [public] = render_items(session, principal=principal, process=process, items=[item])
     return public
+
+
+def _publish_completed(
+    session: Session, *, process: Process, item: Item, label: str, decision: Decision | None
+) -> None:
+    """Queue the `item.completed` webhook event of a reviewed item."""
+    route, version = None, None
+    if decision is not None:
+        version_id = decision.model_version_id
+        numbers = items_repo.model_version_numbers(session, {version_id} if version_id else set())
+        route, version = decision.route.value, numbers.get(version_id, 0) if version_id else 0
+    events.publish_completed(
+        session, process=process, item=item, label=label, route=route, model_version=version
+    )
 
 
 def _final_answer(

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from deshi.db import create_db_engine, make_session_factory
 from deshi.settings import Settings
-from deshi.web.api import health, items, processes, queue
+from deshi.web.api import health, items, kpis, processes, queue, webhooks
 from deshi.web.config import ApiConfig
 from deshi.web.errors import install_error_handlers
 
@@ -50,6 +50,6 @@ def create_app(settings: Settings, *, config: ApiConfig | None = None) -> FastAP
     app.state.session_factory = make_session_factory(engine)
     app.state.api_config = config
     install_error_handlers(app)
-    for module in (health, processes, items, queue):
+    for module in (health, processes, items, queue, kpis, webhooks):
         app.include_router(module.router)
     return app

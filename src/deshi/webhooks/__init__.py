@@ -4,7 +4,7 @@ Deliveries are made by the job worker; see `delivery` for the retry schedule and
 the `X-Deshi-Signature` header receivers verify.
 """
 
-from deshi.webhooks.delivery import ITEM_COMPLETED, ITEM_DECIDED, enqueue_event
+from deshi.webhooks.delivery import ITEM_COMPLETED, ITEM_DECIDED, enqueue_event, enqueue_events
 from deshi.webhooks.signing import sign, verify
 
-__all__ = ["ITEM_COMPLETED", "ITEM_DECIDED", "enqueue_event", "sign", "verify"]
+__all__ = ["ITEM_COMPLETED", "ITEM_DECIDED", "enqueue_event", "enqueue_events", "sign", "verify"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -25,6 +25,7 @@ __all__ = [
     "deliver",
     "delivery_handler",
     "enqueue_event",
+    "enqueue_events",
     "render_body",
 ]
 
@@ -40,26 +41,42 @@ def enqueue_event(
 ) -> list[WebhookDelivery]:
     """Queue one delivery per active webhook of the process that listens to `event` (an empty
     event list means every event), in the caller's transaction."""
-    hooks = session.scalars(
-        select(Webhook)
-        .where(Webhook.process_id == process.id, Webhook.active.is_(True))
-        .order_by(Webhook.id)
+    return enqueue_events(session, process=process, events=[(event, payload)])
+
+
+def enqueue_events(
+    session: Session, *, process: Process, events: Sequence[tuple[str, Mapping[str, Any]]]
+) -> list[WebhookDelivery]:
+    """`enqueue_event` for many (event, payload) pairs: the webhooks are read once, and a
+    process without webhooks costs one query however many events there are."""
+    if not events:
+        return []
+    hooks = list(
+        session.scalars(
+            select(Webhook)
+            .where(Webhook.process_id == process.id, Webhook.active.is_(True))
+            .order_by(Webhook.id)
+        )
     )
-    deliveries = []
-    for hook in hooks:
-        if hook.events and event not in hook.events:
-            continue
-        delivery = WebhookDelivery(
+    now = utcnow()
+    deliveries = [
+        WebhookDelivery(
             webhook_id=hook.id,
             event=event,
             payload=dict(payload),
-            next_attempt_at=utcnow(),
+            next_attempt_at=now,
             status=DeliveryStatus.PENDING,
         )
-        session.add(delivery)
-        session.flush()
+        for event, payload in events
+        for hook in hooks
+        if not hook.events or event in hook.events
+    ]
+    if not deliveries:
+        return []
+    session.add_all(deliveries)
+    session.flush()
+    for delivery in deliveries:
         enqueue(session, kind=WEBHOOK_JOB, payload={"delivery_id": delivery.id})
-        deliveries.append(delivery)
     return deliveries
 
 

@@ -1,0 +1,182 @@
+"""Engine benchmark: the backtest stream over many seeds, plus speed and memory figures.
+
+    python bench/engine_bench.py stream --dataset banking77 --seeds 0-19 --jobs 2
+    python bench/engine_bench.py stream --dataset cuad --seeds 0-4
+    python bench/engine_bench.py speed
+
+Each stream run is one `run_backtest` (the code behind `deshi backtest`) in its own process; its
+figures and peak memory go to bench/results/<dataset>-<featurizer>-seed<N>.json, and a summary
+table in markdown is printed (medians over seeds, and how many seeds kept the promise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from deshi.engine import Agent, AgentConfig, Observation, Route
+from deshi.sim.backtest import BacktestSettings, run_backtest
+from deshi.sim.dataset import Dataset, load_bundled, load_dataset
+
+RESULTS = Path(__file__).parent / "results"
+CUAD = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cuad_clauses" / "clauses.csv"
+
+
+def load(name: str) -> Dataset:
+    """BANKING77 (bundled, train+test) or CUAD clauses (non-metadata rows, primary label)."""
+    if name == "banking77":
+        return load_bundled("banking77")
+    if name == "cuad":
+        with CUAD.open(encoding="utf-8") as handle:
+            rows = [r for r in csv.DictReader(handle) if r["is_metadata_only"] == "0"]
+        with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=["text", "label"])
+            writer.writeheader()
+            writer.writerows({"text": r["text"], "label": r["primary_label"]} for r in rows)
+        return load_dataset(Path(f.name), text_col="text", label_col="label")
+    raise SystemExit(f"unknown dataset {name!r}")
+
+
+def run_one(dataset_name: str, featurizer: str, seed: int) -> dict[str, object]:
+    """One shuffled stream; returns the backtest figures plus peak memory."""
+    dataset = load(dataset_name).shuffled(seed)
+    settings = BacktestSettings(featurizer=featurizer, seed=seed)
+    result = run_backtest(dataset, settings=settings).to_dict()
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["dataset"] = dataset_name
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"{dataset_name}-{featurizer}-seed{seed}.json"
+    out.write_text(json.dumps(result, indent=1))
+    return result
+
+
+def summarise(results: list[dict[str, object]], epsilon: float = 0.01) -> str:
+    def med(key: str) -> float:
+        return statistics.median(float(r[key]) for r in results)  # type: ignore[arg-type]
+
+    kept = sum(float(r["auto_error_rate"]) <= epsilon for r in results)  # type: ignore[arg-type]
+    return (
+        "| seeds | items | automation (median) | auto error (median) | worst auto error "
+        "| promise kept | items/s | peak RSS MiB |\n|---|---|---|---|---|---|---|---|\n"
+        f"| {len(results)} | {results[0]['items']} | {med('automation_rate'):.1%} "
+        f"| {med('auto_error_rate'):.2%} "
+        f"| {max(float(r['auto_error_rate']) for r in results):.2%} "  # type: ignore[arg-type]
+        f"| {kept}/{len(results)} | {med('throughput_items_per_s'):.0f} "
+        f"| {max(float(r['peak_rss_mib']) for r in results):.0f} |"  # type: ignore[arg-type]
+    )
+
+
+def stream(args: argparse.Namespace) -> None:
+    first, _, last = args.seeds.partition("-")
+    seeds = list(range(int(first), int(last or first) + 1))
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(run_one, args.dataset, args.featurizer, s) for s in seeds]
+        results = []
+        for future in futures:
+            r = future.result()
+            results.append(r)
+            print(
+                f"seed {r['config']['seed'] if 'config' in r else '?'}: "  # type: ignore[index]
+                f"automation {float(r['automation_rate']):.1%}, "  # type: ignore[arg-type]
+                f"auto error {float(r['auto_error_rate']):.2%}",  # type: ignore[arg-type]
+                flush=True,
+            )
+    print(machine())
+    print(summarise(results))
+
+
+def speed(args: argparse.Namespace) -> None:
+    """Batch decisions per second on one core, correction latency, retrain time, peak memory."""
+    items = load("banking77").shuffled(0).items
+    agent = Agent(AgentConfig(featurizer=args.featurizer))
+    for i, item in enumerate(items):  # everything reviewed: the largest memory and training set
+        agent.record(
+            Observation(
+                case_id=f"c{i}",
+                text=item.text,
+                route=Route.REVIEW,
+                label=item.label,
+                audit_rate=0.05,
+            )
+        )
+    started = time.perf_counter()
+    agent.retrain()
+    retrain_s = time.perf_counter() - started
+    texts = [item.text for item in items[:5000]]
+    rates = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for start in range(0, len(texts), 1000):
+            chunk = texts[start : start + 1000]
+            agent.decide_many(chunk, [f"q{start + j}" for j in range(len(chunk))])
+        rates.append(len(texts) / (time.perf_counter() - started))
+    latency = correction_latency(agent)
+    print(machine())
+    print(
+        "| featurizer | labelled | retrain s | decisions/s (batch 1000, median of 5) "
+        "| correction → next near-duplicate ms | peak RSS MiB |\n|---|---|---|---|---|---|"
+    )
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"| {args.featurizer} | {len(items)} | {retrain_s:.1f} | {statistics.median(rates):.0f} "
+        f"| {latency * 1000:.1f} | {peak_mib:.0f} |"
+    )
+
+
+def correction_latency(agent: Agent) -> float:
+    """Seconds from recording a correction to a near-duplicate's decision reflecting it."""
+    text = "I would like to know why my card payment was declined at the shop"
+    before = agent.decide(text, case_id="lat-0")
+    wrong = "age_limit" if before.label != "age_limit" else "card_arrival"
+    started = time.perf_counter()
+    agent.record(
+        Observation.from_decision(
+            case_id="lat-0", text=text, decision=before, label=wrong, audit_rate=0.05
+        )
+    )
+    after = agent.decide(text + " today", case_id="lat-1")
+    elapsed = time.perf_counter() - started
+    if after.label != wrong:
+        raise SystemExit("the correction did not reach the near-duplicate")
+    return elapsed
+
+
+def machine() -> str:
+    cpu = subprocess.run(
+        ["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
+    return f"machine: {cpu}, {nproc} cores, Python {platform.python_version()}, {sys.platform}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("stream")
+    s.add_argument("--dataset", choices=["banking77", "cuad"], default="banking77")
+    s.add_argument("--featurizer", choices=["tfidf", "embeddings"], default="tfidf")
+    s.add_argument("--seeds", default="0-19")
+    s.add_argument("--jobs", type=int, default=2)
+    s.set_defaults(func=stream)
+    p = sub.add_parser("speed")
+    p.add_argument("--featurizer", choices=["tfidf", "embeddings"], default="tfidf")
+    p.set_defaults(func=speed)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Public shapes of the KPIs as the API and the CLI's `--json` render them.
+
+Every number is a `Metric` {value, low, high, n}: a point estimate with its two-sided interval at
+the process's confidence and the number of observations behind it; null means "not measurable
+yet" (see docs/kpis.md for each definition).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from deshi.engine.metrics import Estimate
+
+__all__ = [
+    "BusinessKpis",
+    "FlywheelKpis",
+    "KpiReport",
+    "Kpis",
+    "Metric",
+    "ModelKpis",
+    "ProductKpis",
+    "ReasonPublic",
+    "RecommendationPublic",
+    "WarningPublic",
+    "WeekKpis",
+    "metric",
+]
+
+
+class Metric(BaseModel):
+    """A point estimate with its interval and the number of observations."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+
+
+def metric(estimate: Estimate | None) -> Metric | None:
+    """The public form of an estimate (None stays None)."""
+    if estimate is None:
+        return None
+    return Metric(value=estimate.value, low=estimate.low, high=estimate.high, n=estimate.n)
+
+
+class ModelKpis(BaseModel):
+    """How often the agent is right, how honest its confidence is, its real auto error."""
+
+    accuracy: Metric | None
+    calibration_error: Metric | None
+    auto_error: Metric | None = Field(description="Realized auto-complete error on the audits.")
+
+
+class ProductKpis(BaseModel):
+    """How much work the agent takes and how long the work takes."""
+
+    automation: Metric | None
+    acceptance: Metric | None
+    correction: Metric | None
+    handling_seconds: Metric | None
+    handling_seconds_by_arm: dict[str, Metric | None]
+
+
+class BusinessKpis(BaseModel):
+    """Time and money against the human-only baseline (amounts in the process currency)."""
+
+    baseline_minutes: Metric | None
+    hours_saved: Metric | None
+    money_saved: Metric | None
+    escaped_errors: Metric | None
+    escaped_error_cost: Metric | None
+    running_cost: float | None
+    net_savings: Metric | None
+    roi: Metric | None
+
+
+class FlywheelKpis(BaseModel):
+    """How fast and how broadly the agent learns (reviews are counted when they were made)."""
+
+    reviews: Metric | None
+    labels_covered: int
+    active_reviewers: int
+    accuracy_gain_per_week: Metric | None
+    accuracy_gain_per_1000_reviews: Metric | None
+    retraining_cycle_days: Metric | None
+
+
+class Kpis(BaseModel):
+    """The three KPI layers and the learning flywheel for one period."""
+
+    items: int
+    model: ModelKpis
+    product: ProductKpis
+    business: BusinessKpis
+    flywheel: FlywheelKpis
+
+
+class WeekKpis(Kpis):
+    """The KPIs of one ISO week (items grouped by the week they were created)."""
+
+    week: str
+
+
+class ReasonPublic(BaseModel):
+    """A translatable sentence: stable code, parameters, English message."""
+
+    code: str
+    message: str
+    params: dict[str, str | int | float]
+
+
+class RecommendationPublic(BaseModel):
+    """Scale, hold or stop, with the reasons."""
+
+    action: Literal["scale", "hold", "stop"]
+    reasons: list[ReasonPublic]
+
+
+class WarningPublic(BaseModel):
+    """An early warning for the owner."""
+
+    code: str
+    severity: Literal["info", "warning", "critical"]
+    message: str
+    params: dict[str, str | int | float]
+
+
+class KpiReport(BaseModel):
+    """KPIs of a process over a period: overall, per ISO week, and the recommendation."""
+
+    process_id: int
+    arm: str | None
+    start: date | None = Field(serialization_alias="from")
+    end: date | None = Field(serialization_alias="to")
+    confidence: float
+    error_budget: float
+    currency: str
+    overall: Kpis
+    weeks: list[WeekKpis]
+    recommendation: RecommendationPublic

@@ -1,0 +1,47 @@
+"""KPI routes: a process's KPIs with intervals, its early warnings and its weekly HTML report."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+
+from deshi.kpis import service
+from deshi.kpis.models import KpiReport, WarningPublic
+from deshi.web.deps import PrincipalDep, SessionDep
+
+router = APIRouter(prefix="/processes", tags=["kpis"])
+
+
+@router.get("/{process_id}/kpis", response_model=KpiReport)
+def get_kpis(
+    process_id: int,
+    session: SessionDep,
+    principal: PrincipalDep,
+    start: Annotated[date | None, Query(alias="from", description="First day (UTC).")] = None,
+    end: Annotated[date | None, Query(alias="to", description="Last day (UTC).")] = None,
+    arm: Annotated[str | None, Query(description="human_only, assisted or ai_led.")] = None,
+) -> object:
+    """The three KPI layers and the learning flywheel, overall and per ISO week."""
+    return service.kpi_report_for(
+        session, principal, process_id, start=start, end=end, arm=service.parse_arm(arm)
+    )
+
+
+@router.get("/{process_id}/warnings", response_model=list[WarningPublic])
+def get_warnings(process_id: int, session: SessionDep, principal: PrincipalDep) -> object:
+    """The early warnings that fire now, most severe first."""
+    return service.warnings_for(session, principal, process_id)
+
+
+@router.get("/{process_id}/report", response_class=HTMLResponse)
+def get_report(
+    process_id: int,
+    session: SessionDep,
+    principal: PrincipalDep,
+    week: Annotated[str, Query(description="ISO week, e.g. 2026-W47.")],
+) -> HTMLResponse:
+    """The weekly report: one self-contained HTML page."""
+    return HTMLResponse(service.weekly_report_html_for(session, principal, process_id, week))

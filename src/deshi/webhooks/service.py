@@ -1,0 +1,79 @@
+"""Webhook use cases: register, list and remove a process's webhooks; each change is audited.
+
+Managing webhooks needs `manage_process` on the process (owners and admins). The signing secret
+is returned once, at registration, and never copied into the audit log.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deshi.audit import record_event, snapshot
+from deshi.auth.permissions import Action, Principal
+from deshi.db.models import Webhook
+from deshi.errors import NotFound, ValidationFailed
+from deshi.processes.service import get_process_for
+from deshi.webhooks.delivery import ITEM_COMPLETED, ITEM_DECIDED
+from deshi.webhooks.models import WebhookCreate, WebhookCreated, WebhookPublic
+
+__all__ = ["EVENTS", "SECRET_MARK", "create_webhook", "delete_webhook", "list_webhooks"]
+
+EVENTS = (ITEM_DECIDED, ITEM_COMPLETED)
+SECRET_MARK = "whsec_"
+_HIDDEN = frozenset({"secret"})
+
+
+def create_webhook(
+    session: Session, *, principal: Principal, process_id: int, data: WebhookCreate
+) -> WebhookCreated:
+    """Register an active webhook with a new random secret; the secret is returned only here."""
+    process = get_process_for(session, principal, process_id, Action.MANAGE_PROCESS)
+    unknown = sorted(set(data.events) - set(EVENTS))
+    if unknown:
+        raise ValidationFailed(f"unknown events {unknown}; known: {list(EVENTS)}", field="events")
+    hook = Webhook(
+        process_id=process.id,
+        url=str(data.url),
+        secret=SECRET_MARK + secrets.token_urlsafe(32),
+        events=list(dict.fromkeys(data.events)),
+        active=True,
+    )
+    session.add(hook)
+    session.flush()
+    after = snapshot(hook, exclude=_HIDDEN)
+    record_event(session, actor=principal.actor, action="webhook.create", obj=hook, after=after)
+    return WebhookCreated.model_validate(
+        {**WebhookPublic.model_validate(hook).model_dump(), "secret": hook.secret}
+    )
+
+
+def list_webhooks(
+    session: Session, *, principal: Principal, process_id: int
+) -> list[WebhookPublic]:
+    """The process's active webhooks, without their secrets."""
+    process = get_process_for(session, principal, process_id, Action.MANAGE_PROCESS)
+    query = (
+        select(Webhook)
+        .where(Webhook.process_id == process.id, Webhook.active.is_(True))
+        .order_by(Webhook.id)
+    )
+    return [WebhookPublic.model_validate(hook) for hook in session.scalars(query)]
+
+
+def delete_webhook(
+    session: Session, *, principal: Principal, process_id: int, webhook_id: int
+) -> None:
+    """Deactivate a webhook: nothing more is sent to it, its delivery history stays."""
+    process = get_process_for(session, principal, process_id, Action.MANAGE_PROCESS)
+    hook = session.get(Webhook, webhook_id)
+    if hook is None or hook.process_id != process.id or not hook.active:
+        raise NotFound(f"webhook {webhook_id} not found")
+    before = snapshot(hook, exclude=_HIDDEN)
+    hook.active = False
+    after = snapshot(hook, exclude=_HIDDEN)
+    record_event(
+        session, actor=principal.actor, action="webhook.delete", obj=hook, before=before, after=after
+    )

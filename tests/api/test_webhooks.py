@@ -1,0 +1,203 @@
+"""Webhooks through the API: register (secret shown once), item events delivered signed by the
+job worker to a real HTTP receiver on 127.0.0.1, filtering by event, removal."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from api_world import World, fixed_decisions
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from deshi.db.models import AuditEvent
+from deshi.items import service as items_service
+from deshi.jobs.worker import Worker
+from deshi.webhooks import verify
+from deshi.webhooks.delivery import WEBHOOK_JOB, delivery_handler
+
+
+@dataclass
+class Receiver:
+    """A real HTTP endpoint on 127.0.0.1 that records what it is sent."""
+
+    url: str = ""
+    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+
+    def documents(self, secret: str) -> list[dict[str, Any]]:
+        """The bodies received, each checked against its signature first."""
+        for headers, body in self.requests:
+            assert verify(secret, body, headers["X-Deshi-Signature"]), "bad signature"
+        return [json.loads(body) for _, body in self.requests]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state.requests.append((dict(self.headers.items()), body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def _deliver_all(factory: sessionmaker[Session]) -> int:
+    """What `deshi worker` does: run every due webhook job once."""
+    with httpx.Client() as http:
+        return Worker(factory, {WEBHOOK_JOB: delivery_handler(http)}).run_until_idle()
+
+
+def _register(client: TestClient, world: World, url: str, events: list[str] | None = None) -> Any:
+    body: dict[str, Any] = {"url": url} if events is None else {"url": url, "events": events}
+    r = client.post(
+        f"/processes/{world.own_process}/webhooks", json=body, headers=world.auth("owner")
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _ingest(client: TestClient, world: World, external_id: str) -> Any:
+    r = client.post(
+        f"/processes/{world.own_process}/items",
+        json={"external_id": external_id, "text": "my card has not arrived"},
+        headers=world.auth("owner"),
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_secret_is_shown_once_and_never_listed_or_audited(
+    client: TestClient, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    hook = _register(client, world, "https://example.com/hook", ["item.completed"])
+    assert hook["secret"].startswith("whsec_") and hook["events"] == ["item.completed"]
+    listed = client.get(
+        f"/processes/{world.own_process}/webhooks", headers=world.auth("admin")
+    ).json()
+    assert [h["id"] for h in listed] == [hook["id"]]
+    assert "secret" not in listed[0]
+    with session_factory() as session:
+        events = session.scalars(select(AuditEvent).where(AuditEvent.action == "webhook.create"))
+        [event] = events.all()
+    assert hook["secret"] not in json.dumps(event.after)
+
+
+def test_decided_and_reviewed_items_are_delivered_signed(
+    client: TestClient, world: World, session_factory: sessionmaker[Session], receiver: Receiver
+) -> None:
+    hook = _register(client, world, receiver.url)
+    item = _ingest(client, world, "ext-1")
+    claimed = client.post(
+        f"/processes/{world.own_process}/queue/claim", headers=world.auth("reviewer")
+    ).json()
+    r = client.post(
+        f"/items/{claimed['id']}/review",
+        json={"action": "correct", "label": "lost_or_stolen_card"},
+        headers=world.auth("reviewer"),
+    )
+    assert r.status_code == 200, r.text
+    assert _deliver_all(session_factory) == 2
+    decided, completed = receiver.documents(hook["secret"])
+    assert decided["event"] == "item.decided" and completed["event"] == "item.completed"
+    assert decided["data"] == {
+        "item_id": item["id"],
+        "external_id": "ext-1",
+        "process_id": world.own_process,
+        "status": "queued",
+        "label": item["decision"]["label"],
+        "route": item["decision"]["route"],
+        "model_version": item["decision"]["model_version"],
+    }
+    assert completed["data"]["status"] == "completed"
+    assert completed["data"]["label"] == "lost_or_stolen_card"
+    assert {h["X-Deshi-Event"] for h, _ in receiver.requests} == {"item.decided", "item.completed"}
+
+
+def test_auto_completed_items_send_decided_and_completed(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(items_service, "decide_items", fixed_decisions("auto"))
+    client.patch(
+        f"/processes/{world.own_process}", json={"mode": "autopilot"}, headers=world.auth("owner")
+    ).raise_for_status()
+    everything = _register(client, world, receiver.url)
+    only_completed = _register(client, world, receiver.url, ["item.completed"])
+    body = {"items": [{"external_id": f"b{i}", "text": "card?"} for i in range(3)]}
+    r = client.post(
+        f"/processes/{world.own_process}/items:batch", json=body, headers=world.auth("owner")
+    )
+    assert r.status_code == 201, r.text
+    assert _deliver_all(session_factory) == 3 * 2 + 3
+    by_hook: dict[str, list[tuple[str, str]]] = {"all": [], "completed": []}
+    for headers, body_bytes in receiver.requests:
+        document = json.loads(body_bytes)
+        which = "all" if verify(everything["secret"], body_bytes, headers["X-Deshi-Signature"]) else "completed"
+        assert which == "all" or verify(
+            only_completed["secret"], body_bytes, headers["X-Deshi-Signature"]
+        )
+        by_hook[which].append((document["event"], document["data"]["external_id"]))
+    assert sorted(by_hook["all"]) == sorted(
+        [(e, f"b{i}") for i in range(3) for e in ("item.decided", "item.completed")]
+    )
+    assert sorted(by_hook["completed"]) == [("item.completed", f"b{i}") for i in range(3)]
+    assert all(json.loads(b)["data"]["status"] == "auto_completed" for _, b in receiver.requests)
+
+
+def test_deleted_webhooks_get_nothing_more(
+    client: TestClient, world: World, session_factory: sessionmaker[Session], receiver: Receiver
+) -> None:
+    hook = _register(client, world, receiver.url)
+    r = client.delete(
+        f"/processes/{world.own_process}/webhooks/{hook['id']}", headers=world.auth("owner")
+    )
+    assert r.status_code == 204, r.text
+    _ingest(client, world, "after-delete")
+    assert _deliver_all(session_factory) == 0 and receiver.requests == []
+    assert client.get(
+        f"/processes/{world.own_process}/webhooks", headers=world.auth("owner")
+    ).json() == []
+    again = client.delete(
+        f"/processes/{world.own_process}/webhooks/{hook['id']}", headers=world.auth("owner")
+    )
+    assert again.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"url": "ftp://example.com/x"}, "url"),
+        ({"url": "https://example.com/x", "events": ["item.deleted"]}, "events"),
+    ],
+)
+def test_bad_webhooks_are_refused_with_the_field_named(
+    client: TestClient, world: World, body: dict[str, Any], field: str
+) -> None:
+    r = client.post(
+        f"/processes/{world.own_process}/webhooks", json=body, headers=world.auth("owner")
+    )
+    assert r.status_code == 422, r.text
+    assert field in r.text

@@ -1,0 +1,189 @@
+"""`GET /processes/{id}/kpis | warnings | report`: numbers match the pure KPI functions on the
+same records, the arm filter, permissions, and a self-contained weekly report."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from kpi_world import KpiWorld
+
+from deshi.engine.metrics import Estimate
+from deshi.kpis import business, flywheel, model_quality, product
+from deshi.kpis.recommend import recommend, weekly_evidence
+from deshi.kpis.records import Costs, KpiPolicy, by_week, only_arm, weeks_spanned
+
+COSTS = Costs(hourly_rate=3000.0, cost_per_escaped_error=500.0, currency="USD")
+POLICY = KpiPolicy(error_budget=0.01, confidence=0.95)
+
+
+def assert_metric(got: dict[str, Any] | None, expected: Estimate | None) -> None:
+    """The API's {value, low, high, n} equals the estimate (None for None)."""
+    if expected is None:
+        assert got is None
+        return
+    assert got is not None
+    assert got["n"] == expected.n
+    assert [got["value"], got["low"], got["high"]] == pytest.approx(
+        [expected.value, expected.low, expected.high], rel=1e-9, abs=1e-9
+    )
+
+
+def _kpis(client: TestClient, world: KpiWorld, who: str = "owner", **query: str) -> Any:
+    response = client.get(f"/processes/{world.process}/kpis", params=query, headers=world.auth(who))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_weekly_kpis_match_the_pure_functions_with_n_and_intervals(
+    client: TestClient, world: KpiWorld
+) -> None:
+    body = _kpis(client, world)
+    records = world.records()
+    grouped = by_week(records)
+    savings = business.weekly_savings(records, COSTS, POLICY)
+    reviews = flywheel.reviews_per_week(records)
+    assert [week["week"] for week in body["weeks"]] == world.weeks == list(grouped)
+    for week in body["weeks"]:
+        group = grouped[week["week"]]
+        assert week["items"] == len(group)
+        assert_metric(week["model"]["accuracy"], model_quality.accuracy(group))
+        assert_metric(week["model"]["calibration_error"], model_quality.calibration_error(group))
+        assert_metric(week["model"]["auto_error"], model_quality.realized_auto_error(group))
+        assert_metric(week["product"]["automation"], product.automation_rate(group))
+        assert_metric(week["product"]["acceptance"], product.acceptance_rate(group))
+        assert_metric(week["product"]["handling_seconds"], product.handling_time(group))
+        week_savings = savings[week["week"]]
+        assert week_savings is not None
+        assert_metric(week["business"]["net_savings"], week_savings.net)
+        assert_metric(week["business"]["hours_saved"], week_savings.hours_saved)
+        assert_metric(week["flywheel"]["reviews"], reviews.get(week["week"]))
+
+
+def test_overall_kpis_match_the_pure_functions(client: TestClient, world: KpiWorld) -> None:
+    body = _kpis(client, world)
+    records = world.records()
+    overall = body["overall"]
+    assert overall["items"] == len(records)
+    assert_metric(overall["model"]["accuracy"], model_quality.accuracy(records))
+    by_arm = product.handling_time_by_arm(records)
+    for arm, estimate in by_arm.items():
+        assert_metric(overall["product"]["handling_seconds_by_arm"][arm], estimate)
+    found = business.overall_savings(records, COSTS, POLICY)
+    assert found is not None
+    assert_metric(overall["business"]["net_savings"], found.net)
+    assert overall["business"]["running_cost"] == 0.0
+    assert_metric(
+        overall["business"]["baseline_minutes"], business.baseline_minutes_per_item(records)
+    )
+    assert overall["flywheel"]["active_reviewers"] == 2
+    assert overall["flywheel"]["accuracy_gain_per_week"]["value"] == pytest.approx(0.05)
+    expected = recommend(weekly_evidence(records, COSTS, POLICY), POLICY)
+    assert body["recommendation"]["action"] == expected.action
+    assert [r["code"] for r in body["recommendation"]["reasons"]] == [
+        r.code for r in expected.reasons
+    ]
+    assert body["confidence"] == 0.95 and body["currency"] == "USD"
+
+
+def test_arm_filter_keeps_one_arm_against_the_pooled_baseline(
+    client: TestClient, world: KpiWorld
+) -> None:
+    body = _kpis(client, world, arm="assisted")
+    records = world.records()
+    assisted = only_arm(records, "assisted")
+    assert body["arm"] == "assisted"
+    assert body["overall"]["items"] == len(assisted)
+    assert sum(week["items"] for week in body["weeks"]) == len(assisted)
+    assert_metric(body["overall"]["product"]["acceptance"], product.acceptance_rate(assisted))
+    found = business.savings(assisted, COSTS, weeks=weeks_spanned(assisted), baseline_items=records)
+    assert found is not None
+    assert_metric(body["overall"]["business"]["hours_saved"], found.hours_saved)
+    assert body["overall"]["product"]["automation"]["value"] == 0.0
+
+
+def test_period_filter_limits_the_weeks(client: TestClient, world: KpiWorld) -> None:
+    second = world.weeks[1]
+    monday = min(s.created_at for s in world.specs if s.week == second).date()
+    body = _kpis(client, world, **{"from": monday.isoformat()})
+    assert [week["week"] for week in body["weeks"]] == world.weeks[1:]
+    assert body["from"] == monday.isoformat()
+
+
+@pytest.mark.parametrize("query", [{"arm": "robots"}, {"from": "2026-02-01", "to": "2026-01-01"}])
+def test_bad_filters_are_validation_problems(
+    client: TestClient, world: KpiWorld, query: dict[str, str]
+) -> None:
+    response = client.get(
+        f"/processes/{world.process}/kpis", params=query, headers=world.auth("owner")
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_failed"
+
+
+@pytest.mark.parametrize("path", ["kpis", "warnings", "report?week=2026-W47"])
+def test_auditor_reads_and_another_department_gets_404(
+    client: TestClient, world: KpiWorld, path: str
+) -> None:
+    url = f"/processes/{world.process}/{path}"
+    assert client.get(url, headers=world.auth("auditor")).status_code == 200
+    assert client.get(url, headers=world.auth("reviewer")).status_code == 200
+    hidden = client.get(url, headers=world.auth("other_owner"))
+    assert hidden.status_code == 404
+    assert hidden.json()["code"] == "not_found"
+    assert client.get(url).status_code == 401
+
+
+def test_warnings_list_no_owner_for_an_unowned_process(client: TestClient, world: KpiWorld) -> None:
+    orphan = client.get(f"/processes/{world.orphan_process}/warnings", headers=world.auth("owner"))
+    assert orphan.status_code == 200
+    assert "no_owner" in [warning["code"] for warning in orphan.json()]
+    owned = client.get(f"/processes/{world.process}/warnings", headers=world.auth("owner"))
+    assert "no_owner" not in [warning["code"] for warning in owned.json()]
+    for warning in owned.json():
+        assert set(warning) == {"code", "severity", "message", "params"}
+
+
+def test_weekly_report_is_self_contained_with_charts_and_the_recommendation(
+    client: TestClient, world: KpiWorld
+) -> None:
+    week = world.weeks[-1]
+    response = client.get(
+        f"/processes/{world.process}/report", params={"week": week}, headers=world.auth("auditor")
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.IGNORECASE)
+    assert "<script" not in html
+    assert html.count("<svg") >= 3
+    action = _kpis(client, world)["recommendation"]["action"]
+    assert f'class="verdict {action}"' in html
+    assert f"<strong>{action}</strong>" in html
+    assert week in html
+
+
+def test_weekly_report_rejects_a_bad_week(client: TestClient, world: KpiWorld) -> None:
+    response = client.get(
+        f"/processes/{world.process}/report",
+        params={"week": "2026-47"},
+        headers=world.auth("owner"),
+    )
+    assert response.status_code == 422
+
+
+def test_a_process_without_items_has_empty_kpis_and_still_a_report(
+    client: TestClient, world: KpiWorld
+) -> None:
+    headers = world.auth("owner")
+    body = client.get(f"/processes/{world.orphan_process}/kpis", headers=headers).json()
+    assert body["overall"]["items"] == 0 and body["weeks"] == []
+    assert body["overall"]["model"]["accuracy"] is None
+    assert body["recommendation"]["action"] == "hold"
+    page = client.get(
+        f"/processes/{world.orphan_process}/report", params={"week": "2026-W01"}, headers=headers
+    )
+    assert page.status_code == 200
+    assert page.text.count("<svg") >= 3

@@ -1,0 +1,64 @@
+"""`deshi kpis | report | warnings` on a real database file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from kpi_world import KpiWorld
+from typer.testing import CliRunner
+
+from deshi.cli.main import app
+
+runner = CliRunner()
+WIDE = {"COLUMNS": "220"}
+
+
+def test_kpis_prints_a_table_per_week_and_the_recommendation(db_url: str, world: KpiWorld) -> None:
+    result = runner.invoke(app, ["kpis", "--process", str(world.process), "--db", db_url], env=WIDE)
+    assert result.exit_code == 0, result.output
+    for week in world.weeks:
+        assert week in result.output
+    assert "overall" in result.output
+    assert "Recommendation:" in result.output
+
+
+def test_kpis_json_parses_and_filters_by_arm(db_url: str, world: KpiWorld) -> None:
+    args = ["kpis", "--process", str(world.process), "--db", db_url, "--json", "--arm", "ai_led"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["arm"] == "ai_led"
+    assert body["overall"]["items"] == sum(1 for spec in world.specs if spec.arm == "ai_led")
+    assert [week["week"] for week in body["weeks"]] == world.weeks
+    assert body["overall"]["product"]["automation"]["n"] == body["overall"]["items"]
+
+
+def test_kpis_period_and_unknown_process(db_url: str, world: KpiWorld) -> None:
+    last = world.weeks[-1]
+    monday = min(s.created_at for s in world.specs if s.week == last).date().isoformat()
+    args = ["kpis", "--process", str(world.process), "--db", db_url, "--json", "--from", monday]
+    body = json.loads(runner.invoke(app, args).output)
+    assert [week["week"] for week in body["weeks"]] == [last]
+    missing = runner.invoke(app, ["kpis", "--process", "999", "--db", db_url])
+    assert missing.exit_code == 1
+    assert "process 999 not found" in missing.output
+
+
+def test_report_writes_a_self_contained_page(db_url: str, world: KpiWorld, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    week = world.weeks[-1]
+    args = ["report", "--process", str(world.process), "--week", week, "--out", str(out)]
+    result = runner.invoke(app, [*args, "--db", db_url])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert html.count("<svg") >= 3
+    assert "http://" not in html and "https://" not in html
+    assert 'id="recommendation"' in html
+
+
+def test_warnings_lists_no_owner(db_url: str, world: KpiWorld) -> None:
+    args = ["warnings", "--process", str(world.orphan_process), "--db", db_url]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "no_owner" in result.output
