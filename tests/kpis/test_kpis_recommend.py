@@ -116,3 +116,9 @@ def test_weekly_evidence_builds_one_row_per_week_from_items() -> None:
     assert second.net_savings is not None
     # Ten error-free audits cannot prove a 1% budget: the rule must hold, not scale.
     assert recommend(evidence, POLICY).action == "hold"
+
+
+def test_no_weeks_at_all_holds_for_lack_of_evidence() -> None:
+    result = recommend([], KpiPolicy())
+    assert result.action == "hold"
+    assert [r.code for r in result.reasons] == ["not_enough_weeks"]
