@@ -39,3 +39,21 @@ class Settings(BaseSettings):
         default=False,
         description="Log every SQL statement (SQLAlchemy echo); for debugging only.",
     )
+    max_text_chars: int = Field(
+        default=20_000,
+        ge=1,
+        description="Longest item text the API accepts, in characters; longer items get 422.",
+    )
+    max_batch_items: int = Field(
+        default=1000,
+        ge=1,
+        description="Most items one `POST /processes/{id}/items:batch` request may carry.",
+    )
+    lease_seconds: int = Field(
+        default=300,
+        ge=1,
+        description=(
+            "How long a claimed review item stays leased to its reviewer; after that anyone "
+            "may claim it again."
+        ),
+    )

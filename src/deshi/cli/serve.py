@@ -25,7 +25,8 @@ def serve(
     from deshi.web.config import ApiConfig
 
     settings = Settings(database_url=db) if db else Settings()
-    app = create_app(settings, config=ApiConfig(background_worker=worker))
+    config = ApiConfig.from_settings(settings, background_worker=worker, freeze_gc=True)
+    app = create_app(settings, config=config)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 

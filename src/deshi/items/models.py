@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from deshi.engine.types import Route
 
 __all__ = [
-    "MAX_BATCH",
     "AlternativePublic",
     "DecisionPublic",
     "EvidencePublic",
@@ -26,9 +25,6 @@ __all__ = [
     "ReviewAction",
     "ReviewPublic",
 ]
-
-MAX_BATCH = 1000  # items per batch request
-
 
 class ItemStatus(StrEnum):
     """Lifecycle: received → decided → auto_completed | queued → claimed → reviewed → completed."""
@@ -69,11 +65,11 @@ class ItemCreate(BaseModel):
 
 
 class ItemBatchCreate(BaseModel):
-    """Up to MAX_BATCH items, stored all-or-nothing."""
+    """Items stored all-or-nothing; the limit is the `max_batch_items` setting."""
 
     model_config = ConfigDict(extra="forbid")
 
-    items: list[ItemCreate] = Field(min_length=1, max_length=MAX_BATCH)
+    items: list[ItemCreate] = Field(min_length=1)
 
 
 class AlternativePublic(BaseModel):

@@ -312,6 +312,8 @@ def run_backtest(
     items = dataset.items
     replay = _Replay()
     started = clock()
+    if settings.featurizer == "embeddings":  # embed the stream in batches; counted in the time
+        _warm_embeddings([item.text for item in items])
     for position, item in enumerate(items, start=1):
         decision = _replay_one(agent, item, replay)
         if position % settings.window == 0 or position == len(items):
@@ -367,6 +369,13 @@ def _replay_one(agent: BacktestAgent, item: LabelledItem, replay: _Replay) -> De
         replay.retrains += 1
         replay.promotions += bool(report.promoted)
     return decision
+
+
+def _warm_embeddings(texts: list[str]) -> None:
+    """Embeddings do not depend on other items, so computing them up front leaks nothing."""
+    from deshi.engine.featurize import EmbeddingFeaturizer
+
+    EmbeddingFeaturizer().warm(texts)
 
 
 def _engine_agent(settings: BacktestSettings) -> BacktestAgent:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from deshi.items.service import IngestLimits
 from deshi.reviews.service import DEFAULT_LEASE_SECONDS
+from deshi.settings import Settings
 
 __all__ = ["ApiConfig"]
 
@@ -14,8 +15,24 @@ __all__ = ["ApiConfig"]
 class ApiConfig:
     """Request size limits, the review lease length, and whether the app runs the background
     worker (retrains, webhook deliveries) in a thread of its own: right for one node; off in
-    tests and when separate worker processes run the jobs."""
+    tests and when separate worker processes run the jobs. `freeze_gc` is for long-running
+    servers (see `create_app`)."""
 
     limits: IngestLimits = field(default_factory=IngestLimits)
     lease_seconds: int = DEFAULT_LEASE_SECONDS
     background_worker: bool = False
+    freeze_gc: bool = False
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, background_worker: bool = False, freeze_gc: bool = False
+    ) -> ApiConfig:
+        """The limits and lease length the settings ask for."""
+        return cls(
+            limits=IngestLimits(
+                max_text_chars=settings.max_text_chars, max_batch=settings.max_batch_items
+            ),
+            lease_seconds=settings.lease_seconds,
+            background_worker=background_worker,
+            freeze_gc=freeze_gc,
+        )

