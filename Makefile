@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # The CPU build of PyTorch; installed first so the embeddings extra never pulls CUDA wheels.
 TORCH := torch==2.13.0
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean browser
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,15 @@ $(VENV)/.dev: $(VENV)/.core
 demo: $(VENV)/.core
 	$(BIN)/deshi backtest --bundled banking77 --shuffle-seed 0 --report backtest-report.html --json backtest.json
 
-test: $(VENV)/.dev
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download) and CJK
+# fonts for Japanese screenshots. Needs root; elsewhere the browser tests skip (but not under CI).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk; \
+	  else echo "chromium is not installed (apt-get install chromium chromium-driver)"; fi; }
+
+test: $(VENV)/.dev browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup

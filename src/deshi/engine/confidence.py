@@ -21,7 +21,7 @@ from deshi.engine.memory import Neighbours
 
 DECIDER_CANDIDATES = 3
 MEMORY_CANDIDATES = 3
-DUPLICATE_SIMILARITY = 0.9  # a reviewed case this close decides the label outright
+DUPLICATE_SIMILARITY = 0.95  # a reviewed case this close decides the label outright
 VOTE_SHARPNESS = 3.0  # vote weight = similarity ** sharpness: close cases count much more
 FEATURE_NAMES = (
     "decider_score",
