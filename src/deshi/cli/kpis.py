@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from deshi.db import create_db_engine, make_session_factory, transaction
-from deshi.errors import DeshiError
+from deshi.cli._db import cli_session
 from deshi.kpis import service
 from deshi.kpis.models import KpiReport, Kpis, Metric
-from deshi.settings import Settings
 
 __all__ = ["kpis", "register", "report", "warnings"]
 
 DB_HELP = "Database URL; default: DESHI_DATABASE_URL or sqlite:///./deshi.db."
 PROCESS_HELP = "Process id."
-
-
-@contextmanager
-def _session(db: str | None) -> Iterator[Session]:
-    """A transaction on the database; DeshiErrors become one line on stderr and exit 1."""
-    settings = Settings()
-    engine = create_db_engine(
-        db or settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
-    )
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            yield session
-    except DeshiError as exc:
-        typer.echo(f"Error: {exc.detail}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        engine.dispose()
 
 
 def _cell(value: Metric | None, fmt: str) -> str:
@@ -94,7 +72,7 @@ def kpis(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Show a process's KPIs per ISO week and overall, with their intervals."""
-    with _session(db) as session:
+    with cli_session(db) as session:
         found = service.kpi_report(
             session,
             service.get_process(session, process_id),
@@ -119,7 +97,7 @@ def report(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Write the weekly report of a process as one self-contained HTML page."""
-    with _session(db) as session:
+    with cli_session(db) as session:
         html = service.weekly_report_html(session, service.get_process(session, process_id), week)
     out.write_text(html, encoding="utf-8")
     typer.echo(f"Wrote {out}")
@@ -130,7 +108,7 @@ def warnings(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """List the early warnings of a process, most severe first."""
-    with _session(db) as session:
+    with cli_session(db) as session:
         found = service.process_warnings(session, service.get_process(session, process_id))
     if not found:
         typer.echo("No early warning fired.")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import getpass
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import typer
 from rich.console import Console
@@ -12,11 +10,10 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from deshi.db import create_db_engine, make_session_factory, transaction
+from deshi.cli._db import cli_session
 from deshi.db.models import ModelVersion, Process
-from deshi.errors import DeshiError, NotFound
+from deshi.errors import NotFound
 from deshi.learning import service
-from deshi.settings import Settings
 
 __all__ = ["model_app", "register"]
 
@@ -25,23 +22,6 @@ DB_HELP = "Database URL; default: DESHI_DATABASE_URL or sqlite:///./deshi.db."
 model_app = typer.Typer(
     help="Model versions of a process: list, roll back, retrain.", no_args_is_help=True
 )
-
-
-@contextmanager
-def _session(db: str | None) -> Iterator[Session]:
-    """A transaction on the database; DeshiErrors become one line on stderr and exit 1."""
-    settings = Settings()
-    engine = create_db_engine(
-        db or settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
-    )
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            yield session
-    except DeshiError as exc:
-        typer.echo(f"Error: {exc.detail}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        engine.dispose()
 
 
 def _process(session: Session, process_id: int) -> Process:
@@ -57,7 +37,7 @@ def list_versions(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """List every stored version of a process, newest first."""
-    with _session(db) as session:
+    with cli_session(db) as session:
         _process(session, process_id)
         rows = session.scalars(
             select(ModelVersion)
@@ -90,7 +70,7 @@ def rollback(
 ) -> None:
     """Make an earlier version the champion again (audited)."""
     actor = f"cli:{getpass.getuser()}"
-    with _session(db) as session:
+    with cli_session(db) as session:
         process = _process(session, process_id)
         service.rollback(session, process=process, version=version, actor=actor)
     typer.echo(f"Process {process_id}: version {version} is the champion.")
@@ -103,7 +83,7 @@ def retrain(
 ) -> None:
     """Retrain now; the challenger is promoted only if it beats the champion on held-out items."""
     actor = f"cli:{getpass.getuser()}"
-    with _session(db) as session:
+    with cli_session(db) as session:
         process = _process(session, process_id)
         report = service.retrain(session, process=process, actor=actor)
     outcome = "promoted" if report.promoted else "not promoted"
