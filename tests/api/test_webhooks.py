@@ -131,6 +131,12 @@ def test_decided_and_reviewed_items_are_delivered_signed(
     assert completed["data"]["status"] == "completed"
     assert completed["data"]["label"] == "lost_or_stolen_card"
     assert {h["X-Deshi-Event"] for h, _ in receiver.requests} == {"item.decided", "item.completed"}
+    resent = client.post(
+        f"/processes/{world.own_process}/items",
+        json={"external_id": "ext-1", "text": "my card has not arrived"},
+        headers=world.auth("owner"),
+    )
+    assert resent.status_code == 200 and _deliver_all(session_factory) == 0  # nothing new
 
 
 def test_auto_completed_items_send_decided_and_completed(
@@ -155,7 +161,11 @@ def test_auto_completed_items_send_decided_and_completed(
     by_hook: dict[str, list[tuple[str, str]]] = {"all": [], "completed": []}
     for headers, body_bytes in receiver.requests:
         document = json.loads(body_bytes)
-        which = "all" if verify(everything["secret"], body_bytes, headers["X-Deshi-Signature"]) else "completed"
+        which = (
+            "all"
+            if verify(everything["secret"], body_bytes, headers["X-Deshi-Signature"])
+            else "completed"
+        )
         assert which == "all" or verify(
             only_completed["secret"], body_bytes, headers["X-Deshi-Signature"]
         )
@@ -177,9 +187,10 @@ def test_deleted_webhooks_get_nothing_more(
     assert r.status_code == 204, r.text
     _ingest(client, world, "after-delete")
     assert _deliver_all(session_factory) == 0 and receiver.requests == []
-    assert client.get(
-        f"/processes/{world.own_process}/webhooks", headers=world.auth("owner")
-    ).json() == []
+    assert (
+        client.get(f"/processes/{world.own_process}/webhooks", headers=world.auth("owner")).json()
+        == []
+    )
     again = client.delete(
         f"/processes/{world.own_process}/webhooks/{hook['id']}", headers=world.auth("owner")
     )

@@ -14,7 +14,7 @@ app = typer.Typer(
 
 def _register() -> None:
     """Attach every command module; each exposes `register(app)`."""
-    from deshi.cli import admin, backtest, kpis, model, serve, worker
+    from deshi.cli import admin, backtest, demo, inventory, kpis, model, serve, worker
 
     backtest.register(app)
     admin.register(app)
@@ -22,6 +22,8 @@ def _register() -> None:
     model.register(app)
     worker.register(app)
     kpis.register(app)
+    demo.register(app)
+    inventory.register(app)
 
 
 _register()

@@ -26,6 +26,7 @@ __all__ = [
     "ReviewPublic",
 ]
 
+
 class ItemStatus(StrEnum):
     """Lifecycle: received → decided → auto_completed | queued → claimed → reviewed → completed."""
 

@@ -155,13 +155,15 @@ def _decide(session: Session, *, process: Process, items: list[Item]) -> Lineage
     ]
     rows = decision_rows(session, process=process, items=items, decisions=decisions)
     now = utcnow()
-    for item, decision, row in zip(items, decisions, rows, strict=True):
+    for row in rows:
         row.created_at = now
-        item.status = routing.initial_status(process.mode, decision.route, item.arm)
-        if item.status is ItemStatus.AUTO_COMPLETED:
-            item.completed_at = now
     session.add_all(rows)
     session.flush()
+    statuses = [
+        routing.initial_status(process.mode, d.route, i.arm)
+        for i, d in zip(items, decisions, strict=True)
+    ]
+    repo.set_statuses(session, items, statuses, completed_at=now)
     events.publish_decided(session, process=process, items=items, decisions=decisions)
     numbers = {r.model_version_id: d.model_version for r, d in zip(rows, decisions, strict=True)}
     return Lineage(

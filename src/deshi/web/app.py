@@ -10,9 +10,10 @@ from fastapi import FastAPI
 
 from deshi.db import create_db_engine, make_session_factory
 from deshi.settings import Settings
-from deshi.web.api import health, items, kpis, processes, queue, webhooks
+from deshi.web.api import health, inventory, items, kpis, processes, queue, webhooks
 from deshi.web.config import ApiConfig
 from deshi.web.errors import install_error_handlers
+from deshi.web.ui import install_ui
 
 __all__ = ["create_app"]
 
@@ -58,6 +59,7 @@ def create_app(settings: Settings, *, config: ApiConfig | None = None) -> FastAP
     app.state.session_factory = make_session_factory(engine)
     app.state.api_config = config
     install_error_handlers(app)
-    for module in (health, processes, items, queue, kpis, webhooks):
+    for module in (health, processes, items, queue, kpis, webhooks, inventory):
         app.include_router(module.router)
+    install_ui(app)  # the browser pages, /static and the session cookie
     return app

@@ -75,5 +75,10 @@ def delete_webhook(
     hook.active = False
     after = snapshot(hook, exclude=_HIDDEN)
     record_event(
-        session, actor=principal.actor, action="webhook.delete", obj=hook, before=before, after=after
+        session,
+        actor=principal.actor,
+        action="webhook.delete",
+        obj=hook,
+        before=before,
+        after=after,
     )

@@ -1,6 +1,7 @@
 """Every table of deshi, importable from one place (Alembic reads `Base.metadata` from here)."""
 
 from deshi.db.base import Base
+from deshi.db.models.inventory import InventoryCandidate
 from deshi.db.models.ops import (
     AuditEvent,
     DeliveryStatus,
@@ -19,6 +20,7 @@ __all__ = [
     "Decision",
     "DeliveryStatus",
     "Department",
+    "InventoryCandidate",
     "Item",
     "Job",
     "JobStatus",

@@ -1,0 +1,108 @@
+"""`deshi demo`: a workspace with weeks of simulated work, then served (see docs/demo.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from deshi.sim.demo import DemoConfig, DemoResult
+
+__all__ = ["register"]
+
+
+def demo(
+    workspace: Path = typer.Option(Path("deshi-demo"), help="Directory of the demo database."),
+    weeks: int = typer.Option(12, min=1, max=52, help="ISO weeks to simulate, ending this week."),
+    items_per_week: int = typer.Option(400, min=1, help="Items arriving each week."),
+    seed: int = typer.Option(0, help="Seed of the data order and the simulated people."),
+    fresh: bool = typer.Option(False, "--fresh", help="Recreate an existing demo workspace."),
+    error_budget: float = typer.Option(
+        0.01, min=0.0001, max=0.5, help="ε of the simulated process (δ is 0.05)."
+    ),
+    serve: bool = typer.Option(True, help="Serve the workspace when the simulation is done."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write the summary to this file."),
+    host: str = typer.Option("127.0.0.1", help="Interface to serve on."),
+    port: int = typer.Option(8000, help="TCP port to serve on."),
+) -> None:
+    """Simulate WEEKS weeks of a back-office process on BANKING77 through the real services,
+    print a login, and serve the workspace."""
+    from deshi.sim.demo import DemoConfig
+    from deshi.sim.demo_workspace import WorkspaceExistsError
+
+    config = DemoConfig(
+        workspace=workspace,
+        weeks=weeks,
+        items_per_week=items_per_week,
+        seed=seed,
+        fresh=fresh,
+        error_budget=error_budget,
+    )
+    try:
+        result = _simulate(config)
+    except (WorkspaceExistsError, ValueError) as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.summary, indent=2) + "\n", encoding="utf-8")
+    _print_summary(result.summary)
+    typer.echo(f"Login: {result.login_email}")
+    typer.echo(f"Password (generated for this workspace, shown once): {result.login_password}")
+    if serve:
+        from deshi.cli.serve import serve as serve_api
+
+        typer.echo(f"Serving http://{host}:{port}/ (Ctrl+C to stop)")
+        serve_api(host=host, port=port, db=result.database_url, worker=True)
+    else:
+        typer.echo(f"Serve it later with: deshi serve --db {result.database_url}")
+
+
+def _simulate(config: DemoConfig) -> DemoResult:
+    """Run the demo under a Rich progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from deshi.sim.demo import run_demo
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, transient=False) as bar:
+        task = bar.add_task("setting up", total=config.weeks * config.items_per_week)
+
+        def report(done: int, total: int, what: str) -> None:
+            bar.update(task, completed=done, total=total, description=what)
+
+        return run_demo(config, progress=report)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    items, reviews, versions = summary["items"], summary["reviews"], summary["model_versions"]
+    automation = summary["automation"]
+    auto_error = summary["auto_error_from_audits"]
+    typer.echo(
+        f"Simulated {items['total']} items over {len(summary['weeks'])} weeks "
+        f"in {summary['simulation_seconds']} s: {items['auto_completed']} auto-completed, "
+        f"{items['completed']} reviewed, {items['queued']} waiting in the queue."
+    )
+    typer.echo(
+        f"Automation {_percent(automation)}; audited auto error "
+        f"{_percent(None if auto_error is None else auto_error['value'])}"
+        f" (n={0 if auto_error is None else auto_error['n']}); {reviews['total']} reviews; "
+        f"model v{versions['champion']} of {versions['count']}; "
+        f"recommendation: {summary['recommendation']['action']}."
+    )
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `demo` to the main app."""
+    app.command("demo")(demo)

@@ -1,0 +1,147 @@
+"""The demo's workspace: a directory holding `deshi.db` and a marker file, and the people and
+process the demo sets up in it through the same services as the API.
+
+The marker (`.deshi-demo`) is written before the database is created, so a workspace is known
+to be a demo even when a run was interrupted; a database without it is never touched.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from deshi.auth.permissions import Principal, Role
+from deshi.auth.service import create_first_admin, create_user, grant_role, load_principal
+from deshi.db.models import Department, Process, User
+from deshi.processes.models import Mode, ProcessCreate, ProcessUpdate, Stage
+from deshi.processes.service import create_department, create_process_for, update_process
+
+__all__ = [
+    "DB_FILE",
+    "MARKER_FILE",
+    "DemoPeople",
+    "WorkspaceExistsError",
+    "prepare_workspace",
+    "set_up_organisation",
+]
+
+DB_FILE = "deshi.db"
+MARKER_FILE = ".deshi-demo"
+DEPARTMENT = "Customer service"
+PROCESS = "Card and account inquiries"
+DESCRIPTION = (
+    "Route a customer's message about their card or account to one of 77 intents "
+    "(BANKING77). Simulated by `deshi demo`."
+)
+LOGIN_EMAIL = "demo@deshi.example"
+REVIEWERS = (
+    ("aiko.tanaka@deshi.example", "Aiko Tanaka"),
+    ("ben.okafor@deshi.example", "Ben Okafor"),
+)
+AUDITOR = ("carla.ruiz@deshi.example", "Carla Ruiz")
+POLICY = ProcessUpdate(
+    mode=Mode.AUTOPILOT,
+    error_budget=0.01,  # ε
+    confidence=0.95,  # 1 - δ, δ = 0.05
+    audit_rate=0.05,
+    arms={"human_only": 0.1, "assisted": 0.2, "ai_led": 0.7},
+    hourly_rate=32.0,
+    cost_per_escaped_error=25.0,
+    currency="USD",
+    stage=Stage.LIMITED_PRODUCTION,
+)
+
+
+class WorkspaceExistsError(Exception):
+    """The workspace already holds a database that this run must not overwrite."""
+
+
+def prepare_workspace(directory: Path, *, fresh: bool) -> Path:
+    """Make `directory` ready for a new demo database and return the database's path.
+
+    An existing demo database is removed only with `fresh`; any other database is refused.
+    """
+    db_path = directory / DB_FILE
+    siblings = [db_path.with_name(db_path.name + suffix) for suffix in ("-wal", "-shm", "-journal")]
+    if db_path.exists():
+        if not (directory / MARKER_FILE).exists():
+            raise WorkspaceExistsError(
+                f"{db_path} exists and was not made by `deshi demo`; choose another --workspace"
+            )
+        if not fresh:
+            raise WorkspaceExistsError(
+                f"{db_path} already holds a demo; pass --fresh to recreate it "
+                f"(or run `deshi serve --db sqlite:///{db_path}` to look at it again)"
+            )
+    for path in (db_path, *siblings):
+        path.unlink(missing_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    marker = {"created_by": "deshi demo", "database": DB_FILE}
+    (directory / MARKER_FILE).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+    return db_path
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPeople:
+    """Who works on the demo process; only the login has a password."""
+
+    owner: Principal
+    reviewers: tuple[Principal, ...]
+    login_email: str
+    login_password: str
+    process_id: int
+
+
+def set_up_organisation(
+    session: Session, *, labels: list[str], since: datetime, error_budget: float = 0.01
+) -> DemoPeople:
+    """Create the login (workspace admin and process owner), reviewers, an auditor, the
+    department and the process with the demo policy; backdate them to `since`."""
+    admin = create_first_admin(session, email=LOGIN_EMAIL, display_name="Demo owner")
+    actor = f"user:{admin.user.id}"
+    department = create_department(session, actor=actor, name=DEPARTMENT)
+    grant_role(
+        session, actor=actor, user_id=admin.user.id, role=Role.OWNER, department_id=department.id
+    )
+    reviewers = []
+    for email, name in REVIEWERS:
+        user = create_user(session, actor=actor, email=email, display_name=name)
+        grant_role(
+            session, actor=actor, user_id=user.id, role=Role.REVIEWER, department_id=department.id
+        )
+        reviewers.append(load_principal(session, user.id))
+    auditor = create_user(session, actor=actor, email=AUDITOR[0], display_name=AUDITOR[1])
+    grant_role(
+        session, actor=actor, user_id=auditor.id, role=Role.AUDITOR, department_id=department.id
+    )
+    owner = load_principal(session, admin.user.id)
+    created = ProcessCreate(
+        department_id=department.id, name=PROCESS, description=DESCRIPTION, labels=labels
+    )
+    process = create_process_for(session, principal=owner, data=created)
+    policy = POLICY.model_copy(update={"error_budget": error_budget})
+    update_process(session, principal=owner, process_id=process.id, changes=policy)
+    _backdate(session, since, department=department, process=process)
+    return DemoPeople(
+        owner=owner,
+        reviewers=tuple(reviewers),
+        login_email=admin.user.email,
+        login_password=admin.password,
+        process_id=process.id,
+    )
+
+
+def _backdate(
+    session: Session, since: datetime, *, department: Department, process: Process
+) -> None:
+    """Rows are stamped when the demo runs; the story starts `since` (the audit log is not
+    touched: its timestamps are hashed and tell when the demo really ran)."""
+    department.created_at = since
+    process.created_at = since
+    for user in session.query(User):
+        user.created_at = since
+    session.flush()

@@ -1,0 +1,67 @@
+"""The browser UI: server-rendered pages (Jinja2, Babel for English and Japanese), a small
+vendored script for the keyboard-first reviewer workbench, and a signed session cookie.
+
+`install_ui(app)` adds it to the API app. The UI shares the API's services and permission
+checks; it only adds the cookie session (see `session`) in place of API tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from deshi.web.ui import routes, workbench
+from deshi.web.ui.session import Signer
+
+__all__ = ["SECRET_ENV", "BrowserNavigation", "install_ui"]
+
+SECRET_ENV = "DESHI_SECRET_KEY"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+logger = logging.getLogger("deshi.web")
+
+# The API's GET paths that a browser navigation should receive as a page.
+_SHARED_PATHS = re.compile(r"/(processes|items)/\d+")
+
+
+class BrowserNavigation:
+    """Serve a browser's navigation to `/processes/{id}` or `/items/{id}` (an HTML Accept and
+    no Authorization header) from the page at `/ui/...`; API clients keep the JSON."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD"):
+            path: str = scope["path"]
+            if _SHARED_PATHS.fullmatch(path):
+                headers = dict(scope["headers"])
+                if b"authorization" not in headers and b"text/html" in headers.get(b"accept", b""):
+                    scope = {**scope, "path": "/ui" + path, "raw_path": b"/ui" + path.encode()}
+        await self.app(scope, receive, send)
+
+
+def install_ui(
+    app: FastAPI, *, secret_key: str | None = None, secure_cookies: bool = False
+) -> None:
+    """Add the pages, the workbench endpoints and /static to `app`.
+
+    The session cookie is signed with `secret_key`, else the DESHI_SECRET_KEY environment
+    variable, else a random key (sessions then end when the server restarts and are not
+    shared between worker processes).
+    """
+    secret = secret_key or os.environ.get(SECRET_ENV)
+    if not secret:
+        logger.info("%s is not set: UI sessions last until the server restarts", SECRET_ENV)
+    key = secret.encode("utf-8") if secret else secrets.token_bytes(32)
+    app.state.ui_signer = Signer(key, secure=secure_cookies)
+    app.include_router(routes.router)
+    app.include_router(workbench.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(BrowserNavigation)

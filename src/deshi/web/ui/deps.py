@@ -1,0 +1,192 @@
+"""What every UI request needs: the signed-in viewer, the language, CSRF checks, rendering,
+and the route classes that turn errors into pages (or problem+json for fetches)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session, sessionmaker
+
+from deshi.auth.permissions import Principal
+from deshi.auth.service import load_principal
+from deshi.db import transaction
+from deshi.db.models import User
+from deshi.errors import DeshiError, PermissionDenied
+from deshi.web.errors import problem_response
+from deshi.web.ui.i18n import environment, negotiate
+from deshi.web.ui.session import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    LANG_COOKIE,
+    SessionData,
+    Signer,
+    csrf_ok,
+)
+
+__all__ = [
+    "CsrfDep",
+    "FragmentRoute",
+    "LoginRequired",
+    "PageRoute",
+    "Viewer",
+    "ViewerDep",
+    "page_locale",
+    "render",
+    "signer_of",
+]
+
+
+class LoginRequired(Exception):  # noqa: N818 -- a condition, handled by the route classes
+    """The request needs a signed-in user and has none."""
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The signed-in user as the pages need them."""
+
+    principal: Principal
+    display_name: str
+    locale: str
+    session: SessionData
+
+
+def signer_of(request: Request) -> Signer:
+    """The app's cookie signer (set by install_ui)."""
+    signer: Signer = request.app.state.ui_signer
+    return signer
+
+
+def page_locale(request: Request, user_locale: str | None = None) -> str:
+    """The language of this request's pages."""
+    return negotiate(
+        chosen=request.cookies.get(LANG_COOKIE),
+        user_locale=user_locale,
+        accept_language=request.headers.get("accept-language", ""),
+    )
+
+
+def get_viewer(request: Request) -> Viewer:
+    """The signed-in, active user with their grants; LoginRequired otherwise."""
+    data = signer_of(request).read(request)
+    if data is None or data.user_id is None:
+        raise LoginRequired()
+    factory: sessionmaker[Session] = request.app.state.session_factory
+    with transaction(factory) as session:
+        user = session.get(User, data.user_id)
+        if user is None or not user.is_active:
+            raise LoginRequired()
+        principal = load_principal(session, user.id)
+        return Viewer(principal, user.display_name, page_locale(request, user.locale), data)
+
+
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+
+
+async def check_csrf(request: Request) -> None:
+    """Refuse a state-changing request that does not echo its session's CSRF token."""
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        value = (await request.form()).get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    if not csrf_ok(signer_of(request).read(request), sent):
+        raise PermissionDenied("the form has expired or was not sent by this site: reload it")
+
+
+CsrfDep = Depends(check_csrf)
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    locale: str,
+    viewer: Viewer | None = None,
+    session: SessionData | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """A rendered template with the common context (viewer, CSRF token, current path);
+    `session` is the one being started when the request came without one."""
+    if session is None:
+        session = viewer.session if viewer is not None else signer_of(request).read(request)
+    html = (
+        environment(locale)
+        .get_template(template)
+        .render(
+            viewer=viewer,
+            csrf_token=session.csrf if session is not None else "",
+            path=request.url.path,
+            **context,
+        )
+    )
+    return HTMLResponse(html, status_code=status_code, headers=_SECURITY_HEADERS)
+
+
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class PageRoute(APIRoute):
+    """A page: no session → the login page; a DeshiError → an error page with its status."""
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequired:
+                target = quote(request.url.path, safe="/")
+                return RedirectResponse(f"/login?next={target}", status_code=303)
+            except DeshiError as exc:
+                locale = page_locale(request)
+                return render(
+                    request,
+                    "error.html",
+                    locale=locale,
+                    status_code=exc.status_code,
+                    status=exc.status_code,
+                )
+
+        return handle
+
+
+class FragmentRoute(APIRoute):
+    """A fetch from a page: errors are problem+json (401 when the session has ended)."""
+
+    def get_route_handler(self) -> Handler:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except LoginRequired:
+                problem = {
+                    "type": "urn:deshi:error:unauthenticated",
+                    "title": "Authentication failed",
+                    "status": 401,
+                    "detail": "sign in again",
+                    "code": "unauthenticated",
+                }
+                return problem_response(request, problem)
+            except DeshiError as exc:
+                return problem_response(request, exc.to_problem())
+
+        return handle

@@ -1,0 +1,200 @@
+"""The UI's pages: sign in and out, home, process dashboard, item lineage, audit log.
+
+Each route parses, calls a service and renders a template; the reviewer workbench's fetch
+endpoints live in `workbench`. `/processes/{id}` and `/items/{id}` are the API's paths too:
+browser navigations to them are served by the `/ui/...` routes here (see `negotiate`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from markupsafe import Markup
+
+from deshi.audit import verify_chain
+from deshi.auth.permissions import Action, Principal, can
+from deshi.auth.service import authenticate_password
+from deshi.db.models import Process
+from deshi.errors import AuthenticationFailed, PermissionDenied
+from deshi.items.service import get_item
+from deshi.kpis.records import iso_week
+from deshi.kpis.service import kpi_report_for, parse_week, warnings_for, weekly_report_html_for
+from deshi.processes.service import get_process_for, list_processes_for
+from deshi.web.deps import SessionDep
+from deshi.web.ui import views
+from deshi.web.ui.deps import CsrfDep, PageRoute, ViewerDep, page_locale, render, signer_of
+from deshi.web.ui.i18n import LOCALES
+from deshi.web.ui.session import LANG_COOKIE, SessionData
+
+__all__ = ["router"]
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+def _local(target: str | None) -> str:
+    """`target` if it is a path on this site, else the home page (no open redirects)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/") -> Response:
+    """The sign-in form (with an anonymous session that carries its CSRF token)."""
+    signer = signer_of(request)
+    session = signer.read(request)
+    if session is not None and session.user_id is not None:
+        return RedirectResponse(_local(next), status_code=303)
+    session = session or SessionData.new(None)
+    response = render(
+        request, "login.html", locale=page_locale(request), session=session, next=_local(next)
+    )
+    signer.write(response, session)
+    return response
+
+
+@router.post("/login", dependencies=[CsrfDep])
+def login(
+    request: Request,
+    db: SessionDep,
+    email: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    """Check the password; on success start a new session (a new CSRF token) and go on."""
+    try:
+        user = authenticate_password(db, email=email, password=password)
+    except AuthenticationFailed:
+        locale = page_locale(request)
+        return render(
+            request, "login.html", locale=locale, status_code=401, failed=True,
+            email=email, next=_local(next),
+        )  # fmt: skip
+    response = RedirectResponse(_local(next), status_code=303)
+    signer_of(request).write(response, SessionData.new(user.id))
+    return response
+
+
+@router.post("/logout", dependencies=[CsrfDep])
+def logout(request: Request) -> Response:
+    """End the session."""
+    response = RedirectResponse("/login", status_code=303)
+    signer_of(request).write(response, SessionData.new(None))
+    return response
+
+
+@router.get("/lang/{code}")
+def switch_language(code: str, next: str = "/") -> Response:
+    """Remember the chosen UI language in a cookie and go back."""
+    response = RedirectResponse(_local(next), status_code=303)
+    if code in LOCALES:
+        response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/")
+    return response
+
+
+def _home_of(principal: Principal, process: Process) -> str:
+    """Reviewers start at the workbench, everyone else at the dashboard."""
+    department = process.department_id
+    if can(principal, Action.REVIEW, department) and not can(
+        principal, Action.READ_AUDIT, department
+    ):
+        return f"/processes/{process.id}/work"
+    return f"/processes/{process.id}"
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+    """The viewer's first process (workbench or dashboard), or an empty home page."""
+    processes = list_processes_for(db, principal=viewer.principal)
+    if processes:
+        return RedirectResponse(_home_of(viewer.principal, processes[0]), status_code=303)
+    return render(request, "home.html", locale=viewer.locale, viewer=viewer, processes=[])
+
+
+@router.get("/processes/{process_id}/work", response_class=HTMLResponse)
+def workbench(process_id: int, request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+    """The reviewer workbench; the items themselves arrive by fetch (see `workbench`)."""
+    process = get_process_for(db, viewer.principal, process_id, Action.READ)
+    return render(
+        request,
+        "workbench.html",
+        locale=viewer.locale,
+        viewer=viewer,
+        process=process,
+        processes=list_processes_for(db, principal=viewer.principal),
+        can_review=can(viewer.principal, Action.REVIEW, process.department_id),
+    )
+
+
+@router.get("/ui/processes/{process_id}", response_class=HTMLResponse)
+def dashboard(process_id: int, request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+    """KPI cards, charts, warnings and the scale/hold/stop recommendation."""
+    process = get_process_for(db, viewer.principal, process_id, Action.READ)
+    report = kpi_report_for(db, viewer.principal, process_id)
+    return render(
+        request,
+        "dashboard.html",
+        locale=viewer.locale,
+        viewer=viewer,
+        process=process,
+        processes=list_processes_for(db, principal=viewer.principal),
+        report=report,
+        cards=views.kpi_cards(report),
+        charts=[Markup(chart) for chart in views.charts(report, viewer.locale)],
+        warnings=warnings_for(db, viewer.principal, process_id),
+        week=iso_week(datetime.now(UTC)),
+        can_review=can(viewer.principal, Action.REVIEW, process.department_id),
+    )
+
+
+@router.get("/ui/processes/{process_id}/report", response_class=HTMLResponse)
+def weekly_report(
+    process_id: int,
+    viewer: ViewerDep,
+    db: SessionDep,
+    week: Annotated[str | None, Query()] = None,
+) -> Response:
+    """The weekly report (the same page the API serves), for the signed-in user."""
+    chosen = parse_week(week) if week else iso_week(datetime.now(UTC))
+    html = weekly_report_html_for(db, viewer.principal, process_id, chosen)
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/ui/items/{item_id}", response_class=HTMLResponse)
+def item_page(item_id: int, request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+    """One item with its lineage: decision, evidence and every review."""
+    item = get_item(db, principal=viewer.principal, item_id=item_id)
+    process = get_process_for(db, viewer.principal, item.process_id, Action.READ)
+    return render(
+        request, "item.html", locale=viewer.locale, viewer=viewer, item=item, process=process
+    )
+
+
+def _require_audit_reader(viewer: ViewerDep) -> None:
+    """Auditors, owners and admins read the audit log; others are refused."""
+    principal = viewer.principal
+    if not any(can(principal, Action.READ_AUDIT, g.department_id) for g in principal.grants):
+        raise PermissionDenied("reading the audit log needs the auditor, owner or admin role")
+
+
+@router.get("/audit", response_class=HTMLResponse, dependencies=[Depends(_require_audit_reader)])
+def audit_log(
+    request: Request,
+    viewer: ViewerDep,
+    db: SessionDep,
+    before: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """The newest audit events (50 a page) and whether the whole hash chain verifies."""
+    events = views.audit_events(db, before=before, limit=50)
+    return render(
+        request,
+        "audit.html",
+        locale=viewer.locale,
+        viewer=viewer,
+        events=events,
+        chain=verify_chain(db),
+        older=events[-1].seq if len(events) == 50 and events[-1].seq > 1 else None,
+    )

@@ -1,0 +1,129 @@
+// The reviewer workbench: keyboard first, no page reloads. Items arrive as server-rendered
+// HTML fragments; answers go back as JSON with the session's CSRF token.
+(() => {
+  "use strict";
+  const root = document.getElementById("workbench");
+  if (!root) return;
+  const status = document.getElementById("workbench-status");
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const processId = root.dataset.processId;
+  let shownAt = 0;
+  let busy = false;
+
+  const item = () => root.querySelector("[data-item-id]");
+  const search = () => root.querySelector("#label-search");
+
+  function post(url, body) {
+    const headers = { "X-CSRF-Token": csrf, "Accept": "text/html" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    return fetch(url, {
+      method: "POST", headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  }
+
+  function fail(code) {
+    const key = code === 403 ? "msgForbidden" : code === 401 ? "msgSignin" : "msgError";
+    status.textContent = root.dataset[key];
+    status.hidden = false;
+  }
+
+  async function show(response) {
+    if (!response.ok) { fail(response.status); return; }
+    status.hidden = true;
+    root.innerHTML = await response.text();
+    shownAt = performance.now();
+  }
+
+  async function run(task) {
+    if (busy) return;
+    busy = true;
+    try { await task(); } catch (err) { fail(0); } finally { busy = false; }
+  }
+
+  const loadNext = () => run(async () => show(await post(`/ui/processes/${processId}/next`)));
+
+  function answer(action, label) {
+    const current = item();
+    if (!current) return;
+    const seconds = Math.round((performance.now() - shownAt) / 10) / 100;
+    run(async () => {
+      const body = { action, seconds };
+      if (label) body.label = label;
+      const done = await post(`/ui/items/${current.dataset.itemId}/answer`, body);
+      if (!done.ok) { fail(done.status); return; }
+      await show(await post(`/ui/processes/${processId}/next`));
+    });
+  }
+
+  function pick(label) {
+    const suggested = item() && item().dataset.suggested;
+    answer(label === suggested ? "accept" : "correct", label);
+  }
+
+  function accept() {
+    const current = item();
+    if (!current) return;
+    if (current.dataset.suggested) answer("accept");
+    else if (search()) search().focus();
+  }
+
+  function skip() {
+    const current = item();
+    if (!current) return;
+    run(async () => show(await post(
+      `/ui/processes/${processId}/items/${current.dataset.itemId}/skip`)));
+  }
+
+  function visibleLabels() {
+    return [...root.querySelectorAll("#label-list button")].filter((b) => !b.parentElement.hidden);
+  }
+
+  root.addEventListener("input", (event) => {
+    if (event.target.id !== "label-search") return;
+    const query = event.target.value.trim().toLowerCase();
+    for (const button of root.querySelectorAll("#label-list button")) {
+      button.parentElement.hidden = !button.dataset.label.toLowerCase().includes(query);
+    }
+  });
+
+  root.addEventListener("click", (event) => {
+    const button = event.target.closest("button");
+    if (!button) return;
+    if (button.dataset.label) pick(button.dataset.label);
+    else if (button.dataset.action === "accept") accept();
+    else if (button.dataset.action === "escalate") answer("escalate");
+    else if (button.dataset.action === "skip") skip();
+    else if (button.dataset.action === "refresh") loadNext();
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target.id === "label-search") {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        const first = visibleLabels()[0];
+        if (first) pick(first.dataset.label);
+      } else if (event.key === "Escape") {
+        target.value = "";
+        target.dispatchEvent(new Event("input", { bubbles: true }));
+        target.blur();
+      }
+      return;
+    }
+    if (target.closest("input, textarea, select, summary")) return;
+    if (target.closest("button, a") && event.key === "Enter") return;  // native activation
+    const alternatives = root.querySelectorAll(".alternatives button");
+    if (event.key === "Enter" || event.key === "a") { event.preventDefault(); accept(); }
+    else if (/^[1-5]$/.test(event.key) && alternatives[Number(event.key) - 1]) {
+      event.preventDefault();
+      pick(alternatives[Number(event.key) - 1].dataset.label);
+    }
+    else if (event.key === "/") { event.preventDefault(); if (search()) search().focus(); }
+    else if (event.key === "e") { event.preventDefault(); answer("escalate"); }
+    else if (event.key === "s") { event.preventDefault(); skip(); }
+  });
+
+  loadNext();
+})();

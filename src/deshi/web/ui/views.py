@@ -1,0 +1,108 @@
+"""Shapes the pages show, computed from service results: KPI cards, charts, audit rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deshi.db.models import AuditEvent
+from deshi.kpis.models import KpiReport, Metric, WeekKpis
+from deshi.sim.charts import Point, line_chart
+from deshi.web.ui.i18n import translations
+
+__all__ = ["KpiCard", "audit_events", "charts", "kpi_cards"]
+
+Kind = Literal["count", "percent", "seconds", "hours", "money", "ratio"]
+
+
+@dataclass(frozen=True, slots=True)
+class KpiCard:
+    """One number on the dashboard; `key` is stable (tests and CSS), `title` is a msgid."""
+
+    key: str
+    title: str
+    kind: Kind
+    metric: Metric | None
+
+
+def _n_(message: str) -> str:
+    """Mark a msgid for extraction; it is translated when rendered."""
+    return message
+
+
+def kpi_cards(report: KpiReport) -> list[KpiCard]:
+    """The headline KPIs of the whole period, model to business."""
+    k = report.overall
+    items = Metric(value=k.items, low=k.items, high=k.items, n=k.items)
+    return [
+        KpiCard("items", _n_("Items"), "count", items),
+        KpiCard("reviews", _n_("Reviews"), "count", k.flywheel.reviews),
+        KpiCard("accuracy", _n_("Agent accuracy"), "percent", k.model.accuracy),
+        KpiCard("automation", _n_("Automation"), "percent", k.product.automation),
+        KpiCard("acceptance", _n_("Suggestions accepted"), "percent", k.product.acceptance),
+        KpiCard("auto_error", _n_("Auto-complete error"), "percent", k.model.auto_error),
+        KpiCard("handling", _n_("Handling time (s)"), "seconds", k.product.handling_seconds),
+        KpiCard("hours_saved", _n_("Hours saved"), "hours", k.business.hours_saved),
+        KpiCard("net_savings", _n_("Net savings"), "money", k.business.net_savings),
+    ]  # fmt: skip
+
+
+def _series(weeks: list[WeekKpis], pick: Callable[[WeekKpis], Metric | None]) -> list[Point]:
+    points: list[Point] = []
+    for index, week in enumerate(weeks, start=1):
+        found = pick(week)
+        points.append((float(index), None if found is None else found.value))
+    return points
+
+
+def charts(report: KpiReport, locale: str) -> list[str]:
+    """SVG charts of accuracy and automation per ISO week, titled in the page's language."""
+    gettext = translations(locale).gettext
+    weeks = report.weeks
+
+    def week_label(x: float) -> str:
+        index = round(x)
+        if abs(x - index) > 1e-9 or not 1 <= index <= len(weeks):
+            return ""
+        return weeks[index - 1].week
+
+    def share(value: float) -> str:
+        return f"{value:.0%}"
+
+    def chart(name: str, points: list[Point], title: str, y_label: str) -> str:
+        return line_chart(
+            {name: points},
+            title=title,
+            y_label=y_label,
+            y_max=1.0,
+            y_format=share,
+            x_label=gettext("ISO week"),
+            x_format=week_label,
+        )
+
+    return [
+        chart(
+            gettext("accuracy"),
+            _series(weeks, lambda w: w.model.accuracy),
+            gettext("Learning curve: agent accuracy per week"),
+            gettext("accuracy"),
+        ),
+        chart(
+            gettext("automation"),
+            _series(weeks, lambda w: w.product.automation),
+            gettext("Automation per week"),
+            gettext("auto-completed"),
+        ),
+    ]
+
+
+def audit_events(session: Session, *, before: int | None, limit: int) -> list[AuditEvent]:
+    """The newest events, or those older than `before` (a read the audit package lacks)."""
+    query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
+    if before is not None:
+        query = query.where(AuditEvent.seq < before)
+    return list(session.scalars(query))

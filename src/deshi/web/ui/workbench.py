@@ -1,0 +1,74 @@
+"""The reviewer workbench's fetch endpoints: claim the next item (an HTML fragment), answer
+it, skip it. Every one is a POST that must carry the session's CSRF token; permissions are the
+review service's, exactly as on the API (an auditor's claim or answer is refused with 403)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from deshi.reviews.models import ClaimedItemPublic, ReviewCreate
+from deshi.reviews.service import claim_next, release_item, submit_review
+from deshi.web.deps import ConfigDep, SessionDep
+from deshi.web.ui.deps import CsrfDep, FragmentRoute, Viewer, ViewerDep, render
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/ui", route_class=FragmentRoute, include_in_schema=False)
+
+MAX_ALTERNATIVES = 5
+
+
+def _fragment(request: Request, viewer: Viewer, claimed: ClaimedItemPublic | None) -> Response:
+    if claimed is None:
+        return render(request, "_empty.html", locale=viewer.locale, viewer=viewer)
+    suggestion = claimed.suggestion
+    return render(
+        request,
+        "_item.html",
+        locale=viewer.locale,
+        viewer=viewer,
+        item=claimed,
+        suggestion=suggestion,
+        alternatives=suggestion.alternatives[:MAX_ALTERNATIVES] if suggestion else [],
+    )
+
+
+@router.post("/processes/{process_id}/next", response_class=HTMLResponse, dependencies=[CsrfDep])
+def next_item(
+    process_id: int, request: Request, viewer: ViewerDep, db: SessionDep, config: ConfigDep
+) -> Response:
+    """Lease the next item to the viewer and render it (or the empty-queue note)."""
+    claimed = claim_next(
+        db, principal=viewer.principal, process_id=process_id, lease_seconds=config.lease_seconds
+    )
+    return _fragment(request, viewer, claimed)
+
+
+@router.post("/items/{item_id}/answer", dependencies=[CsrfDep])
+def answer(item_id: int, body: ReviewCreate, viewer: ViewerDep, db: SessionDep) -> Response:
+    """Submit the viewer's answer (accept, correct with a label, or escalate)."""
+    submit_review(db, principal=viewer.principal, item_id=item_id, answer=body)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/processes/{process_id}/items/{item_id}/skip",
+    response_class=HTMLResponse,
+    dependencies=[CsrfDep],
+)
+def skip(
+    process_id: int,
+    item_id: int,
+    request: Request,
+    viewer: ViewerDep,
+    db: SessionDep,
+    config: ConfigDep,
+) -> Response:
+    """Lease the next item first, then give this one back, so a skip never returns the
+    same item at once."""
+    claimed = claim_next(
+        db, principal=viewer.principal, process_id=process_id, lease_seconds=config.lease_seconds
+    )
+    release_item(db, principal=viewer.principal, item_id=item_id)
+    return _fragment(request, viewer, claimed)

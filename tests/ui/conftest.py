@@ -1,0 +1,125 @@
+"""UI fixtures: a seeded database, a TestClient on it and, for browser tests, a real uvicorn
+server on a free local port with headless Debian Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+from ui_world import UiWorld, seed
+
+from deshi.auth import passwords
+from deshi.db import create_db_engine, make_session_factory
+from deshi.db.migrate import upgrade_to_head
+from deshi.learning import registry
+from deshi.settings import Settings
+from deshi.web import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def _module_patches() -> Iterator[None]:
+    """Cheap password hashing and a fresh agent cache for this module's database."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    mp.setattr(registry, "_default", None)
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def ui_db(
+    tmp_path_factory: pytest.TempPathFactory, _module_patches: None
+) -> Iterator[tuple[str, UiWorld]]:
+    """A migrated SQLite file seeded once per module (seeding trains a model: ~seconds)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('ui') / 'deshi.db'}"
+    engine = create_db_engine(url)
+    upgrade_to_head(engine)
+    factory: sessionmaker[Session] = make_session_factory(engine)
+    world = seed(factory)
+    engine.dispose()
+    yield url, world
+
+
+@pytest.fixture(scope="module")
+def world(ui_db: tuple[str, UiWorld]) -> UiWorld:
+    """The seeded ids."""
+    return ui_db[1]
+
+
+@pytest.fixture
+def client(ui_db: tuple[str, UiWorld]) -> Iterator[TestClient]:
+    """A TestClient on the app over the seeded database."""
+    with TestClient(create_app(Settings(database_url=ui_db[0]))) as test_client:
+        yield test_client
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def server(ui_db: tuple[str, UiWorld]) -> Iterator[str]:
+    """A real uvicorn server on 127.0.0.1 serving the seeded database; yields its base URL."""
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(Settings(database_url=ui_db[0])),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+    )
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not uv.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium (never a downloaded browser).
+
+    Absent on a developer machine, the browser tests skip; under CI (where `make test` installs
+    it) a missing browser is a failure, never a silent skip.
+    """
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is not installed (apt-get install chromium chromium-driver)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
