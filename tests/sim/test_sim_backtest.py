@@ -184,3 +184,11 @@ def test_clock_measures_seconds_and_throughput(make_fake_agent: MakeAgent) -> No
 def test_settings_reject_values_out_of_range(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
         BacktestSettings(**{field: value})  # type: ignore[arg-type]
+
+
+def test_each_observation_carries_what_the_agent_said(make_fake_agent: MakeAgent) -> None:
+    """The monitor and champion/challenger compare answers with the agent's own label."""
+    agent = make_fake_agent(_auto_after_first_two)
+    run_backtest(REPEATED, settings=BacktestSettings(), agent=agent)
+    assert all(o.confidence == 0.9 for o in agent.recorded)  # the fake's decisions say 0.9
+    assert all(o.predicted_label is not None for o in agent.recorded[1:])  # known after item 1

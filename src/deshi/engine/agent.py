@@ -216,7 +216,9 @@ class Agent:
         if observation.label is not None:
             self.memory.add(observation.case_id, observation.text, observation.label)
             self._labelled += 1
-            if observation.route is Route.AUDIT or observation.suspended:
+            # Only an answer compared with what the agent said is evidence about the agent.
+            audited = observation.route is Route.AUDIT or observation.suspended
+            if audited and observation.predicted_label is not None:
                 wrong = observation.predicted_label != observation.label
                 self.monitor = self.monitor.observe(wrong=wrong)
 

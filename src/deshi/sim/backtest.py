@@ -356,10 +356,10 @@ def _replay_one(agent: BacktestAgent, item: LabelledItem, replay: _Replay) -> De
     replay.add(decision, item.label)
     human_label = None if decision.route is Route.AUTO else item.label
     agent.record(
-        Observation(
+        Observation.from_decision(
             case_id=item.case_id,
             text=item.text,
-            route=decision.route,
+            decision=decision,
             label=human_label,
             audit_rate=agent.config.audit_rate,
         )
