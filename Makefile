@@ -23,7 +23,7 @@ $(VENV)/.dev: $(VENV)/.core
 	touch $@
 
 demo: $(VENV)/.core
-	$(BIN)/deshi backtest --bundled banking77 --shuffle-seed 0 --report backtest-report.html --json backtest.json
+	$(BIN)/deshi demo --fresh
 
 # Debian's Chromium for the browser tests (Playwright drives it; no browser download) and CJK
 # fonts for Japanese screenshots. Needs root; elsewhere the browser tests skip (but not under CI).

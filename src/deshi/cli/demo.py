@@ -17,7 +17,7 @@ __all__ = ["register"]
 def demo(
     workspace: Path = typer.Option(Path("deshi-demo"), help="Directory of the demo database."),
     weeks: int = typer.Option(12, min=1, max=52, help="ISO weeks to simulate, ending this week."),
-    items_per_week: int = typer.Option(400, min=1, help="Items arriving each week."),
+    items_per_week: int = typer.Option(700, min=1, help="Items arriving each week."),
     seed: int = typer.Option(0, help="Seed of the data order and the simulated people."),
     fresh: bool = typer.Option(False, "--fresh", help="Recreate an existing demo workspace."),
     error_budget: float = typer.Option(

@@ -13,13 +13,13 @@ An always-human rule match turns the engine's route into `review` before this ta
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from deshi.engine import Decision, Route
 from deshi.items.models import ItemStatus
+from deshi.kpis.arms import assign_arm as draw_arm
 from deshi.learning.rules import first_match, parse_rules
 from deshi.processes.models import Mode
 
@@ -40,18 +40,13 @@ AI_LED = "ai_led"
 
 
 def assign_arm(arms: Mapping[str, Any], key: str) -> str | None:
-    """A stable random arm for the item keyed `key`, drawn by the process's arm shares."""
-    shares = [(name, float(share)) for name, share in sorted(arms.items()) if float(share) > 0]
-    total = sum(share for _, share in shares)
-    if total <= 0:
-        return None
-    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
-    draw = int.from_bytes(digest, "big") / 2.0**64 * total
-    for name, share in shares:
-        draw -= share
-        if draw < 0:
-            return name
-    return shares[-1][0]
+    """A stable random arm for the item keyed `key` by the process's arm shares (None: no arms).
+
+    The draw is `deshi.kpis.arms.assign_arm`, whose proportions and independence from the item's
+    content are what the KPI tests check.
+    """
+    shares = {name: float(share) for name, share in arms.items() if float(share) > 0}
+    return draw_arm(key, shares) if shares else None
 
 
 def matching_rule(rules: Any, text: str, fields: Mapping[str, Any]) -> str | None:

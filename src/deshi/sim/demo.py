@@ -59,7 +59,7 @@ class DemoConfig:
 
     workspace: Path
     weeks: int = 12
-    items_per_week: int = 400
+    items_per_week: int = 700
     seed: int = 0
     fresh: bool = False
     error_budget: float = 0.01  # ε of the process
