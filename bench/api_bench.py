@@ -14,22 +14,18 @@ import argparse
 import csv
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from _support import free_port, postgres_schema
 
 from deshi.auth.permissions import Role
 from deshi.auth.service import create_user, grant_role, issue_api_token
@@ -59,27 +55,6 @@ def banking77() -> list[tuple[str, str]]:
     path = resources.files("deshi") / "data" / "banking77" / "train.csv"
     with path.open(encoding="utf-8") as f:
         return [(row["text"], row["category"]) for row in csv.DictReader(f)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def postgres_schema(base_url: str) -> Iterator[str]:
-    schema = f"deshi_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 def prepare(url: str, labels: list[str]) -> tuple[str, int]:
@@ -188,7 +163,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         print(run("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", args), flush=True)
     if args.postgres:
-        with postgres_schema(args.postgres) as url:
+        with postgres_schema(args.postgres, "deshi_bench") as url:
             print(run("PostgreSQL", url, args), flush=True)
 
 

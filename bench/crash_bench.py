@@ -21,23 +21,18 @@ import argparse
 import csv
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import httpx
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from _support import free_port, postgres_schema
+from sqlalchemy import Engine, text
 
 from deshi.auth.permissions import Role
 from deshi.auth.service import create_user, grant_role, issue_api_token
@@ -55,27 +50,6 @@ def banking77(limit: int) -> list[tuple[str, str]]:
     with path.open(encoding="utf-8") as f:
         rows = [(row["text"], row["category"]) for row in csv.DictReader(f)]
     return [rows[i % len(rows)] for i in range(limit)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def postgres_schema(base_url: str) -> Iterator[str]:
-    schema = f"deshi_crash_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 def prepare(url: str, labels: list[str]) -> tuple[str, int]:
@@ -343,7 +317,7 @@ def main() -> None:
         print("SQLite:", flush=True)
         ok &= run(f"sqlite:///{Path(tmp) / 'crash.db'}", args)
     if args.postgres:
-        with postgres_schema(args.postgres) as url:
+        with postgres_schema(args.postgres, "deshi_crash") as url:
             print("PostgreSQL:", flush=True)
             ok &= run(url, args)
     print("RESULT:", "PASS" if ok else "FAIL")
