@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -25,7 +23,7 @@ from importlib import resources
 from pathlib import Path
 
 import httpx
-from _support import free_port, postgres_schema
+from _support import free_port, machine, postgres_schema
 
 from deshi.auth.permissions import Role
 from deshi.auth.service import create_user, grant_role, issue_api_token
@@ -36,19 +34,6 @@ from deshi.learning.service import retrain
 from deshi.processes.service import create_department, create_process
 
 BATCH = 500
-
-
-def machine() -> str:
-    """nproc and CPU model, for the table."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} x {model}"
 
 
 def banking77() -> list[tuple[str, str]]:

@@ -14,15 +14,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import platform
 import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+from _support import machine
 
 from deshi.engine import Agent, AgentConfig, Observation, Route
 from deshi.sim.backtest import BacktestSettings, run_backtest
@@ -134,32 +133,27 @@ def speed(args: argparse.Namespace) -> None:
 
 
 def correction_latency(agent: Agent) -> float:
-    """Seconds from recording a correction to a near-duplicate's decision reflecting it."""
-    text = "I would like to know why my card payment was declined at the shop"
+    """Seconds from recording a correction to a near-duplicate's decision reflecting it.
+
+    The reviewer corrects the agent to its own runner-up label; the near-duplicate is the same
+    question with other punctuation and case (cosine ≥ 0.95, the memory's duplicate rule). A
+    question that already has near-twins labelled otherwise is, rightly, not overridden by one
+    correction, so the probe uses a phrasing without one.
+    """
+    text = "My new card has still not been delivered to me"  # no near-twin in BANKING77
     before = agent.decide(text, case_id="lat-0")
-    wrong = "age_limit" if before.label != "age_limit" else "card_arrival"
+    corrected = before.alternatives[1].label if len(before.alternatives) > 1 else "age_limit"
     started = time.perf_counter()
     agent.record(
         Observation.from_decision(
-            case_id="lat-0", text=text, decision=before, label=wrong, audit_rate=0.05
+            case_id="lat-0", text=text, decision=before, label=corrected, audit_rate=0.05
         )
     )
-    after = agent.decide(text + " today", case_id="lat-1")
+    after = agent.decide(text.upper() + "!", case_id="lat-1")
     elapsed = time.perf_counter() - started
-    if after.label != wrong:
+    if after.label != corrected:
         raise SystemExit("the correction did not reach the near-duplicate")
     return elapsed
-
-
-def machine() -> str:
-    cpu = subprocess.run(
-        ["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
-    return f"machine: {cpu}, {nproc} cores, Python {platform.python_version()}, {sys.platform}"
 
 
 def main() -> None:

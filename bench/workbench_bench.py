@@ -20,8 +20,6 @@ pass --in-place to answer on the original.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import re
 import socket
 import sqlite3
@@ -36,6 +34,7 @@ from html import unescape
 from pathlib import Path
 
 import httpx
+from _support import machine
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -44,19 +43,6 @@ ITEM_RE = re.compile(r'<article class="item" data-item-id="(\d+)" data-suggested
 LABEL_RE = re.compile(r'<button type="button" data-label="([^"]*)"')
 META_RE = re.compile(r'<meta name="csrf-token" content="([^"]*)"')
 FIELD_RE = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]*)"')
-
-
-def machine() -> str:
-    """nproc and CPU model, for the table."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} x {model}"
 
 
 def free_port() -> int:
