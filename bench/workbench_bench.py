@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -34,7 +33,7 @@ from html import unescape
 from pathlib import Path
 
 import httpx
-from _support import machine
+from _support import free_port, machine
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -43,12 +42,6 @@ ITEM_RE = re.compile(r'<article class="item" data-item-id="(\d+)" data-suggested
 LABEL_RE = re.compile(r'<button type="button" data-label="([^"]*)"')
 META_RE = re.compile(r'<meta name="csrf-token" content="([^"]*)"')
 FIELD_RE = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]*)"')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def copy_sqlite(url: str, directory: str) -> str:
