@@ -136,9 +136,10 @@ def correction_latency(agent: Agent) -> float:
     """Seconds from recording a correction to a near-duplicate's decision reflecting it.
 
     The reviewer corrects the agent to its own runner-up label; the near-duplicate is the same
-    question with other punctuation and case (cosine ≥ 0.95, the memory's duplicate rule). A
-    question that already has near-twins labelled otherwise is, rightly, not overridden by one
-    correction, so the probe uses a phrasing without one.
+    question in capitals (cosine ≥ 0.95, the memory's duplicate rule). Known limit: a variant
+    that only adds punctuation ("…me!") scores 0.947 with character n-grams and is not
+    overridden, though the correction is its first evidence case. A question that already has
+    near-twins labelled otherwise is, rightly, not overridden by one correction either.
     """
     text = "My new card has still not been delivered to me"  # no near-twin in BANKING77
     before = agent.decide(text, case_id="lat-0")
@@ -149,7 +150,7 @@ def correction_latency(agent: Agent) -> float:
             case_id="lat-0", text=text, decision=before, label=corrected, audit_rate=0.05
         )
     )
-    after = agent.decide(text.upper() + "!", case_id="lat-1")
+    after = agent.decide(text.upper(), case_id="lat-1")
     elapsed = time.perf_counter() - started
     if after.label != corrected:
         raise SystemExit("the correction did not reach the near-duplicate")
