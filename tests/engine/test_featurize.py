@@ -7,7 +7,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from deshi.engine.featurize import EmbeddingFeaturizer, TfidfFeaturizer, cosine_top_k
+from deshi.engine.featurize import EmbeddingFeaturizer, TfidfFeaturizer
+from deshi.engine.search import cosine_top_k
 
 JAPANESE = [
     "カードがまだ届きません",

@@ -116,19 +116,20 @@ class Agent:
         keys = [case_id or text for case_id, text in zip(ids, texts, strict=True)]
         cands, probs = score_with_deciders(vectors, texts, keys, model, neighbours, labels_arr)
         threshold = self.threshold
-        decisions = []
+        suspended = self.monitor_state is MonitorState.SUSPENDED
         chosen = cands.best_per_item(probs, len(texts))
-        for i in range(len(texts)):
-            rows = np.flatnonzero(cands.item == i)
-            others = rows[rows != chosen[i]]
-            order = np.concatenate([[chosen[i]], others[np.argsort(-probs[others], kind="stable")]])
-            alternatives = _alternatives(cands.labels[order], probs[order])
-            label, conf = alternatives[0].label, float(probs[chosen[i]])
+        ranked = _ranked_rows(cands.item, chosen, probs, len(texts))
+        decisions = []
+        for i, rows in enumerate(ranked):
+            alternatives = _alternatives(cands.labels[rows], probs[rows])
+            label, conf = alternatives[0].label, float(probs[rows[0]])
             sims = neighbours.similarities[i]
             evidence = self.memory.cases(
                 neighbours.indices[i][:EVIDENCE_CASES], sims[:EVIDENCE_CASES]
             )
-            route, reason = self._route(label, conf, float(sims[0]), ids[i], matched[i], threshold)
+            route, reason = self._route(
+                label, conf, float(sims[0]), ids[i], matched[i], threshold, suspended
+            )
             decisions.append(
                 Decision(
                     label=label,
@@ -169,6 +170,7 @@ class Agent:
         case_id: str,
         rule: str | None,
         threshold: float | None,
+        suspended: bool,
     ) -> tuple[Route, RouteReason]:
         model = self.champion
         assert model is not None
@@ -180,7 +182,7 @@ class Agent:
             (threshold is not None and conf < threshold, RouteReason.BELOW_THRESHOLD),
             (nearest < model.novelty_floor, RouteReason.NOVEL),
             (model.label_counts.get(label, 0) < MIN_LABEL_COUNT, RouteReason.RARE_LABEL),
-            (self.monitor_state is MonitorState.SUSPENDED, RouteReason.SUSPENDED),
+            (suspended, RouteReason.SUSPENDED),
         ]
         for failed, reason in checks:
             if failed:
@@ -364,6 +366,17 @@ class Agent:
         n = self._labelled
         step = max(min(n, self.config.retrain_every), int(RETRAIN_GROWTH * n))
         self._next_retrain_at = n + max(step, 1)
+
+
+def _ranked_rows(
+    item: np.ndarray, chosen: np.ndarray, probs: np.ndarray, n_items: int
+) -> list[np.ndarray]:
+    """Each item's candidate rows: the chosen one first, the rest by falling probability."""
+    is_chosen = np.zeros(len(item), dtype=bool)
+    is_chosen[chosen[chosen >= 0]] = True
+    order = np.lexsort((-probs, ~is_chosen, item))
+    bounds = np.searchsorted(item[order], np.arange(n_items + 1))
+    return [order[bounds[i] : bounds[i + 1]] for i in range(n_items)]
 
 
 def _alternatives(labels: np.ndarray, probs: np.ndarray) -> tuple[Alternative, ...]:

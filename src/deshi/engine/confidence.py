@@ -69,79 +69,73 @@ def build_candidates(
     memory_labels: np.ndarray,
     label_counts: dict[str, int],
 ) -> Candidates:
-    """Candidates and their features for each item (scores is None when no decider exists)."""
-    rows_item: list[int] = []
-    rows_label: list[str] = []
-    rows_feat: list[list[float]] = []
-    class_index = {c: j for j, c in enumerate(classes)}
-    n_items = neighbours.indices.shape[0]
-    for i in range(n_items):
-        item_scores = scores[i] if scores is not None else None
-        proposals = _proposals(classes, item_scores, neighbours.indices[i], memory_labels)
-        nn_sims = neighbours.similarities[i]
-        nn_labels = memory_labels[neighbours.indices[i]] if len(nn_sims) else np.array([])
-        weights = np.clip(nn_sims, 0.0, 1.0) ** VOTE_SHARPNESS
-        total_weight = float(weights.sum())
-        for label in proposals:
-            rows_item.append(i)
-            rows_label.append(label)
-            rows_feat.append(
-                _features(
-                    label,
-                    item_scores,
-                    class_index,
-                    nn_sims,
-                    nn_labels,
-                    weights,
-                    total_weight,
-                    label_counts,
-                )
-            )
-    features = np.array(rows_feat, dtype=np.float64).reshape(-1, len(FEATURE_NAMES))
-    return Candidates(
-        np.array(rows_item, dtype=np.int64), np.array(rows_label, dtype=object), features
+    """Candidates and their features for each item (scores is None when no decider exists).
+
+    Vectorised over items: labels become integer ids in one vocabulary (the decider's classes,
+    then memory labels), so every feature is an array operation on (item, candidate) rows.
+    """
+    n_items, k = neighbours.indices.shape
+    vocab = list(dict.fromkeys([*classes, *memory_labels.tolist()]))
+    ids = {label: j for j, label in enumerate(vocab)}
+    memory_ids = np.array([ids[label] for label in memory_labels.tolist()], dtype=np.int64)
+    nn_ids = memory_ids[neighbours.indices] if k else np.zeros((n_items, 0), dtype=np.int64)
+    has_scores = scores is not None and len(classes) > 0
+    proposals = [nn_ids[:, :MEMORY_CANDIDATES]]
+    if has_scores:
+        assert scores is not None
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :DECIDER_CANDIDATES]
+        proposals.insert(0, top)  # class j has vocabulary id j
+    item, cand = _unique_in_order(np.hstack(proposals))
+    features = np.zeros((len(item), len(FEATURE_NAMES)), dtype=np.float64)
+    if has_scores:
+        assert scores is not None
+        features[:, 0:3] = _decider_features(scores, item, cand)
+    sims = neighbours.similarities.astype(np.float64)
+    agrees = nn_ids[item] == cand[:, None]  # (rows, k)
+    weights = np.clip(sims, 0.0, 1.0) ** VOTE_SHARPNESS
+    total = weights.sum(axis=1)[item]
+    if k:
+        features[:, 3] = sims[item, 0]
+        features[:, 4] = agrees[:, 0]
+        features[:, 5] = np.where(agrees, sims[item], -np.inf).max(axis=1, initial=-np.inf)
+        features[:, 5] = np.where(agrees.any(axis=1), features[:, 5], 0.0)
+        vote = (weights[item] * agrees).sum(axis=1)
+        features[:, 6] = np.divide(vote, total, out=np.zeros_like(vote), where=total > 0)
+    counts = np.array([label_counts.get(label, 0) for label in vocab], dtype=np.float64)
+    features[:, 7] = np.log1p(counts[cand])
+    labels = np.array(vocab, dtype=object)[cand] if len(cand) else np.zeros(0, dtype=object)
+    return Candidates(item, labels, features)
+
+
+def _unique_in_order(proposals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(item, label id) rows of each item's distinct proposals, in proposal order."""
+    n_items, width = proposals.shape
+    keep = np.ones_like(proposals, dtype=bool)
+    for j in range(1, width):
+        keep[:, j] = (proposals[:, :j] != proposals[:, j : j + 1]).all(axis=1)
+    item = np.repeat(np.arange(n_items, dtype=np.int64), width).reshape(n_items, width)
+    return item[keep], proposals[keep].astype(np.int64)
+
+
+def _decider_features(scores: np.ndarray, item: np.ndarray, cand: np.ndarray) -> np.ndarray:
+    """Score, margin over the best other class, and "is the top class" for each row.
+
+    A label the decider does not know (seen only in memory) scores one below the item's minimum.
+    """
+    n_classes = scores.shape[1]
+    known = cand < n_classes
+    item_scores = scores[item]
+    score = np.where(
+        known, item_scores[np.arange(len(item)), np.minimum(cand, n_classes - 1)], 0.0
     )
-
-
-def _proposals(
-    classes: Sequence[str],
-    item_scores: np.ndarray | None,
-    nn_indices: np.ndarray,
-    memory_labels: np.ndarray,
-) -> list[str]:
-    proposals: list[str] = []
-    if item_scores is not None and len(classes):
-        top = np.argsort(-item_scores, kind="stable")[:DECIDER_CANDIDATES]
-        proposals.extend(classes[j] for j in top)
-    for j in nn_indices[:MEMORY_CANDIDATES]:
-        proposals.append(str(memory_labels[j]))
-    return list(dict.fromkeys(proposals))
-
-
-def _features(
-    label: str,
-    item_scores: np.ndarray | None,
-    class_index: dict[str, int],
-    nn_sims: np.ndarray,
-    nn_labels: np.ndarray,
-    weights: np.ndarray,
-    total_weight: float,
-    label_counts: dict[str, int],
-) -> list[float]:
-    score = margin = is_top = 0.0
-    if item_scores is not None and len(item_scores):
-        j = class_index.get(label)
-        score = float(item_scores[j]) if j is not None else float(item_scores.min()) - 1.0
-        others = np.delete(item_scores, j) if j is not None else item_scores
-        margin = score - float(others.max()) if len(others) else score
-        is_top = float(margin > 0)
-    agrees = nn_labels == label if len(nn_labels) else np.zeros(0, dtype=bool)
-    nearest = float(nn_sims[0]) if len(nn_sims) else 0.0
-    nearest_agrees = float(agrees[0]) if len(agrees) else 0.0
-    best_sim = float(nn_sims[agrees].max()) if agrees.any() else 0.0
-    vote = float(weights[agrees].sum()) / total_weight if total_weight > 0 else 0.0
-    count = np.log1p(label_counts.get(label, 0))
-    return [score, margin, is_top, nearest, nearest_agrees, best_sim, vote, float(count)]
+    score = np.where(known, score, item_scores.min(axis=1) - 1.0)
+    if n_classes == 1:
+        margin = np.where(known, score, score - item_scores[:, 0])
+    else:
+        two = -np.partition(-item_scores, 1, axis=1)[:, :2]  # best and second-best score
+        best_other = np.where(known & (score >= two[:, 0]), two[:, 1], two[:, 0])
+        margin = score - best_other
+    return np.column_stack([score, margin, (margin > 0).astype(np.float64)])
 
 
 class ConfidenceModel:

@@ -7,6 +7,7 @@ character n-grams catch the rest, including Japanese, where words are not separa
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
@@ -33,6 +34,20 @@ class Featurizer(Protocol):
         ...
 
 
+# Punctuation (Unicode category P*, including Japanese 。、「」) becomes a space for the character
+# n-grams: "delivered to me!" and "delivered to me" are the same question. Currency and other
+# symbols (category S*) stay, since "£" or "€" can matter. The basic plane holds the punctuation
+# in practical use.
+_PUNCTUATION = {
+    code: " " for code in range(0x10000) if unicodedata.category(chr(code))[0] == "P"
+}
+
+
+def normalise_for_characters(text: str) -> str:
+    """Lower-case, with punctuation replaced by spaces."""
+    return text.lower().translate(_PUNCTUATION)
+
+
 class TfidfFeaturizer:
     """Word 1–2-gram plus character 2–4-gram TF-IDF (within word boundaries), sublinear tf."""
 
@@ -49,6 +64,7 @@ class TfidfFeaturizer:
         self._char = TfidfVectorizer(
             sublinear_tf=True,
             analyzer="char_wb",
+            preprocessor=normalise_for_characters,
             ngram_range=(2, self.max_char_ngram),
             min_df=self.min_df,
         )
@@ -129,31 +145,3 @@ def make_featurizer(name: str) -> Featurizer:
     if name == "embeddings":
         return EmbeddingFeaturizer()
     raise ValueError(f"unknown featurizer {name!r} (expected 'tfidf' or 'embeddings')")
-
-
-def transposed(corpus: Matrix) -> Matrix:
-    """The corpus laid out for fast `queries @ corpus.T` (sparse: CSR of the transpose)."""
-    return corpus.T.tocsr() if sparse.issparse(corpus) else np.ascontiguousarray(corpus.T)
-
-
-def cosine_top_k(
-    queries: Matrix, corpus: Matrix, k: int, *, corpus_t: Matrix | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and similarities of the k most similar corpus rows for each query row, best first.
-
-    Pass `corpus_t = transposed(corpus)` when searching the same corpus many times.
-    """
-    n_query, n_corpus = queries.shape[0], corpus.shape[0]
-    k = min(k, n_corpus)
-    if k == 0 or n_query == 0:
-        return np.zeros((n_query, 0), dtype=np.int64), np.zeros((n_query, 0), dtype=np.float32)
-    product = queries @ (corpus_t if corpus_t is not None else transposed(corpus))
-    sims = product.toarray() if sparse.issparse(product) else np.asarray(product)
-    sims = sims.astype(np.float32, copy=False)
-    if k < n_corpus:
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-    else:
-        part = np.tile(np.arange(n_corpus), (n_query, 1))
-    part_sims = np.take_along_axis(sims, part, axis=1)
-    order = np.argsort(-part_sims, axis=1, kind="stable")
-    return np.take_along_axis(part, order, axis=1), np.take_along_axis(part_sims, order, axis=1)

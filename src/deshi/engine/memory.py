@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from deshi.engine.featurize import Featurizer, Matrix, cosine_top_k, transposed
+from deshi.engine.featurize import Featurizer, Matrix
+from deshi.engine.search import SimilarityIndex
 from deshi.engine.types import Case
 
 
@@ -32,10 +33,9 @@ class CaseMemory:
         self.texts: list[str] = []
         self.labels: list[str] = []
         self._featurizer: Featurizer | None = None
-        self._base: Matrix | None = None
-        self._base_t: Matrix | None = None
+        self._base: SimilarityIndex | None = None
         self._recent: list[Matrix] = []
-        self._recent_stacked: Matrix | None = None
+        self._recent_index: SimilarityIndex | None = None
         self._label_array: np.ndarray | None = None
 
     def __len__(self) -> int:
@@ -49,15 +49,15 @@ class CaseMemory:
         self._label_array = None
         if self._featurizer is not None:
             self._recent.append(self._featurizer.transform([text]))
-            self._recent_stacked = None
+            self._recent_index = None
 
     def rebuild(self, featurizer: Featurizer, vectors: Matrix | None = None) -> None:
         """Re-vectorise every case with a (new) featurizer; `vectors` may pass precomputed rows."""
         self._featurizer = featurizer
-        self._base = vectors if vectors is not None else featurizer.transform(self.texts)
-        self._base_t = transposed(self._base)
+        base = vectors if vectors is not None else featurizer.transform(self.texts)
+        self._base = SimilarityIndex(base)
         self._recent = []
-        self._recent_stacked = None
+        self._recent_index = None
 
     def search(self, queries: Matrix, k: int) -> Neighbours:
         """The k most similar remembered cases for each query row, best first."""
@@ -65,11 +65,11 @@ class CaseMemory:
         if self._base is None:
             empty = np.zeros((n, 0))
             return Neighbours(empty.astype(np.int64), empty.astype(np.float32))
-        indices, sims = cosine_top_k(queries, self._base, k, corpus_t=self._base_t)
-        recent = self._recent_matrix()
+        indices, sims = self._base.top_k(queries, k)
+        recent = self._recent_search_index()
         if recent is not None:  # merge the base's and the recent rows' candidates
-            r_idx, r_sims = cosine_top_k(queries, recent, k)
-            indices = np.hstack([indices, r_idx + self._base.shape[0]])
+            r_idx, r_sims = recent.top_k(queries, k)
+            indices = np.hstack([indices, r_idx + self._base.size])
             sims = np.hstack([sims, r_sims])
             order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
             indices = np.take_along_axis(indices, order, axis=1)
@@ -89,12 +89,12 @@ class CaseMemory:
             self._label_array = np.array(self.labels, dtype=object)
         return self._label_array
 
-    def _recent_matrix(self) -> Matrix | None:
+    def _recent_search_index(self) -> SimilarityIndex | None:
         if not self._recent:
             return None
-        if self._recent_stacked is None:
+        if self._recent_index is None:
             if sparse.issparse(self._recent[0]):
-                self._recent_stacked = sparse.vstack(self._recent).tocsr()
+                self._recent_index = SimilarityIndex(sparse.vstack(self._recent).tocsr())
             else:
-                self._recent_stacked = np.vstack(self._recent)
-        return self._recent_stacked
+                self._recent_index = SimilarityIndex(np.vstack(self._recent))
+        return self._recent_index

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from deshi.engine.confidence import Candidates, ConfidenceModel, build_candidates
-from deshi.engine.featurize import Featurizer, Matrix, cosine_top_k, transposed
+from deshi.engine.featurize import Featurizer, Matrix
 from deshi.engine.learn import Decider, LinearDecider
 from deshi.engine.memory import Neighbours
 from deshi.engine.model import CalibrationData, TrainedModel
+from deshi.engine.search import SimilarityIndex, cosine_top_k
 
 NEIGHBOURS = 10
 FOLDS = 3
@@ -211,8 +212,8 @@ def _out_of_fold_candidates(
             vectors[train], [data.texts[i] for i in train], train_labels.tolist()
         )
         deciders.append(decider)
-        train_t = transposed(vectors[train])
-        idx, sims = cosine_top_k(vectors[test], vectors[train], NEIGHBOURS, corpus_t=train_t)
+        index = SimilarityIndex(vectors[train])
+        idx, sims = index.top_k(vectors[test], NEIGHBOURS)
         nearest[test] = sims[:, 0] if sims.shape[1] else 0.0
         texts = [data.texts[i] for i in test]
         cands, _ = score_items(
@@ -221,9 +222,7 @@ def _out_of_fold_candidates(
         parts.append(Candidates(test[cands.item], cands.labels, cands.features))
         unl = np.flatnonzero(unl_fold == f)
         if unlabelled_vectors is not None and len(unl):
-            idx, sims = cosine_top_k(
-                unlabelled_vectors[unl], vectors[train], NEIGHBOURS, corpus_t=train_t
-            )
+            idx, sims = index.top_k(unlabelled_vectors[unl], NEIGHBOURS)
             texts = [data.unlabelled_texts[i] for i in unl]
             cands, _ = score_items(
                 unlabelled_vectors[unl],
