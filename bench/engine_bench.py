@@ -22,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from _support import machine
+from threadpoolctl import threadpool_limits
 
 from deshi.engine import Agent, AgentConfig, Observation, Route
 from deshi.sim.backtest import BacktestSettings, run_backtest
@@ -96,6 +97,11 @@ def stream(args: argparse.Namespace) -> None:
 
 def speed(args: argparse.Namespace) -> None:
     """Batch decisions per second on one core, correction latency, retrain time, peak memory."""
+    with threadpool_limits(limits=1):  # BLAS on one thread: the target is per core
+        _speed(args)
+
+
+def _speed(args: argparse.Namespace) -> None:
     items = load("banking77").shuffled(0).items
     agent = Agent(AgentConfig(featurizer=args.featurizer))
     for i, item in enumerate(items):  # everything reviewed: the largest memory and training set
@@ -136,9 +142,8 @@ def correction_latency(agent: Agent) -> float:
     """Seconds from recording a correction to a near-duplicate's decision reflecting it.
 
     The reviewer corrects the agent to its own runner-up label; the near-duplicate is the same
-    question in capitals (cosine ≥ 0.95, the memory's duplicate rule). Known limit: a variant
-    that only adds punctuation ("…me!") scores 0.947 with character n-grams and is not
-    overridden, though the correction is its first evidence case. A question that already has
+    question in capitals with an exclamation mark (case and punctuation do not change the
+    features, so cosine ≥ 0.95: the memory's duplicate rule). A question that already has
     near-twins labelled otherwise is, rightly, not overridden by one correction either.
     """
     text = "My new card has still not been delivered to me"  # no near-twin in BANKING77
@@ -150,7 +155,7 @@ def correction_latency(agent: Agent) -> float:
             case_id="lat-0", text=text, decision=before, label=corrected, audit_rate=0.05
         )
     )
-    after = agent.decide(text.upper(), case_id="lat-1")
+    after = agent.decide(text.upper() + "!", case_id="lat-1")
     elapsed = time.perf_counter() - started
     if after.label != corrected:
         raise SystemExit("the correction did not reach the near-duplicate")

@@ -93,8 +93,6 @@ def test_a_reviewed_near_duplicate_decides_over_a_more_probable_label():
     # Item 0: candidate "b" is less probable but its nearest case is a near-duplicate that agrees.
     features = np.zeros((3, 8))
     features[1, 3], features[1, 4] = DUPLICATE_SIMILARITY, 1.0
-    cands = Candidates(
-        np.array([0, 0, 1]), np.array(["a", "b", "a"], dtype=object), features
-    )
+    cands = Candidates(np.array([0, 0, 1]), np.array(["a", "b", "a"], dtype=object), features)
     best = cands.best_per_item(np.array([0.9, 0.2, 0.7]), 3)
     assert best.tolist() == [1, 2, -1]

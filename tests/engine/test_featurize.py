@@ -39,3 +39,25 @@ def test_embeddings_load_offline_and_rank_paraphrases_first() -> None:
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     idx, _ = cosine_top_k(featurizer.transform(["My card has not arrived yet"]), vectors, 1)
     assert idx[0, 0] == 0
+
+
+@pytest.mark.parametrize(
+    ("variant", "original"),
+    [
+        (
+            "My new card has still not been delivered to me!",
+            "my new card has still not been delivered to me",
+        ),
+        ("カードが、まだ届きません。", "カードがまだ届きません"),
+    ],
+)
+def test_case_and_punctuation_do_not_change_the_vector(variant: str, original: str) -> None:
+    featurizer = TfidfFeaturizer().fit([original, "what is the exchange rate", *JAPANESE])
+    a, b = featurizer.transform([variant]), featurizer.transform([original])
+    assert float(a.multiply(b).sum()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_currency_symbols_are_kept() -> None:
+    featurizer = TfidfFeaturizer().fit(["fee in £", "fee in €"])
+    a, b = featurizer.transform(["fee in £"]), featurizer.transform(["fee in €"])
+    assert float(a.multiply(b).sum()) < 0.99

@@ -34,17 +34,19 @@ class Featurizer(Protocol):
         ...
 
 
-# Punctuation (Unicode category P*, including Japanese 。、「」) becomes a space for the character
-# n-grams: "delivered to me!" and "delivered to me" are the same question. Currency and other
-# symbols (category S*) stay, since "£" or "€" can matter. The basic plane holds the punctuation
-# in practical use.
-_PUNCTUATION = {
-    code: " " for code in range(0x10000) if unicodedata.category(chr(code))[0] == "P"
+# Punctuation (Unicode category P*, including Japanese 。、「」) is dropped before n-grams are
+# taken: "delivered to me!" and "delivered to me" are the same question, and so are
+# "カードが、まだ" and "カードがまだ". Dropping rather than spacing keeps Japanese runs whole (a
+# space would split them), and turns "don't" and "e-mail" into the forms people also type.
+# Currency and other symbols (category S*) stay, since "£" or "€" can matter. The basic plane
+# holds the punctuation in practical use.
+_PUNCTUATION: dict[int, None] = {
+    code: None for code in range(0x10000) if unicodedata.category(chr(code))[0] == "P"
 }
 
 
-def normalise_for_characters(text: str) -> str:
-    """Lower-case, with punctuation replaced by spaces."""
+def normalise(text: str) -> str:
+    """Lower-case, without punctuation."""
     return text.lower().translate(_PUNCTUATION)
 
 
@@ -60,11 +62,13 @@ class TfidfFeaturizer:
         self._char: TfidfVectorizer | None = None
 
     def fit(self, texts: Sequence[str]) -> TfidfFeaturizer:
-        self._word = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=self.min_df)
+        self._word = TfidfVectorizer(
+            sublinear_tf=True, ngram_range=(1, 2), min_df=self.min_df, preprocessor=normalise
+        )
         self._char = TfidfVectorizer(
             sublinear_tf=True,
             analyzer="char_wb",
-            preprocessor=normalise_for_characters,
+            preprocessor=normalise,
             ngram_range=(2, self.max_char_ngram),
             min_df=self.min_df,
         )

@@ -9,7 +9,7 @@ import numpy as np
 from scipy import sparse
 
 from deshi.engine.featurize import Featurizer, Matrix
-from deshi.engine.search import SimilarityIndex
+from deshi.engine.search import SimilarityIndex, top_k_per_row
 from deshi.engine.types import Case
 
 
@@ -21,11 +21,15 @@ class Neighbours:
     similarities: np.ndarray  # (n_queries, k) float
 
 
+FEW_QUERIES = 16  # up to this many queries, a plain product beats indexing the recent rows
+
+
 class CaseMemory:
     """Reviewed cases with their final labels, vectorised with the champion's featurizer.
 
-    Vectors are kept as a base matrix (rebuilt at every retrain) plus the rows added since, searched
-    separately and merged, so adding a case never re-stacks the whole memory.
+    Vectors are kept as a base index (rebuilt at every retrain) plus the rows added since, searched
+    separately and merged, so adding a case never re-indexes the whole memory. New rows are
+    appended to the recent block in one stack per search, not one per row.
     """
 
     def __init__(self) -> None:
@@ -34,7 +38,8 @@ class CaseMemory:
         self.labels: list[str] = []
         self._featurizer: Featurizer | None = None
         self._base: SimilarityIndex | None = None
-        self._recent: list[Matrix] = []
+        self._recent: Matrix | None = None
+        self._pending: list[Matrix] = []
         self._recent_index: SimilarityIndex | None = None
         self._label_array: np.ndarray | None = None
 
@@ -48,16 +53,14 @@ class CaseMemory:
         self.labels.append(label)
         self._label_array = None
         if self._featurizer is not None:
-            self._recent.append(self._featurizer.transform([text]))
-            self._recent_index = None
+            self._pending.append(self._featurizer.transform([text]))
 
     def rebuild(self, featurizer: Featurizer, vectors: Matrix | None = None) -> None:
         """Re-vectorise every case with a (new) featurizer; `vectors` may pass precomputed rows."""
         self._featurizer = featurizer
         base = vectors if vectors is not None else featurizer.transform(self.texts)
         self._base = SimilarityIndex(base)
-        self._recent = []
-        self._recent_index = None
+        self._recent, self._pending, self._recent_index = None, [], None
 
     def search(self, queries: Matrix, k: int) -> Neighbours:
         """The k most similar remembered cases for each query row, best first."""
@@ -66,9 +69,9 @@ class CaseMemory:
             empty = np.zeros((n, 0))
             return Neighbours(empty.astype(np.int64), empty.astype(np.float32))
         indices, sims = self._base.top_k(queries, k)
-        recent = self._recent_search_index()
+        recent = self._search_recent(queries, k)
         if recent is not None:  # merge the base's and the recent rows' candidates
-            r_idx, r_sims = recent.top_k(queries, k)
+            r_idx, r_sims = recent
             indices = np.hstack([indices, r_idx + self._base.size])
             sims = np.hstack([sims, r_sims])
             order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
@@ -89,12 +92,24 @@ class CaseMemory:
             self._label_array = np.array(self.labels, dtype=object)
         return self._label_array
 
-    def _recent_search_index(self) -> SimilarityIndex | None:
-        if not self._recent:
+    def _search_recent(self, queries: Matrix, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        recent = self._recent_rows()
+        if recent is None:
             return None
+        if queries.shape[0] <= FEW_QUERIES:
+            product = queries @ recent.T
+            sims = product.toarray() if sparse.issparse(product) else np.asarray(product)
+            return top_k_per_row(sims.astype(np.float32), min(k, recent.shape[0]))
         if self._recent_index is None:
-            if sparse.issparse(self._recent[0]):
-                self._recent_index = SimilarityIndex(sparse.vstack(self._recent).tocsr())
+            self._recent_index = SimilarityIndex(recent)
+        return self._recent_index.top_k(queries, k)
+
+    def _recent_rows(self) -> Matrix | None:
+        if self._pending:
+            parts = [self._recent, *self._pending] if self._recent is not None else self._pending
+            if sparse.issparse(parts[0]):
+                self._recent = sparse.vstack(parts, format="csr")
             else:
-                self._recent_index = SimilarityIndex(np.vstack(self._recent))
-        return self._recent_index
+                self._recent = np.vstack(parts)
+            self._pending, self._recent_index = [], None
+        return self._recent
