@@ -6,7 +6,7 @@ it to the factories that need it, e.g. `deshi.db.create_db_engine(settings.datab
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEFAULT_DATABASE_URL", "Settings"]
@@ -55,5 +55,13 @@ class Settings(BaseSettings):
         description=(
             "How long a claimed review item stays leased to its reviewer; after that anyone "
             "may claim it again."
+        ),
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key that signs the web UI's session cookies (a long random string; keep it secret "
+            "and the same on every server process). Unset: a random key per process, so sessions "
+            "end when the server restarts and do not span processes; a warning is logged."
         ),
     )

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
+
+from fastapi.testclient import TestClient
 
 from deshi.auth.permissions import Role
 from deshi.engine import Alternative, Case, Decision, Route
@@ -61,3 +65,33 @@ def fixed_decisions(route: str, label: str | None = "card_arrival") -> Callable[
         return [engine_decision(route, label) for _ in items]
 
     return decide
+
+
+def banking77(categories: Sequence[str], per_label: int) -> list[tuple[str, str]]:
+    """The first `per_label` BANKING77 (text, label) rows of each category, grouped by label."""
+    path = resources.files("deshi") / "data" / "banking77" / "train.csv"
+    rows: dict[str, list[str]] = {c: [] for c in categories}
+    with path.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            bucket = rows.get(row["category"])
+            if bucket is not None and len(bucket) < per_label:
+                bucket.append(row["text"])
+    return [(text, label) for label in categories for text in rows[label]]
+
+
+def review_everything(
+    client: TestClient, world: World, process_id: int, truth: dict[str, str]
+) -> int:
+    """Claim and review (with the true label) every queued item; the number reviewed."""
+    reviewed = 0
+    while True:
+        r = client.post(f"/processes/{process_id}/queue/claim", headers=world.auth("reviewer"))
+        if r.status_code == 204:
+            return reviewed
+        claimed = r.json()
+        answer = {"action": "correct", "label": truth[claimed["external_id"]], "seconds": 5}
+        done = client.post(
+            f"/items/{claimed['id']}/review", json=answer, headers=world.auth("reviewer")
+        )
+        assert done.status_code == 200, done.text
+        reviewed += 1

@@ -3,11 +3,8 @@ of a near-duplicate change the agent's next decision at once (before any retrain
 
 from __future__ import annotations
 
-import csv
-from importlib import resources
-
 import pytest
-from api_world import World
+from api_world import World, banking77, review_everything
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,34 +22,6 @@ CATEGORIES = [
 ]
 
 
-def _banking77(per_label: int) -> list[tuple[str, str]]:
-    path = resources.files("deshi") / "data" / "banking77" / "train.csv"
-    rows: dict[str, list[str]] = {c: [] for c in CATEGORIES}
-    with path.open(encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            bucket = rows.get(row["category"])
-            if bucket is not None and len(bucket) < per_label:
-                bucket.append(row["text"])
-    return [(text, label) for label in CATEGORIES for text in rows[label]]
-
-
-def _review_everything(
-    client: TestClient, world: World, process_id: int, truth: dict[str, str]
-) -> int:
-    reviewed = 0
-    while True:
-        r = client.post(f"/processes/{process_id}/queue/claim", headers=world.auth("reviewer"))
-        if r.status_code == 204:
-            return reviewed
-        claimed = r.json()
-        answer = {"action": "correct", "label": truth[claimed["external_id"]], "seconds": 5}
-        done = client.post(
-            f"/items/{claimed['id']}/review", json=answer, headers=world.auth("reviewer")
-        )
-        assert done.status_code == 200, done.text
-        reviewed += 1
-
-
 @pytest.mark.slow
 def test_correcting_a_near_duplicate_changes_the_next_decision(
     client: TestClient, world: World, session_factory: sessionmaker[Session]
@@ -65,13 +34,13 @@ def test_correcting_a_near_duplicate_changes_the_next_decision(
     )
     process_id = r.json()["id"]
     client.patch(f"/processes/{process_id}", json={"mode": "assist"}, headers=owner)
-    data = _banking77(per_label=10)
+    data = banking77(CATEGORIES, per_label=10)
     assert len(data) == 60
     body = {"items": [{"external_id": f"b{i}", "text": t} for i, (t, _) in enumerate(data)]}
     r = client.post(f"/processes/{process_id}/items:batch", json=body, headers=owner)
     assert r.status_code == 201 and r.json()["created"] == 60
     truth = {f"b{i}": label for i, (_, label) in enumerate(data)}
-    assert _review_everything(client, world, process_id, truth) == 60
+    assert review_everything(client, world, process_id, truth) == 60
 
     with transaction(session_factory) as session:  # what the background worker does when due
         process = session.get(Process, process_id)

@@ -6,13 +6,15 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from api_world import World, fixed_decisions
+from api_world import World, banking77, fixed_decisions, review_everything
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from deshi.db.models import Decision, Item
+from deshi.db import transaction
+from deshi.db.models import Decision, Item, Process
 from deshi.items import service as items_service
+from deshi.learning.service import retrain
 
 
 def _items(session_factory: sessionmaker[Session]) -> int:
@@ -128,23 +130,40 @@ def test_mode_and_route_decide_the_status(
     assert (r.json()["completed_at"] is not None) == (status == "auto_completed")
 
 
-def test_always_human_rule_overrides_auto(
-    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+def test_always_human_rule_sends_an_otherwise_auto_item_to_review(
+    client: TestClient, world: World, session_factory: sessionmaker[Session]
 ) -> None:
-    monkeypatch.setattr(items_service, "decide_items", fixed_decisions("auto"))
-    rules = [{"name": "fraud", "pattern": r"fraud|stolen"}]
-    r = client.patch(
-        f"/processes/{world.own_process}",
-        json={"mode": "autopilot", "always_human_rules": rules},
-        headers=world.auth("owner"),
-    )
-    assert r.status_code == 200, r.text
-    url = f"/processes/{world.own_process}/items"
-    flagged = client.post(url, json={"text": "Card STOLEN"}, headers=world.auth("owner")).json()
-    plain = client.post(url, json={"text": "card arrival"}, headers=world.auth("owner")).json()
+    """A real agent, trained through the API until it auto-completes, still hands a rule match
+    to a human: the engine routes it (reason_code "rule"), nothing re-routes it afterwards."""
+    owner, url = world.auth("owner"), f"/processes/{world.own_process}"
+    policy = {"mode": "assist", "error_budget": 0.2, "confidence": 0.8, "audit_rate": 0.001}
+    assert client.patch(url, json=policy, headers=owner).status_code == 200
+    cards, rates = banking77(["card_arrival"], 45), banking77(["exchange_rate"], 45)
+    held_out = cards[0][0]  # a card_arrival question the agent never learns from
+    taught = [row for pair in zip(cards[1:], rates, strict=False) for row in pair]  # interleaved
+    body = {"items": [{"external_id": f"t{i}", "text": t} for i, (t, _) in enumerate(taught)]}
+    assert client.post(f"{url}/items:batch", json=body, headers=owner).status_code == 201
+    truth = {f"t{i}": label for i, (_, label) in enumerate(taught)}
+    assert review_everything(client, world, world.own_process, truth) == len(taught)
+    with transaction(session_factory) as session:  # what the background worker does when due
+        retrain(session, process=session.get_one(Process, world.own_process))
+    rules = [{"name": "large amount", "field": "amount", "op": ">", "value": 1000}]
+    patch = {"mode": "autopilot", "always_human_rules": rules}
+    assert client.patch(url, json=patch, headers=owner).status_code == 200
+
+    same_text = [
+        {"external_id": "plain", "text": held_out, "fields": {"amount": 10}},
+        {"external_id": "flagged", "text": held_out, "fields": {"amount": 5000}},
+    ]
+    r = client.post(f"{url}/items:batch", json={"items": same_text}, headers=owner)
+    plain, flagged = r.json()["items"]
+    assert (plain["status"], plain["decision"]["route"]) == ("auto_completed", "auto")
     assert (flagged["status"], flagged["decision"]["route"]) == ("queued", "review")
-    assert "fraud" in flagged["decision"]["reason"]
-    assert plain["status"] == "auto_completed"
+    assert flagged["decision"]["label"] == plain["decision"]["label"] == "card_arrival"
+    assert "large amount" in flagged["decision"]["reason"]
+    with session_factory() as session:
+        row = session.scalars(select(Decision).where(Decision.item_id == flagged["id"])).one()
+        assert row.reason_code == "rule"
 
 
 def test_item_lineage_shows_decision_and_reviews(

@@ -29,6 +29,18 @@ def test_settings_read_the_deshi_env_prefix(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.sqlite_busy_timeout_ms == 250
 
 
+def test_secret_key_is_read_from_the_env_and_kept_out_of_reprs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DESHI_SECRET_KEY", "do-not-print-me")
+    settings = Settings()
+    assert settings.secret_key is not None
+    assert settings.secret_key.get_secret_value() == "do-not-print-me"
+    assert "do-not-print-me" not in repr(settings)
+    monkeypatch.delenv("DESHI_SECRET_KEY")
+    assert Settings().secret_key is None
+
+
 def test_every_setting_is_documented() -> None:
     for name, field in Settings.model_fields.items():
         assert field.description, f"setting {name} has no description"

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from ui_world import PASSWORD, UiWorld
+
+from deshi.settings import Settings
+from deshi.web import create_app
 
 
 def _csrf(html: str) -> str:
@@ -64,6 +69,37 @@ def test_forged_session_cookie_is_ignored(client: TestClient, world: UiWorld) ->
     r = client.get(f"/processes/{world.process_id}", headers={"Accept": "text/html"},
                    follow_redirects=False)  # fmt: skip
     assert r.status_code == 303
+
+
+def _dashboard_status_after_restart(db_url: str, process_id: int) -> int:
+    """Sign in on one app, then open a dashboard on a second app (a restart, or another server
+    process) with that session cookie; the status it answers (303: sent to the login)."""
+    with TestClient(create_app(Settings(database_url=db_url))) as first:
+        _login(first, "owner")
+        cookie = first.cookies["deshi_session"]
+    with TestClient(create_app(Settings(database_url=db_url))) as second:
+        second.cookies.set("deshi_session", cookie)
+        page = f"/processes/{process_id}"
+        return second.get(page, headers={"Accept": "text/html"}, follow_redirects=False).status_code
+
+
+def test_sessions_outlive_a_restart_with_the_secret_key_setting(
+    ui_db: tuple[str, UiWorld], world: UiWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DESHI_SECRET_KEY", "one long key shared by every server process")
+    assert _dashboard_status_after_restart(ui_db[0], world.process_id) == 200
+
+
+def test_without_a_secret_key_sessions_end_at_restart_with_a_warning(
+    ui_db: tuple[str, UiWorld],
+    world: UiWorld,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.delenv("DESHI_SECRET_KEY", raising=False)
+    with caplog.at_level(logging.WARNING, logger="deshi.web"):
+        assert _dashboard_status_after_restart(ui_db[0], world.process_id) == 303
+    assert any("DESHI_SECRET_KEY is not set" in r.getMessage() for r in caplog.records)
 
 
 def test_home_sends_reviewers_to_the_workbench_and_owners_to_the_dashboard(
@@ -136,12 +172,44 @@ def test_audit_log_shows_chain_status_to_auditors_only(client: TestClient) -> No
     assert page.status_code == 200 and 'data-chain="ok"' in page.text
 
 
+def test_audit_log_shows_only_the_readers_departments(client: TestClient, world: UiWorld) -> None:
+    other_item = f"<td>items:{world.other_item_id}</td>"  # the newest event of the workspace
+    _login(client, "auditor")
+    assert other_item not in client.get("/audit").text
+    client.cookies.clear()
+    _login(client, "other_owner")
+    page = client.get("/audit").text
+    assert other_item in page and f"<td>processes:{world.other_process_id}</td>" in page
+    assert f"<td>processes:{world.process_id}</td>" not in page and "<td>users:" not in page
+    assert 'data-chain="ok"' in page and 'data-scope="departments"' in page
+
+
 def test_japanese_by_switch_and_by_accept_language(client: TestClient, world: UiWorld) -> None:
     assert "ログイン" in client.get("/login", headers={"Accept-Language": "ja,en;q=0.5"}).text
     _login(client, "owner")
     client.get("/lang/ja?next=/", follow_redirects=False)
     page = client.get(f"/processes/{world.process_id}", headers={"Accept": "text/html"})
     assert "主要指標" in page.text and 'lang="ja"' in page.text
+
+
+def _said(page: str) -> dict[str, str]:
+    """The dashboard's recommendation reasons and warnings: code → text (badge left out)."""
+    items = re.findall(r'<li[^>]* data-code="([^"]+)">(.*?)</li>', page, re.S)
+    return {code: re.sub(r"<span.*?</span>", "", text).strip() for code, text in items}
+
+
+def test_japanese_dashboard_explains_its_recommendation_and_warnings_in_japanese(
+    client: TestClient, world: UiWorld
+) -> None:
+    _login(client, "owner")
+    html = {"Accept": "text/html"}
+    english = _said(client.get(f"/processes/{world.process_id}", headers=html).text)
+    client.get("/lang/ja?next=/", follow_redirects=False)
+    japanese = _said(client.get(f"/processes/{world.process_id}", headers=html).text)
+    assert japanese.keys() == english.keys() >= {"no_owner", "not_enough_weeks"}
+    assert japanese["no_owner"] == "このプロセスにはオーナーがいません。"
+    for code, text in japanese.items():
+        assert text != english[code] and re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text), code
 
 
 def test_open_redirects_are_refused(client: TestClient) -> None:

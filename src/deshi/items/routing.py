@@ -8,29 +8,26 @@ The engine proposes a route (auto | review | audit); the process decides what is
     autopilot (arm 'ai_led')      auto_completed    queued            queued, blind
     arm 'human_only' (any mode)   queued, blind     queued, blind     queued, blind
 
-An always-human rule match turns the engine's route into `review` before this table applies.
+Always-human rules are not applied here: `deshi.learning.service.decide_items` passes the
+matched rule into the engine call, and the engine routes the item to `review` (reason "rule").
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
-from deshi.engine import Decision, Route
+from deshi.engine import Route
 from deshi.items.models import ItemStatus
 from deshi.kpis.arms import assign_arm as draw_arm
-from deshi.learning.rules import first_match, parse_rules
 from deshi.processes.models import Mode
 
 __all__ = [
     "AI_LED",
     "ASSISTED",
     "HUMAN_ONLY",
-    "apply_rule",
     "assign_arm",
     "initial_status",
-    "matching_rule",
     "served_blind",
 ]
 
@@ -47,23 +44,6 @@ def assign_arm(arms: Mapping[str, Any], key: str) -> str | None:
     """
     shares = {name: float(share) for name, share in arms.items() if float(share) > 0}
     return draw_arm(key, shares) if shares else None
-
-
-def matching_rule(rules: Any, text: str, fields: Mapping[str, Any]) -> str | None:
-    """The name of the first always-human rule the item matches (deshi.learning.rules shapes)."""
-    return first_match(parse_rules(rules), text, fields)
-
-
-def apply_rule(decision: Decision, rule: str | None) -> Decision:
-    """The decision re-routed to human review when an always-human rule matched."""
-    if rule is None or decision.route is Route.REVIEW:
-        return decision
-    return replace(
-        decision,
-        route=Route.REVIEW,
-        reason=f"An always-human rule matched: {rule}.",
-        reason_code="rule",
-    )
 
 
 def initial_status(mode: Mode, route: Route, arm: str | None) -> ItemStatus:

@@ -146,13 +146,10 @@ def _new_item(process: Process, data: ItemCreate) -> Item:
 
 
 def _decide(session: Session, *, process: Process, items: list[Item]) -> Lineage:
-    """Ask the agent, apply always-human rules and the mode, store decisions and statuses;
-    return the new items' lineage (they have no reviews yet) so rendering needs no query."""
-    proposals = decide_items(session, process=process, items=items)
-    decisions = [
-        routing.apply_rule(d, routing.matching_rule(process.always_human_rules, i.text, i.fields))
-        for i, d in zip(items, proposals, strict=True)
-    ]
+    """Ask the agent (which also routes always-human rule matches), apply the mode, store
+    decisions and statuses; return the new items' lineage (they have no reviews yet) so
+    rendering needs no query."""
+    decisions = decide_items(session, process=process, items=items)
     rows = decision_rows(session, process=process, items=items, decisions=decisions)
     now = utcnow()
     for row in rows:

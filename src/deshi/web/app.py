@@ -61,5 +61,6 @@ def create_app(settings: Settings, *, config: ApiConfig | None = None) -> FastAP
     install_error_handlers(app)
     for module in (health, processes, items, queue, kpis, webhooks, inventory):
         app.include_router(module.router)
-    install_ui(app)  # the browser pages, /static and the session cookie
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+    install_ui(app, secret_key=secret)  # the browser pages, /static and the session cookie
     return app

@@ -8,7 +8,6 @@ checks; it only adds the cookie session (see `session`) in place of API tokens.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import secrets
 from pathlib import Path
@@ -20,9 +19,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from deshi.web.ui import routes, workbench
 from deshi.web.ui.session import Signer
 
-__all__ = ["SECRET_ENV", "BrowserNavigation", "install_ui"]
+__all__ = ["BrowserNavigation", "install_ui"]
 
-SECRET_ENV = "DESHI_SECRET_KEY"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 logger = logging.getLogger("deshi.web")
 
@@ -50,18 +48,21 @@ class BrowserNavigation:
 def install_ui(
     app: FastAPI, *, secret_key: str | None = None, secure_cookies: bool = False
 ) -> None:
-    """Add the pages, the workbench endpoints and /static to `app`.
-
-    The session cookie is signed with `secret_key`, else the DESHI_SECRET_KEY environment
-    variable, else a random key (sessions then end when the server restarts and are not
-    shared between worker processes).
-    """
-    secret = secret_key or os.environ.get(SECRET_ENV)
-    if not secret:
-        logger.info("%s is not set: UI sessions last until the server restarts", SECRET_ENV)
-    key = secret.encode("utf-8") if secret else secrets.token_bytes(32)
-    app.state.ui_signer = Signer(key, secure=secure_cookies)
+    """Add the pages, the workbench endpoints and /static to `app`; session cookies are signed
+    with `_session_key(secret_key)`."""
+    app.state.ui_signer = Signer(_session_key(secret_key), secure=secure_cookies)
     app.include_router(routes.router)
     app.include_router(workbench.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BrowserNavigation)
+
+
+def _session_key(secret_key: str | None) -> bytes:
+    """The session signing key: `secret_key` (the `secret_key` setting), else a random one."""
+    if secret_key:
+        return secret_key.encode("utf-8")
+    logger.warning(
+        "DESHI_SECRET_KEY is not set: UI sessions are signed with a random key, so they end "
+        "when the server restarts and are not valid on other server processes"
+    )
+    return secrets.token_bytes(32)

@@ -18,6 +18,8 @@ from babel.numbers import format_decimal, format_percent
 from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from deshi.web.ui.reasons import Said, explain
+
 __all__ = [
     "DEFAULT_LOCALE",
     "LOCALES",
@@ -81,8 +83,14 @@ def environment(locale: str) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    catalog = translations(locale)
+    env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(_formatters(locale))
+
+    def explain_here(said: Said) -> str:
+        return explain(said, locale=locale, gettext=catalog.gettext)
+
+    env.globals["explain"] = explain_here  # warnings and recommendation reasons
     env.globals["locale"] = locale
     env.globals["locales"] = LOCALES
     return env

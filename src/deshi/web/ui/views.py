@@ -1,4 +1,4 @@
-"""Shapes the pages show, computed from service results: KPI cards, charts, audit rows."""
+"""Shapes the pages show, computed from service results: KPI cards and charts."""
 
 from __future__ import annotations
 
@@ -6,15 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from deshi.db.models import AuditEvent
 from deshi.kpis.models import KpiReport, Metric, WeekKpis
 from deshi.sim.charts import Point, line_chart
 from deshi.web.ui.i18n import translations
 
-__all__ = ["KpiCard", "audit_events", "charts", "kpi_cards"]
+__all__ = ["KpiCard", "charts", "kpi_cards"]
 
 Kind = Literal["count", "percent", "seconds", "hours", "money", "ratio"]
 
@@ -98,11 +94,3 @@ def charts(report: KpiReport, locale: str) -> list[str]:
             gettext("auto-completed"),
         ),
     ]
-
-
-def audit_events(session: Session, *, before: int | None, limit: int) -> list[AuditEvent]:
-    """The newest events, or those older than `before` (a read the audit package lacks)."""
-    query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
-    if before is not None:
-        query = query.where(AuditEvent.seq < before)
-    return list(session.scalars(query))

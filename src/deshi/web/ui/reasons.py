@@ -1,0 +1,202 @@
+"""KPI early warnings and recommendation reasons in the page's language.
+
+The kpis package gives every such sentence a stable `code`, its `params` and an English
+`message`. Here each code has a msgid with named placeholders (translated in deshi/locale) and
+the kind of each parameter, so numbers are formatted for the page's locale. A code or a
+parameter this table does not know (say, a new warning) shows the English message rather than
+nothing; tests/ui/test_reasons.py keeps the msgids equal to the kpis messages in English.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from babel.numbers import format_decimal, format_percent
+
+__all__ = ["SENTENCES", "Said", "Sentence", "explain"]
+
+# How a parameter is shown: as given, an integer, a share with 1 or 2 decimals, an amount
+# with 2 decimals, or a process stage (a msgid of its own).
+Kind = Literal["text", "count", "percent1", "percent2", "amount", "stage"]
+
+
+class Said(Protocol):
+    """A warning or a reason as the kpis service returns it."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def params(self) -> Mapping[str, str | int | float]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """The msgid of a code and the kind of each placeholder in it."""
+
+    msgid: str
+    kinds: Mapping[str, Kind] = field(default_factory=dict)
+
+
+def _n_(message: str) -> str:
+    """Mark a msgid for extraction; it is translated when rendered."""
+    return message
+
+
+_FROM_TO: Mapping[str, Kind] = {"weeks": "count", "from": "count", "to": "count"}
+_DRIFT: Mapping[str, Kind] = {"from": "percent1", "to": "percent1"}
+_AUTO_ERROR: Mapping[str, Kind] = {
+    "error": "percent2", "lower_bound": "percent2", "budget": "percent2",
+}  # fmt: skip
+_WEEKS: Mapping[str, Kind] = {"weeks_observed": "count", "weeks_required": "count"}
+
+# Keyed by code, or "code:variant" where one code has two sentences (see `_key`).
+SENTENCES: dict[str, Sentence] = {
+    # early warnings (deshi.kpis.warnings)
+    "no_owner": Sentence(_n_("The process has no owner.")),
+    "no_baseline": Sentence(
+        _n_("No human-only baseline after %(days)s days; savings cannot be measured."),
+        {"days": "count"},
+    ),
+    "stage_overdue": Sentence(
+        _n_("Stage '%(stage)s' is %(days_late)s day(s) past its planned end (%(planned_end)s)."),
+        {"stage": "stage", "days_late": "count", "planned_end": "text"},
+    ),
+    "backlog_growing": Sentence(
+        _n_(
+            "The review backlog grew for %(weeks)s weeks in a row (%(from)s to %(to)s open items)."
+        ),
+        _FROM_TO,
+    ),
+    "feedback_falling": Sentence(
+        _n_(
+            "Feedback is drying up: reviews per week fell from %(from)s to %(to)s "
+            "over %(weeks)s weeks."
+        ),
+        _FROM_TO,
+    ),
+    "acceptance_drift": Sentence(_n_("Acceptance fell from %(from)s to %(to)s."), _DRIFT),
+    "accuracy_drift": Sentence(_n_("Accuracy fell from %(from)s to %(to)s."), _DRIFT),
+    "error_budget_broken": Sentence(
+        _n_(
+            "Error budget broken: auto-complete error is at least %(lower_bound)s "
+            "(budget %(budget)s)."
+        ),
+        _AUTO_ERROR,
+    ),
+    "error_budget_at_risk": Sentence(
+        _n_("Error budget at risk: auto-complete error %(error)s against a budget of %(budget)s."),
+        _AUTO_ERROR,
+    ),
+    "autopilot_suspended": Sentence(_n_("Autopilot is suspended; all items go to human review.")),
+    "autopilot_suspended:why": Sentence(
+        _n_("Autopilot is suspended (%(reason)s); all items go to human review."),
+        {"reason": "text"},
+    ),
+    # scale / hold / stop reasons (deshi.kpis.recommend)
+    "not_enough_weeks": Sentence(
+        _n_("Only %(weeks_observed)s of %(weeks_required)s required week(s) observed."), _WEEKS
+    ),
+    "not_enough_weeks:none": Sentence(
+        _n_("No week observed yet; %(weeks_required)s required."), {"weeks_required": "count"}
+    ),
+    "savings_unmeasured": Sentence(
+        _n_("Net savings cannot be measured yet in %(week)s."), {"week": "text"}
+    ),
+    "budget_unmeasured": Sentence(
+        _n_("The audited auto-complete error cannot be measured yet in %(week)s."),
+        {"week": "text"},
+    ),
+    "acceptance_unmeasured": Sentence(
+        _n_("Acceptance cannot be measured yet in %(week)s."), {"week": "text"}
+    ),
+    "savings_positive": Sentence(
+        _n_(
+            "Net savings were positive with confidence for %(weeks)s week(s) "
+            "(lowest lower bound %(lowest_bound)s)."
+        ),
+        {"weeks": "count", "lowest_bound": "amount"},
+    ),
+    "savings_not_proven": Sentence(
+        _n_(
+            "Net savings are not yet positive with confidence "
+            "(lowest lower bound %(lowest_bound)s)."
+        ),
+        {"lowest_bound": "amount"},
+    ),
+    "savings_negative": Sentence(
+        _n_(
+            "Net savings were negative with confidence for %(weeks)s week(s) "
+            "(highest upper bound %(highest_bound)s)."
+        ),
+        {"weeks": "count", "highest_bound": "amount"},
+    ),
+    "budget_holds": Sentence(
+        _n_("Auto-complete error is within budget: upper bound %(upper_bound)s <= %(budget)s."),
+        {"upper_bound": "percent2", "budget": "percent2"},
+    ),
+    "budget_not_proven": Sentence(
+        _n_(
+            "Auto-complete error is not proven within budget: "
+            "upper bound %(upper_bound)s > %(budget)s."
+        ),
+        {"upper_bound": "percent2", "budget": "percent2"},
+    ),
+    "budget_broken": Sentence(
+        _n_("Error budget broken in %(week)s: lower bound %(lower_bound)s > %(budget)s."),
+        {"week": "text", "lower_bound": "percent2", "budget": "percent2"},
+    ),
+    "acceptance_met": Sentence(
+        _n_("Acceptance met the target every week (lowest %(lowest)s >= %(target)s)."),
+        {"lowest": "percent1", "target": "percent1"},
+    ),
+    "acceptance_below_target": Sentence(
+        _n_("Acceptance is below the target (lowest %(lowest)s < %(target)s)."),
+        {"lowest": "percent1", "target": "percent1"},
+    ),
+}
+
+# The process stages a `stage` parameter names, marked for translation.
+STAGES = (_n_("design"), _n_("limited_production"), _n_("scale"))
+
+
+def _key(said: Said) -> str:
+    """The SENTENCES key: a few codes read differently depending on their parameters."""
+    if said.code == "autopilot_suspended" and said.params.get("reason"):
+        return "autopilot_suspended:why"
+    if said.code == "not_enough_weeks" and said.params.get("weeks_observed") == 0:
+        return "not_enough_weeks:none"
+    return said.code
+
+
+def _format(
+    kind: Kind, value: str | int | float, locale: str, gettext: Callable[[str], str]
+) -> str:
+    if kind == "text":
+        return str(value)
+    if kind == "stage":
+        return gettext(str(value))
+    if kind == "count":
+        return str(int(value))  # as the English messages show counts: no grouping
+    if kind == "amount":
+        return format_decimal(float(value), format="#,##0.00", locale=locale)
+    digits = "0" if kind == "percent1" else "00"
+    return format_percent(float(value), format=f"#,##0.{digits}%", locale=locale)
+
+
+def explain(said: Said, *, locale: str, gettext: Callable[[str], str]) -> str:
+    """The sentence in the page's language; its English message when the code is unknown."""
+    sentence = SENTENCES.get(_key(said))
+    if sentence is None:
+        return said.message
+    try:
+        values = {
+            name: _format(kind, said.params[name], locale, gettext)
+            for name, kind in sentence.kinds.items()
+        }
+    except (KeyError, TypeError, ValueError):  # params of another shape: keep the English
+        return said.message
+    return gettext(sentence.msgid) % values
