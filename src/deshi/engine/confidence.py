@@ -72,13 +72,13 @@ def build_candidates(
     """Candidates and their features for each item (scores is None when no decider exists).
 
     Vectorised over items: labels become integer ids in one vocabulary (the decider's classes,
-    then memory labels), so every feature is an array operation on (item, candidate) rows.
+    then the neighbours' labels), so every feature is an array operation on (item, candidate) rows.
     """
     n_items, k = neighbours.indices.shape
-    vocab = list(dict.fromkeys([*classes, *memory_labels.tolist()]))
+    nn_labels = memory_labels[neighbours.indices].ravel().tolist() if k else []
+    vocab = list(dict.fromkeys([*classes, *nn_labels]))
     ids = {label: j for j, label in enumerate(vocab)}
-    memory_ids = np.array([ids[label] for label in memory_labels.tolist()], dtype=np.int64)
-    nn_ids = memory_ids[neighbours.indices] if k else np.zeros((n_items, 0), dtype=np.int64)
+    nn_ids = np.array([ids[label] for label in nn_labels], dtype=np.int64).reshape(n_items, k)
     has_scores = scores is not None and len(classes) > 0
     proposals = [nn_ids[:, :MEMORY_CANDIDATES]]
     if has_scores:

@@ -21,7 +21,7 @@ class Decider(Protocol):
     name: str
 
     def fit(self, vectors: Matrix, texts: Sequence[str], labels: Sequence[str]) -> Decider:
-        """Learn from labelled items."""
+        """Learn from labelled items (training fits separate instances in parallel threads)."""
         ...
 
     def scores(
@@ -40,7 +40,7 @@ class LinearDecider:
 
     name = "linear-svm"
 
-    def __init__(self, *, c: float = 0.5) -> None:
+    def __init__(self, *, c: float = 1.0) -> None:
         self.c = c
         self.classes_: list[str] = []
         self._svm: LinearSVC | None = None
@@ -50,9 +50,13 @@ class LinearDecider:
         self.classes_ = distinct
         self._svm = None
         if len(distinct) >= 2:
-            with warnings.catch_warnings():  # many classes with few items each is expected early
-                warnings.simplefilter("ignore", UserWarning)
-                self._svm = LinearSVC(C=self.c).fit(vectors, list(labels))
+            self._svm = LinearSVC(C=self.c)
+            if len(distinct) > len(labels) / 2:  # early, sklearn warns of "a regression problem"
+                with warnings.catch_warnings():  # (only then: the filters are process-global)
+                    warnings.simplefilter("ignore", UserWarning)
+                    self._svm.fit(vectors, list(labels))
+            else:
+                self._svm.fit(vectors, list(labels))
             self.classes_ = [str(c) for c in self._svm.classes_]
         return self
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 import numpy as np
 from scipy.special import betaln, logsumexp
@@ -254,6 +255,7 @@ class AuditMonitor:
         return clopper_pearson_upper(self.errors, self.audited, alpha)
 
 
+@lru_cache(maxsize=4096)  # asked at every decision; the counts change only with audits
 def log_mixture_evidence(n: int, errors: int, epsilon: float) -> float:
     """log of ∫ L(p)/L(ε) dπ(p) with π uniform on (ε, min(1, 10ε)]: a test supermartingale
     under any true error ≤ ε, so by Ville's inequality it exceeds 1/α with probability ≤ α ever."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +19,9 @@ from deshi.engine.model import CalibrationData, TrainedModel
 from deshi.engine.search import SimilarityIndex, cosine_top_k
 
 NEIGHBOURS = 10
-FOLDS = 3
+FOLDS = 5  # fold deciders see 80% of the data, so out-of-fold scores resemble the final model's
+PARALLEL_FROM = 1000  # labelled items from which deciders are fitted in parallel threads
+TRAINING_THREADS = os.cpu_count() or 1
 MIN_TRAIN = 20  # labelled items before a decider is trained (memory-only before)
 NOVELTY_QUANTILE = 0.01  # inputs less similar to memory than 99% of known items are novel
 
@@ -140,18 +144,17 @@ def train_model(
         )
         return model, vectors
     rng = np.random.default_rng(seed)
+    fold = rng.permutation(len(data.texts)) % FOLDS
+    *fold_deciders, final = _fit_deciders(vectors, data, fold, make_decider)
     unlabelled = featurizer.transform(data.unlabelled_texts) if data.unlabelled_texts else None
-    oof = _out_of_fold_candidates(vectors, unlabelled, data, rng, make_decider)
+    oof = _out_of_fold_candidates(vectors, unlabelled, data, fold, fold_deciders, rng)
     labelled_rows = oof.labelled_rows
     confidence = ConfidenceModel().fit(
         oof.candidates.features[labelled_rows], oof.targets[labelled_rows]
     )
     n = len(data.texts)
     cross = _cross_fitted_scores(oof, n + len(data.unlabelled_texts), rng)
-    # Live items are scored by a decider trained on everything labelled. (Scoring them with the
-    # fold deciders instead matches calibration exactly but cost a third of the automation on
-    # BANKING77 for no measurable gain in realized error; see docs/engine.md.)
-    final = make_decider().fit(vectors, data.texts, data.labels.tolist())
+    # Live items are scored by a decider trained on everything labelled (see docs/engine.md).
     correct = np.asarray(cross.labels[:n] == data.labels, dtype=bool)
     calibration_data = CalibrationData(cross.confidence[:n], correct, cross.confidence[n:])
     model = TrainedModel(
@@ -178,19 +181,39 @@ class _OutOfFold:
     targets: np.ndarray  # per candidate row; meaningful only for labelled items' rows
     nearest: np.ndarray  # nearest-case similarity per labelled item
     n_labelled: int
-    deciders: tuple[Decider, ...]  # one per fold, each trained without its fold
 
     @property
     def labelled_rows(self) -> np.ndarray:
         return self.candidates.item < self.n_labelled
 
 
+def _fit_deciders(
+    vectors: Matrix, data: TrainingSet, fold: np.ndarray, make_decider: DeciderFactory
+) -> list[Decider]:
+    """One decider per fold, trained without that fold, then the final one on everything.
+
+    On larger data they are fitted in parallel threads (liblinear releases the GIL), which is
+    why a `Decider.fit` must not share mutable state between instances.
+    """
+    subsets = [np.flatnonzero(fold != f) for f in range(FOLDS)] + [np.arange(len(fold))]
+
+    def fit(rows: np.ndarray) -> Decider:
+        texts = [data.texts[i] for i in rows]
+        return make_decider().fit(vectors[rows], texts, data.labels[rows].tolist())
+
+    if len(fold) < PARALLEL_FROM or TRAINING_THREADS == 1:
+        return [fit(rows) for rows in subsets]
+    with ThreadPoolExecutor(max_workers=TRAINING_THREADS) as pool:
+        return list(pool.map(fit, subsets))
+
+
 def _out_of_fold_candidates(
     vectors: Matrix,
     unlabelled_vectors: Matrix | None,
     data: TrainingSet,
+    fold: np.ndarray,
+    deciders: Sequence[Decider],
     rng: np.random.Generator,
-    make_decider: DeciderFactory,
 ) -> _OutOfFold:
     """Candidates from fold models that never saw the item.
 
@@ -199,19 +222,13 @@ def _out_of_fold_candidates(
     selection bias compares like with like.
     """
     n, m = len(data.texts), len(data.unlabelled_texts)
-    fold = rng.permutation(n) % FOLDS
     unl_fold = rng.integers(0, FOLDS, m)
     parts: list[Candidates] = []
-    deciders: list[Decider] = []
     nearest = np.zeros(n)
-    for f in range(FOLDS):
+    for f, decider in enumerate(deciders):
         test, train = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
         train_labels = data.labels[train]
         counts = dict(Counter(train_labels.tolist()))
-        decider = make_decider().fit(
-            vectors[train], [data.texts[i] for i in train], train_labels.tolist()
-        )
-        deciders.append(decider)
         index = SimilarityIndex(vectors[train])
         idx, sims = index.top_k(vectors[test], NEIGHBOURS)
         nearest[test] = sims[:, 0] if sims.shape[1] else 0.0
@@ -241,7 +258,7 @@ def _out_of_fold_candidates(
     )
     truth = np.concatenate([data.labels, np.full(m, None, dtype=object)])
     targets = (merged.labels == truth[merged.item]).astype(np.int64)
-    return _OutOfFold(merged, targets, nearest, n, tuple(deciders))
+    return _OutOfFold(merged, targets, nearest, n)
 
 
 def _cross_fitted_scores(oof: _OutOfFold, n_items: int, rng: np.random.Generator) -> Scored:
