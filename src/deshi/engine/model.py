@@ -51,11 +51,11 @@ class CalibrationData:
 
 @dataclass(frozen=True, slots=True)
 class TrainedModel:
-    """One model version: K deciders, one per cross-fitting fold, plus the shared parts.
+    """One model version: the decider(s) plus the shared parts.
 
-    A live item is scored by the fold decider its id hashes to. That is the very procedure whose
-    out-of-fold scores calibrated the threshold, so the guarantee speaks about the scores actually
-    used. No deciders means memory-only (too little data to train).
+    Training stores one decider, fitted on every labelled item (see docs/engine.md on why live
+    items are not scored by the fold deciders). Several deciders are allowed: a live item is then
+    scored by the one its id hashes to. No deciders means memory-only (too little data to train).
     """
 
     version: int
