@@ -3,6 +3,7 @@
     python bench/engine_bench.py stream --dataset banking77 --seeds 0-19 --jobs 2
     python bench/engine_bench.py stream --dataset cuad --seeds 0-4
     python bench/engine_bench.py speed
+    python bench/engine_bench.py summary --dataset banking77   # table over all stored seeds
 
 Each stream run is one `run_backtest` (the code behind `deshi backtest`) in its own process; its
 figures and peak memory go to bench/results/<dataset>-<featurizer>-seed<N>.json, and a summary
@@ -79,19 +80,34 @@ def summarise(results: list[dict[str, object]], epsilon: float = 0.01) -> str:
 def stream(args: argparse.Namespace) -> None:
     first, _, last = args.seeds.partition("-")
     seeds = list(range(int(first), int(last or first) + 1))
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+    # A fresh process per seed, so each seed's peak memory is its own (ru_maxrss never falls).
+    with ProcessPoolExecutor(max_workers=args.jobs, max_tasks_per_child=1) as pool:
         futures = [pool.submit(run_one, args.dataset, args.featurizer, s) for s in seeds]
         results = []
-        for future in futures:
+        for seed, future in zip(seeds, futures, strict=True):
             r = future.result()
             results.append(r)
             print(
-                f"seed {r['config']['seed'] if 'config' in r else '?'}: "  # type: ignore[index]
-                f"automation {float(r['automation_rate']):.1%}, "  # type: ignore[arg-type]
+                f"seed {seed}: automation {float(r['automation_rate']):.1%}, "  # type: ignore[arg-type]
                 f"auto error {float(r['auto_error_rate']):.2%}",  # type: ignore[arg-type]
                 flush=True,
             )
     print(machine())
+    print(summarise(results))
+
+
+def summary(args: argparse.Namespace) -> None:
+    """The table over every stored seed of a dataset and featurizer (runs may be split)."""
+    paths = sorted(RESULTS.glob(f"{args.dataset}-{args.featurizer}-seed*.json"))
+    if not paths:
+        raise SystemExit(f"no results for {args.dataset}/{args.featurizer} in {RESULTS}")
+    results = [json.loads(path.read_text()) for path in paths]
+    for path, r in zip(paths, results, strict=True):
+        print(
+            f"{path.stem}: automation {r['automation_rate']:.1%}, "
+            f"auto error {r['auto_error_rate']:.2%} (upper {r['auto_error_upper']:.2%}), "
+            f"peak {r['peak_rss_mib']:.0f} MiB"
+        )
     print(summarise(results))
 
 
@@ -171,6 +187,10 @@ def main() -> None:
     s.add_argument("--seeds", default="0-19")
     s.add_argument("--jobs", type=int, default=2)
     s.set_defaults(func=stream)
+    m = sub.add_parser("summary")
+    m.add_argument("--dataset", choices=["banking77", "cuad"], default="banking77")
+    m.add_argument("--featurizer", choices=["tfidf", "embeddings"], default="tfidf")
+    m.set_defaults(func=summary)
     p = sub.add_parser("speed")
     p.add_argument("--featurizer", choices=["tfidf", "embeddings"], default="tfidf")
     p.set_defaults(func=speed)

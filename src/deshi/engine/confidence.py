@@ -125,8 +125,8 @@ def _decider_features(scores: np.ndarray, item: np.ndarray, cand: np.ndarray) ->
     n_classes = scores.shape[1]
     known = cand < n_classes
     item_scores = scores[item]
-    score = np.where(known, item_scores[np.arange(len(item)), np.minimum(cand, n_classes - 1)], 0.0)
-    score = np.where(known, score, item_scores.min(axis=1) - 1.0)
+    own = item_scores[np.arange(len(item)), np.minimum(cand, n_classes - 1)]
+    score = np.where(known, own, item_scores.min(axis=1) - 1.0)
     if n_classes == 1:
         margin = np.where(known, score, score - item_scores[:, 0])
     else:
