@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from deshi.engine import Agent, AgentConfig, Case, Decision, Observation, Route, RouteReason
+from deshi.engine.policy import AuditMonitor, MonitorState
 
 LABELS = ("card_arrival", "exchange_rate", "lost_or_stolen_card", "top_up_limits", "age_limit")
 
@@ -158,3 +160,32 @@ def test_batch_and_single_decisions_agree(banking_rows: list[tuple[str, str]]) -
     single = [agent.decide(t, case_id=f"b{i}") for i, t in enumerate(texts)]
     assert [d.label for d in batch] == [d.label for d in single]
     assert [d.route for d in batch] == [d.route for d in single]
+
+
+def test_at_risk_with_nothing_certified_at_half_budget_holds_items_back_and_keeps_evidence(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    """Without this, no item would be would-be-auto, no audit drawn, and the monitor stuck."""
+    rows = subset(banking_rows, LABELS, 300)
+    agent = Agent(AgentConfig(error_budget=0.2))
+    teach(agent, rows)
+    agent.retrain()
+    champion = agent.champion
+    assert champion is not None and champion.threshold is not None
+    at_risk = (AuditMonitor(40, errors) for errors in range(41))
+    agent.monitor = next(m for m in at_risk if m.state(0.2, 0.05) is MonitorState.AT_RISK)
+    agent._tightened = replace(champion, calibration=None)  # nothing passes at ε/2
+    assert agent.holding_back and agent.threshold == champion.threshold
+    decisions = agent.decide_many([text for text, _ in rows], [f"h{i}" for i in range(len(rows))])
+    held = [
+        (d, row) for d, row in zip(decisions, rows, strict=True) if d.reason_code == "suspended"
+    ]
+    assert held and not any(d.route is Route.AUTO for d in decisions)
+    decision, (text, label) = held[0]
+    before = agent.monitor.audited
+    agent.record(
+        Observation.from_decision(
+            case_id="h-rec", text=text, decision=decision, label=label, audit_rate=0.05
+        )
+    )
+    assert agent.monitor.audited == before + 1

@@ -116,7 +116,7 @@ class Agent:
         keys = [case_id or text for case_id, text in zip(ids, texts, strict=True)]
         cands, probs = score_with_deciders(vectors, texts, keys, model, neighbours, labels_arr)
         threshold = self.threshold
-        suspended = self.monitor_state is MonitorState.SUSPENDED
+        suspended = self.holding_back
         chosen = cands.best_per_item(probs, len(texts))
         ranked = _ranked_rows(cands.item, chosen, probs, len(texts))
         decisions = []
@@ -147,15 +147,28 @@ class Agent:
 
     @property
     def threshold(self) -> float | None:
-        """The threshold in force: tightened while the audit evidence says the budget is at risk."""
+        """The threshold in force: tightened while the audit evidence says the budget is at risk
+        (unless nothing passes at ε/2: then the champion's, with every would-be-auto item held
+        for review as when suspended)."""
         if self.champion is None:
             return None
+        if self.monitor_state is MonitorState.AT_RISK:
+            tightened = self._tightened_model().threshold
+            if tightened is not None:
+                return tightened
+        return self.champion.threshold
+
+    @property
+    def holding_back(self) -> bool:
+        """True when would-be-auto items go to review instead: the monitor suspended
+        auto-completion, or the budget is at risk and no threshold passes at ε/2. Those reviews
+        feed the monitor, so it can recover; otherwise no audit would ever be drawn again."""
+        if self.champion is None:
+            return False
         state = self.monitor_state
         if state is MonitorState.SUSPENDED:
-            return self.champion.threshold
-        if state is MonitorState.AT_RISK:
-            return self._tightened_model().threshold
-        return self.champion.threshold
+            return True
+        return state is MonitorState.AT_RISK and self._tightened_model().threshold is None
 
     @property
     def monitor_state(self) -> MonitorState:
