@@ -20,7 +20,8 @@ Monitor. Audited items are a random sample of what was auto-completed; their err
 anytime-valid test (a mixture likelihood ratio, valid at every sample size by Ville's inequality)
 of "auto error ≤ ε". Moderate evidence against it tightens the budget used for calibration;
 strong evidence (level δ) suspends auto-completion, and while suspended every would-be-auto item
-is reviewed, which both protects the process and keeps the evidence flowing.
+is reviewed, which both protects the process and keeps the evidence flowing. (The agent does the
+same when the budget is at risk and nothing passes at ε/2; see `Agent.holding_back`.)
 """
 
 from __future__ import annotations
