@@ -5,8 +5,12 @@ confidence ≥ λ_2 ⊂ …" are fixed from the confidence scores alone (no labe
 region is tested with a one-sided Clopper–Pearson bound on its error; a sequence stops at the first
 region whose bound exceeds ε. A single sequence is fragile: one unlucky error in a small early
 region ends it, however good the larger regions are. So δ is split over a few sequences that start
-at 1×, 2× and 4× the smallest certifiable region, each tested at δ/3; the threshold is the loosest
-that passed in any of them. Each sequence controls its error at δ/3 without further correction,
+where the region holds 1×, 2× and 4× the smallest certifiable *effective* number of labelled items,
+each tested at δ/3; the threshold is the loosest that passed in any of them. Starting points are
+counted in labelled evidence, not in population: once most confident items are auto-completed,
+a region of 1,000 items may hold only a hundred labelled ones, and a sequence started there dies
+at its first error. Effective sizes depend on scores and on which items are labelled, never on
+whether a label was right, so the sequences are still fixed before the errors are looked at. Each sequence controls its error at δ/3 without further correction,
 so by the union bound, with probability ≥ 1 − δ the chosen threshold's error is ≤ ε (Angelopoulos
 et al., "Learn then Test", 2021; the fallback idea of Wiens & Dmitrienko, 2005).
 
@@ -38,7 +42,8 @@ from scipy.stats import beta
 from deshi.engine.stats import clopper_pearson_upper
 
 REGION_GROWTH = 1.05  # each next region holds 5% more items
-SEQUENCES = 3  # fixed sequences sharing δ, starting at 1×, 2×, 4× the smallest certifiable region
+START_MULTIPLES = (1, 2, 4)  # each fixed sequence starts at this × the smallest certifiable n_eff
+SEQUENCES = len(START_MULTIPLES)  # they share δ equally
 SCORE_BINS = 20
 MIN_LABELLED_PER_BIN = 5
 
@@ -123,10 +128,14 @@ def calibrate_threshold(
     errors = 1.0 - labelled_correct.astype(np.float64)
     level = delta / SEQUENCES
     smallest = smallest_certifiable_n(epsilon, level)
+    grid = region_thresholds(population, smallest)
+    sizes = effective_sizes(grid, labelled_scores, weights)
     tests: list[RegionTest] = []
     threshold: float | None = None
-    for start in range(SEQUENCES):
-        for candidate in region_thresholds(population, smallest * 2**start):
+    for multiple in START_MULTIPLES:
+        large_enough = np.flatnonzero(sizes >= smallest * multiple)
+        first = int(large_enough[0]) if len(large_enough) else len(grid)
+        for candidate in grid[first:]:
             test = _test_region(
                 candidate, labelled_scores, errors, weights, population, epsilon, level
             )
@@ -160,6 +169,20 @@ def region_thresholds(population: np.ndarray, smallest: int) -> list[float]:
             thresholds.append(value)
         size *= REGION_GROWTH
     return thresholds
+
+
+def effective_sizes(
+    thresholds: list[float], labelled_scores: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """Kish's effective number of labelled items in each region "score ≥ threshold"."""
+    order = np.argsort(-labelled_scores, kind="stable")
+    w = weights[order]
+    total = np.concatenate([[0.0], np.cumsum(w)])
+    squares = np.concatenate([[0.0], np.cumsum(w * w)])
+    inside = np.searchsorted(-labelled_scores[order], -np.asarray(thresholds), side="right")
+    return np.divide(
+        total[inside] ** 2, squares[inside], out=np.zeros(len(inside)), where=squares[inside] > 0
+    )
 
 
 def post_stratification_weights(labelled: np.ndarray, population: np.ndarray) -> np.ndarray:

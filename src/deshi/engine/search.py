@@ -29,6 +29,9 @@ class SimilarityIndex:
 
     def __init__(self, corpus: Matrix) -> None:
         self.size = int(corpus.shape[0])
+        # Similarity rows are laid out BLOCK-aligned (the padding scores -inf), so top-k selection
+        # can view them as blocks without copying 27 MB per chunk.
+        self._width = -(-self.size // BLOCK) * BLOCK
         self._common: np.ndarray | None = None
         self._rare: np.ndarray | None = None
         self._sparse_t: sparse.csr_matrix | None = None
@@ -37,10 +40,13 @@ class SimilarityIndex:
             df = np.bincount(csr.indices, minlength=csr.shape[1])
             common = df > COMMON_DF * max(self.size, 1)
             self._common, self._rare = np.flatnonzero(common), np.flatnonzero(~common)
-            self._dense_t = np.ascontiguousarray(csr[:, self._common].toarray().T)
-            self._sparse_t = csr[:, self._rare].T.tocsr()
+            self._dense_t = self._aligned(csr[:, self._common].toarray().T)
+            rare_t = csr[:, self._rare].T.tocsr()
+            self._sparse_t = sparse.csr_matrix(
+                (rare_t.data, rare_t.indices, rare_t.indptr), shape=(len(self._rare), self._width)
+            )
         else:
-            self._dense_t = np.ascontiguousarray(np.asarray(corpus, dtype=np.float32).T)
+            self._dense_t = self._aligned(np.asarray(corpus, dtype=np.float32).T)
 
     def top_k(self, queries: Matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Indices and similarities of the k most similar corpus rows per query, best first."""
@@ -52,16 +58,23 @@ class SimilarityIndex:
             return indices, sims
         for start in range(0, n_query, QUERY_CHUNK):
             rows = slice(start, start + QUERY_CHUNK)
-            indices[rows], sims[rows] = top_k_per_row(self.similarities(queries[rows]), k)
+            indices[rows], sims[rows] = top_k_per_row(self._similarities(queries[rows]), k)
         return indices, sims
 
-    def similarities(self, queries: Matrix) -> np.ndarray:
-        """Dense (queries × corpus) cosine similarities."""
+    def _aligned(self, columns: np.ndarray) -> np.ndarray:
+        out = np.zeros((columns.shape[0], self._width), dtype=np.float32)
+        out[:, : self.size] = columns
+        return out
+
+    def _similarities(self, queries: Matrix) -> np.ndarray:
+        """Dense (queries × aligned corpus) cosine similarities; padding columns are -inf."""
         if self._sparse_t is None:
-            return np.asarray(np.asarray(queries, dtype=np.float32) @ self._dense_t)
-        q = sparse.csr_matrix(queries, dtype=np.float32)
-        sims = np.asarray(q[:, self._common].toarray() @ self._dense_t)
-        sims += (q[:, self._rare] @ self._sparse_t).toarray()
+            sims = np.asarray(np.asarray(queries, dtype=np.float32) @ self._dense_t)
+        else:
+            q = sparse.csr_matrix(queries, dtype=np.float32)
+            sims = np.asarray(q[:, self._common].toarray() @ self._dense_t)
+            sims += (q[:, self._rare] @ self._sparse_t).toarray()
+        sims[:, self.size :] = -np.inf
         return sims
 
 
@@ -70,7 +83,7 @@ def top_k_per_row(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     n_rows, n_cols = values.shape
     if n_cols > 4 * k * BLOCK:  # only then do block maxima save work
         pad = (-n_cols) % BLOCK
-        padded = np.pad(values, ((0, 0), (0, pad)), constant_values=-np.inf)
+        padded = np.pad(values, ((0, 0), (0, pad)), constant_values=-np.inf) if pad else values
         block_max = padded.reshape(n_rows, -1, BLOCK).max(axis=2)
         blocks = np.argpartition(-block_max, k - 1, axis=1)[:, :k]
         columns = (blocks[:, :, None] * BLOCK + np.arange(BLOCK)).reshape(n_rows, -1)
