@@ -10,6 +10,7 @@ from deshi.engine.policy import (
     AuditMonitor,
     MonitorState,
     calibrate_threshold,
+    effective_sizes,
     post_stratification_weights,
     smallest_certifiable_n,
 )
@@ -86,6 +87,33 @@ def test_too_few_items_cannot_be_certified() -> None:
 def test_smallest_certifiable_n_matches_the_rule_of_three() -> None:
     assert smallest_certifiable_n(0.01, 0.05) == 299
     assert smallest_certifiable_n(0.05, 0.05) == 59
+
+
+def test_effective_sizes_follow_kish_over_each_region() -> None:
+    scores = np.array([0.9, 0.8, 0.7, 0.6])
+    weights = np.array([4.0, 4.0, 1.0, 1.0])
+    sizes = effective_sizes([0.95, 0.8, 0.6], scores, weights)
+    # Equal weights count as plain items; unequal ones count less: (Σw)² / Σw².
+    np.testing.assert_allclose(sizes, [0.0, 2.0, 100.0 / 34.0])
+
+
+def test_sequences_start_where_the_labelled_evidence_is_large_enough() -> None:
+    # 30,000 confident items of which only a 3% audit share is labelled, plus a fully reviewed
+    # uncertain part. Counted in population, the first regions would hold a few dozen labelled
+    # items and die at their first error; counted in labelled evidence, they hold hundreds.
+    rng = np.random.default_rng(3)
+    confident = rng.uniform(0.9, 1.0, 30_000)
+    audited = rng.uniform(0.0, 1.0, 30_000) < 0.03
+    uncertain = rng.uniform(0.0, 0.9, 5_000)
+    lab_s = np.concatenate([confident[audited], uncertain])
+    lab_c = np.concatenate([rng.uniform(0.0, 1.0, int(audited.sum())) >= 0.002, uncertain > 0.5])
+    calibration = calibrate_threshold(
+        lab_s, lab_c, confident[~audited], epsilon=0.01, delta=0.05
+    )
+    smallest = smallest_certifiable_n(0.01, 0.05 / 3)
+    assert min(test.effective_n for test in calibration.tests) >= smallest * 0.99
+    assert calibration.threshold is not None
+    assert calibration.expected_automation > 0.5
 
 
 def test_post_stratification_weights_restore_the_population_share_of_each_bin() -> None:

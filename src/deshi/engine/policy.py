@@ -10,9 +10,10 @@ each tested at δ/3; the threshold is the loosest that passed in any of them. St
 counted in labelled evidence, not in population: once most confident items are auto-completed,
 a region of 1,000 items may hold only a hundred labelled ones, and a sequence started there dies
 at its first error. Effective sizes depend on scores and on which items are labelled, never on
-whether a label was right, so the sequences are still fixed before the errors are looked at. Each sequence controls its error at δ/3 without further correction,
-so by the union bound, with probability ≥ 1 − δ the chosen threshold's error is ≤ ε (Angelopoulos
-et al., "Learn then Test", 2021; the fallback idea of Wiens & Dmitrienko, 2005).
+whether a label was right, so the sequences are still fixed before the errors are looked at.
+Each sequence controls its error at δ/3 without further correction, so by the union bound, with
+probability ≥ 1 − δ the chosen threshold's error is ≤ ε (Angelopoulos et al., "Learn then Test",
+2021; the fallback idea of Wiens & Dmitrienko, 2005).
 
 Selection bias. The labelled items are not a random sample: everything the agent was unsure of
 was reviewed, while confident items were auto-completed and only an audit share of them labelled.
@@ -180,9 +181,10 @@ def effective_sizes(
     total = np.concatenate([[0.0], np.cumsum(w)])
     squares = np.concatenate([[0.0], np.cumsum(w * w)])
     inside = np.searchsorted(-labelled_scores[order], -np.asarray(thresholds), side="right")
-    return np.divide(
+    sizes: np.ndarray = np.divide(
         total[inside] ** 2, squares[inside], out=np.zeros(len(inside)), where=squares[inside] > 0
     )
+    return sizes
 
 
 def post_stratification_weights(labelled: np.ndarray, population: np.ndarray) -> np.ndarray:
