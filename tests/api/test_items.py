@@ -161,6 +161,8 @@ def test_always_human_rule_sends_an_otherwise_auto_item_to_review(
     assert (flagged["status"], flagged["decision"]["route"]) == ("queued", "review")
     assert flagged["decision"]["label"] == plain["decision"]["label"] == "card_arrival"
     assert "large amount" in flagged["decision"]["reason"]
+    codes = (plain["decision"]["reason_code"], flagged["decision"]["reason_code"])
+    assert codes == ("auto", "rule")
     with session_factory() as session:
         row = session.scalars(select(Decision).where(Decision.item_id == flagged["id"])).one()
         assert row.reason_code == "rule"
@@ -186,6 +188,7 @@ def test_item_lineage_shows_decision_and_reviews(
     for key in ("model_version", "threshold", "label", "confidence", "alternatives", "evidence"):
         assert key in decision
     assert decision["route"] == "review" and decision["reason"]
+    assert decision["reason_code"] == "cold_start"
     [review] = lineage["reviews"]
     assert review["final_label"] == "card_arrival"
     assert review["reviewer_id"] == world.user_ids["reviewer"]

@@ -107,9 +107,7 @@ def test_sequences_start_where_the_labelled_evidence_is_large_enough() -> None:
     uncertain = rng.uniform(0.0, 0.9, 5_000)
     lab_s = np.concatenate([confident[audited], uncertain])
     lab_c = np.concatenate([rng.uniform(0.0, 1.0, int(audited.sum())) >= 0.002, uncertain > 0.5])
-    calibration = calibrate_threshold(
-        lab_s, lab_c, confident[~audited], epsilon=0.01, delta=0.05
-    )
+    calibration = calibrate_threshold(lab_s, lab_c, confident[~audited], epsilon=0.01, delta=0.05)
     smallest = smallest_certifiable_n(0.01, 0.05 / 3)
     assert min(test.effective_n for test in calibration.tests) >= smallest * 0.99
     assert calibration.threshold is not None

@@ -104,6 +104,9 @@ class DecisionPublic(BaseModel):
     evidence: list[EvidencePublic]
     route: Route
     reason: str
+    reason_code: str | None = Field(
+        description="Machine-readable reason for the route (deshi.engine.RouteReason value)."
+    )
     created_at: datetime
 
 

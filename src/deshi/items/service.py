@@ -301,5 +301,6 @@ def decision_public(decision: Decision, numbers: dict[int, int]) -> DecisionPubl
         evidence=decision.evidence,
         route=decision.route,
         reason=decision.reason,
+        reason_code=decision.reason_code,
         created_at=decision.created_at,
     )
