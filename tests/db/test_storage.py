@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy.exc
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from deshi.db import transaction
 from deshi.db.models import Department, Item, Process
 from deshi.items.models import ItemStatus
 from deshi.processes.models import Mode
@@ -31,6 +35,71 @@ def test_sqlite_connections_have_durable_pragmas(engine: Engine) -> None:
         assert pragma("foreign_keys") == 1
         assert pragma("synchronous") == 2  # FULL
         assert pragma("busy_timeout") == 5000
+
+
+def _other_sqlite_connection(engine: Engine) -> sqlite3.Connection:
+    """A second connection to the same file that never waits for a lock."""
+    assert engine.url.database is not None
+    return sqlite3.connect(engine.url.database, timeout=0, isolation_level=None)
+
+
+@pytest.mark.parametrize("lock_early", [True, False])
+def test_sqlite_transactions_take_the_write_lock_when_asked(
+    engine: Engine, session_factory: sessionmaker[Session], lock_early: bool
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    other = _other_sqlite_connection(engine)
+    try:
+        with transaction(session_factory, lock_early=lock_early) as session:
+            session.scalars(select(Department)).all()  # a read only, so far
+            if lock_early:
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute("BEGIN IMMEDIATE")
+            else:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
+def test_sqlite_read_then_write_after_another_commit(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    """Why lock_early exists: a deferred transaction that read, then writes after another
+    connection committed, fails at once instead of waiting for the lock."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    other = _other_sqlite_connection(engine)
+    try:
+        with (
+            pytest.raises(sqlalchemy.exc.OperationalError, match="locked"),
+            transaction(session_factory, lock_early=False) as session,
+        ):
+            session.scalars(select(Department)).all()
+            other.execute(
+                "INSERT INTO departments (name, created_at) VALUES ('elsewhere', '2026-01-01')"
+            )
+            _process(session)
+    finally:
+        other.close()
+    with engine.connect() as conn:  # the other writer's row is there, ours is not
+        assert conn.exec_driver_sql("SELECT name FROM departments").scalars().all() == ["elsewhere"]
+
+
+def test_concurrent_read_then_write_transactions_all_commit(
+    session_factory: sessionmaker[Session],
+) -> None:
+    def read_then_write(i: int) -> None:
+        with transaction(session_factory) as session:
+            session.scalars(select(Department)).all()
+            time.sleep(0.02)  # widen the gap between the read and the write
+            session.add(Department(name=f"department {i}"))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(read_then_write, range(8)))
+    with transaction(session_factory) as session:
+        assert len(session.scalars(select(Department)).all()) == 8
 
 
 def test_foreign_keys_are_enforced(session: Session) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-__all__ = ["create_db_engine", "is_sqlite"]
+__all__ = ["LOCK_EARLY", "create_db_engine", "is_sqlite"]
+
+# Execution option: on SQLite, begin the transaction with BEGIN IMMEDIATE (see below).
+LOCK_EARLY: Final = "deshi_lock_early"
 
 
 def is_sqlite(url: str) -> bool:
@@ -30,10 +33,18 @@ def _install_sqlite_pragmas(engine: Engine, *, busy_timeout_ms: int) -> None:
     WAL lets readers run while one writer commits; synchronous=FULL makes a commit durable
     across power loss (NORMAL in WAL mode may lose the last commits); foreign keys are off by
     default in SQLite; busy_timeout makes a second writer wait instead of failing at once.
+
+    busy_timeout alone is not enough: a transaction that read, then writes after another
+    connection committed, holds a stale snapshot, and SQLite fails it at once ("database is
+    locked", SQLITE_BUSY_SNAPSHOT) instead of waiting. So SQLAlchemy, not the sqlite3 module,
+    emits BEGIN (the recipe in SQLAlchemy's pysqlite docs), and a connection with the LOCK_EARLY
+    execution option begins with BEGIN IMMEDIATE: it takes the write lock first, waiting for it
+    up to busy_timeout, and so never reads a snapshot it cannot write on.
     """
 
     @event.listens_for(engine, "connect")
     def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # no implicit BEGIN from the sqlite3 module
         cursor = dbapi_connection.cursor()
         try:
             if engine.url.database not in (None, "", ":memory:"):
@@ -43,3 +54,8 @@ def _install_sqlite_pragmas(engine: Engine, *, busy_timeout_ms: int) -> None:
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         finally:
             cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(LOCK_EARLY, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

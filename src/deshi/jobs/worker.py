@@ -63,7 +63,10 @@ class Worker:
             self._fail(job, "lease expired after the last attempt")
             return job
         try:
-            with transaction(self.factory) as session:
+            # A job may run for seconds (a retrain, a webhook call): on SQLite it must not hold
+            # the write lock all that time. Losing a write race fails this attempt, and the
+            # job is retried.
+            with transaction(self.factory, lock_early=False) as session:
                 self.handlers[job.kind](session, job)
                 finish(session, job)
         except LeaseLostError:
