@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+import pytest
+
 from deshi.engine import Agent, AgentConfig, Case, Decision, Observation, Route, RouteReason
+from deshi.engine.agent import RESIDENT_VERSIONS
 from deshi.engine.policy import AuditMonitor, MonitorState
 
 LABELS = ("card_arrival", "exchange_rate", "lost_or_stolen_card", "top_up_limits", "age_limit")
@@ -111,6 +114,26 @@ def test_rollback_reinstates_an_earlier_version(banking_rows: list[tuple[str, st
     agent.rollback(old.version)
     assert agent.champion is not None and agent.champion.version == old.version
     assert agent.decide("where is my card", case_id="r").model_version == old.version
+
+
+def test_agent_keeps_only_the_champion_and_the_newest_versions_in_memory(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    rows = subset(banking_rows, LABELS, 200)
+    agent = Agent(AgentConfig())
+    teach(agent, rows[:80])
+    for n in (80, 120, 160, 200):
+        teach(agent, rows[n - 40 : n], start=n)
+        agent.retrain()
+    assert agent.champion is not None
+    held = {v.version for v in agent.versions}
+    last = agent.versions[-1].version  # versions are numbered 1, 2, … in training order
+    assert last >= 4
+    assert RESIDENT_VERSIONS == 2
+    assert held == {last - 1, last, agent.champion.version}
+    dropped = min(set(range(1, last + 1)) - held)
+    with pytest.raises(KeyError, match="not in memory"):
+        agent.rollback(dropped)
 
 
 def test_sensitive_labels_and_rules_are_always_reviewed(

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from deshi.cli.main import app
 from deshi.db import transaction
 from deshi.db.models import AuditEvent, Job, JobStatus, ModelVersion, Process
+from deshi.engine.agent import RESIDENT_VERSIONS
 from deshi.errors import Conflict, NotFound
 from deshi.jobs.background import start_background_worker
 from deshi.learning.service import RETRAIN_JOB, retrain, rollback
@@ -50,6 +51,26 @@ def test_rollback_restores_the_old_champion_and_is_audited(desk: Desk) -> None:
             rollback(session, process=process, version=target, actor="user:9")
         with pytest.raises(NotFound):
             rollback(session, process=process, version=99, actor="user:9")
+
+
+def test_agents_hold_recent_versions_and_roll_back_to_any_stored_one(desk: Desk) -> None:
+    desk.teach(banking_rows()[:60])
+    for _ in range(3):  # versions 2-4 on top of the bootstrap's version 1
+        with transaction(desk.factory) as session:
+            process = session.get_one(Process, desk.process_id)
+            retrain(session, process=process, registry=desk.registry)
+    champion = _champion(desk.factory)
+    fresh = desk.other_process()
+    with transaction(desk.factory) as session:
+        process = session.get_one(Process, desk.process_id)
+        with fresh.registry.agent(session, process) as entry:
+            held = {model.version for model in entry.agent.versions}
+        assert RESIDENT_VERSIONS == 2
+        assert held == {3, 4, champion}  # the newest two and the champion, not every version
+        target = 1 if champion != 1 else 2
+        rollback(session, process=process, version=target, actor="user:9")
+    [(_, decision)] = fresh.decide(["Where is my card?"])
+    assert decision.model_version == target  # loaded from the database, not from memory
 
 
 def test_model_commands_list_retrain_and_roll_back(desk: Desk, db_url: str) -> None:

@@ -30,6 +30,10 @@ EVIDENCE_CASES = 5
 ALTERNATIVES = 5
 RETRAIN_GROWTH = 0.15  # once past `retrain_every`, retrain when labels grow by 15%
 MIN_HOLDOUT = 10
+# Model versions kept in memory besides the champion: the newest ones. A version holds its
+# vocabulary and weights (tens of MB on long texts), and a long-lived agent retrains dozens of
+# times; older versions live in the database, and the service restores them from there.
+RESIDENT_VERSIONS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +272,7 @@ class Agent:
             self._install(challenger, vectors)
         else:
             self._refresh_champion_calibration()
+        self._forget_old_versions()
         self._schedule_next_retrain()
         champion = self.champion
         assert champion is not None
@@ -286,12 +291,18 @@ class Agent:
         )
 
     def rollback(self, version: int) -> TrainedModel:
-        """Make an earlier model version the champion again."""
+        """Make an earlier model version the champion again (one still held in memory)."""
         for model in self.versions:
             if model.version == version:
                 self._install(model, None)
                 return model
-        raise KeyError(f"no model version {version}")
+        raise KeyError(f"model version {version} is not in memory")
+
+    def _forget_old_versions(self) -> None:
+        """Keep the champion and the RESIDENT_VERSIONS newest versions; drop the rest."""
+        champion = self.champion.version if self.champion is not None else None
+        newest = {model.version for model in self.versions[-RESIDENT_VERSIONS:]}
+        self.versions = [v for v in self.versions if v.version in newest or v.version == champion]
 
     def _training_set(self) -> TrainingSet:
         labelled = [o for o in self.observations if o.label is not None]

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from deshi.db.models import Item, Process
 from deshi.engine import Agent, AgentConfig, Observation, TrainedModel
+from deshi.engine.agent import RESIDENT_VERSIONS
 from deshi.engine.learn import LinearDecider
 from deshi.engine.training import DeciderFactory
 from deshi.errors import ValidationFailed
@@ -129,7 +130,9 @@ class AgentRegistry:
     def _load(
         self, session: Session, process: Process, config: AgentConfig, state: VersionState
     ) -> AgentEntry:
-        rows = repo.load_versions(session, process.id)
+        rows = repo.load_versions(
+            session, process.id, newest=RESIDENT_VERSIONS, champion=state.champion
+        )
         models: list[TrainedModel] = [pickle.loads(row.artifact) for row in rows]
         history = repo.load_history(session, process.id, default_audit_rate=process.audit_rate)
         agent = Agent.restore(
@@ -147,7 +150,7 @@ class AgentRegistry:
             review_cursor=history.review_cursor,
             decision_cursor=history.decision_cursor,
             recorded_items=history.recorded_items,
-            stored_versions={m.version for m in models},
+            stored_versions=set(repo.version_ids(session, process.id)),
             default_audit_rate=process.audit_rate,
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, case, func, select, update
+from sqlalchemy import ColumnElement, Select, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -89,11 +89,24 @@ def version_state(session: Session, process_id: int) -> VersionState:
     return VersionState(latest=row[0], champion=row[1])
 
 
-def load_versions(session: Session, process_id: int) -> list[ModelVersion]:
-    """Every stored version of the process, oldest first (artifacts included)."""
+def load_versions(
+    session: Session, process_id: int, *, newest: int, champion: int | None
+) -> list[ModelVersion]:
+    """The `newest` stored versions of the process and its champion, oldest first (artifacts
+    included). Older versions stay in the database: loading every artifact would hold all the
+    process's models in memory."""
+    recent = (
+        select(ModelVersion.version)
+        .where(ModelVersion.process_id == process_id)
+        .order_by(ModelVersion.version.desc())
+        .limit(newest)
+    )
+    wanted: ColumnElement[bool] = ModelVersion.version.in_(recent.scalar_subquery())
+    if champion is not None:
+        wanted = or_(wanted, ModelVersion.version == champion)
     query = (
         select(ModelVersion)
-        .where(ModelVersion.process_id == process_id)
+        .where(ModelVersion.process_id == process_id, wanted)
         .order_by(ModelVersion.version)
     )
     return list(session.scalars(query))
