@@ -8,8 +8,6 @@ from api_world import World, banking77, review_everything
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from deshi.db import transaction
-from deshi.db.models import Process
 from deshi.learning.service import retrain
 
 CATEGORIES = [
@@ -42,10 +40,7 @@ def test_correcting_a_near_duplicate_changes_the_next_decision(
     truth = {f"b{i}": label for i, (_, label) in enumerate(data)}
     assert review_everything(client, world, process_id, truth) == 60
 
-    with transaction(session_factory) as session:  # what the background worker does when due
-        process = session.get(Process, process_id)
-        assert process is not None
-        retrain(session, process=process)
+    retrain(session_factory, process_id=process_id)  # what the background worker does when due
 
     question = "My new card still has not arrived, when will it come?"
     first = client.post(

@@ -11,8 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from deshi.db import transaction
-from deshi.db.models import Decision, Item, Process
+from deshi.db.models import Decision, Item
 from deshi.items import service as items_service
 from deshi.learning.service import retrain
 
@@ -145,8 +144,7 @@ def test_always_human_rule_sends_an_otherwise_auto_item_to_review(
     assert client.post(f"{url}/items:batch", json=body, headers=owner).status_code == 201
     truth = {f"t{i}": label for i, (_, label) in enumerate(taught)}
     assert review_everything(client, world, world.own_process, truth) == len(taught)
-    with transaction(session_factory) as session:  # what the background worker does when due
-        retrain(session, process=session.get_one(Process, world.own_process))
+    retrain(session_factory, process_id=world.own_process)  # what the worker does when due
     rules = [{"name": "large amount", "field": "amount", "op": ">", "value": 1000}]
     patch = {"mode": "autopilot", "always_human_rules": rules}
     assert client.patch(url, json=patch, headers=owner).status_code == 200

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from deshi.db import transaction
 from deshi.db.base import utcnow
 from deshi.db.models import Department, Job, JobStatus
-from deshi.jobs.queue import ClaimedJob, LeaseLostError, backoff, claim, enqueue, finish
-from deshi.jobs.worker import Worker
+from deshi.jobs.queue import LeaseLostError, backoff, claim, enqueue, finish
+from deshi.jobs.worker import JobRun, Worker
 
 
 def _enqueue(factory: sessionmaker[Session], n: int, kind: str = "test.note") -> list[int]:
@@ -31,10 +31,11 @@ def test_two_workers_never_run_the_same_job(session_factory: sessionmaker[Sessio
     ran: Counter[int] = Counter()
     lock = threading.Lock()
 
-    def note(session: Session, job: ClaimedJob) -> None:
-        session.add(Department(name=f"dept-{job.id}"))  # a database effect per job
+    def note(run: JobRun) -> None:
+        with run.finishing() as session:
+            session.add(Department(name=f"dept-{run.job.id}"))  # a database effect per job
         with lock:
-            ran[job.id] += 1
+            ran[run.job.id] += 1
 
     workers = [Worker(session_factory, {"test.note": note}, name=f"w{i}") for i in range(2)]
     threads = [threading.Thread(target=w.run_until_idle) for w in workers]
@@ -58,7 +59,7 @@ def test_expired_lease_is_retried_and_completed_once(
     assert crashed is not None and crashed.id == job_id
     time.sleep(0.01)
     done: list[int] = []
-    rescuer = Worker(session_factory, {"test.note": lambda s, j: done.append(j.attempts)})
+    rescuer = Worker(session_factory, {"test.note": lambda run: done.append(run.job.attempts)})
     assert rescuer.run_once() is not None
     assert done == [2]
     with pytest.raises(LeaseLostError), transaction(session_factory) as session:
@@ -82,7 +83,7 @@ def test_failed_job_is_retried_with_backoff_then_marked_failed(
 ) -> None:
     [job_id] = _enqueue(session_factory, 1)
 
-    def boom(_session: Session, _job: ClaimedJob) -> None:
+    def boom(_run: JobRun) -> None:
         raise RuntimeError("upstream down")
 
     worker = Worker(session_factory, {"test.note": boom}, max_attempts=3)

@@ -63,9 +63,10 @@ def test_retrain_stores_version_and_follows_engine_promotion(
     desk: Desk, session_factory: sessionmaker[Session]
 ) -> None:
     desk.teach(banking_rows()[:150])
-    with transaction(session_factory) as session:
-        process = session.get_one(Process, desk.process_id)
-        report = retrain(session, process=process, registry=desk.registry, actor="user:1")
+    report = retrain(
+        session_factory, process_id=desk.process_id, registry=desk.registry, actor="user:1"
+    )
+    assert report is not None
     with transaction(session_factory) as session:
         stored = session.scalars(
             select(ModelVersion).where(ModelVersion.version == report.version)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any, ClassVar
 
 import pytest
 from learning_desk import Desk, banking_rows
@@ -10,10 +11,14 @@ from typer.testing import CliRunner
 
 from deshi.cli.main import app
 from deshi.db import transaction
-from deshi.db.models import AuditEvent, Job, JobStatus, ModelVersion, Process
+from deshi.db.models import AuditEvent, Job, JobStatus, ModelVersion, Process, Review
 from deshi.engine.agent import RESIDENT_VERSIONS
+from deshi.engine.learn import LinearDecider
 from deshi.errors import Conflict, NotFound
 from deshi.jobs.background import start_background_worker
+from deshi.jobs.worker import Worker
+from deshi.learning.jobs import retrain_handler
+from deshi.learning.registry import AgentRegistry
 from deshi.learning.service import RETRAIN_JOB, retrain, rollback
 from deshi.processes.models import ModelStatus
 from deshi.settings import Settings
@@ -28,8 +33,7 @@ def _champion(factory: sessionmaker[Session]) -> int:
 
 def test_rollback_restores_the_old_champion_and_is_audited(desk: Desk) -> None:
     desk.teach(banking_rows()[:100])
-    with transaction(desk.factory) as session:
-        retrain(session, process=session.get_one(Process, desk.process_id), registry=desk.registry)
+    retrain(desk.factory, process_id=desk.process_id, registry=desk.registry)
     before = _champion(desk.factory)
     target = 1 if before != 1 else 2
     with transaction(desk.factory) as session:
@@ -56,9 +60,7 @@ def test_rollback_restores_the_old_champion_and_is_audited(desk: Desk) -> None:
 def test_agents_hold_recent_versions_and_roll_back_to_any_stored_one(desk: Desk) -> None:
     desk.teach(banking_rows()[:60])
     for _ in range(3):  # versions 2-4 on top of the bootstrap's version 1
-        with transaction(desk.factory) as session:
-            process = session.get_one(Process, desk.process_id)
-            retrain(session, process=process, registry=desk.registry)
+        retrain(desk.factory, process_id=desk.process_id, registry=desk.registry)
     champion = _champion(desk.factory)
     fresh = desk.other_process()
     with transaction(desk.factory) as session:
@@ -107,3 +109,35 @@ def test_background_worker_runs_the_queued_retrain(desk: Desk, db_url: str) -> N
     with desk.factory() as session:
         versions = session.scalars(select(ModelVersion.version)).all()
     assert statuses == {JobStatus.DONE} and len(versions) >= 2
+
+
+class ReviewedWhileFitting(LinearDecider):
+    """A decider whose next fit is accompanied by a review committed in another process."""
+
+    elsewhere: ClassVar[Desk | None] = None
+
+    def fit(self, *args: Any, **kwargs: Any) -> LinearDecider:
+        fitted = super().fit(*args, **kwargs)
+        desk, ReviewedWhileFitting.elsewhere = ReviewedWhileFitting.elsewhere, None
+        if desk is not None:
+            [(item_id, _)] = desk.decide(["Where is my card?"])
+            desk.review(item_id, "card_arrival")
+        return fitted
+
+
+def test_retrain_job_survives_writes_committed_while_it_trains(desk: Desk) -> None:
+    # On SQLite a job that read, trained and then wrote in one transaction failed whenever
+    # anyone committed meanwhile (a stale snapshot); the model now trains with none open.
+    desk.teach(banking_rows()[:40])
+    ReviewedWhileFitting.elsewhere = desk.other_process()
+    registry = AgentRegistry(make_decider=ReviewedWhileFitting)
+    assert Worker(desk.factory, {RETRAIN_JOB: retrain_handler(registry)}).run_once() is not None
+    with desk.factory() as session:
+        first = select(Job).where(Job.kind == RETRAIN_JOB).order_by(Job.id)
+        job = session.scalars(first).first()
+        versions = session.scalars(select(ModelVersion.version)).all()
+        reviews = session.scalars(select(Review.id)).all()
+    assert ReviewedWhileFitting.elsewhere is None and len(reviews) == 41  # the review was made
+    assert job is not None
+    assert (job.status, job.attempts, job.last_error) == (JobStatus.DONE, 1, None)
+    assert sorted(versions) == [1, 2]

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from deshi.auth.permissions import Principal, Role
 from deshi.auth.service import create_user, grant_role, load_principal
 from deshi.db import transaction
-from deshi.db.models import Process
 from deshi.items.models import ItemCreate
 from deshi.items.service import IngestLimits, ingest_items
 from deshi.learning.service import retrain
@@ -129,10 +128,7 @@ def seed(factory: sessionmaker[Session]) -> UiWorld:
         world.process_id,
         {f"h{i}": label for i, (_, label) in enumerate(history)},
     )
-    with transaction(factory) as session:
-        trained = session.get(Process, world.process_id)
-        assert trained is not None
-        retrain(session, process=trained)
+    retrain(factory, process_id=world.process_id)
     fresh = banking77(per_label=3, skip=8)
     _ingest(factory, owner, world.process_id, [t for t, _ in fresh], "f")
     [world.other_item_id] = _ingest(

@@ -1,4 +1,4 @@
-"""The database session every CLI command uses: one transaction, errors as one line."""
+"""The database sessions CLI commands use: one transaction (or a factory), errors as one line."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.db import create_db_engine, make_session_factory, transaction
 from deshi.errors import DeshiError
@@ -14,17 +14,24 @@ from deshi.settings import Settings
 
 
 @contextmanager
-def cli_session(db: str | None) -> Iterator[Session]:
-    """A transaction on the database; DeshiErrors become one line on stderr and exit 1."""
+def cli_factory(db: str | None) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the database, for commands that run several transactions; DeshiErrors
+    become one line on stderr and exit 1."""
     settings = Settings()
     engine = create_db_engine(
         db or settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
     try:
-        with transaction(make_session_factory(engine)) as session:
-            yield session
+        yield make_session_factory(engine)
     except DeshiError as exc:
         typer.echo(f"Error: {exc.detail}", err=True)
         raise typer.Exit(1) from None
     finally:
         engine.dispose()
+
+
+@contextmanager
+def cli_session(db: str | None) -> Iterator[Session]:
+    """A transaction on the database; DeshiErrors become one line on stderr and exit 1."""
+    with cli_factory(db) as factory, transaction(factory) as session:
+        yield session

@@ -10,7 +10,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from deshi.cli._db import cli_session
+from deshi.cli._db import cli_factory, cli_session
 from deshi.db.models import ModelVersion, Process
 from deshi.errors import NotFound
 from deshi.learning import service
@@ -83,9 +83,9 @@ def retrain(
 ) -> None:
     """Retrain now; the challenger is promoted only if it beats the champion on held-out items."""
     actor = f"cli:{getpass.getuser()}"
-    with cli_session(db) as session:
-        process = _process(session, process_id)
-        report = service.retrain(session, process=process, actor=actor)
+    with cli_factory(db) as factory:
+        report = service.retrain(factory, process_id=process_id, actor=actor)
+    assert report is not None  # only a routine retrain skips
     outcome = "promoted" if report.promoted else "not promoted"
     typer.echo(
         f"Process {process_id}: version {report.version} trained on {report.trained_on} "

@@ -1,9 +1,13 @@
 """The job worker: claims due jobs, runs their handlers, finishes or retries them.
 
 Runs in `deshi worker` processes in production, or as a thread in the API process on a single
-node (`start_background_worker`). Each job runs in one transaction together with the
-conditional "done" update, so a job is completed at most once even if its lease expired and
-another worker re-ran it; a failed job is queued again with exponential back-off until
+node (`start_background_worker`). A handler gets a `JobRun`: it reads in short transactions
+of its own, does its slow part (training a model, calling a webhook) with no transaction open,
+and writes its results in `JobRun.finishing()`, the one transaction that also marks the job
+done. So a job's writes are applied at most once even if its lease expired and another worker
+re-ran it, and no lock is held while a job trains or waits on the network (on SQLite a long
+transaction would either block every writer or, reading first, fail at its first write once
+anyone else had committed). A failed job is queued again with exponential back-off until
 `max_attempts`, then marked failed.
 """
 
@@ -14,7 +18,8 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -31,11 +36,39 @@ from deshi.jobs.queue import (
     retry_or_fail,
 )
 
-__all__ = ["Handler", "Worker", "worker_name"]
+__all__ = ["Handler", "JobRun", "Worker", "worker_name"]
 
 logger = logging.getLogger("deshi.jobs")
 
-Handler = Callable[[Session, ClaimedJob], None]  # runs inside the job's transaction
+
+@dataclass
+class JobRun:
+    """A claimed job as its handler sees it: the job, and the sessions to do it with."""
+
+    job: ClaimedJob
+    factory: sessionmaker[Session]
+    finished: bool = False
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A transaction for reads; it never takes SQLite's write lock. Write nothing here:
+        only `finishing()` commits together with the job's "done"."""
+        with transaction(self.factory, lock_early=False) as session:
+            yield session
+
+    @contextmanager
+    def finishing(self) -> Iterator[Session]:
+        """The job's last transaction: the handler's writes commit together with the job's
+        "done", or not at all (LeaseLostError when another worker holds the job now)."""
+        if self.finished:
+            raise RuntimeError(f"job {self.job.id} is already finished")
+        with transaction(self.factory) as session:
+            yield session
+            finish(session, self.job)
+        self.finished = True
+
+
+Handler = Callable[[JobRun], None]  # a handler that never enters run.finishing() is done too
 
 
 def worker_name() -> str:
@@ -62,13 +95,12 @@ class Worker:
         if job.attempts > self.max_attempts:  # its workers kept dying mid-job
             self._fail(job, "lease expired after the last attempt")
             return job
+        run = JobRun(job, self.factory)
         try:
-            # A job may run for seconds (a retrain, a webhook call): on SQLite it must not hold
-            # the write lock all that time. Losing a write race fails this attempt, and the
-            # job is retried.
-            with transaction(self.factory, lock_early=False) as session:
-                self.handlers[job.kind](session, job)
-                finish(session, job)
+            self.handlers[job.kind](run)
+            if not run.finished:  # nothing to write: a duplicate job, a gone process
+                with run.finishing():
+                    pass
         except LeaseLostError:
             logger.warning("job %s (%s): lease lost; its work was rolled back", job.id, job.kind)
         except Exception as exc:

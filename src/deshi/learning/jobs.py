@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import Session
-
-from deshi.db.models import Process
-from deshi.jobs.queue import ClaimedJob
-from deshi.jobs.worker import Handler
+from deshi.jobs.worker import Handler, JobRun
 from deshi.learning.registry import AgentRegistry
 from deshi.learning.service import RETRAIN_JOB, retrain
 
@@ -15,17 +11,16 @@ __all__ = ["RETRAIN_JOB", "retrain_handler"]
 
 def retrain_handler(registry: AgentRegistry) -> Handler:
     """A handler that retrains the job's process, unless nothing was reviewed since the last
-    version (a duplicate or re-run job) or the process is gone or archived."""
+    version (a duplicate or re-run job) or the process is gone or archived. The model trains
+    with no transaction open; the new version is stored in the job's finishing transaction."""
 
-    def handle(session: Session, job: ClaimedJob) -> None:
-        process = session.get(Process, int(job.payload["process_id"]))
-        if process is None or process.archived_at is not None:
-            return
-        with registry.agent(session, process) as entry:
-            labelled = sum(1 for o in entry.agent.observations if o.label is not None)
-            latest = entry.agent.versions[-1].trained_on if entry.agent.versions else 0
-            if labelled == 0 or labelled <= latest:
-                return
-            retrain(session, process=process, registry=registry)
+    def handle(run: JobRun) -> None:
+        retrain(
+            run.factory,
+            process_id=int(run.job.payload["process_id"]),
+            registry=registry,
+            routine=True,
+            finishing=run.finishing,
+        )
 
     return handle

@@ -96,6 +96,13 @@ class AgentRegistry:
         with self._lock_for(process.id):
             yield self._synced(session, process)
 
+    @contextmanager
+    def holding(self, process_id: int) -> Iterator[None]:
+        """Hold a process's lock across several transactions (the lock is re-entrant, so
+        `agent()` may be used inside)."""
+        with self._lock_for(process_id):
+            yield
+
     def invalidate(self, process_id: int) -> None:
         """Forget a process's agent; it is rebuilt from the database on next use."""
         with self._guard:

@@ -3,19 +3,23 @@
 The agent of each process lives in an `AgentRegistry` (one per OS process by default); these
 functions sync it with the database, use it under the process's lock, and store what it
 produced (new model versions, with one audit event each) in the caller's transaction.
+`retrain` is the exception: it takes a session factory, so it can train with no transaction open.
 """
 
 from __future__ import annotations
 
 import math
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.audit import record_event
+from deshi.db import transaction
 from deshi.db.models import Decision as DecisionRow
 from deshi.db.models import Item, ModelVersion, Process, Review
 from deshi.engine import Decision, RetrainReport
@@ -138,28 +142,73 @@ def enqueue_retrain(session: Session, *, process_id: int) -> None:
 
 
 def retrain(
-    session: Session,
+    factory: sessionmaker[Session],
     *,
-    process: Process,
+    process_id: int,
     actor: str = SYSTEM_ACTOR,
     registry: AgentRegistry | None = None,
-) -> RetrainReport:
+    routine: bool = False,
+    finishing: Callable[[], AbstractContextManager[Session]] | None = None,
+) -> RetrainReport | None:
     """Train a challenger on everything reviewed; the engine decides whether it is promoted.
 
-    The new version is stored (pickled artifact, metrics, threshold, trained_on) as champion
-    or challenger, with one audit event. Conflict when another worker stored the same version
-    number first (the caller's transaction should then be rolled back and retried).
+    Training takes seconds, so no transaction is open meanwhile: the agent is synced in a short
+    read transaction, trained under the process's lock only, and the new version (pickled
+    artifact, metrics, threshold, trained_on, one audit event) is stored in `finishing()` (by
+    default a new transaction; a job passes its own, which also marks it done). Reviews that
+    arrive meanwhile reach the case memory and the next retrain. Conflict when another worker
+    stored a version or the policy changed meanwhile (retry: the agent is rebuilt).
+
+    A `routine` retrain (the queued job) returns None without training when the process is
+    gone or archived, or nothing was reviewed since the newest version.
     """
     registry = registry or default_registry()
-    with registry.agent(session, process) as entry:
-        if not any(o.label is not None for o in entry.agent.observations):
-            raise ValidationFailed(f"process {process.id} has no reviewed items to learn from")
-        registry.mark_dirty(session, process.id)
-        report = entry.agent.retrain()
-        stored = _store_new_versions(session, process, entry, registry, actor=actor, report=report)
-        if not stored:
-            raise Conflict(f"process {process.id}: version {report.version} was stored elsewhere")
+    with registry.holding(process_id):
+        with transaction(factory, lock_early=False) as session:
+            process = _process_to_retrain(session, process_id, routine=routine)
+            if process is None:
+                return None
+            with registry.agent(session, process) as entry:
+                labelled = sum(1 for o in entry.agent.observations if o.label is not None)
+                latest = entry.agent.versions[-1].trained_on if entry.agent.versions else 0
+        if labelled == 0 and not routine:
+            raise ValidationFailed(f"process {process_id} has no reviewed items to learn from")
+        if labelled == 0 or (routine and labelled <= latest):
+            return None
+        try:
+            report = entry.agent.retrain()
+            with (finishing or partial(transaction, factory))() as session:
+                _store_retrained(session, process_id, entry, registry, actor, report)
+        except BaseException:
+            registry.invalidate(process_id)  # the agent holds a version that was not stored
+            raise
     return report
+
+
+def _process_to_retrain(session: Session, process_id: int, *, routine: bool) -> Process | None:
+    process = session.get(Process, process_id)
+    if process is None and not routine:
+        raise NotFound(f"process {process_id} not found")
+    if process is None or (routine and process.archived_at is not None):
+        return None
+    return process
+
+
+def _store_retrained(
+    session: Session,
+    process_id: int,
+    trained: AgentEntry,
+    registry: AgentRegistry,
+    actor: str,
+    report: RetrainReport,
+) -> None:
+    process = session.get_one(Process, process_id)
+    registry.mark_dirty(session, process_id)
+    with registry.agent(session, process) as entry:  # takes in reviews made while training
+        if entry is not trained:  # rebuilt: a version was stored elsewhere, or the policy moved
+            raise Conflict(f"process {process_id} changed while version {report.version} trained")
+        if not _store_new_versions(session, process, entry, registry, actor=actor, report=report):
+            raise Conflict(f"process {process_id}: version {report.version} was stored elsewhere")
 
 
 def rollback(session: Session, *, process: Process, version: int, actor: str) -> ModelVersion:

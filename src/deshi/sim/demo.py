@@ -33,7 +33,7 @@ from deshi.auth.permissions import Principal
 from deshi.db import create_db_engine, make_session_factory, transaction
 from deshi.db.base import utcnow
 from deshi.db.migrate import upgrade_to_head
-from deshi.db.models import Decision, Item, ModelVersion, Process
+from deshi.db.models import Decision, Item, ModelVersion
 from deshi.errors import Conflict, ValidationFailed
 from deshi.items.models import ItemCreate, ItemPublic, ItemStatus, ReviewAction
 from deshi.items.service import IngestLimits, ingest_items
@@ -232,10 +232,7 @@ class _Simulation:
         """Retrain between weeks, as the worker would; nothing to learn from yet is no error."""
         self._report("retraining")
         try:
-            with transaction(self.factory) as session:
-                process = session.get(Process, self.people.process_id)
-                assert process is not None
-                retrain(session, process=process)
+            retrain(self.factory, process_id=self.people.process_id)
         except (ValidationFailed, Conflict):
             return
         self._stamp_new_versions(at)

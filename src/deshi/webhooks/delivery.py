@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from deshi.db.base import utcnow
 from deshi.db.models import DeliveryStatus, Process, Webhook, WebhookDelivery
-from deshi.jobs.queue import ClaimedJob, backoff, enqueue
-from deshi.jobs.worker import Handler
+from deshi.jobs.queue import backoff, enqueue
+from deshi.jobs.worker import Handler, JobRun
 from deshi.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 __all__ = [
@@ -92,25 +92,30 @@ def render_body(delivery: WebhookDelivery, timestamp: int) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-def deliver(session: Session, delivery_id: int, *, client: httpx.Client) -> None:
+def deliver(run: JobRun, delivery_id: int, *, client: httpx.Client) -> None:
     """Make one attempt; on failure schedule the next one with exponential back-off, or give
-    up after MAX_DELIVERY_ATTEMPTS. The attempt is recorded on the delivery row."""
-    delivery = session.get(WebhookDelivery, delivery_id)
-    if delivery is None or delivery.status is not DeliveryStatus.PENDING:
-        return  # already delivered or given up (e.g. a re-run after a lost lease)
-    hook = session.get(Webhook, delivery.webhook_id)
+    up after MAX_DELIVERY_ATTEMPTS. The attempt is recorded on the delivery row.
+
+    The POST is made with no transaction open, so a slow receiver holds no database lock.
+    """
+    with run.reading() as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        if delivery is None or delivery.status is not DeliveryStatus.PENDING:
+            return  # already delivered or given up (e.g. a re-run after a lost lease)
+        hook = session.get(Webhook, delivery.webhook_id)
     error = _post(delivery, hook, client) if hook is not None and hook.active else "inactive"
-    delivery.attempts += 1
-    delivery.last_error = error
-    if error is None:
-        delivery.status, delivery.next_attempt_at = DeliveryStatus.DELIVERED, None
-    elif error == "inactive" or delivery.attempts >= MAX_DELIVERY_ATTEMPTS:
-        delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
-    else:
-        delivery.next_attempt_at = utcnow() + backoff(delivery.attempts)
-        payload = {"delivery_id": delivery.id}
-        enqueue(session, kind=WEBHOOK_JOB, payload=payload, run_after=delivery.next_attempt_at)
-    session.flush()
+    with run.finishing() as session:
+        delivery = session.get_one(WebhookDelivery, delivery_id)
+        delivery.attempts += 1
+        delivery.last_error = error
+        if error is None:
+            delivery.status, delivery.next_attempt_at = DeliveryStatus.DELIVERED, None
+        elif error == "inactive" or delivery.attempts >= MAX_DELIVERY_ATTEMPTS:
+            delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
+        else:
+            delivery.next_attempt_at = utcnow() + backoff(delivery.attempts)
+            payload = {"delivery_id": delivery.id}
+            enqueue(session, kind=WEBHOOK_JOB, payload=payload, run_after=delivery.next_attempt_at)
 
 
 def _post(delivery: WebhookDelivery, hook: Webhook, client: httpx.Client) -> str | None:
@@ -137,7 +142,7 @@ def _post(delivery: WebhookDelivery, hook: Webhook, client: httpx.Client) -> str
 def delivery_handler(client: httpx.Client) -> Handler:
     """The job handler for WEBHOOK_JOB."""
 
-    def handle(session: Session, job: ClaimedJob) -> None:
-        deliver(session, int(job.payload["delivery_id"]), client=client)
+    def handle(run: JobRun) -> None:
+        deliver(run, int(run.job.payload["delivery_id"]), client=client)
 
     return handle
