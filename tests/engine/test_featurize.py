@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import pickle
 
 import numpy as np
 import pytest
+from scipy import sparse
+from sklearn.preprocessing import normalize
 
 from deshi.engine.featurize import EmbeddingFeaturizer, TfidfFeaturizer
 from deshi.engine.search import cosine_top_k
@@ -61,3 +64,26 @@ def test_currency_symbols_are_kept() -> None:
     featurizer = TfidfFeaturizer().fit(["fee in £", "fee in €"])
     a, b = featurizer.transform(["fee in £"]), featurizer.transform(["fee in €"])
     assert float(a.multiply(b).sum()) < 0.99
+
+
+def test_tfidf_transform_equals_scikit_learns_own(banking_rows: list[tuple[str, str]]) -> None:
+    # transform counts n-grams itself (per word, cached); it must build the exact matrix that
+    # the fitted TfidfVectorizers would, including words and n-grams never seen in fit.
+    texts = [text for text, _ in banking_rows]
+    featurizer = TfidfFeaturizer().fit(texts[:2000])
+    odd = ["", "   ", "a", "tab\there\nnewline", "Ünïcödé wörds!!", *JAPANESE]
+    for batch in (texts[2000:3000], texts[:500], odd, texts[2000:3000]):  # the last one cached
+        ours = featurizer.transform(batch)
+        assert featurizer._word is not None and featurizer._char is not None
+        words, chars = featurizer._word.transform(batch), featurizer._char.transform(batch)
+        theirs = normalize(sparse.hstack([words, chars], format="csr"))
+        assert ours.shape == theirs.shape and (ours != theirs).nnz == 0
+
+
+def test_tfidf_pickles_without_its_word_cache(banking_rows: list[tuple[str, str]]) -> None:
+    texts = [text for text, _ in banking_rows[:300]]
+    featurizer = TfidfFeaturizer().fit(texts)
+    before = featurizer.transform(texts)
+    restored = pickle.loads(pickle.dumps(featurizer))
+    assert restored._char_ids == {} and len(featurizer._char_ids) > 100
+    assert (restored.transform(texts) != before).nnz == 0

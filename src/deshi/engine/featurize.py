@@ -51,15 +51,23 @@ def normalise(text: str) -> str:
 
 
 class TfidfFeaturizer:
-    """Word 1–2-gram plus character 2–4-gram TF-IDF (within word boundaries), sublinear tf."""
+    """Word 1–2-gram plus character 2–4-gram TF-IDF (within word boundaries), sublinear tf.
+
+    scikit-learn learns the vocabularies and idf weights; `transform` builds the same matrix
+    (tested equal) about four times faster. Character n-grams never cross a word boundary, so
+    a text's are the union of its words': each word's n-gram ids are looked up once and kept,
+    instead of every n-gram of every text going through the vocabulary.
+    """
 
     name = "tfidf"
+    word_cache_size = 200_000  # distinct words whose n-gram ids are kept (a few hundred bytes each)
 
     def __init__(self, *, max_char_ngram: int = 4, min_df: int = 1) -> None:
         self.max_char_ngram = max_char_ngram
         self.min_df = min_df
         self._word: TfidfVectorizer | None = None
         self._char: TfidfVectorizer | None = None
+        self._char_ids: dict[str, np.ndarray] = {}
 
     def fit(self, texts: Sequence[str]) -> TfidfFeaturizer:
         self._word = TfidfVectorizer(
@@ -74,13 +82,75 @@ class TfidfFeaturizer:
         )
         self._word.fit(texts)
         self._char.fit(texts)
+        self._char_ids = {}
         return self
 
     def transform(self, texts: Sequence[str]) -> Matrix:
         if self._word is None or self._char is None:
             raise RuntimeError("TfidfFeaturizer.transform called before fit")
-        both = sparse.hstack([self._word.transform(texts), self._char.transform(texts)])
-        return normalize(both.tocsr(), copy=False)
+        clean = [normalise(text) for text in texts]
+        words = _tfidf(self._word_counts(clean), self._word.idf_)
+        chars = _tfidf(self._char_counts(clean), self._char.idf_)
+        return normalize(sparse.hstack([words, chars], format="csr"), copy=False)
+
+    def _word_counts(self, clean: list[str]) -> sparse.csr_matrix:
+        assert self._word is not None
+        vocabulary = self._word.vocabulary_
+        tokenize, ngrams = self._word.build_tokenizer(), self._word._word_ngrams
+        ids: list[int] = []
+        lengths = []
+        for text in clean:
+            row = [vocabulary[g] for g in ngrams(tokenize(text)) if g in vocabulary]
+            ids.extend(row)
+            lengths.append(len(row))
+        return _counts(np.array(ids, dtype=np.int32), lengths, len(vocabulary))
+
+    def _char_counts(self, clean: list[str]) -> sparse.csr_matrix:
+        assert self._char is not None
+        if len(self._char_ids) > self.word_cache_size:
+            self._char_ids = {}
+        pieces: list[np.ndarray] = []
+        lengths = []
+        for text in clean:
+            row = [self._ids_of_word(word) for word in text.split()]
+            pieces.extend(row)
+            lengths.append(sum(len(ids) for ids in row))
+        ids = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
+        return _counts(ids, lengths, len(self._char.vocabulary_))
+
+    def _ids_of_word(self, word: str) -> np.ndarray:
+        """Vocabulary ids of the character n-grams of one word (with repeats), cached."""
+        ids = self._char_ids.get(word)
+        if ids is None:
+            assert self._char is not None
+            vocabulary = self._char.vocabulary_
+            grams = self._char._char_wb_ngrams(word)
+            ids = np.array([vocabulary[g] for g in grams if g in vocabulary], dtype=np.int32)
+            self._char_ids[word] = ids
+        return ids
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_char_ids": {}}  # the cache is rebuilt on use
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"_char_ids": {}, **state})  # versions pickled before the cache
+
+
+def _counts(ids: np.ndarray, lengths: list[int], width: int) -> sparse.csr_matrix:
+    """A count matrix from the rows' feature ids laid end to end (repeats are counted)."""
+    indptr = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+    data = np.ones(len(ids), dtype=np.float64)
+    counts = sparse.csr_matrix((data, ids, indptr), shape=(len(lengths), width))
+    counts.sum_duplicates()  # sorts each row's indices and adds up repeats
+    return counts
+
+
+def _tfidf(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
+    """Sublinear tf × idf, rows L2-normalised: what TfidfVectorizer does with the counts."""
+    np.log(counts.data, counts.data)
+    counts.data += 1.0
+    counts.data *= idf[counts.indices]
+    return normalize(counts, copy=False)
 
 
 class EmbeddingFeaturizer:
