@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 
@@ -145,9 +146,10 @@ def train_model(
         return model, vectors
     rng = np.random.default_rng(seed)
     fold = rng.permutation(len(data.texts)) % FOLDS
-    *fold_deciders, final = _fit_deciders(vectors, data, fold, make_decider)
+    deciders = _fitted_deciders(vectors, data, fold, make_decider)
     unlabelled = featurizer.transform(data.unlabelled_texts) if data.unlabelled_texts else None
-    oof = _out_of_fold_candidates(vectors, unlabelled, data, fold, fold_deciders, rng)
+    oof = _out_of_fold_candidates(vectors, unlabelled, data, fold, islice(deciders, FOLDS), rng)
+    final = next(deciders)
     labelled_rows = oof.labelled_rows
     confidence = ConfidenceModel().fit(
         oof.candidates.features[labelled_rows], oof.targets[labelled_rows]
@@ -187,13 +189,15 @@ class _OutOfFold:
         return self.candidates.item < self.n_labelled
 
 
-def _fit_deciders(
+def _fitted_deciders(
     vectors: Matrix, data: TrainingSet, fold: np.ndarray, make_decider: DeciderFactory
-) -> list[Decider]:
+) -> Iterator[Decider]:
     """One decider per fold, trained without that fold, then the final one on everything.
 
-    On larger data they are fitted in parallel threads (liblinear releases the GIL), which is
-    why a `Decider.fit` must not share mutable state between instances.
+    They come one at a time, so the caller can drop each fold's decider once it has scored
+    that fold (tens of MB each on long texts). On larger data they are fitted ahead in
+    parallel threads (liblinear releases the GIL), which is why a `Decider.fit` must not share
+    mutable state between instances.
     """
     subsets = [np.flatnonzero(fold != f) for f in range(FOLDS)] + [np.arange(len(fold))]
 
@@ -202,9 +206,10 @@ def _fit_deciders(
         return make_decider().fit(vectors[rows], texts, data.labels[rows].tolist())
 
     if len(fold) < PARALLEL_FROM or TRAINING_THREADS == 1:
-        return [fit(rows) for rows in subsets]
+        yield from map(fit, subsets)
+        return
     with ThreadPoolExecutor(max_workers=TRAINING_THREADS) as pool:
-        return list(pool.map(fit, subsets))
+        yield from pool.map(fit, subsets)  # hands each result over and forgets it
 
 
 def _out_of_fold_candidates(
@@ -212,7 +217,7 @@ def _out_of_fold_candidates(
     unlabelled_vectors: Matrix | None,
     data: TrainingSet,
     fold: np.ndarray,
-    deciders: Sequence[Decider],
+    deciders: Iterable[Decider],
     rng: np.random.Generator,
 ) -> _OutOfFold:
     """Candidates from fold models that never saw the item.
