@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import islice
 
 import numpy as np
 
@@ -146,10 +145,9 @@ def train_model(
         return model, vectors
     rng = np.random.default_rng(seed)
     fold = rng.permutation(len(data.texts)) % FOLDS
-    deciders = _fitted_deciders(vectors, data, fold, make_decider)
+    *fold_deciders, final = _fit_deciders(vectors, data, fold, make_decider)
     unlabelled = featurizer.transform(data.unlabelled_texts) if data.unlabelled_texts else None
-    oof = _out_of_fold_candidates(vectors, unlabelled, data, fold, islice(deciders, FOLDS), rng)
-    final = next(deciders)
+    oof = _out_of_fold_candidates(vectors, unlabelled, data, fold, fold_deciders, rng)
     labelled_rows = oof.labelled_rows
     confidence = ConfidenceModel().fit(
         oof.candidates.features[labelled_rows], oof.targets[labelled_rows]
@@ -189,15 +187,13 @@ class _OutOfFold:
         return self.candidates.item < self.n_labelled
 
 
-def _fitted_deciders(
+def _fit_deciders(
     vectors: Matrix, data: TrainingSet, fold: np.ndarray, make_decider: DeciderFactory
-) -> Iterator[Decider]:
+) -> list[Decider]:
     """One decider per fold, trained without that fold, then the final one on everything.
 
-    They come one at a time, so the caller can drop each fold's decider once it has scored
-    that fold (tens of MB each on long texts). On larger data they are fitted ahead in
-    parallel threads (liblinear releases the GIL), which is why a `Decider.fit` must not share
-    mutable state between instances.
+    On larger data they are fitted in parallel threads (liblinear releases the GIL), which is
+    why a `Decider.fit` must not share mutable state between instances.
     """
     subsets = [np.flatnonzero(fold != f) for f in range(FOLDS)] + [np.arange(len(fold))]
 
@@ -206,10 +202,9 @@ def _fitted_deciders(
         return make_decider().fit(vectors[rows], texts, data.labels[rows].tolist())
 
     if len(fold) < PARALLEL_FROM or TRAINING_THREADS == 1:
-        yield from map(fit, subsets)
-        return
+        return [fit(rows) for rows in subsets]
     with ThreadPoolExecutor(max_workers=TRAINING_THREADS) as pool:
-        yield from pool.map(fit, subsets)  # hands each result over and forgets it
+        return list(pool.map(fit, subsets))
 
 
 def _out_of_fold_candidates(
@@ -217,7 +212,7 @@ def _out_of_fold_candidates(
     unlabelled_vectors: Matrix | None,
     data: TrainingSet,
     fold: np.ndarray,
-    deciders: Iterable[Decider],
+    deciders: Sequence[Decider],
     rng: np.random.Generator,
 ) -> _OutOfFold:
     """Candidates from fold models that never saw the item.
