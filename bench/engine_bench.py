@@ -77,9 +77,17 @@ def summarise(results: list[dict[str, object]], epsilon: float = 0.01) -> str:
     )
 
 
+def parse_seeds(spec: str) -> list[int]:
+    """Seeds from "0-19", "2,18" or "0-4,10"."""
+    seeds: list[int] = []
+    for part in spec.split(","):
+        first, _, last = part.partition("-")
+        seeds.extend(range(int(first), int(last or first) + 1))
+    return seeds
+
+
 def stream(args: argparse.Namespace) -> None:
-    first, _, last = args.seeds.partition("-")
-    seeds = list(range(int(first), int(last or first) + 1))
+    seeds = parse_seeds(args.seeds)
     # A fresh process per seed, so each seed's peak memory is its own (ru_maxrss never falls).
     with ProcessPoolExecutor(max_workers=args.jobs, max_tasks_per_child=1) as pool:
         futures = [pool.submit(run_one, args.dataset, args.featurizer, s) for s in seeds]
@@ -184,7 +192,7 @@ def main() -> None:
     s = sub.add_parser("stream")
     s.add_argument("--dataset", choices=["banking77", "cuad"], default="banking77")
     s.add_argument("--featurizer", choices=["tfidf", "embeddings"], default="tfidf")
-    s.add_argument("--seeds", default="0-19")
+    s.add_argument("--seeds", default="0-19", help='a range and/or list: "0-19", "2,18"')
     s.add_argument("--jobs", type=int, default=2)
     s.set_defaults(func=stream)
     m = sub.add_parser("summary")

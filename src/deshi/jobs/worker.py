@@ -5,9 +5,9 @@ node (`start_background_worker`). A handler gets a `JobRun`: it reads in short t
 of its own, does its slow part (training a model, calling a webhook) with no transaction open,
 and writes its results in `JobRun.finishing()`, the one transaction that also marks the job
 done. So a job's writes are applied at most once even if its lease expired and another worker
-re-ran it, and no lock is held while a job trains or waits on the network (on SQLite a long
-transaction would either block every writer or, reading first, fail at its first write once
-anyone else had committed). A failed job is queued again with exponential back-off until
+re-ran it, and no database lock is held while a job trains or waits on the network (on SQLite
+a long transaction would either block every writer or, reading first, fail at its first write
+once anyone else had committed). A failed job is queued again with exponential back-off until
 `max_attempts`, then marked failed.
 """
 
