@@ -3,6 +3,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from deshi.db import transaction
 from deshi.db.base import utcnow
 from deshi.db.models import Department, Job, JobStatus
-from deshi.jobs.queue import LeaseLostError, backoff, claim, enqueue, finish
+from deshi.jobs.queue import LeaseLostError, backoff, claim, enqueue, finish, renew
 from deshi.jobs.worker import JobRun, Worker
 
 
@@ -76,6 +77,50 @@ def test_running_job_with_live_lease_is_not_taken(session_factory: sessionmaker[
         assert claim(session, worker="a") is not None
     with transaction(session_factory) as session:
         assert claim(session, worker="b") is None
+
+
+def test_renew_extends_only_the_holders_live_lease(session_factory: sessionmaker[Session]) -> None:
+    [job_id] = _enqueue(session_factory, 1)
+    with transaction(session_factory) as session:
+        job = claim(session, worker="a", lease=timedelta(seconds=10))
+    assert job is not None
+    stranger = replace(job, worker="b")
+    with transaction(session_factory) as session:
+        assert renew(session, job, timedelta(hours=1))
+        assert not renew(session, stranger, timedelta(hours=1))
+    assert _job(session_factory, job_id).locked_until > utcnow() + timedelta(minutes=59)
+    with transaction(session_factory) as session:
+        finish(session, job)
+    with transaction(session_factory) as session:
+        assert not renew(session, job, timedelta(hours=1))  # a finished job has no lease
+    assert _job(session_factory, job_id).locked_until is None
+
+
+def test_job_running_longer_than_its_lease_is_not_taken_over(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The worker renews the lease while the handler runs; without that, a second worker would
+    claim the job once its first lease ran out and run it twice."""
+    [job_id] = _enqueue(session_factory, 1)
+    lease = timedelta(seconds=1)
+    rivals_got: list[int | None] = []
+
+    def slow(run: JobRun) -> None:
+        for _ in range(5):  # 2.5 leases in all
+            time.sleep(lease.total_seconds() / 2)
+            with transaction(session_factory) as session:
+                rival = claim(session, worker="rival", lease=lease)
+            rivals_got.append(None if rival is None else rival.id)
+        with run.finishing() as session:
+            session.add(Department(name="done once"))
+
+    worker = Worker(session_factory, {"test.note": slow}, name="slow", lease=lease)
+    assert worker.run_once() is not None
+    assert rivals_got == [None] * 5
+    job = _job(session_factory, job_id)
+    assert job.status is JobStatus.DONE and job.attempts == 1
+    with session_factory() as session:
+        assert [d.name for d in session.scalars(select(Department))] == ["done once"]
 
 
 def test_failed_job_is_retried_with_backoff_then_marked_failed(

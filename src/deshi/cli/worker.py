@@ -31,7 +31,8 @@ def worker(
         DEFAULT_LEASE.total_seconds(),
         "--lease",
         min=1.0,
-        help="Seconds a claimed job stays locked; a crashed worker's job is retried after it.",
+        help="Seconds a job stays locked without renewal (renewed while it runs); a crashed "
+        "worker's job is retried after it.",
     ),
 ) -> None:
     """Run queued jobs until stopped (SIGINT/SIGTERM finish the current job first).

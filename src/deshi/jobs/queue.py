@@ -1,12 +1,12 @@
 """The durable job queue on the `jobs` table: enqueue, claim with a lease, finish or retry.
 
 A job is claimed by setting `status=running`, `locked_by` and `locked_until` (the lease) and
-counting an attempt. A worker that crashes simply stops renewing nothing: once `locked_until`
-passes, the job is claimable again. Finishing is conditional on still holding the lease
-(`locked_by` matches and status is running), and a handler's own database writes share the
-transaction of that conditional update, so a job whose lease was lost commits nothing: its
-effects are applied exactly once. Side effects outside the database (webhook POSTs) are
-at-least-once.
+counting an attempt. The worker renews the lease while the job runs (`renew`), so a long job
+keeps it; a worker that crashes stops renewing, and once `locked_until` passes the job is
+claimable again. Finishing is conditional on still holding the lease (`locked_by` matches and
+status is running), and a handler's own database writes share the transaction of that
+conditional update, so a job whose lease was lost commits nothing: its effects are applied
+exactly once. Side effects outside the database (webhook POSTs) are at-least-once.
 
 Claiming: PostgreSQL selects a due row `FOR UPDATE SKIP LOCKED` so concurrent workers never
 wait on or take the same row; SQLite (one writer at a time) uses a conditional UPDATE that
@@ -34,6 +34,7 @@ __all__ = [
     "claim",
     "enqueue",
     "finish",
+    "renew",
     "retry_or_fail",
 ]
 
@@ -133,6 +134,17 @@ def claim(
         if row is not None:
             return ClaimedJob(job_id, row.kind, dict(row.payload), row.attempts, worker)
     return None
+
+
+def renew(session: Session, job: ClaimedJob, lease: timedelta = DEFAULT_LEASE) -> bool:
+    """Extend the lease to `lease` from now; False when this worker no longer holds the job."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job.id, Job.locked_by == job.worker, Job.status == JobStatus.RUNNING)
+        .values(locked_until=utcnow() + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def _release(session: Session, job: ClaimedJob, **values: Any) -> None:

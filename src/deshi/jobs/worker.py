@@ -9,6 +9,11 @@ re-ran it, and no database lock is held while a job trains or waits on the netwo
 a long transaction would either block every writer or, reading first, fail at its first write
 once anyone else had committed). A failed job is queued again with exponential back-off until
 `max_attempts`, then marked failed.
+
+While a handler runs, a thread renews the job's lease every third of its length, so a job may
+take longer than its lease (a retrain on a large process) without a second worker taking it
+over; only a worker that stops renewing (crashed, or cut off from the database for a whole
+lease) loses its jobs.
 """
 
 from __future__ import annotations
@@ -33,12 +38,15 @@ from deshi.jobs.queue import (
     LeaseLostError,
     claim,
     finish,
+    renew,
     retry_or_fail,
 )
 
 __all__ = ["Handler", "JobRun", "Worker", "worker_name"]
 
 logger = logging.getLogger("deshi.jobs")
+
+RENEWALS_PER_LEASE = 3  # a renewal may fail or be late twice before the lease runs out
 
 
 @dataclass
@@ -97,7 +105,8 @@ class Worker:
             return job
         run = JobRun(job, self.factory)
         try:
-            self.handlers[job.kind](run)
+            with self._keeping_lease(job):
+                self.handlers[job.kind](run)
             if not run.finished:  # nothing to write: a duplicate job, a gone process
                 with run.finishing():
                     pass
@@ -127,6 +136,33 @@ class Worker:
             if ran is None:
                 stop.wait(poll_seconds)
         logger.info("worker %s stopped", self.name)
+
+    @contextmanager
+    def _keeping_lease(self, job: ClaimedJob) -> Iterator[None]:
+        """Renew the job's lease in a background thread for as long as the block runs."""
+        stop = threading.Event()
+        renewer = threading.Thread(
+            target=self._renew_until, args=(job, stop), name=f"lease-{job.id}", daemon=True
+        )
+        renewer.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            renewer.join()
+
+    def _renew_until(self, job: ClaimedJob, stop: threading.Event) -> None:
+        interval = self.lease.total_seconds() / RENEWALS_PER_LEASE
+        while not stop.wait(interval):
+            try:
+                with transaction(self.factory) as session:
+                    held = renew(session, job, self.lease)
+            except Exception:  # the database is unreachable, say: the lease may still run
+                logger.exception("job %s: renewing its lease failed", job.id)
+                continue
+            if not held:  # taken over, or finished by the handler a moment ago
+                logger.info("job %s: no longer held by %s; lease renewal stops", job.id, self.name)
+                return
 
     def _fail(self, job: ClaimedJob, error: str) -> None:
         try:
