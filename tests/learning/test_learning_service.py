@@ -41,6 +41,30 @@ def test_another_process_sees_a_review_made_by_the_first(desk: Desk) -> None:
     assert after.label == corrected
 
 
+def test_a_review_committed_after_a_later_numbered_one_still_reaches_another_process(
+    desk: Desk,
+) -> None:
+    """PostgreSQL hands out review ids at insert: review n can commit after review n + 1 was
+    read by another process. SQLite runs one writer at a time, so this cannot happen there."""
+    if desk.factory.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("needs concurrent writers (PostgreSQL)")
+    desk.teach(banking_rows()[:80])
+    elsewhere = desk.other_process()
+    slow_text, fast_text = "How do I top up using my apple watch right now", "Is my card lost?"
+    [(slow_item, slow_before), (fast_item, fast_before)] = elsewhere.decide(
+        [slow_text, fast_text]
+    )
+    slow_label = _wrong_label(desk, slow_before.label)
+    fast_label = _wrong_label(desk, fast_before.label)
+    with transaction(desk.factory) as slow:  # takes the lower review id, commits last
+        desk._review(slow, slow.get_one(Process, desk.process_id), slow_item, slow_label)
+        desk.review(fast_item, fast_label)  # a higher id, committed first
+        [(_, fast_after)] = elsewhere.decide([fast_text])  # the other process reads it
+        assert fast_after.label == fast_label
+    [(_, slow_after)] = elsewhere.decide([slow_text])
+    assert slow_after.label == slow_label
+
+
 def test_first_review_bootstraps_a_stored_champion(desk: Desk) -> None:
     [(item_id, cold)] = desk.decide(["Where is my card?"])
     assert cold.route is Route.REVIEW and cold.model_version == 0

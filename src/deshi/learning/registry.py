@@ -5,22 +5,25 @@ Several API and worker processes may serve one PostgreSQL database. Each keeps i
 
 1. the newest and the champion model version: if either moved (a retrain or a rollback made
    elsewhere), or the process's policy changed, the agent is rebuilt with `Agent.restore`;
-2. reviews with an id above the last one taken in: each new final label goes to
-   `agent.record` (into the case memory at once);
-3. auto-completed decisions above the last decision id taken in: recorded unlabelled.
+2. reviews not taken in yet: each new final label goes to `agent.record` (into the case
+   memory at once);
+3. auto-completed decisions not taken in yet: recorded unlabelled.
+
+"Not taken in yet" is tracked by an `IdCursor` per table: the highest id seen plus the ids
+below it that were not visible yet. On PostgreSQL a review can commit after a later-numbered
+one was already read (ids are handed out at insert), and the cursor asks for it again until it
+shows up, so it still reaches the memory of every process.
 
 Each process id has its own lock, held while its agent is synced and used. If the caller's
 transaction does not commit after the agent was changed in it (`mark_dirty`), the agent is
 dropped and rebuilt from the database on next use, so memory never runs ahead of storage.
-
-Known limit: a review whose transaction commits after a later-numbered review was already taken
-in is missed by step 2 until the agent is next rebuilt (the next retrain or rollback anywhere).
 """
 
 from __future__ import annotations
 
 import pickle
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,13 +31,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
-from deshi.db.models import Item, Process
+from deshi.db.models import Decision, Item, Process, Review
 from deshi.engine import Agent, AgentConfig, Observation, TrainedModel
 from deshi.engine.agent import RESIDENT_VERSIONS
 from deshi.engine.learn import LinearDecider
 from deshi.engine.training import DeciderFactory
 from deshi.errors import ValidationFailed
 from deshi.learning import repo
+from deshi.learning.cursor import IdCursor
 from deshi.learning.repo import VersionState
 
 __all__ = ["AgentEntry", "AgentRegistry", "config_for", "default_registry"]
@@ -63,8 +67,8 @@ class AgentEntry:
     agent: Agent
     config: AgentConfig
     state: VersionState
-    review_cursor: int
-    decision_cursor: int
+    review_cursor: IdCursor
+    decision_cursor: IdCursor
     recorded_items: set[int]
     stored_versions: set[int] = field(default_factory=set)
     default_audit_rate: float = 0.05
@@ -162,12 +166,19 @@ class AgentRegistry:
         )
 
     def _catch_up(self, session: Session, entry: AgentEntry) -> None:
-        """Take in reviews and auto-completions committed since the agent last looked."""
-        reviews = repo.labelled_reviews_since(session, entry.process_id, entry.review_cursor)
+        """Take in reviews and auto-completions committed since the agent last looked.
+
+        Each table's visible ids are read before its rows: a row committed between the two
+        reads is then either read as a row or left as a gap to ask for again, never skipped.
+        """
+        now = time.monotonic()
+        above, gaps = entry.review_cursor.wanted(now)
+        visible = repo.visible_ids(session, Review.id, above, gaps)
+        reviews = repo.labelled_reviews_since(session, entry.process_id, above, gaps)
+        entry.review_cursor.saw([*visible, *(r.id for r in reviews)], now)
         fresh = [r for r in reviews if r.item_id not in entry.recorded_items]
         decisions = repo.latest_decisions(session, (r.item_id for r in fresh))
-        for review in reviews:
-            entry.review_cursor = max(entry.review_cursor, review.id)
+        for review in fresh:
             row = decisions.get(review.item_id)
             item = session.get(Item, review.item_id)
             if row is None or item is None or review.item_id in entry.recorded_items:
@@ -176,8 +187,10 @@ class AgentRegistry:
                 item, row, label=review.final_label, default_audit_rate=entry.default_audit_rate
             )
             entry.record(observation, item.id)
-        autos, newest = repo.auto_decisions_since(session, entry.process_id, entry.decision_cursor)
-        entry.decision_cursor = newest
+        above, gaps = entry.decision_cursor.wanted(now)
+        visible = repo.visible_ids(session, Decision.id, above, gaps)
+        autos = repo.auto_decisions_since(session, entry.process_id, above, gaps)
+        entry.decision_cursor.saw([*visible, *(d.id for d, _, _ in autos)], now)
         for decision, version, item in autos:
             observation = repo.observation_of(
                 item, (decision, version), label=None, default_audit_rate=entry.default_audit_rate

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from deshi.db.base import utcnow
 from deshi.db.models import Decision, Item, ModelVersion, Review
 from deshi.engine import Observation, Route, RouteReason
 from deshi.items.models import ItemStatus
+from deshi.learning.cursor import MAX_GAPS, IdCursor
 from deshi.processes.models import ModelStatus
 
 __all__ = [
@@ -27,8 +30,10 @@ __all__ = [
     "make_champion",
     "observation_of",
     "retire_older_challengers",
+    "start_cursor",
     "version_ids",
     "version_state",
+    "visible_ids",
 ]
 
 DecisionRow = tuple[Decision, int | None]  # a stored decision and its model version number
@@ -46,9 +51,9 @@ class VersionState:
 class History:
     """A process's observations in decision order, and the cursors to continue from."""
 
+    review_cursor: IdCursor
+    decision_cursor: IdCursor
     observations: list[Observation] = field(default_factory=list)
-    review_cursor: int = 0  # highest review id taken in
-    decision_cursor: int = 0  # highest decision id taken in
     recorded_items: set[int] = field(default_factory=set)  # item ids already observed
 
 
@@ -120,20 +125,15 @@ def version_ids(session: Session, process_id: int) -> dict[int, int]:
     return {version: row_id for version, row_id in session.execute(query)}
 
 
-def _final_labels(session: Session, process_id: int) -> tuple[dict[int, str], int]:
-    """Each item's latest final label, and the highest review id read."""
+def _final_labels(session: Session, process_id: int) -> dict[int, str]:
+    """Each item's latest final label."""
     query = (
-        select(Review.id, Review.item_id, Review.final_label)
+        select(Review.item_id, Review.final_label)
         .join(Item, Item.id == Review.item_id)
         .where(Item.process_id == process_id, Review.final_label.is_not(None))
         .order_by(Review.id)
     )
-    labels: dict[int, str] = {}
-    cursor = 0
-    for review_id, item_id, label in session.execute(query):
-        labels[item_id] = str(label)
-        cursor = review_id
-    return labels, cursor
+    return {item_id: str(label) for item_id, label in session.execute(query)}
 
 
 def _decisions_query(process_id: int) -> Select[Decision, int | None, Item]:
@@ -151,17 +151,18 @@ def load_history(session: Session, process_id: int, *, default_audit_rate: float
     items unlabelled; items still waiting for a human are left out until they are reviewed
     (so an item is observed once, when its outcome is known).
 
-    Reviews are read before decisions, so a review committed in between is picked up later
-    by `labelled_reviews_since` instead of being skipped.
+    Each cursor is placed before its rows are read, so a row committed in between is read
+    again later (and skipped as already observed) rather than missed; reviews are read before
+    decisions for the same reason.
     """
-    labels, review_cursor = _final_labels(session, process_id)
+    review_cursor = start_cursor(session, Review.id)
+    labels = _final_labels(session, process_id)
+    decision_cursor = start_cursor(session, Decision.id)
     latest: dict[int, tuple[Decision, int | None, Item]] = {}
-    decision_cursor = 0
     for decision, version, item in session.execute(_decisions_query(process_id)):
         latest.pop(item.id, None)  # re-decided: the item moves to its latest decision
         latest[item.id] = (decision, version, item)
-        decision_cursor = decision.id
-    history = History(review_cursor=review_cursor, decision_cursor=decision_cursor)
+    history = History(review_cursor, decision_cursor)
     for decision, version, item in latest.values():
         label = labels.get(item.id)
         if label is None and item.status is not ItemStatus.AUTO_COMPLETED:
@@ -175,14 +176,36 @@ def load_history(session: Session, process_id: int, *, default_audit_rate: float
     return history
 
 
-def labelled_reviews_since(session: Session, process_id: int, review_id: int) -> list[Review]:
-    """The process's reviews with a final label and an id above `review_id`, oldest first."""
+def start_cursor(session: Session, column: InstrumentedAttribute[int]) -> IdCursor:
+    """A cursor at the table's newest id, with the recent ids not visible yet as its gaps."""
+    top = session.scalar(select(func.max(column))) or 0
+    cursor = IdCursor(high=max(top - MAX_GAPS, 0))
+    cursor.saw(visible_ids(session, column, cursor.high, []), time.monotonic())
+    return cursor
+
+
+def visible_ids(
+    session: Session, column: InstrumentedAttribute[int], above: int, among: Sequence[int]
+) -> list[int]:
+    """Ids of every process's rows above `above` or in `among` (a scan of the primary key)."""
+    return list(session.scalars(select(column).where(_wanted(column, above, among))))
+
+
+def _wanted(column: InstrumentedAttribute[int], above: int, among: Sequence[int]) -> Any:
+    return or_(column > above, column.in_(among)) if among else column > above
+
+
+def labelled_reviews_since(
+    session: Session, process_id: int, above: int, among: Sequence[int] = ()
+) -> list[Review]:
+    """The process's reviews with a final label and an id above `above` or in `among`,
+    oldest first."""
     query = (
         select(Review)
         .join(Item, Item.id == Review.item_id)
         .where(
             Item.process_id == process_id,
-            Review.id > review_id,
+            _wanted(Review.id, above, among),
             Review.final_label.is_not(None),
         )
         .order_by(Review.id)
@@ -205,23 +228,14 @@ def latest_decisions(session: Session, item_ids: Iterable[int]) -> dict[int, Dec
 
 
 def auto_decisions_since(
-    session: Session, process_id: int, decision_id: int
-) -> tuple[list[tuple[Decision, int | None, Item]], int]:
-    """Decisions of auto-completed items with an id above `decision_id`, oldest first, and the
-    highest decision id of the process seen (the next cursor; two range scans on the key)."""
-    newest = session.scalar(
-        select(func.max(Decision.id))
-        .join(Item, Item.id == Decision.item_id)
-        .where(Item.process_id == process_id, Decision.id > decision_id)
-    )
-    if newest is None:
-        return [], decision_id
+    session: Session, process_id: int, above: int, among: Sequence[int] = ()
+) -> list[tuple[Decision, int | None, Item]]:
+    """Decisions of the process's auto-completed items with an id above `above` or in
+    `among`, oldest first."""
     query = _decisions_query(process_id).where(
-        Decision.id > decision_id,
-        Decision.id <= newest,
-        Item.status == ItemStatus.AUTO_COMPLETED,
+        _wanted(Decision.id, above, among), Item.status == ItemStatus.AUTO_COMPLETED
     )
-    return list(session.execute(query)), newest
+    return list(session.execute(query))
 
 
 def insert_version(
