@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import select
+from alembic import command
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.audit import audit_departments, list_events
 from deshi.auth.permissions import Grant, Principal, Role
 from deshi.auth.service import create_user, grant_role, revoke_role
-from deshi.db import transaction
+from deshi.db import make_session_factory, transaction
+from deshi.db.migrate import alembic_config, upgrade_to_head
 from deshi.db.models import AuditEvent, Item, ModelVersion, Process, Review, Webhook
 from deshi.errors import PermissionDenied
 from deshi.inventory.models import CandidateCreate
@@ -161,3 +163,32 @@ def test_pages_of_one_departments_events_go_back_in_seq_order(
         rest = list_events(session, departments={world.a}, before=first[-1].seq, limit=1000)
         whole = list_events(session, departments={world.a}, before=None, limit=1000)
     assert [e.seq for e in first + rest] == [e.seq for e in whole]
+
+
+def test_every_event_stores_the_department_it_is_about(
+    session_factory: sessionmaker[Session],
+) -> None:
+    world = _two_departments(session_factory)
+    with session_factory() as session:
+        events = session.scalars(select(AuditEvent)).all()
+        stored = [e.department_id for e in events]
+        assert stored == [_department_of(session, e) for e in events]
+    assert {world.a, world.b, None} == set(stored)
+
+
+def test_upgrading_fills_in_the_department_of_events_written_before_it(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    world = _two_departments(session_factory)
+    with session_factory() as session:
+        written = dict(session.execute(select(AuditEvent.seq, AuditEvent.department_id)).all())
+    with engine.begin() as conn:  # back to the schema before the column existed, then forward
+        command.downgrade(alembic_config(conn), "0003")
+    upgrade_to_head(engine)
+    with make_session_factory(engine)() as session:
+        filled = dict(session.execute(select(AuditEvent.seq, AuditEvent.department_id)).all())
+        seen = _seen(session, Principal.of(2, [Grant(Role.AUDITOR, world.b)]))
+    assert filled == written and {world.a, world.b} < set(filled.values())
+    assert seen and all(e.department_id == world.b for e in seen)
+    with pytest.raises(Exception, match="append-only"), transaction(session_factory) as session:
+        session.execute(update(AuditEvent).values(department_id=None))  # the guard is back

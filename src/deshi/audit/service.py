@@ -19,6 +19,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
 from deshi.audit.chain import GENESIS_HASH, EventFields, event_hash, to_json_value
+from deshi.audit.departments import department_of
 from deshi.db.base import Base, utcnow
 from deshi.db.models import AuditEvent
 
@@ -102,6 +103,9 @@ def record_event(
         after=fields.after,
         prev_hash=prev_hash,
         hash=event_hash(fields, prev_hash),
+        department_id=department_of(
+            session, obj.type, obj.id, before=fields.before, after=fields.after
+        ),
     )
     session.add(event)
     session.flush()

@@ -18,6 +18,7 @@ class AuditEvent(Base):
     """One append-only, hash-chained record of a state change (see deshi.audit)."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_department_seq", "department_id", "seq"),)
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -29,6 +30,8 @@ class AuditEvent(Base):
     after: Mapped[Any] = mapped_column(JSON, nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Who may read it (deshi.audit.departments); no foreign key: the log outlives its objects.
+    department_id: Mapped[int | None] = mapped_column(nullable=True)
 
 
 class Webhook(Base):

@@ -400,12 +400,12 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_webhook_deliveries_webhook_id"), "webhook_deliveries", ["webhook_id"], unique=False
     )
-    _guard_audit_log()
+    guard_audit_log()
 
 
 def downgrade() -> None:
     """Revert this revision: drop every table (indexes and triggers go with them)."""
-    _unguard_audit_log()
+    unguard_audit_log()
     op.drop_table("webhook_deliveries")
     op.drop_table("reviews")
     op.drop_table("decisions")
@@ -424,7 +424,7 @@ def downgrade() -> None:
 _APPEND_ONLY = "audit_events is append-only"
 
 
-def _guard_audit_log() -> None:
+def guard_audit_log() -> None:
     """Refuse UPDATE and DELETE on audit_events at the database level (defence in depth)."""
     dialect = op.get_bind().dialect.name
     if dialect == "sqlite":
@@ -448,7 +448,7 @@ def _guard_audit_log() -> None:
         )
 
 
-def _unguard_audit_log() -> None:
+def unguard_audit_log() -> None:
     """Remove the append-only guard (only the downgrade does this)."""
     dialect = op.get_bind().dialect.name
     if dialect == "sqlite":
