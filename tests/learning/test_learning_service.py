@@ -51,9 +51,7 @@ def test_a_review_committed_after_a_later_numbered_one_still_reaches_another_pro
     desk.teach(banking_rows()[:80])
     elsewhere = desk.other_process()
     slow_text, fast_text = "How do I top up using my apple watch right now", "Is my card lost?"
-    [(slow_item, slow_before), (fast_item, fast_before)] = elsewhere.decide(
-        [slow_text, fast_text]
-    )
+    [(slow_item, slow_before), (fast_item, fast_before)] = elsewhere.decide([slow_text, fast_text])
     slow_label = _wrong_label(desk, slow_before.label)
     fast_label = _wrong_label(desk, fast_before.label)
     with transaction(desk.factory) as slow:  # takes the lower review id, commits last

@@ -61,9 +61,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("department_id", sa.Integer(), nullable=True))
         batch.create_index("ix_audit_events_department_seq", ["department_id", "seq"], unique=False)
     bind = op.get_bind()
-    for object_type, department in _DEPARTMENT_OF.items():
+    for object_type, lookup in _DEPARTMENT_OF.items():
         bind.execute(
-            sa.text(f"UPDATE audit_events SET department_id = {department} WHERE object_type = :t"),
+            sa.text(f"UPDATE audit_events SET department_id = {lookup} WHERE object_type = :t"),
             {"t": object_type},
         )
     snapshots = bind.execute(
@@ -73,10 +73,13 @@ def upgrade() -> None:
     ).all()
     for seq, before, after in snapshots:
         department = next(
-            (s["department_id"] for s in (after, before) if isinstance(s, dict) and
-             isinstance(s.get("department_id"), int)),
+            (
+                s["department_id"]
+                for s in (after, before)
+                if isinstance(s, dict) and isinstance(s.get("department_id"), int)
+            ),
             None,
-        )  # fmt: skip
+        )  # after, else before: the rule used when writing
         if department is not None:
             bind.execute(
                 sa.update(_events).where(_events.c.seq == seq).values(department_id=department)
