@@ -1,18 +1,59 @@
-"""Setup shared by the service benchmarks: a free local port and a throw-away PostgreSQL schema."""
+"""Setup shared by the service benchmarks: a free local port, a throw-away PostgreSQL schema,
+the bundled BANKING77 rows and a process with an owner's API token."""
 
 from __future__ import annotations
 
+import csv
 import os
 import platform
 import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
+
+from deshi.auth.permissions import Role
+from deshi.auth.service import create_user, grant_role, issue_api_token
+from deshi.db import create_db_engine, make_session_factory, transaction
+from deshi.db.migrate import upgrade_to_head
+from deshi.processes.models import Mode
+from deshi.processes.service import create_department, create_process
+
+
+def banking77_rows(limit: int | None = None) -> list[tuple[str, str]]:
+    """BANKING77 training rows as (text, label); with `limit`, that many (cycling if needed)."""
+    path = resources.files("deshi") / "data" / "banking77" / "train.csv"
+    with path.open(encoding="utf-8") as f:
+        rows = [(row["text"], row["category"]) for row in csv.DictReader(f)]
+    return rows if limit is None else [rows[i % len(rows)] for i in range(limit)]
+
+
+def prepare_process(
+    url: str, labels: list[str], *, name: str, mode: Mode | None = None
+) -> tuple[str, int]:
+    """Migrate; create a department, a process (in `mode`, if given) and an owner's API token.
+    Returns (token, process id)."""
+    engine = create_db_engine(url)
+    upgrade_to_head(engine)
+    with transaction(make_session_factory(engine)) as session:
+        department = create_department(session, actor="bench", name=name.title())
+        user = create_user(session, actor="bench", email=f"{name}@example.com", display_name=name)
+        grant_role(
+            session, actor="bench", user_id=user.id, role=Role.OWNER, department_id=department.id
+        )
+        token = issue_api_token(session, actor="bench", user_id=user.id, name=name).plaintext
+        process = create_process(
+            session, actor="bench", department_id=department.id, name=name, labels=labels
+        )
+        if mode is not None:
+            process.mode = mode
+    engine.dispose()
+    return token, process.id
 
 
 def free_port() -> int:

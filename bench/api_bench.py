@@ -11,7 +11,6 @@ measures: items/s for batches of 500, and p50/p95 latency of one-item POSTs. Bou
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 import subprocess
 import sys
@@ -19,45 +18,15 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 
 import httpx
-from _support import free_port, machine, postgres_schema
+from _support import banking77_rows, free_port, machine, postgres_schema, prepare_process
 
-from deshi.auth.permissions import Role
-from deshi.auth.service import create_user, grant_role, issue_api_token
-from deshi.db import create_db_engine, make_session_factory, transaction
-from deshi.db.migrate import upgrade_to_head
-from deshi.db.models import Process
+from deshi.db import create_db_engine, make_session_factory
 from deshi.learning.service import retrain
-from deshi.processes.service import create_department, create_process
 
 BATCH = 500
-
-
-def banking77() -> list[tuple[str, str]]:
-    path = resources.files("deshi") / "data" / "banking77" / "train.csv"
-    with path.open(encoding="utf-8") as f:
-        return [(row["text"], row["category"]) for row in csv.DictReader(f)]
-
-
-def prepare(url: str, labels: list[str]) -> tuple[str, int]:
-    """Migrate, create a department, a process and an owner token; return (token, process id)."""
-    engine = create_db_engine(url)
-    upgrade_to_head(engine)
-    with transaction(make_session_factory(engine)) as session:
-        department = create_department(session, actor="bench", name="Bench")
-        user = create_user(session, actor="bench", email="bench@example.com", display_name="b")
-        grant_role(
-            session, actor="bench", user_id=user.id, role=Role.OWNER, department_id=department.id
-        )
-        token = issue_api_token(session, actor="bench", user_id=user.id, name="bench").plaintext
-        process = create_process(
-            session, actor="bench", department_id=department.id, name="bench", labels=labels
-        )
-    engine.dispose()
-    return token, process.id
 
 
 @contextmanager
@@ -91,17 +60,14 @@ def warm_up(client: httpx.Client, url: str, process_id: int, data: list[tuple[st
         answer = {"action": "correct", "label": truth[item["external_id"]]}
         client.post(f"/items/{item['id']}/review", json=answer).raise_for_status()
     engine = create_db_engine(url)
-    with transaction(make_session_factory(engine)) as session:
-        process = session.get(Process, process_id)
-        assert process is not None
-        retrain(session, process=process)
+    retrain(make_session_factory(engine), process_id=process_id)
     engine.dispose()
 
 
 def run(backend: str, url: str, args: argparse.Namespace) -> str:
-    data = banking77()
+    data = banking77_rows()
     labels = sorted({label for _, label in data})
-    token, process_id = prepare(url, labels)
+    token, process_id = prepare_process(url, labels, name="bench")
     port = free_port()
     with (
         server(url, port),

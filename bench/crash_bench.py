@@ -18,7 +18,6 @@ not arrive is re-sent (idempotent on external_id). At the end it checks, on the 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import signal
 import subprocess
@@ -27,48 +26,16 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import httpx
-from _support import free_port, postgres_schema
+from _support import banking77_rows, free_port, postgres_schema, prepare_process
 from sqlalchemy import Engine, text
 
-from deshi.auth.permissions import Role
-from deshi.auth.service import create_user, grant_role, issue_api_token
-from deshi.db import create_db_engine, make_session_factory, transaction
-from deshi.db.migrate import upgrade_to_head
+from deshi.db import create_db_engine
 from deshi.processes.models import Mode
-from deshi.processes.service import create_department, create_process
 
 DESHI = str(Path(sys.executable).with_name("deshi"))
-
-
-def banking77(limit: int) -> list[tuple[str, str]]:
-    """The first `limit` BANKING77 training rows (repeated if more are asked for)."""
-    path = resources.files("deshi") / "data" / "banking77" / "train.csv"
-    with path.open(encoding="utf-8") as f:
-        rows = [(row["text"], row["category"]) for row in csv.DictReader(f)]
-    return [rows[i % len(rows)] for i in range(limit)]
-
-
-def prepare(url: str, labels: list[str]) -> tuple[str, int]:
-    """Migrate; create a department, an autopilot process and an owner's token."""
-    engine = create_db_engine(url)
-    upgrade_to_head(engine)
-    with transaction(make_session_factory(engine)) as session:
-        department = create_department(session, actor="bench", name="Crash")
-        user = create_user(session, actor="bench", email="crash@example.com", display_name="c")
-        grant_role(
-            session, actor="bench", user_id=user.id, role=Role.OWNER, department_id=department.id
-        )
-        token = issue_api_token(session, actor="bench", user_id=user.id, name="crash").plaintext
-        process = create_process(
-            session, actor="bench", department_id=department.id, name="crash", labels=labels
-        )
-        process.mode = Mode.AUTOPILOT
-    engine.dispose()
-    return token, process.id
 
 
 class Child:
@@ -237,9 +204,9 @@ def check(url: str, process_id: int, items: int) -> list[tuple[str, bool, str]]:
 
 
 def run(url: str, args: argparse.Namespace) -> bool:
-    data = banking77(args.items)
+    data = banking77_rows(args.items)
     labels = sorted({label for _, label in data})
-    token, process_id = prepare(url, labels)
+    token, process_id = prepare_process(url, labels, name="crash", mode=Mode.AUTOPILOT)
     truth = {f"c{i}": label for i, (_, label) in enumerate(data)}
     port = free_port()
     base = f"http://127.0.0.1:{port}"
