@@ -187,3 +187,57 @@ def test_a_process_without_items_has_empty_kpis_and_still_a_report(
     )
     assert page.status_code == 200
     assert page.text.count("<svg") >= 3
+
+
+def _report(
+    client: TestClient, world: KpiWorld, *, lang: str | None = None, accept: str | None = None
+) -> Any:
+    """The report of the last week, asked for with `?lang=` and Accept-Language when given."""
+    params = {"week": world.weeks[-1]} | ({"lang": lang} if lang is not None else {})
+    headers = world.auth("auditor") | ({"Accept-Language": accept} if accept is not None else {})
+    return client.get(f"/processes/{world.process}/report", params=params, headers=headers)
+
+
+def test_weekly_report_in_japanese_with_lang_ja(client: TestClient, world: KpiWorld) -> None:
+    english, japanese = _report(client, world), _report(client, world, lang="ja")
+    assert japanese.status_code == 200
+    assert japanese.headers["content-language"] == "ja"
+    html = japanese.text
+    assert '<html lang="ja">' in html and "の週次レポート</h1>" in html
+    assert "<h2>数値</h2>" in html and "<td>エージェントの正解率</td>" in html
+    assert "Agent accuracy" not in html and "Learning curve" not in html
+    assert html.count("<svg") == english.text.count("<svg") >= 3
+    assert re.search(r"\d{4}/\d{2}/\d{2}～\d{4}/\d{2}/\d{2}。", html)
+    assert '<html lang="en">' in english.text and "<h2>Numbers</h2>" in english.text
+
+
+@pytest.mark.parametrize(
+    ("lang", "accept", "expected"),
+    [
+        (None, "ja-JP,ja;q=0.9,en;q=0.5", "ja"),
+        (None, "fr-FR,fr;q=0.9", "en"),
+        ("en", "ja", "en"),  # the parameter wins over the header
+        ("ja-JP", None, "ja"),
+        ("", "ja", "ja"),  # an empty parameter is no parameter
+        (None, None, "en"),
+    ],
+)
+def test_weekly_report_language_follows_lang_then_accept_language(
+    client: TestClient, world: KpiWorld, lang: str | None, accept: str | None, expected: str
+) -> None:
+    response = _report(client, world, lang=lang, accept=accept)
+    assert response.status_code == 200
+    assert f'<html lang="{expected}">' in response.text
+    assert response.headers["content-language"] == expected
+    assert "accept-language" in response.headers["vary"].lower()
+
+
+@pytest.mark.parametrize("lang", ["fr", "jp", "japanese"])
+def test_weekly_report_refuses_an_unknown_lang(
+    client: TestClient, world: KpiWorld, lang: str
+) -> None:
+    response = _report(client, world, lang=lang, accept="ja")
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["code"] == "validation_failed" and problem["field"] == "lang"
+    assert "en, ja" in problem["detail"]

@@ -57,6 +57,22 @@ def test_report_writes_a_self_contained_page(db_url: str, world: KpiWorld, tmp_p
     assert 'id="recommendation"' in html
 
 
+def test_report_in_japanese_and_an_unknown_language(
+    db_url: str, world: KpiWorld, tmp_path: Path
+) -> None:
+    args = ["report", "--process", str(world.process), "--week", world.weeks[-1], "--db", db_url]
+    out = tmp_path / "report-ja.html"
+    result = runner.invoke(app, [*args, "--out", str(out), "--lang", "ja"])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert '<html lang="ja">' in html and "の週次レポート</h1>" in html
+    assert "<h2>早期警告</h2>" in html and "Early warnings" not in html
+    refused = runner.invoke(app, [*args, "--out", str(tmp_path / "fr.html"), "--lang", "fr"])
+    assert refused.exit_code == 1
+    assert "unsupported language 'fr'" in refused.output
+    assert not (tmp_path / "fr.html").exists()
+
+
 def test_warnings_lists_no_owner(db_url: str, world: KpiWorld) -> None:
     args = ["warnings", "--process", str(world.orphan_process), "--db", db_url]
     result = runner.invoke(app, args)

@@ -71,3 +71,13 @@ def test_ticks_are_round_and_cover_the_range() -> None:
     assert nice_ticks(0, 1) == [0, 0.25, 0.5, 0.75, 1.0]
     assert nice_ticks(0, 13083, count=6) == [0, 5000, 10000, 15000]
     assert percent(0.25) == "25%" and percent(0.125) == "12.5%"
+
+
+def test_legend_leaves_room_for_japanese_names() -> None:
+    names = ["人のみ", "アシスト", "AI主導"]
+    svg = line_chart({name: [(1, 1.0), (2, 2.0)] for name in names}, title="t", y_label="y")
+    root = _parse(svg)
+    swatches = [float(rect.attrib["x"]) for rect in root.findall("rect")]
+    labels = {text.text: float(text.attrib["x"]) for text in root.findall("text")}
+    for name, next_swatch in zip(names, swatches[1:], strict=False):
+        assert next_swatch - labels[name] >= 11 * len(name)  # a CJK glyph is ~11px wide at 11px

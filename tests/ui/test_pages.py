@@ -221,3 +221,16 @@ def test_weekly_report_is_served_to_the_session(client: TestClient, world: UiWor
     _login(client, "owner")
     r = client.get(f"/ui/processes/{world.process_id}/report")
     assert r.status_code == 200 and "<svg" in r.text
+    assert '<html lang="en">' in r.text and "<h2>Numbers</h2>" in r.text
+
+
+def test_weekly_report_is_in_the_viewers_ui_language(client: TestClient, world: UiWorld) -> None:
+    _login(client, "owner")
+    client.get("/lang/ja?next=/", follow_redirects=False)
+    r = client.get(f"/ui/processes/{world.process_id}/report")
+    assert r.status_code == 200 and r.headers["content-language"] == "ja"
+    assert '<html lang="ja">' in r.text and "の週次レポート</h1>" in r.text
+    assert "<h2>数値</h2>" in r.text and "<td>エージェントの正解率</td>" in r.text
+    # the warnings are explained in Japanese, as on the dashboard
+    assert "このプロセスにはオーナーがいません。" in r.text
+    assert "Agent accuracy" not in r.text and "The process has no owner." not in r.text

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from deshi.cli._db import cli_session
+from deshi.i18n import DEFAULT_LOCALE, parse_locale
 from deshi.kpis import service
 from deshi.kpis.models import KpiReport, Kpis, Metric
 
@@ -94,11 +95,13 @@ def report(
     process_id: int = typer.Option(..., "--process", help=PROCESS_HELP),
     week: str = typer.Option(..., "--week", help="ISO week, e.g. 2026-W47."),
     out: Path = typer.Option(Path("report.html"), "--out", help="Where to write the HTML page."),
+    lang: str = typer.Option(DEFAULT_LOCALE, "--lang", help="Language of the page: en or ja."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Write the weekly report of a process as one self-contained HTML page."""
     with cli_session(db) as session:
-        html = service.weekly_report_html(session, service.get_process(session, process_id), week)
+        process = service.get_process(session, process_id)
+        html = service.weekly_report_html(session, process, week, locale=parse_locale(lang))
     out.write_text(html, encoding="utf-8")
     typer.echo(f"Wrote {out}")
 

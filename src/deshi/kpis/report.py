@@ -1,24 +1,39 @@
 """Render a process's weekly report as one self-contained HTML page (inline CSS and SVG, no CDN).
 
-`render_weekly_report` is pure: it takes the KPIs already computed by `deshi.kpis.service` and
-draws the learning curve, automation, auto error against the budget, handling time per arm and
-cumulative savings, with the week's numbers, the recommendation and the early warnings.
+`render_weekly_report` is pure: it takes the KPIs already computed by `deshi.kpis.service` and a
+language of `deshi.i18n.LOCALES`, and draws the learning curve, automation, auto error against the
+budget, handling time per arm and cumulative savings, with the week's numbers, the recommendation
+and the early warnings. Every label goes through the UI's catalog (deshi/locale), numbers and
+dates are formatted for the language, and the recommendation's reasons and the warnings are
+explained from their codes as on the dashboard (`deshi.kpis.explain`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from functools import cache, partial
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
+from deshi.i18n import (
+    DEFAULT_LOCALE,
+    LOCALES,
+    format_number,
+    format_percent,
+    translated_environment,
+    translations,
+)
+from deshi.kpis.explain import explain
 from deshi.kpis.models import KpiReport, Kpis, Metric, WarningPublic, WeekKpis
 from deshi.kpis.records import ARMS
-from deshi.sim.charts import Point, line_chart, percent
+from deshi.sim.charts import Point, line_chart
 
 __all__ = ["Row", "WeeklyReport", "format_metric", "render_weekly_report", "summary_rows"]
+
+Format = Callable[[float], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +46,7 @@ class WeeklyReport:
     sunday: date
     kpis: KpiReport
     warnings: Sequence[WarningPublic]
-    generated_at: str
+    generated_at: datetime  # UTC
 
     @property
     def this_week(self) -> WeekKpis | None:
@@ -41,78 +56,81 @@ class WeeklyReport:
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One line of the numbers table: the week's estimate and the period's."""
+    """One line of the numbers table: the week's estimate and the period's, all translated."""
 
     name: str
     week: str
     overall: str
 
 
-def format_metric(value: Metric | None, fmt: Callable[[float], str]) -> str:
-    """'12.5% (9.1% to 16.8%, n=200)'; an em dash when not measurable."""
+def format_metric(value: Metric | None, fmt: Format, *, locale: str) -> str:
+    """'12.5% (9.1% to 16.8%, n=200)' in `locale`; an em dash when not measurable."""
     if value is None:
         return "—"
+    gettext = translations(locale).gettext
+    shown = {"value": fmt(value.value), "n": format_number(value.n, locale=locale)}
     if value.low == value.high:
-        return f"{fmt(value.value)} (n={value.n:,})"
-    return f"{fmt(value.value)} ({fmt(value.low)} to {fmt(value.high)}, n={value.n:,})"
+        return gettext("%(value)s (n=%(n)s)") % shown
+    interval = {"low": fmt(value.low), "high": fmt(value.high)}
+    return gettext("%(value)s (%(low)s to %(high)s, n=%(n)s)") % (shown | interval)
 
 
-def _share(value: float) -> str:
-    return f"{value:.1%}"
-
-
-def _fine_share(value: float) -> str:
-    return f"{value:.2%}"
-
-
-def _number(value: float) -> str:
-    return f"{value:,.1f}"
-
-
-def _money(value: float) -> str:
-    return f"{value:,.0f}"
-
-
-def summary_rows(report: WeeklyReport) -> list[Row]:
+def summary_rows(report: WeeklyReport, locale: str) -> list[Row]:
     """The headline numbers with their intervals, for the week and for the period to date."""
     week, overall = report.this_week, report.kpis.overall
-    currency = report.kpis.currency
-    pairs: list[tuple[str, Callable[[Kpis | None], Metric | None], Callable[[float], str]]] = [
-        ("Agent accuracy", lambda k: k.model.accuracy if k else None, _share),
-        ("Auto-complete error (audited)", lambda k: k.model.auto_error if k else None, _fine_share),
-        ("Automation", lambda k: k.product.automation if k else None, _share),
-        ("Acceptance", lambda k: k.product.acceptance if k else None, _share),
-        ("Handling seconds per item", lambda k: k.product.handling_seconds if k else None, _number),
-        ("Hours saved", lambda k: k.business.hours_saved if k else None, _number),
-        (f"Net savings ({currency})", lambda k: k.business.net_savings if k else None, _money),
-        ("Reviews", lambda k: k.flywheel.reviews if k else None, _money),
+    gettext = translations(locale).gettext
+    share = partial(format_percent, locale=locale, digits=1)
+    fine_share = partial(format_percent, locale=locale, digits=2)
+    tenths = partial(format_number, locale=locale, digits=1)
+    whole = partial(format_number, locale=locale)
+    net_savings = gettext("Net savings (%(currency)s)") % {"currency": report.kpis.currency}
+    pairs: list[tuple[str, Callable[[Kpis | None], Metric | None], Format]] = [
+        (gettext("Agent accuracy"), lambda k: k.model.accuracy if k else None, share),
+        (
+            gettext("Auto-complete error (audited)"),
+            lambda k: k.model.auto_error if k else None,
+            fine_share,
+        ),
+        (gettext("Automation"), lambda k: k.product.automation if k else None, share),
+        (gettext("Acceptance"), lambda k: k.product.acceptance if k else None, share),
+        (
+            gettext("Handling seconds per item"),
+            lambda k: k.product.handling_seconds if k else None,
+            tenths,
+        ),
+        (gettext("Hours saved"), lambda k: k.business.hours_saved if k else None, tenths),
+        (net_savings, lambda k: k.business.net_savings if k else None, whole),
+        (gettext("Reviews"), lambda k: k.flywheel.reviews if k else None, whole),
     ]
     return [
-        Row(name, format_metric(pick(week), fmt), format_metric(pick(overall), fmt))
+        Row(
+            name,
+            format_metric(pick(week), fmt, locale=locale),
+            format_metric(pick(overall), fmt, locale=locale),
+        )
         for name, pick, fmt in pairs
     ]
 
 
-def render_weekly_report(report: WeeklyReport) -> str:
-    """The full HTML page of `report`."""
-    template = _environment().get_template("weekly_report.html.j2")
+def render_weekly_report(report: WeeklyReport, *, locale: str = DEFAULT_LOCALE) -> str:
+    """The full HTML page of `report` in `locale` ("en" or "ja")."""
+    if locale not in LOCALES:
+        raise ValueError(f"unsupported locale {locale!r}; use one of {', '.join(LOCALES)}")
+    template = _environment(locale).get_template("weekly_report.html.j2")
     return template.render(
         report=report,
-        rows=summary_rows(report),
+        rows=summary_rows(report, locale),
         recommendation=report.kpis.recommendation,
-        charts=[Markup(chart) for chart in _charts(report)],
-        percent=percent,
+        charts=[Markup(chart) for chart in _charts(report, locale)],
     )
 
 
-def _environment() -> Environment:
-    """A Jinja2 environment over the package's templates, HTML-escaping by default."""
-    return Environment(
-        loader=PackageLoader("deshi.kpis", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+@cache
+def _environment(locale: str) -> Environment:
+    """The package's templates in one language, explaining reasons and warnings in it too."""
+    env = translated_environment(PackageLoader("deshi.kpis", "templates"), locale)
+    env.globals["explain"] = partial(explain, locale=locale)
+    return env
 
 
 def _week_axis(weeks: Sequence[WeekKpis]) -> Callable[[float], str]:
@@ -158,64 +176,65 @@ def _costs(week: WeekKpis) -> float | None:
     return running + (error_cost.value if error_cost else 0.0)
 
 
-def _charts(report: WeeklyReport) -> list[str]:
+def _charts(report: WeeklyReport, locale: str) -> list[str]:
     """Learning curve, automation, auto error vs budget, handling time per arm, savings."""
+    gettext = translations(locale).gettext
     weeks = report.kpis.weeks
-    budget = report.kpis.error_budget
-    axis = _week_axis(weeks)
+    share = partial(format_percent, locale=locale, digits=2, trim=True)
+    amount = partial(format_number, locale=locale, digits=2, trim=True)
+    over_weeks = partial(line_chart, x_label=gettext("ISO week"), x_format=_week_axis(weeks))
+    arm_names = {
+        "human_only": gettext("human_only"),
+        "assisted": gettext("assisted"),
+        "ai_led": gettext("ai_led"),
+    }
     return [
-        line_chart(
-            {"accuracy": _series(weeks, lambda w: w.model.accuracy)},
-            title="Learning curve: agent accuracy per week",
-            y_label="accuracy",
+        over_weeks(
+            {gettext("accuracy"): _series(weeks, lambda w: w.model.accuracy)},
+            title=gettext("Learning curve: agent accuracy per week"),
+            y_label=gettext("accuracy"),
             y_max=1.0,
-            y_format=percent,
-            x_label="ISO week",
-            x_format=axis,
+            y_format=share,
         ),
-        line_chart(
-            {"automation": _series(weeks, lambda w: w.product.automation)},
-            title="Automation per week",
-            y_label="auto-completed",
+        over_weeks(
+            {gettext("automation"): _series(weeks, lambda w: w.product.automation)},
+            title=gettext("Automation per week"),
+            y_label=gettext("auto-completed"),
             y_max=1.0,
-            y_format=percent,
-            x_label="ISO week",
-            x_format=axis,
+            y_format=share,
         ),
-        line_chart(
+        over_weeks(
             {
-                "auto error": _series(weeks, lambda w: w.model.auto_error),
-                "upper bound": [
+                gettext("auto error"): _series(weeks, lambda w: w.model.auto_error),
+                gettext("upper bound"): [
                     (x, None if w.model.auto_error is None else w.model.auto_error.high)
                     for x, w in zip(range(1, len(weeks) + 1), weeks, strict=True)
                 ],
             },
-            title="Audited auto-complete error per week (gaps: no audits)",
-            y_label="error of auto-completed",
-            hline=budget,
-            hline_label=f"budget ε = {budget:.2%}",
-            y_format=percent,
-            x_label="ISO week",
-            x_format=axis,
+            title=gettext("Audited auto-complete error per week (gaps: no audits)"),
+            y_label=gettext("error of auto-completed"),
+            hline=report.kpis.error_budget,
+            hline_label=gettext("budget ε = %(budget)s")
+            % {"budget": format_percent(report.kpis.error_budget, locale=locale, digits=2)},
+            y_format=share,
         ),
-        line_chart(
-            {arm: _series(weeks, _arm_handling(arm)) for arm in ARMS},
-            title="Mean human handling time per item, by arm",
-            y_label="seconds",
-            x_label="ISO week",
-            x_format=axis,
+        over_weeks(
+            {arm_names.get(arm, arm): _series(weeks, _arm_handling(arm)) for arm in ARMS},
+            title=gettext("Mean human handling time per item, by arm"),
+            y_label=gettext("seconds"),
+            y_format=amount,
         ),
-        line_chart(
+        over_weeks(
             {
-                "money saved": _cumulative(
+                gettext("money saved"): _cumulative(
                     weeks,
                     lambda w: w.business.money_saved.value if w.business.money_saved else None,
                 ),
-                "error + running cost": _cumulative(weeks, _costs),
+                gettext("error + running cost"): _cumulative(weeks, _costs),
             },
-            title=f"Cumulative savings and costs ({report.kpis.currency})",
+            title=gettext("Cumulative savings and costs (%(currency)s)")
+            % {"currency": report.kpis.currency},
             y_label=report.kpis.currency,
-            x_label="ISO week",
-            x_format=axis,
+            y_format=amount,
         ),
     ]

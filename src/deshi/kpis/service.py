@@ -22,6 +22,7 @@ from deshi.db.base import utcnow
 from deshi.db.models import Process
 from deshi.engine.metrics import Estimate, exact_count
 from deshi.errors import NotFound, ValidationFailed
+from deshi.i18n import DEFAULT_LOCALE
 from deshi.kpis import business, flywheel, model_quality, product
 from deshi.kpis import repo as kpi_repo
 from deshi.kpis import warnings as early
@@ -457,10 +458,16 @@ def _drift(
 
 
 def weekly_report_html(
-    session: Session, process: Process, week: str, *, now: datetime | None = None
+    session: Session,
+    process: Process,
+    week: str,
+    *,
+    locale: str = DEFAULT_LOCALE,
+    now: datetime | None = None,
 ) -> str:
-    """The self-contained HTML report of an ISO week: KPIs from the start to that week's end,
-    the recommendation then, and the warnings as of the week's end (or now, if sooner)."""
+    """The self-contained HTML report of an ISO week in `locale`: KPIs from the start to that
+    week's end, the recommendation then, and the warnings as of the week's end (or now, if
+    sooner)."""
     week = parse_week(week)
     monday, sunday = week_bounds(week)
     now = now or utcnow()
@@ -472,14 +479,19 @@ def weekly_report_html(
         sunday=sunday,
         kpis=kpi_report(session, process, end=sunday),
         warnings=process_warnings(session, process, now=as_of),
-        generated_at=now.strftime("%Y-%m-%d %H:%M UTC"),
+        generated_at=now,
     )
-    return render_weekly_report(report)
+    return render_weekly_report(report, locale=locale)
 
 
 def weekly_report_html_for(
-    session: Session, principal: Principal, process_id: int, week: str
+    session: Session,
+    principal: Principal,
+    process_id: int,
+    week: str,
+    *,
+    locale: str = DEFAULT_LOCALE,
 ) -> str:
     """`weekly_report_html` for a principal who may read the process."""
     process = get_process_for(session, principal, process_id, Action.READ)
-    return weekly_report_html(session, process, week)
+    return weekly_report_html(session, process, week, locale=locale)

@@ -8,6 +8,7 @@ Points are (x, y) pairs; a y of None leaves a gap in the line.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -237,5 +238,10 @@ def _legend(frame: _Frame, names: list[str]) -> list[str]:
         colour = PALETTE[index % len(PALETTE)]
         parts.append(f'<rect x="{x:.1f}" y="{y - 9:.1f}" width="12" height="4" fill="{colour}"/>')
         parts.append(f'<text x="{x + 16:.1f}" y="{y - 4:.1f}" fill="#444">{escape(name)}</text>')
-        x += 28 + 7 * len(name)
+        x += 28 + _text_width(name)
     return parts
+
+
+def _text_width(text: str) -> int:
+    """About how wide `text` is at the 11px font: CJK characters take twice a Latin one's room."""
+    return sum(12 if unicodedata.east_asian_width(ch) in "WF" else 7 for ch in text)

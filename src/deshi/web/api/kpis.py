@@ -5,14 +5,20 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import HTMLResponse
 
+from deshi.i18n import negotiate, parse_locale
 from deshi.kpis import service
 from deshi.kpis.models import KpiReport, WarningPublic
 from deshi.web.deps import PrincipalDep, SessionDep
 
 router = APIRouter(prefix="/processes", tags=["kpis"])
+
+LANG_HELP = (
+    "en or ja (ja-JP and the like name their language); without it, the best match of the "
+    "Accept-Language header, else en. Any other value is a 422 validation_failed."
+)
 
 
 @router.get("/{process_id}/kpis", response_model=KpiReport)
@@ -42,6 +48,13 @@ def get_report(
     session: SessionDep,
     principal: PrincipalDep,
     week: Annotated[str, Query(description="ISO week, e.g. 2026-W47.")],
+    lang: Annotated[str | None, Query(description=LANG_HELP)] = None,
+    accept_language: Annotated[str, Header()] = "",
 ) -> HTMLResponse:
-    """The weekly report: one self-contained HTML page."""
-    return HTMLResponse(service.weekly_report_html_for(session, principal, process_id, week))
+    """The weekly report: one self-contained HTML page, in English or Japanese."""
+    if lang:
+        locale = parse_locale(lang)
+    else:
+        locale = negotiate(chosen=None, user_locale=None, accept_language=accept_language)
+    html = service.weekly_report_html_for(session, principal, process_id, week, locale=locale)
+    return HTMLResponse(html, headers={"Content-Language": locale, "Vary": "Accept-Language"})

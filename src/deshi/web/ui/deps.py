@@ -18,8 +18,9 @@ from deshi.auth.service import load_principal
 from deshi.db import transaction
 from deshi.db.models import User
 from deshi.errors import DeshiError, PermissionDenied
+from deshi.i18n import negotiate
 from deshi.web.errors import problem_response
-from deshi.web.ui.i18n import environment, negotiate
+from deshi.web.ui.i18n import environment
 from deshi.web.ui.session import (
     CSRF_FIELD,
     CSRF_HEADER,

@@ -19,6 +19,7 @@ from deshi.auth.permissions import Action, Principal, can
 from deshi.auth.service import authenticate_password
 from deshi.db.models import Process
 from deshi.errors import AuthenticationFailed
+from deshi.i18n import LOCALES
 from deshi.items.service import get_item
 from deshi.kpis.records import iso_week
 from deshi.kpis.service import kpi_report_for, parse_week, warnings_for, weekly_report_html_for
@@ -26,7 +27,6 @@ from deshi.processes.service import get_process_for, list_processes_for
 from deshi.web.deps import SessionDep
 from deshi.web.ui import views
 from deshi.web.ui.deps import CsrfDep, PageRoute, ViewerDep, page_locale, render, signer_of
-from deshi.web.ui.i18n import LOCALES
 from deshi.web.ui.session import LANG_COOKIE, SessionData
 
 __all__ = ["router"]
@@ -157,10 +157,12 @@ def weekly_report(
     db: SessionDep,
     week: Annotated[str | None, Query()] = None,
 ) -> Response:
-    """The weekly report (the same page the API serves), for the signed-in user."""
+    """The weekly report (the same page the API serves), for the signed-in user, in their
+    UI language."""
     chosen = parse_week(week) if week else iso_week(datetime.now(UTC))
-    html = weekly_report_html_for(db, viewer.principal, process_id, chosen)
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    html = weekly_report_html_for(db, viewer.principal, process_id, chosen, locale=viewer.locale)
+    headers = {"Cache-Control": "no-store", "Content-Language": viewer.locale}
+    return HTMLResponse(html, headers=headers)
 
 
 @router.get("/ui/items/{item_id}", response_class=HTMLResponse)

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from deshi.i18n import translations
 from deshi.kpis.models import KpiReport, Metric, WeekKpis
 from deshi.sim.charts import Point, line_chart
-from deshi.web.ui.i18n import translations
 
 __all__ = ["KpiCard", "charts", "kpi_cards"]
 

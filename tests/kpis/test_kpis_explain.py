@@ -8,11 +8,10 @@ import pytest
 
 from deshi.engine.metrics import Estimate
 from deshi.kpis import warnings as early
+from deshi.kpis.explain import SENTENCES, explain
 from deshi.kpis.reasons import Reason
 from deshi.kpis.recommend import WeekEvidence, recommend
 from deshi.kpis.records import KpiPolicy
-from deshi.web.ui.i18n import translations
-from deshi.web.ui.reasons import SENTENCES, explain
 
 POLICY = KpiPolicy(error_budget=0.01, acceptance_target=0.8, weeks_required=2)
 GOOD = WeekEvidence(
@@ -65,11 +64,11 @@ def _every_sentence() -> list[early.EarlyWarning | Reason]:
 
 
 def _english(said: early.EarlyWarning | Reason) -> str:
-    return explain(said, locale="en", gettext=translations("en").gettext)
+    return explain(said, locale="en")
 
 
 def _japanese(said: early.EarlyWarning | Reason) -> str:
-    return explain(said, locale="ja", gettext=translations("ja").gettext)
+    return explain(said, locale="ja")
 
 
 def test_every_sentence_kind_is_in_the_table_and_reads_as_the_kpis_message_in_english() -> None:

@@ -1,19 +1,20 @@
-"""KPI early warnings and recommendation reasons in the page's language.
+"""KPI early warnings and recommendation reasons in a page's language.
 
 The kpis package gives every such sentence a stable `code`, its `params` and an English
-`message`. Here each code has a msgid with named placeholders (translated in deshi/locale) and
-the kind of each parameter, so numbers are formatted for the page's locale. A code or a
-parameter this table does not know (say, a new warning) shows the English message rather than
-nothing; tests/ui/test_reasons.py keeps the msgids equal to the kpis messages in English.
+`message` (for logs and the API). Here each code has a msgid with named placeholders (translated
+in deshi/locale) and the kind of each parameter, so numbers are formatted for the locale. The web
+UI and the weekly report both explain through this table. A code or a parameter it does not know
+(say, a new warning) shows the English message rather than nothing;
+tests/kpis/test_kpis_explain.py keeps the msgids equal to the kpis messages in English.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from babel.numbers import format_decimal, format_percent
+from deshi.i18n import format_number, format_percent, translations
 
 __all__ = ["SENTENCES", "Said", "Sentence", "explain"]
 
@@ -172,31 +173,27 @@ def _key(said: Said) -> str:
     return said.code
 
 
-def _format(
-    kind: Kind, value: str | int | float, locale: str, gettext: Callable[[str], str]
-) -> str:
+def _format(kind: Kind, value: str | int | float, locale: str) -> str:
     if kind == "text":
         return str(value)
     if kind == "stage":
-        return gettext(str(value))
+        return translations(locale).gettext(str(value))
     if kind == "count":
         return str(int(value))  # as the English messages show counts: no grouping
     if kind == "amount":
-        return format_decimal(float(value), format="#,##0.00", locale=locale)
-    digits = "0" if kind == "percent1" else "00"
-    return format_percent(float(value), format=f"#,##0.{digits}%", locale=locale)
+        return format_number(float(value), locale=locale, digits=2)
+    return format_percent(float(value), locale=locale, digits=1 if kind == "percent1" else 2)
 
 
-def explain(said: Said, *, locale: str, gettext: Callable[[str], str]) -> str:
-    """The sentence in the page's language; its English message when the code is unknown."""
+def explain(said: Said, *, locale: str) -> str:
+    """The sentence in `locale`; its English message when the code or its params are unknown."""
     sentence = SENTENCES.get(_key(said))
     if sentence is None:
         return said.message
     try:
         values = {
-            name: _format(kind, said.params[name], locale, gettext)
-            for name, kind in sentence.kinds.items()
+            name: _format(kind, said.params[name], locale) for name, kind in sentence.kinds.items()
         }
     except (KeyError, TypeError, ValueError):  # params of another shape: keep the English
         return said.message
-    return gettext(sentence.msgid) % values
+    return translations(locale).gettext(sentence.msgid) % values
