@@ -32,4 +32,4 @@ def test_a_jump_in_ids_keeps_only_the_newest_gaps() -> None:
     cursor.saw([top], now=0.0)
     above, gaps = cursor.wanted(now=0.0)
     assert above == top
-    assert gaps == list(range(top - MAX_GAPS, top))
+    assert gaps == list(range(top - MAX_GAPS + 1, top))

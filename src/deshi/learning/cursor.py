@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 __all__ = ["GAP_TTL_SECONDS", "MAX_GAPS", "IdCursor"]
 
 GAP_TTL_SECONDS = 600.0  # far longer than any transaction of ours that inserts a review
-MAX_GAPS = 1000  # beyond this, the lowest gaps are given up (ids jumped, e.g. after a restore)
+MAX_GAPS = 1000  # only the newest ids, below the highest seen, are watched for late commits
 
 
 @dataclass(slots=True)
@@ -40,7 +40,8 @@ class IdCursor:
         top = max(seen, default=self.high)
         if top <= self.high:
             return
-        missing = [i for i in range(max(self.high + 1, top - MAX_GAPS), top) if i not in seen]
+        window = range(max(self.high + 1, top - MAX_GAPS + 1), top)  # older ids are given up
+        missing = [i for i in window if i not in seen]
         self.gaps.update((i, now) for i in missing)
         if len(self.gaps) > MAX_GAPS:
             self.gaps = dict(sorted(self.gaps.items())[-MAX_GAPS:])

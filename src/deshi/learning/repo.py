@@ -178,17 +178,20 @@ def load_history(session: Session, process_id: int, *, default_audit_rate: float
 
 def start_cursor(session: Session, column: InstrumentedAttribute[int]) -> IdCursor:
     """A cursor at the table's newest id, with the recent ids not visible yet as its gaps."""
-    top = session.scalar(select(func.max(column))) or 0
-    cursor = IdCursor(high=max(top - MAX_GAPS, 0))
-    cursor.saw(visible_ids(session, column, cursor.high, []), time.monotonic())
+    cursor = IdCursor()
+    cursor.saw(visible_ids(session, column, 0, []), time.monotonic())
     return cursor
 
 
 def visible_ids(
     session: Session, column: InstrumentedAttribute[int], above: int, among: Sequence[int]
 ) -> list[int]:
-    """Ids of every process's rows above `above` or in `among` (a scan of the primary key)."""
-    return list(session.scalars(select(column).where(_wanted(column, above, among))))
+    """Ids of every process's rows above `above` or in `among`, but only the newest MAX_GAPS
+    of the table: what an `IdCursor` needs to find its gaps, so an agent that was idle while
+    other processes wrote millions of rows does not read all their ids."""
+    top = session.scalar(select(func.max(column))) or 0
+    floor = max(above, top - MAX_GAPS)
+    return list(session.scalars(select(column).where(_wanted(column, floor, among))))
 
 
 def _wanted(column: InstrumentedAttribute[int], above: int, among: Sequence[int]) -> Any:
