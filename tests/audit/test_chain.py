@@ -4,14 +4,16 @@ import itertools
 import math
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy.exc
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
+from unscoped_events import append_unscoped
 
 from deshi.audit import ObjectRef, record_event, verify_chain
-from deshi.audit.chain import GENESIS_HASH, canonical_json
+from deshi.audit.chain import GENESIS_HASH, EventFields, canonical_json
 from deshi.db.models import AuditEvent, Department
 
 Tamper = Callable[[str], None]
@@ -108,6 +110,70 @@ def test_rehashed_event_breaks_the_link_to_its_successor(
     tamper(f"UPDATE audit_events SET hash = '{'f' * 64}' WHERE seq = 2")
     with session_factory() as session:
         assert verify_chain(session).first_bad_seq == 2
+
+
+def _department_events(session_factory: sessionmaker[Session], names: list[str]) -> list[int]:
+    """One department.create event per name; the departments' ids."""
+    ids = []
+    for name in names:
+        with session_factory() as session, session.begin():
+            department = Department(name=name)
+            session.add(department)
+            record_event(
+                session, actor="user:1", action="department.create", obj=department, after={}
+            )
+            ids.append(department.id)
+    return ids
+
+
+@pytest.mark.parametrize("new_department", ["NULL", "other"])
+def test_moving_an_event_out_of_its_department_is_detected(
+    session_factory: sessionmaker[Session], tamper: Tamper, new_department: str
+) -> None:
+    finance, legal = _department_events(session_factory, ["finance", "legal"])
+    target = str(legal) if new_department == "other" else "NULL"
+    tamper(f"UPDATE audit_events SET department_id = {target} WHERE department_id = {finance}")
+    with session_factory() as session:
+        result = verify_chain(session)
+    assert not result.ok and result.first_bad_seq == 1
+    assert result.reason is not None and "altered" in result.reason
+
+
+def test_events_hashed_before_departments_were_covered_verify_and_are_counted(
+    session_factory: sessionmaker[Session], tamper: Tamper
+) -> None:
+    with session_factory() as session, session.begin():
+        prev = append_unscoped(session, 1, GENESIS_HASH, department_id=7)
+        append_unscoped(session, 2, prev, department_id=7)
+    _department_events(session_factory, ["finance"])  # a new event links to the old head
+    with session_factory() as session:
+        result = verify_chain(session)
+    assert result.ok and result.checked == 3 and result.unscoped == 2
+    # Their contents stay protected; only their department is not.
+    tamper("""UPDATE audit_events SET "after" = '{"name": "x"}' WHERE seq = 2""")
+    with session_factory() as session:
+        assert verify_chain(session).first_bad_seq == 2
+
+
+def test_the_unscoped_form_is_the_one_older_events_were_hashed_with() -> None:
+    fields = EventFields(
+        seq=3,
+        at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        actor="user:1",
+        action="item.review",
+        object_type="items",
+        object_id="9",
+        before=None,
+        after={"label": "請求書"},
+        department_id=4,
+    )
+    old_form = (
+        '{"action":"item.review","actor":"user:1","after":{"label":"請求書"},'
+        '"at":"2026-01-02T03:04:05+00:00","before":null,"object_id":"9",'
+        '"object_type":"items","prev_hash":"p","seq":3}'
+    )
+    assert fields.canonical("p", scoped=False) == old_form
+    assert fields.canonical("p") == old_form.replace('"object_id"', '"department_id":4,"object_id"')
 
 
 def test_the_database_refuses_updates_and_deletes(

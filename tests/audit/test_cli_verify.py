@@ -5,8 +5,10 @@ from collections.abc import Callable
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
+from unscoped_events import append_unscoped
 
 from deshi.audit import ObjectRef, record_event
+from deshi.audit.chain import GENESIS_HASH
 from deshi.cli import admin
 
 
@@ -33,6 +35,19 @@ def test_verify_exits_0_when_intact(db_url: str, session_factory: sessionmaker[S
     result = CliRunner().invoke(_cli(), ["audit", "verify", "--db", db_url])
     assert result.exit_code == 0, result.output
     assert "intact: 3 events" in result.output
+
+
+def test_verify_counts_events_hashed_without_their_department(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory() as session, session.begin():
+        prev = append_unscoped(session, 1, GENESIS_HASH, department_id=1)
+        append_unscoped(session, 2, prev, department_id=1)
+    _append(session_factory, 1)
+    result = CliRunner().invoke(_cli(), ["audit", "verify", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    assert "intact: 3 events" in result.output
+    assert "2 older events were hashed without their department" in result.output
 
 
 def test_verify_exits_1_naming_the_first_bad_event(

@@ -43,7 +43,12 @@ def to_json_value(value: object) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class EventFields:
-    """The hashed content of one audit event."""
+    """The hashed content of one audit event.
+
+    Events written since the department became part of the hash ("scoped") cover their
+    `department_id`, so moving an event out of a department's view breaks the chain. Older events
+    were hashed without it; their department is a reading scope only (see `deshi.audit.service`).
+    """
 
     seq: int
     at: datetime
@@ -53,24 +58,28 @@ class EventFields:
     object_id: str
     before: Any
     after: Any
+    department_id: int | None
 
-    def canonical(self, prev_hash: str) -> str:
-        """Canonical JSON of the fields plus the previous event's hash."""
-        return canonical_json(
-            {
-                "seq": self.seq,
-                "at": self.at.astimezone(UTC).isoformat(),
-                "actor": self.actor,
-                "action": self.action,
-                "object_type": self.object_type,
-                "object_id": self.object_id,
-                "before": self.before,
-                "after": self.after,
-                "prev_hash": prev_hash,
-            }
-        )
+    def canonical(self, prev_hash: str, *, scoped: bool = True) -> str:
+        """Canonical JSON of the fields plus the previous event's hash (`scoped`: with the
+        department; False gives the form events had before it was hashed)."""
+        content: dict[str, Any] = {
+            "seq": self.seq,
+            "at": self.at.astimezone(UTC).isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "before": self.before,
+            "after": self.after,
+            "prev_hash": prev_hash,
+        }
+        if scoped:
+            content["department_id"] = self.department_id
+        return canonical_json(content)
 
 
-def event_hash(fields: EventFields, prev_hash: str) -> str:
+def event_hash(fields: EventFields, prev_hash: str, *, scoped: bool = True) -> str:
     """sha256 (hex) of the event's canonical JSON including prev_hash."""
-    return hashlib.sha256(fields.canonical(prev_hash).encode("utf-8")).hexdigest()
+    canonical = fields.canonical(prev_hash, scoped=scoped)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -11,8 +11,9 @@
 
 Events about users and API tokens belong to no department (None). The department is stored on
 the event (`AuditEvent.department_id`, indexed with `seq`), so a department's page of the log
-is one index range scan, however much work the department holds. It is a reading scope, not
-part of the hash: the chain proves what happened, the column says who may read it.
+is one index range scan, however much work the department holds. The event's hash covers it, so
+moving an event out of a department's view breaks the chain (events written before that verify
+by their older hash; `VerifyResult.unscoped` counts them).
 """
 
 from __future__ import annotations

@@ -8,6 +8,11 @@ on SQLite by taking the database write lock before reading the chain head.
 A hash chain detects any change to or removal of an event that has a successor; removing
 the newest events leaves a shorter valid chain, so keep `VerifyResult.head_hash` somewhere
 else (a ticket, a log shipper) when you need to prove the log was not truncated.
+
+Each event's hash also covers the department it is filed under, so an event cannot be moved out
+of a department auditor's view unnoticed. Events written before that (by deshi before this
+change, their department filled in by migration 0004) still verify by their original hash;
+`VerifyResult.unscoped` counts them, since their department is not protected by the chain.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ class VerifyResult:
     first_bad_seq: int | None = None
     reason: str | None = None
     head_hash: str = GENESIS_HASH  # hash of the last good event; anchor it to detect truncation
+    unscoped: int = 0  # events hashed without their department (written before it was hashed)
 
 
 def snapshot(instance: Base, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -82,6 +88,7 @@ def record_event(
         select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
     ).first()
     seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
+    before, after = to_json_value(before), to_json_value(after)
     fields = EventFields(
         seq=seq,
         at=utcnow(),
@@ -89,8 +96,9 @@ def record_event(
         action=action,
         object_type=obj.type,
         object_id=obj.id,
-        before=to_json_value(before),
-        after=to_json_value(after),
+        before=before,
+        after=after,
+        department_id=department_of(session, obj.type, obj.id, before=before, after=after),
     )
     event = AuditEvent(
         seq=fields.seq,
@@ -103,9 +111,7 @@ def record_event(
         after=fields.after,
         prev_hash=prev_hash,
         hash=event_hash(fields, prev_hash),
-        department_id=department_of(
-            session, obj.type, obj.id, before=fields.before, after=fields.after
-        ),
+        department_id=fields.department_id,
     )
     session.add(event)
     session.flush()
@@ -129,26 +135,39 @@ def _lock_chain(session: Session) -> None:
 
 def verify_chain(session: Session) -> VerifyResult:
     """Recompute every hash in seq order; report the first event that breaks the chain."""
-    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+    expected_seq, prev_hash, checked, unscoped = 1, GENESIS_HASH, 0, 0
     rows = session.execute(
         select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=_BATCH)
     ).scalars()
     for event in rows:
         checked += 1
-        problem = _check(event, expected_seq, prev_hash)
+        problem = _check_link(event, expected_seq, prev_hash)
+        scoped = _hashed_scoped(event) if problem is None else None
+        if problem is None and scoped is None:
+            problem = (
+                event.seq,
+                f"event {event.seq} was altered: its contents do not match its hash",
+            )
         if problem is not None:
             bad_seq, reason = problem
-            return VerifyResult(False, checked, bad_seq, reason, head_hash=prev_hash)
+            return VerifyResult(False, checked, bad_seq, reason, prev_hash, unscoped)
+        unscoped += scoped is False
         expected_seq, prev_hash = event.seq + 1, event.hash
-    return VerifyResult(True, checked, head_hash=prev_hash)
+    return VerifyResult(True, checked, head_hash=prev_hash, unscoped=unscoped)
 
 
-def _check(event: AuditEvent, expected_seq: int, prev_hash: str) -> tuple[int, str] | None:
-    """Why this event breaks the chain, as (seq, reason); None when it is sound."""
+def _check_link(event: AuditEvent, expected_seq: int, prev_hash: str) -> tuple[int, str] | None:
+    """Why this event is not the next link of the chain, as (seq, reason); None when it is."""
     if event.seq != expected_seq:
         return expected_seq, f"event {expected_seq} is missing (next stored event is {event.seq})"
     if event.prev_hash != prev_hash:
         return event.seq, f"event {event.seq} does not link to event {event.seq - 1}'s hash"
+    return None
+
+
+def _hashed_scoped(event: AuditEvent) -> bool | None:
+    """True if the stored hash covers the event's contents and department, False if it covers
+    the contents of an event from before departments were hashed, None if it covers neither."""
     fields = EventFields(
         seq=event.seq,
         at=event.at,
@@ -158,7 +177,10 @@ def _check(event: AuditEvent, expected_seq: int, prev_hash: str) -> tuple[int, s
         object_id=event.object_id,
         before=event.before,
         after=event.after,
+        department_id=event.department_id,
     )
-    if event_hash(fields, event.prev_hash) != event.hash:
-        return event.seq, f"event {event.seq} was altered: its contents do not match its hash"
+    if event_hash(fields, event.prev_hash) == event.hash:
+        return True
+    if event_hash(fields, event.prev_hash, scoped=False) == event.hash:
+        return False
     return None

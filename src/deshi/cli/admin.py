@@ -69,6 +69,11 @@ def verify(db: str | None = typer.Option(None, "--db", help=DB_HELP)) -> None:
         typer.echo(f"Audit chain BROKEN at event {result.first_bad_seq}: {result.reason}", err=True)
         raise typer.Exit(1)
     typer.echo(f"Audit chain intact: {result.checked} events, head {result.head_hash}")
+    if result.unscoped:
+        typer.echo(
+            f"{result.unscoped} older events were hashed without their department: "
+            "the chain proves their contents, not which department's auditors see them."
+        )
 
 
 def register(app: typer.Typer) -> None:
