@@ -12,6 +12,7 @@ Nothing here touches a database or the web; a service layer builds the plain rec
     warnings       early warnings
     inventory      ranked candidate processes with a 90-day plan
     arms           deterministic randomized arm assignment
+    charts         KPIs per ISO week as SVG line charts (weekly report and dashboard)
 """
 
 from deshi.engine.metrics import Estimate

@@ -26,10 +26,11 @@ from deshi.i18n import (
     translated_environment,
     translations,
 )
+from deshi.kpis.charts import week_chart, week_series
 from deshi.kpis.explain import explain
 from deshi.kpis.models import KpiReport, Kpis, Metric, WarningPublic, WeekKpis
 from deshi.kpis.records import ARMS
-from deshi.sim.charts import Point, line_chart
+from deshi.sim.charts import Point
 
 __all__ = ["Row", "WeeklyReport", "format_metric", "render_weekly_report", "summary_rows"]
 
@@ -133,26 +134,6 @@ def _environment(locale: str) -> Environment:
     return env
 
 
-def _week_axis(weeks: Sequence[WeekKpis]) -> Callable[[float], str]:
-    """Tick labels: the ISO week of a whole-number position, nothing between weeks."""
-
-    def label(x: float) -> str:
-        index = round(x)
-        if abs(x - index) > 1e-9 or not 1 <= index <= len(weeks):
-            return ""
-        return weeks[index - 1].week
-
-    return label
-
-
-def _series(weeks: Sequence[WeekKpis], pick: Callable[[WeekKpis], Metric | None]) -> list[Point]:
-    points: list[Point] = []
-    for index, week in enumerate(weeks, start=1):
-        found = pick(week)
-        points.append((float(index), None if found is None else found.value))
-    return points
-
-
 def _cumulative(weeks: Sequence[WeekKpis], pick: Callable[[WeekKpis], float | None]) -> list[Point]:
     """Running totals; weeks where the amount is not measurable add nothing."""
     total = 0.0
@@ -182,7 +163,7 @@ def _charts(report: WeeklyReport, locale: str) -> list[str]:
     weeks = report.kpis.weeks
     share = partial(format_percent, locale=locale, digits=2, trim=True)
     amount = partial(format_number, locale=locale, digits=2, trim=True)
-    over_weeks = partial(line_chart, x_label=gettext("ISO week"), x_format=_week_axis(weeks))
+    over_weeks = week_chart(weeks, locale=locale)
     arm_names = {
         "human_only": gettext("human_only"),
         "assisted": gettext("assisted"),
@@ -190,14 +171,14 @@ def _charts(report: WeeklyReport, locale: str) -> list[str]:
     }
     return [
         over_weeks(
-            {gettext("accuracy"): _series(weeks, lambda w: w.model.accuracy)},
+            {gettext("accuracy"): week_series(weeks, lambda w: w.model.accuracy)},
             title=gettext("Learning curve: agent accuracy per week"),
             y_label=gettext("accuracy"),
             y_max=1.0,
             y_format=share,
         ),
         over_weeks(
-            {gettext("automation"): _series(weeks, lambda w: w.product.automation)},
+            {gettext("automation"): week_series(weeks, lambda w: w.product.automation)},
             title=gettext("Automation per week"),
             y_label=gettext("auto-completed"),
             y_max=1.0,
@@ -205,7 +186,7 @@ def _charts(report: WeeklyReport, locale: str) -> list[str]:
         ),
         over_weeks(
             {
-                gettext("auto error"): _series(weeks, lambda w: w.model.auto_error),
+                gettext("auto error"): week_series(weeks, lambda w: w.model.auto_error),
                 gettext("upper bound"): [
                     (x, None if w.model.auto_error is None else w.model.auto_error.high)
                     for x, w in zip(range(1, len(weeks) + 1), weeks, strict=True)
@@ -219,7 +200,7 @@ def _charts(report: WeeklyReport, locale: str) -> list[str]:
             y_format=share,
         ),
         over_weeks(
-            {arm_names.get(arm, arm): _series(weeks, _arm_handling(arm)) for arm in ARMS},
+            {arm_names.get(arm, arm): week_series(weeks, _arm_handling(arm)) for arm in ARMS},
             title=gettext("Mean human handling time per item, by arm"),
             y_label=gettext("seconds"),
             y_format=amount,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from deshi.i18n import translations
-from deshi.kpis.models import KpiReport, Metric, WeekKpis
-from deshi.sim.charts import Point, line_chart
+from deshi.kpis.charts import week_chart, week_series
+from deshi.kpis.models import KpiReport, Metric
+from deshi.sim.charts import Point
 
 __all__ = ["KpiCard", "charts", "kpi_cards"]
 
@@ -47,49 +47,28 @@ def kpi_cards(report: KpiReport) -> list[KpiCard]:
     ]  # fmt: skip
 
 
-def _series(weeks: list[WeekKpis], pick: Callable[[WeekKpis], Metric | None]) -> list[Point]:
-    points: list[Point] = []
-    for index, week in enumerate(weeks, start=1):
-        found = pick(week)
-        points.append((float(index), None if found is None else found.value))
-    return points
-
-
 def charts(report: KpiReport, locale: str) -> list[str]:
     """SVG charts of accuracy and automation per ISO week, titled in the page's language."""
     gettext = translations(locale).gettext
     weeks = report.weeks
-
-    def week_label(x: float) -> str:
-        index = round(x)
-        if abs(x - index) > 1e-9 or not 1 <= index <= len(weeks):
-            return ""
-        return weeks[index - 1].week
+    over_weeks = week_chart(weeks, locale=locale)
 
     def share(value: float) -> str:
         return f"{value:.0%}"
 
     def chart(name: str, points: list[Point], title: str, y_label: str) -> str:
-        return line_chart(
-            {name: points},
-            title=title,
-            y_label=y_label,
-            y_max=1.0,
-            y_format=share,
-            x_label=gettext("ISO week"),
-            x_format=week_label,
-        )
+        return over_weeks({name: points}, title=title, y_label=y_label, y_max=1.0, y_format=share)
 
     return [
         chart(
             gettext("accuracy"),
-            _series(weeks, lambda w: w.model.accuracy),
+            week_series(weeks, lambda w: w.model.accuracy),
             gettext("Learning curve: agent accuracy per week"),
             gettext("accuracy"),
         ),
         chart(
             gettext("automation"),
-            _series(weeks, lambda w: w.product.automation),
+            week_series(weeks, lambda w: w.product.automation),
             gettext("Automation per week"),
             gettext("auto-completed"),
         ),
