@@ -1,8 +1,9 @@
 """The product's languages: the Babel catalogs in deshi/locale, choosing a language, and the
 locale-aware formatters of numbers, shares and dates.
 
-Everything here is locale-neutral plumbing shared by the web UI (`deshi.web.ui.i18n`) and the
-weekly report (`deshi.kpis.report`), so it imports neither. A missing value formats as an em dash.
+Everything here is locale-neutral plumbing shared by the web UI (`deshi.web.ui.i18n`), the
+weekly report (`deshi.kpis.report`), the backtest report (`deshi.sim.report`) and the text output
+of the CLI, so it imports none of them. A missing value formats as an em dash.
 """
 
 from __future__ import annotations

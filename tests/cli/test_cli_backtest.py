@@ -140,6 +140,23 @@ def test_japanese_text_with_bom_is_backtested(tmp_path: Path) -> None:
 
 
 @needs_agent
+def test_lang_ja_writes_the_summary_and_the_report_in_japanese(tmp_path: Path) -> None:
+    rows = _history(TOPICS, 60, "Question {n} about my {word}")
+    source, report = _write_csv(tmp_path / "h.csv", rows), tmp_path / "h.html"
+
+    result = _backtest(
+        source, "--text-col", "text", "--label-col", "label", "--report", report, "--lang", "ja-JP"
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "バックテスト：" in result.stdout and "自動化率" in result.stdout
+    assert "予算内" in result.stdout and "Automation" not in result.stdout
+    html = report.read_text("utf-8")
+    assert '<html lang="ja">' in html and "<h2>ウィンドウ別</h2>" in html
+    assert "Per window" not in html
+
+
+@needs_agent
 def test_blank_texts_are_skipped_and_reported(tmp_path: Path) -> None:
     rows = _history(TOPICS, 60, "Question {n} about my {word}")
     rows[5]["text"] = rows[9]["text"] = "   "
@@ -253,6 +270,11 @@ GOOD_ROWS = "text,label\nhello,greet\nbye,farewell\n"
             {"h.csv": GOOD_ROWS},
             ["h.csv", "--text-col", "text", "--label-col", "label", "--error-budget", "abc"],
             "Invalid value for '--error-budget'",
+        ),
+        (
+            {"h.csv": GOOD_ROWS},
+            ["h.csv", "--text-col", "text", "--label-col", "label", "--lang", "fr"],
+            "--lang: unsupported language 'fr'; use one of en, ja",
         ),
         ({"h.csv": GOOD_ROWS}, ["h.csv", "--no-such-flag"], "No such option: --no-such-flag"),
         ({"h.csv": GOOD_ROWS}, ["h.csv"], "--text-col and --label-col are required"),

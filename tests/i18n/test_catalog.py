@@ -1,5 +1,5 @@
-"""The Japanese catalog is complete for the messages of the UI and of the weekly report, and its
-compiled .mo is current."""
+"""The Japanese catalog is complete for the messages of the UI, the weekly report, the backtest
+report and the text output of `deshi kpis | warnings`, and its compiled .mo is current."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from jinja2 import Environment
 LOCALE = Path(__file__).resolve().parents[2] / "src" / "deshi" / "locale"
 ROOT = LOCALE.parents[2]
 REPORT_TEMPLATE = ROOT / "src" / "deshi" / "kpis" / "templates" / "weekly_report.html.j2"
+BACKTEST_TEMPLATE = ROOT / "src" / "deshi" / "sim" / "templates" / "backtest_report.html.j2"
 
 
 @pytest.fixture(scope="module")
@@ -47,19 +48,26 @@ def test_every_extracted_message_is_translated(extracted: Catalog) -> None:
     assert {m.id for m in extracted if m.id} - _japanese().keys() == set()
 
 
-def test_babel_cfg_covers_the_weekly_report_and_its_sentences(extracted: Catalog) -> None:
+def test_babel_cfg_covers_the_reports_and_the_cli_text(extracted: Catalog) -> None:
     files = {path for m in extracted for path, _ in m.locations}
     assert {"src/deshi/kpis/report.py", "src/deshi/kpis/explain.py"} <= files
     assert "src/deshi/kpis/templates/weekly_report.html.j2" in files
+    assert {"src/deshi/sim/report.py", "src/deshi/cli/kpis.py"} <= files
+    assert "src/deshi/sim/templates/backtest_report.html.j2" in files
 
 
-def test_every_message_of_the_report_template_has_a_japanese_translation() -> None:
+@pytest.mark.parametrize(
+    ("template", "sample"), [(REPORT_TEMPLATE, "Early warnings"), (BACKTEST_TEMPLATE, "Per window")]
+)
+def test_every_message_of_a_report_template_has_a_japanese_translation(
+    template: Path, sample: str
+) -> None:
     """Read from the template itself, so a babel.cfg that stopped covering it still fails."""
     env = Environment(extensions=["jinja2.ext.i18n"])
-    source = REPORT_TEMPLATE.read_text(encoding="utf-8")
+    source = template.read_text(encoding="utf-8")
     calls = env.extract_translations(source)  # type: ignore[attr-defined]
     used = {args if isinstance(args, str) else args[0] for _, _, args in calls}
-    assert len(used) >= 15 and "Early warnings" in used
+    assert len(used) >= 15 and sample in used
     japanese = _japanese()
     assert {msgid for msgid in used if msgid not in japanese} == set()
     for msgid in used:

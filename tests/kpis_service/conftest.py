@@ -28,8 +28,14 @@ USERS = {
     "reviewer": (Role.REVIEWER, "own"),
     "reviewer2": (Role.REVIEWER, "own"),
     "auditor": (Role.AUDITOR, "own"),
+    "auditor_ja": (Role.AUDITOR, "own"),
+    "auditor_fr": (Role.AUDITOR, "own"),
+    "auditor_blank": (Role.AUDITOR, "own"),
     "other_owner": (Role.OWNER, "other"),
 }
+# The saved language of a user (User.locale, NOT NULL); "en", create_user's default, for the
+# others. A blank locale, or one the product does not speak, is no saved language.
+USER_LOCALES = {"auditor_ja": "ja", "auditor_fr": "fr", "auditor_blank": ""}
 
 
 def _store(session: Session, process_id: int, spec: Spec, user_ids: dict[str, int]) -> None:
@@ -114,7 +120,11 @@ def world(engine: Engine, session_factory: sessionmaker[Session]) -> KpiWorld:
         departments = {"own": own.id, "other": other.id}
         for name, (role, where) in USERS.items():
             user = create_user(
-                session, actor="test", email=f"{name}@example.com", display_name=name
+                session,
+                actor="test",
+                email=f"{name}@example.com",
+                display_name=name,
+                locale=USER_LOCALES.get(name, "en"),
             )
             grant_role(
                 session, actor="test", user_id=user.id, role=role, department_id=departments[where]

@@ -190,11 +190,17 @@ def test_a_process_without_items_has_empty_kpis_and_still_a_report(
 
 
 def _report(
-    client: TestClient, world: KpiWorld, *, lang: str | None = None, accept: str | None = None
+    client: TestClient,
+    world: KpiWorld,
+    *,
+    lang: str | None = None,
+    accept: str | None = None,
+    who: str = "auditor",
 ) -> Any:
-    """The report of the last week, asked for with `?lang=` and Accept-Language when given."""
+    """The report of the last week for `who`, asked for with `?lang=` and Accept-Language when
+    given."""
     params = {"week": world.weeks[-1]} | ({"lang": lang} if lang is not None else {})
-    headers = world.auth("auditor") | ({"Accept-Language": accept} if accept is not None else {})
+    headers = world.auth(who) | ({"Accept-Language": accept} if accept is not None else {})
     return client.get(f"/processes/{world.process}/report", params=params, headers=headers)
 
 
@@ -211,21 +217,41 @@ def test_weekly_report_in_japanese_with_lang_ja(client: TestClient, world: KpiWo
     assert '<html lang="en">' in english.text and "<h2>Numbers</h2>" in english.text
 
 
+def test_a_japanese_user_gets_the_japanese_report_without_asking(
+    client: TestClient, world: KpiWorld
+) -> None:
+    response = _report(client, world, who="auditor_ja")
+    assert response.status_code == 200
+    assert response.headers["content-language"] == "ja"
+    assert '<html lang="ja">' in response.text and "<h2>数値</h2>" in response.text
+
+
 @pytest.mark.parametrize(
-    ("lang", "accept", "expected"),
+    ("who", "lang", "accept", "expected"),
     [
-        (None, "ja-JP,ja;q=0.9,en;q=0.5", "ja"),
-        (None, "fr-FR,fr;q=0.9", "en"),
-        ("en", "ja", "en"),  # the parameter wins over the header
-        ("ja-JP", None, "ja"),
-        ("", "ja", "ja"),  # an empty parameter is no parameter
-        (None, None, "en"),
+        ("auditor_ja", None, "en-US,en;q=0.9", "ja"),  # the saved language beats the header
+        ("auditor", None, "ja-JP,ja;q=0.9", "en"),  # "en" is saved too (create_user's default)
+        ("auditor_ja", "en", None, "en"),  # the parameter wins over the saved language
+        ("auditor", "ja-JP", "en", "ja"),  # and over the header
+        ("auditor_ja", "", "en", "ja"),  # an empty parameter is no parameter
+        # without a saved language the product speaks, the header decides, else English
+        ("auditor_fr", None, "ja-JP,ja;q=0.9,en;q=0.5", "ja"),
+        ("auditor_fr", None, "fr-FR,fr;q=0.9", "en"),
+        ("auditor_fr", None, None, "en"),
+        ("auditor_blank", None, "ja", "ja"),
+        ("auditor_blank", "", "ja", "ja"),
+        ("auditor_blank", None, None, "en"),
     ],
 )
-def test_weekly_report_language_follows_lang_then_accept_language(
-    client: TestClient, world: KpiWorld, lang: str | None, accept: str | None, expected: str
+def test_weekly_report_language_follows_lang_then_saved_language_then_accept_language(
+    client: TestClient,
+    world: KpiWorld,
+    who: str,
+    lang: str | None,
+    accept: str | None,
+    expected: str,
 ) -> None:
-    response = _report(client, world, lang=lang, accept=accept)
+    response = _report(client, world, lang=lang, accept=accept, who=who)
     assert response.status_code == 200
     assert f'<html lang="{expected}">' in response.text
     assert response.headers["content-language"] == expected

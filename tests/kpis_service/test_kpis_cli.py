@@ -1,10 +1,11 @@
-"""`deshi kpis | report | warnings` on a real database file."""
+"""`deshi kpis | report | warnings` on a real database file, in English and Japanese."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 from kpi_world import KpiWorld
 from typer.testing import CliRunner
 
@@ -78,3 +79,45 @@ def test_warnings_lists_no_owner(db_url: str, world: KpiWorld) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "no_owner" in result.output
+
+
+def test_kpis_in_japanese_translates_the_table_and_the_recommendation(
+    db_url: str, world: KpiWorld
+) -> None:
+    args = ["kpis", "--process", str(world.process), "--db", db_url, "--lang", "ja"]
+    result = runner.invoke(app, args, env=WIDE)
+    assert result.exit_code == 0, result.output
+    assert "業務プロセス" in result.output and "信頼区間" in result.output  # the title
+    assert "案件数" in result.output and "純削減額（USD）" in result.output  # the headers
+    assert "全体" in result.output and "overall" not in result.output
+    assert "推奨：維持" in result.output  # the world's process is on hold
+    assert "承認率が目標を下回っています" in result.output  # a reason, explained from its code
+    assert "Recommendation" not in result.output and "Acceptance" not in result.output
+    for week in world.weeks:
+        assert week in result.output
+
+
+def test_kpis_json_is_the_same_in_every_language(db_url: str, world: KpiWorld) -> None:
+    args = ["kpis", "--process", str(world.process), "--db", db_url, "--json"]
+    english, japanese = runner.invoke(app, args), runner.invoke(app, [*args, "--lang", "ja"])
+    assert english.exit_code == japanese.exit_code == 0
+    assert json.loads(japanese.output) == json.loads(english.output)
+
+
+def test_warnings_in_japanese_keep_the_code(db_url: str, world: KpiWorld) -> None:
+    args = ["warnings", "--process", str(world.orphan_process), "--db", db_url, "--lang", "ja"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "no_owner" in result.output  # the stable code, for scripts
+    assert "このプロセスにはオーナーがいません。" in result.output
+    assert result.output.startswith("警告 ") and "The process has no owner" not in result.output
+
+
+@pytest.mark.parametrize("command", ["kpis", "warnings"])
+def test_kpis_and_warnings_refuse_an_unknown_language_in_one_line(
+    db_url: str, world: KpiWorld, command: str
+) -> None:
+    args = [command, "--process", str(world.process), "--db", db_url, "--lang", "fr"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert result.output == "Error: unsupported language 'fr'; use one of en, ja\n"

@@ -65,15 +65,20 @@ class Grant:
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated caller: a user and their grants, as loaded for one request."""
+    """An authenticated caller: a user and their grants, as loaded for one request.
+
+    `locale` is the user's saved language (`User.locale`), loaded with the grants so a route can
+    answer in it without another query; None when the principal was not loaded from a user.
+    """
 
     user_id: int
     grants: frozenset[Grant]
+    locale: str | None = None
 
     @classmethod
-    def of(cls, user_id: int, grants: Iterable[Grant]) -> Principal:
+    def of(cls, user_id: int, grants: Iterable[Grant], *, locale: str | None = None) -> Principal:
         """Build a principal from any iterable of grants."""
-        return cls(user_id=user_id, grants=frozenset(grants))
+        return cls(user_id=user_id, grants=frozenset(grants), locale=locale)
 
     @property
     def actor(self) -> str:

@@ -187,10 +187,11 @@ def revoke_api_token(session: Session, *, actor: str, token_id: int) -> None:
 
 
 def load_principal(session: Session, user_id: int) -> Principal:
-    """The principal of an active user with all their grants; an inactive user has none."""
+    """The principal of an active user with all their grants (an inactive user has none) and
+    their saved language."""
     user = _require_user(session, user_id)
     grants = _grants(session, user_id) if user.is_active else []
-    return Principal.of(user_id, grants)
+    return Principal.of(user_id, grants, locale=user.locale)
 
 
 def create_first_admin(session: Session, *, email: str, display_name: str = "Admin") -> FirstAdmin:

@@ -19,6 +19,8 @@ from rich.progress import (
 from rich.table import Table
 from typer.core import TyperCommand
 
+from deshi.errors import ValidationFailed
+from deshi.i18n import DEFAULT_LOCALE, parse_locale
 from deshi.sim.backtest import (
     BacktestProgress,
     BacktestResult,
@@ -26,7 +28,7 @@ from deshi.sim.backtest import (
     run_backtest,
 )
 from deshi.sim.dataset import BUNDLED, Dataset, load_bundled, load_dataset
-from deshi.sim.report import budget_verdict, render_report, summary_figures
+from deshi.sim.report import budget_verdict, render_report, report_title, summary_figures
 
 __all__ = ["backtest", "register"]
 
@@ -79,12 +81,16 @@ def backtest(
     ] = None,
     featurizer: Annotated[str, typer.Option(help="tfidf or embeddings.")] = "tfidf",
     window: Annotated[int, typer.Option(help="Items per window of the learning curve.")] = 500,
+    lang: Annotated[
+        str, typer.Option(help="Language of the summary and the HTML report: en or ja.")
+    ] = DEFAULT_LOCALE,
 ) -> None:
     """Replay labelled history as a live stream: what would the agent have auto-completed, how
     wrong would it have been, and how much human review would it have needed?"""
     try:
         _check_options(error_budget, confidence, audit_rate, featurizer, window, limit)
         _check_output_folders(json_out, report_out)
+        locale = _locale(lang)
         settings = BacktestSettings(
             error_budget=error_budget,
             confidence=confidence,
@@ -101,9 +107,10 @@ def backtest(
         typer.echo(_GROUPED_WARNING, err=True)
     result = _run_with_progress(stream, settings)
     console = Console()
-    console.print(_summary_table(result))
-    console.print(budget_verdict(result), style="green" if result.within_budget else "yellow")
-    _write_outputs(result, json_out, report_out)
+    console.print(_summary_table(result, locale))
+    verdict = budget_verdict(result, locale=locale)
+    console.print(verdict, style="green" if result.within_budget else "yellow")
+    _write_outputs(result, json_out, report_out, locale)
 
 
 def _fail(message: str) -> NoReturn:
@@ -133,6 +140,14 @@ def _check_options(
         raise ValueError(f"--window must be at least 1, got {window}")
     if limit is not None and limit < 1:
         raise ValueError(f"--limit must be at least 1, got {limit}")
+
+
+def _locale(lang: str) -> str:
+    """The language of `--lang`; ValueError naming the option otherwise."""
+    try:
+        return parse_locale(lang)
+    except ValidationFailed as error:
+        raise ValueError(f"--lang: {error.detail}") from None
 
 
 def _check_output_folders(*outputs: Path | None) -> None:
@@ -179,18 +194,21 @@ def _run_with_progress(stream: Dataset, settings: BacktestSettings) -> BacktestR
         return run_backtest(stream, settings=settings, on_progress=show)
 
 
-def _summary_table(result: BacktestResult) -> Table:
+def _summary_table(result: BacktestResult, locale: str) -> Table:
     """The headline figures as a Rich table."""
-    table = Table(title=f"Backtest: {result.source}", show_header=False, title_justify="left")
+    title = report_title(result, locale=locale)
+    table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("figure", style="bold")
     table.add_column("value", justify="right")
     table.add_column("note", style="dim")
-    for figure in summary_figures(result):
+    for figure in summary_figures(result, locale=locale):
         table.add_row(figure.label, figure.value, figure.note)
     return table
 
 
-def _write_outputs(result: BacktestResult, json_out: Path | None, report_out: Path | None) -> None:
+def _write_outputs(
+    result: BacktestResult, json_out: Path | None, report_out: Path | None, locale: str
+) -> None:
     """Write the JSON figures and the HTML report where asked."""
     try:
         if json_out is not None:
@@ -198,7 +216,7 @@ def _write_outputs(result: BacktestResult, json_out: Path | None, report_out: Pa
             json_out.write_text(payload + "\n", encoding="utf-8")
             typer.echo(f"Figures written to {json_out}", err=True)
         if report_out is not None:
-            report_out.write_text(render_report(result), encoding="utf-8")
+            report_out.write_text(render_report(result, locale=locale), encoding="utf-8")
             typer.echo(f"Report written to {report_out}", err=True)
     except OSError as error:
         _fail(f"cannot write output: {error}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import typer
@@ -10,58 +12,78 @@ from rich.console import Console
 from rich.table import Table
 
 from deshi.cli._db import cli_session
-from deshi.i18n import DEFAULT_LOCALE, parse_locale
+from deshi.i18n import DEFAULT_LOCALE, format_number, format_percent, parse_locale, translations
 from deshi.kpis import service
-from deshi.kpis.models import KpiReport, Kpis, Metric
+from deshi.kpis.explain import explain
+from deshi.kpis.models import KpiReport, Kpis, Metric, WarningPublic
 
 __all__ = ["kpis", "register", "report", "warnings"]
 
 DB_HELP = "Database URL; default: DESHI_DATABASE_URL or sqlite:///./deshi.db."
 PROCESS_HELP = "Process id."
+LANG_HELP = "Language of the text output (not of --json): en or ja."
+
+Format = Callable[[float], str]
 
 
-def _cell(value: Metric | None, fmt: str) -> str:
+def _cell(value: Metric | None, fmt: Format) -> str:
     if value is None:
         return "-"
     if value.low == value.high:
-        return f"{value.value:{fmt}}"
-    return f"{value.value:{fmt}} [{value.low:{fmt}}, {value.high:{fmt}}]"
+        return fmt(value.value)
+    return f"{fmt(value.value)} [{fmt(value.low)}, {fmt(value.high)}]"
 
 
-def _row(period: str, kpis: Kpis) -> list[str]:
+def _row(period: str, kpis: Kpis, locale: str) -> list[str]:
+    share = partial(format_percent, locale=locale, digits=1)
+    fine_share = partial(format_percent, locale=locale, digits=2)
+    whole = partial(format_number, locale=locale)
+    tenths = partial(format_number, locale=locale, digits=1)
     return [
         period,
-        str(kpis.items),
-        _cell(kpis.model.accuracy, ".1%"),
-        _cell(kpis.model.auto_error, ".2%"),
-        _cell(kpis.product.automation, ".1%"),
-        _cell(kpis.product.acceptance, ".1%"),
-        _cell(kpis.product.handling_seconds, ",.0f"),
-        _cell(kpis.business.hours_saved, ",.1f"),
-        _cell(kpis.business.net_savings, ",.0f"),
-        _cell(kpis.flywheel.reviews, ",.0f"),
+        whole(kpis.items),
+        _cell(kpis.model.accuracy, share),
+        _cell(kpis.model.auto_error, fine_share),
+        _cell(kpis.product.automation, share),
+        _cell(kpis.product.acceptance, share),
+        _cell(kpis.product.handling_seconds, whole),
+        _cell(kpis.business.hours_saved, tenths),
+        _cell(kpis.business.net_savings, whole),
+        _cell(kpis.flywheel.reviews, whole),
     ]
 
 
-def _table(found: KpiReport) -> Table:
-    arm = found.arm or "all arms"
+def _table(found: KpiReport, locale: str) -> Table:
+    gettext = translations(locale).gettext
+    arm = gettext(found.arm) if found.arm else gettext("all arms")  # arm names are msgids
+    confidence = format_percent(found.confidence, locale=locale, digits=0)
+    title = gettext("Process %(process)s, %(arm)s: estimate [%(confidence)s interval]")
     table = Table(
-        "week",
-        "items",
-        "accuracy",
-        "auto error",
-        "automation",
-        "acceptance",
-        "handling s",
-        "hours saved",
-        f"net ({found.currency})",
-        "reviews",
-        title=f"Process {found.process_id}, {arm}: estimate [{found.confidence:.0%} interval]",
+        gettext("week"),
+        gettext("items"),
+        gettext("accuracy"),
+        gettext("auto error"),
+        gettext("automation"),
+        gettext("acceptance"),
+        gettext("handling s"),
+        gettext("hours saved"),
+        gettext("net (%(currency)s)") % {"currency": found.currency},
+        gettext("reviews"),
+        title=title % {"process": found.process_id, "arm": arm, "confidence": confidence},
     )
     for week in found.weeks:
-        table.add_row(*_row(week.week, week))
-    table.add_row(*_row("overall", found.overall), style="bold")
+        table.add_row(*_row(week.week, week, locale))
+    table.add_row(*_row(gettext("overall"), found.overall, locale), style="bold")
     return table
+
+
+def _recommendation(found: KpiReport, locale: str) -> list[str]:
+    """'Recommendation: hold' and its reasons, one line each."""
+    gettext = translations(locale).gettext
+    recommendation = found.recommendation
+    action = {"scale": gettext("scale"), "hold": gettext("hold"), "stop": gettext("stop")}
+    lines = [gettext("Recommendation: %(action)s") % {"action": action[recommendation.action]}]
+    return lines + [f"  - {explain(reason, locale=locale)}" for reason in recommendation.reasons]
 
 
 def kpis(
@@ -70,10 +92,12 @@ def kpis(
     end: datetime | None = typer.Option(None, "--to", formats=["%Y-%m-%d"], help="Last day."),
     arm: str | None = typer.Option(None, "--arm", help="human_only, assisted or ai_led."),
     as_json: bool = typer.Option(False, "--json", help="Print the full KPIs as JSON."),
+    lang: str = typer.Option(DEFAULT_LOCALE, "--lang", help=LANG_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Show a process's KPIs per ISO week and overall, with their intervals."""
     with cli_session(db) as session:
+        locale = parse_locale(lang)  # in the session: a bad value is one line and exit 1
         found = service.kpi_report(
             session,
             service.get_process(session, process_id),
@@ -84,11 +108,9 @@ def kpis(
     if as_json:
         typer.echo(found.model_dump_json(by_alias=True, indent=2))
         return
-    Console().print(_table(found))
-    recommendation = found.recommendation
-    typer.echo(f"Recommendation: {recommendation.action}")
-    for reason in recommendation.reasons:
-        typer.echo(f"  - {reason.message}")
+    Console().print(_table(found, locale))
+    for line in _recommendation(found, locale):
+        typer.echo(line)
 
 
 def report(
@@ -108,15 +130,28 @@ def report(
 
 def warnings(
     process_id: int = typer.Option(..., "--process", help=PROCESS_HELP),
+    lang: str = typer.Option(DEFAULT_LOCALE, "--lang", help=LANG_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """List the early warnings of a process, most severe first."""
     with cli_session(db) as session:
+        locale = parse_locale(lang)
         found = service.process_warnings(session, service.get_process(session, process_id))
+    for line in _warning_lines(found, locale):
+        typer.echo(line)
+
+
+def _warning_lines(found: Sequence[WarningPublic], locale: str) -> list[str]:
+    """One line per warning: its severity, its code (stable, for scripts) and its sentence."""
+    gettext = translations(locale).gettext
     if not found:
-        typer.echo("No early warning fired.")
-    for warning in found:
-        typer.echo(f"{warning.severity:<8} {warning.code:<22} {warning.message}")
+        return [gettext("No early warning fired.")]
+    severity = {
+        "info": gettext("info"),
+        "warning": gettext("warning"),
+        "critical": gettext("critical"),
+    }
+    return [f"{severity[w.severity]:<8} {w.code:<22} {explain(w, locale=locale)}" for w in found]
 
 
 def register(app: typer.Typer) -> None:

@@ -1,16 +1,38 @@
-"""Render a backtest result as one self-contained HTML page (inline CSS and SVG, no assets)."""
+"""Render a backtest result as one self-contained HTML page (inline CSS and SVG, no assets), in
+English or Japanese.
+
+Every label goes through the product's catalog (deshi/locale) and numbers and shares are
+formatted for the language by `deshi.i18n`, as in the weekly report. The terminal summary of
+`deshi backtest` shares the title, the figures and the verdict, so it speaks the same language.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache, partial
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
+from deshi.i18n import (
+    DEFAULT_LOCALE,
+    LOCALES,
+    format_number,
+    format_percent,
+    translated_environment,
+    translations,
+)
 from deshi.sim.backtest import BOUND_CONFIDENCE, BacktestResult
-from deshi.sim.charts import Point, line_chart, percent
+from deshi.sim.charts import Point, line_chart
 
-__all__ = ["Figure", "budget_verdict", "format_threshold", "render_report", "summary_figures"]
+__all__ = [
+    "Figure",
+    "budget_verdict",
+    "format_threshold",
+    "render_report",
+    "report_title",
+    "summary_figures",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,122 +44,193 @@ class Figure:
     note: str = ""
 
 
-def render_report(result: BacktestResult) -> str:
-    """The full HTML page for `result`."""
-    template = _environment().get_template("backtest_report.html.j2")
+def render_report(result: BacktestResult, *, locale: str = DEFAULT_LOCALE) -> str:
+    """The full HTML page for `result` in `locale` ("en" or "ja")."""
+    if locale not in LOCALES:
+        raise ValueError(f"unsupported locale {locale!r}; use one of {', '.join(LOCALES)}")
+    template = _environment(locale).get_template("backtest_report.html.j2")
     return template.render(
         result=result,
-        figures=summary_figures(result),
-        verdict=budget_verdict(result),
-        charts=[Markup(chart) for chart in _charts(result)],
-        percent=percent,
-        format_threshold=format_threshold,
+        title=report_title(result, locale=locale),
+        figures=summary_figures(result, locale=locale),
+        verdict=budget_verdict(result, locale=locale),
+        charts=[Markup(chart) for chart in _charts(result, locale)],
     )
 
 
-def _environment() -> Environment:
-    """A Jinja2 environment over the package's templates, HTML-escaping by default."""
-    return Environment(
-        loader=PackageLoader("deshi.sim", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+@cache
+def _environment(locale: str) -> Environment:
+    """The package's templates in one language."""
+    env = translated_environment(PackageLoader("deshi.sim", "templates"), locale)
+    env.globals["format_threshold"] = partial(format_threshold, locale=locale)
+    return env
 
 
-def summary_figures(result: BacktestResult) -> list[Figure]:
+def report_title(result: BacktestResult, *, locale: str = DEFAULT_LOCALE) -> str:
+    """'Backtest: history.csv', the heading of the page and of the terminal summary."""
+    gettext = translations(locale).gettext
+    source = result.source or gettext("labelled history")
+    return gettext("Backtest: %(source)s") % {"source": source}
+
+
+def summary_figures(result: BacktestResult, *, locale: str = DEFAULT_LOCALE) -> list[Figure]:
     """The headline figures of a backtest, shared by the HTML report and the terminal summary."""
-    settings = result.settings
+    gettext = translations(locale).gettext
+    count = partial(format_number, locale=locale)
+    share = partial(format_percent, locale=locale, digits=1)
+    fine_share = partial(format_percent, locale=locale, digits=2)
+    level = format_percent(BOUND_CONFIDENCE, locale=locale, digits=2, trim=True)
+    budget = fine_share(result.settings.error_budget)
     return [
-        Figure("Items replayed", f"{result.items:,}", _stream_note(result)),
-        Figure("Automation", f"{result.automation_rate:.1%}", f"{result.auto:,} auto-completed"),
+        Figure(gettext("Items replayed"), count(result.items), _stream_note(result, locale)),
         Figure(
-            "Auto error (realized)",
-            f"{result.auto_error_rate:.2%}",
-            f"{result.auto_errors:,} wrong",
+            gettext("Automation"),
+            share(result.automation_rate),
+            gettext("%(count)s auto-completed") % {"count": count(result.auto)},
         ),
         Figure(
-            f"Auto error, {percent(BOUND_CONFIDENCE)} upper bound",
-            f"{result.auto_error_upper:.2%}",
-            f"budget ε = {settings.error_budget:.2%}",
+            gettext("Auto error (realized)"),
+            fine_share(result.auto_error_rate),
+            gettext("%(count)s wrong") % {"count": count(result.auto_errors)},
         ),
-        Figure("Human reviews", f"{result.human_reviews:,}", f"of which {result.audits:,} audits"),
-        Figure("Agent accuracy", f"{result.accuracy:.1%}", "its label vs the truth, all items"),
         Figure(
-            "Retrains",
-            f"{result.retrains:,}",
-            f"{result.promotions:,} promoted; final model v{result.final_model_version}",
+            gettext("Auto error, %(level)s upper bound") % {"level": level},
+            fine_share(result.auto_error_upper),
+            gettext("budget ε = %(budget)s") % {"budget": budget},
         ),
-        Figure("Final threshold", format_threshold(result.final_threshold)),
         Figure(
-            "Throughput",
-            f"{result.throughput_items_per_s:,.0f} items/s",
-            f"{result.seconds:,.1f} s in all",
+            gettext("Human reviews"),
+            count(result.human_reviews),
+            gettext("of which %(count)s audits") % {"count": count(result.audits)},
+        ),
+        Figure(
+            gettext("Agent accuracy"),
+            share(result.accuracy),
+            gettext("its label vs the truth, all items"),
+        ),
+        *_learning_figures(result, locale),
+    ]
+
+
+def _learning_figures(result: BacktestResult, locale: str) -> list[Figure]:
+    """Retrains, the final threshold and the speed of the replay."""
+    gettext = translations(locale).gettext
+    count = partial(format_number, locale=locale)
+    promoted = {"promoted": count(result.promotions), "version": result.final_model_version}
+    speed = format_number(result.throughput_items_per_s, locale=locale)
+    seconds = format_number(result.seconds, locale=locale, digits=1)
+    return [
+        Figure(
+            gettext("Retrains"),
+            count(result.retrains),
+            gettext("%(promoted)s promoted; final model v%(version)s") % promoted,
+        ),
+        Figure(gettext("Final threshold"), format_threshold(result.final_threshold, locale=locale)),
+        Figure(
+            gettext("Throughput"),
+            gettext("%(speed)s items/s") % {"speed": speed},
+            gettext("%(seconds)s s in all") % {"seconds": seconds},
         ),
     ]
 
 
-def budget_verdict(result: BacktestResult) -> str:
+def budget_verdict(result: BacktestResult, *, locale: str = DEFAULT_LOCALE) -> str:
     """One sentence: is the auto error shown to be within the error budget?"""
-    bound = f"the {percent(BOUND_CONFIDENCE)} upper bound on the auto error"
-    budget = f"ε = {result.settings.error_budget:.2%}"
+    gettext = translations(locale).gettext
+    fine_share = partial(format_percent, locale=locale, digits=2)
+    values = {
+        "level": format_percent(BOUND_CONFIDENCE, locale=locale, digits=2, trim=True),
+        "upper": fine_share(result.auto_error_upper),
+        "budget": fine_share(result.settings.error_budget),
+        "realized": fine_share(result.auto_error_rate),
+        "auto": format_number(result.auto, locale=locale),
+    }
     if result.within_budget:
-        return f"Within budget: {bound}, {result.auto_error_upper:.2%}, is at most {budget}."
+        return (
+            gettext(
+                "Within budget: the %(level)s upper bound on the auto error, %(upper)s, "
+                "is at most ε = %(budget)s."
+            )
+            % values
+        )
     return (
-        f"Not shown within budget: {bound}, {result.auto_error_upper:.2%}, exceeds {budget} "
-        f"(realized {result.auto_error_rate:.2%} on {result.auto:,} auto-completed items)."
+        gettext(
+            "Not shown within budget: the %(level)s upper bound on the auto error, %(upper)s, "
+            "exceeds ε = %(budget)s (realized %(realized)s on %(auto)s auto-completed items)."
+        )
+        % values
     )
 
 
-def _stream_note(result: BacktestResult) -> str:
+def _stream_note(result: BacktestResult, locale: str) -> str:
     """How many labels, and what was left out of the stream."""
-    notes = [f"{len(result.labels):,} labels"]
+    gettext = translations(locale).gettext
+    count = partial(format_number, locale=locale)
+    notes = [gettext("%(count)s labels") % {"count": count(len(result.labels))}]
     if result.skipped_blank:
-        notes.append(f"{result.skipped_blank:,} blank texts skipped")
+        notes.append(
+            gettext("%(count)s blank texts skipped") % {"count": count(result.skipped_blank)}
+        )
     if result.skipped_unlabelled:
-        notes.append(f"{result.skipped_unlabelled:,} unlabelled rows skipped")
-    return "; ".join(notes)
+        notes.append(
+            gettext("%(count)s unlabelled rows skipped")
+            % {"count": count(result.skipped_unlabelled)}
+        )
+    joined = notes[0]
+    for note in notes[1:]:  # a pattern, not a bare separator: "a; b" reads "a、b" in Japanese
+        joined = gettext("%(first)s; %(then)s") % {"first": joined, "then": note}
+    return joined
 
 
-def format_threshold(threshold: float | None) -> str:
+def format_threshold(threshold: float | None, *, locale: str = DEFAULT_LOCALE) -> str:
     """A threshold for reading; None means auto-completion was off."""
-    return "off" if threshold is None else f"{threshold:.3f}"
+    if threshold is None:
+        return translations(locale).gettext("off")
+    return format_number(threshold, locale=locale, digits=3)
 
 
-def _charts(result: BacktestResult) -> list[str]:
+def _charts(result: BacktestResult, locale: str) -> list[str]:
     """Learning curve, automation, auto error against the budget, and the threshold, per window."""
+    gettext = translations(locale).gettext
     windows = result.windows
+    share = partial(format_percent, locale=locale, digits=2, trim=True)
+    number = partial(format_number, locale=locale, digits=2, trim=True)
+    over_items = partial(line_chart, x_label=gettext("items"), x_format=number)
+    budget = format_percent(result.settings.error_budget, locale=locale, digits=2)
 
     def per_window(values: list[float | None]) -> list[Point]:
         return [(float(window.end), value) for window, value in zip(windows, values, strict=True)]
 
     return [
-        line_chart(
-            {"accuracy": per_window([w.accuracy for w in windows])},
-            title="Learning curve: accuracy of the agent's label per window",
-            y_label="accuracy",
+        over_items(
+            {gettext("accuracy"): per_window([w.accuracy for w in windows])},
+            title=gettext("Learning curve: accuracy of the agent's label per window"),
+            y_label=gettext("accuracy"),
             y_max=1.0,
-            y_format=percent,
+            y_format=share,
         ),
-        line_chart(
-            {"automation": per_window([w.automation for w in windows])},
-            title="Automation per window",
-            y_label="auto-completed",
+        over_items(
+            {gettext("automation"): per_window([w.automation for w in windows])},
+            title=gettext("Automation per window"),
+            y_label=gettext("auto-completed"),
             y_max=1.0,
-            y_format=percent,
+            y_format=share,
         ),
-        line_chart(
-            {"auto error": per_window([w.error for w in windows])},
-            title="Auto error per window (gaps: nothing auto-completed)",
-            y_label="error of auto-completed",
+        over_items(
+            {gettext("auto error"): per_window([w.error for w in windows])},
+            title=gettext("Auto error per window (gaps: nothing auto-completed)"),
+            y_label=gettext("error of auto-completed"),
             hline=result.settings.error_budget,
-            hline_label=f"budget ε = {result.settings.error_budget:.2%}",
-            y_format=percent,
+            hline_label=gettext("budget ε = %(budget)s") % {"budget": budget},
+            y_format=share,
         ),
-        line_chart(
-            {"threshold": per_window([w.threshold for w in windows])},
-            title="Confidence threshold in force at window end (gaps: auto-completion off)",
-            y_label="threshold",
+        over_items(
+            {gettext("threshold"): per_window([w.threshold for w in windows])},
+            title=gettext(
+                "Confidence threshold in force at window end (gaps: auto-completion off)"
+            ),
+            y_label=gettext("threshold"),
             y_max=1.0,
+            y_format=number,
         ),
     ]

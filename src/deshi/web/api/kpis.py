@@ -16,8 +16,9 @@ from deshi.web.deps import PrincipalDep, SessionDep
 router = APIRouter(prefix="/processes", tags=["kpis"])
 
 LANG_HELP = (
-    "en or ja (ja-JP and the like name their language); without it, the best match of the "
-    "Accept-Language header, else en. Any other value is a 422 validation_failed."
+    "en or ja (ja-JP and the like name their language); without it, the caller's saved "
+    "language, else the best match of the Accept-Language header, else en. Any other value is "
+    "a 422 validation_failed."
 )
 
 
@@ -54,7 +55,9 @@ def get_report(
     """The weekly report: one self-contained HTML page, in English or Japanese."""
     if lang:
         locale = parse_locale(lang)
-    else:
-        locale = negotiate(chosen=None, user_locale=None, accept_language=accept_language)
+    else:  # the order of the web UI: the caller's saved language, then the browser's
+        locale = negotiate(
+            chosen=None, user_locale=principal.locale, accept_language=accept_language
+        )
     html = service.weekly_report_html_for(session, principal, process_id, week, locale=locale)
     return HTMLResponse(html, headers={"Content-Language": locale, "Vary": "Accept-Language"})
