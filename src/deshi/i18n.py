@@ -22,6 +22,7 @@ from deshi.errors import ValidationFailed
 __all__ = [
     "DEFAULT_LOCALE",
     "LOCALES",
+    "MISSING",
     "format_date",
     "format_datetime",
     "format_number",

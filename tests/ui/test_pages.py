@@ -148,6 +148,23 @@ def test_claim_answer_and_lineage(client: TestClient, world: UiWorld) -> None:
     assert page.status_code == 200 and 'data-status="completed"' in page.text
 
 
+def test_japanese_item_page_names_its_status_route_and_reason_in_japanese(
+    client: TestClient, world: UiWorld
+) -> None:
+    token = _login(client, "reviewer")
+    fragment = client.post(
+        f"/ui/processes/{world.process_id}/next", headers={"X-CSRF-Token": token}
+    )
+    item_id = int(re.search(r'data-item-id="(\d+)"', fragment.text).group(1))  # type: ignore[union-attr]
+    client.get("/lang/ja?next=/", follow_redirects=False)
+    page = client.get(f"/ui/items/{item_id}").text
+    facts = dict(re.findall(r'data-(status|route|reason)="[^"]*">([^<]*)<', page))
+    assert facts["status"] == "レビュアーが担当中"
+    assert facts["route"] in {"人によるレビュー", "ブラインド監査", "自動完了"}
+    assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", facts["reason"]), facts["reason"]
+    assert "<h2>レビュー履歴</h2>" in page
+
+
 def test_auditor_sees_the_workbench_but_cannot_claim(client: TestClient, world: UiWorld) -> None:
     token = _login(client, "auditor")
     page = client.get(f"/processes/{world.process_id}/work")
