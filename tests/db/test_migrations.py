@@ -3,7 +3,7 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from deshi.db import create_db_engine
 from deshi.db.migrate import alembic_config, current_revision, head_revision, upgrade_to_head
@@ -36,5 +36,29 @@ def test_downgrade_to_base_then_upgrade_again(db_url: str) -> None:
         assert not set(Base.metadata.tables) & set(inspect(engine).get_table_names())
         upgrade_to_head(engine)
         assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_upgrading_clears_the_default_language_so_the_browser_decides(db_url: str) -> None:
+    engine = create_db_engine(db_url)
+    users = text("SELECT email, locale FROM users ORDER BY email")
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), "0004")
+            for email, locale in (("a@example.com", "en"), ("b@example.com", "ja")):
+                conn.execute(
+                    text(
+                        "INSERT INTO users (email, display_name, locale, is_active, created_at)"
+                        " VALUES (:email, :email, :locale, :active, CURRENT_TIMESTAMP)"
+                    ),
+                    {"email": email, "locale": locale, "active": True},
+                )
+        upgrade_to_head(engine)
+        with engine.connect() as conn:
+            assert conn.execute(users).all() == [("a@example.com", ""), ("b@example.com", "ja")]
+        with engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0004")
+            assert conn.execute(users).all() == [("a@example.com", "en"), ("b@example.com", "ja")]
     finally:
         engine.dispose()

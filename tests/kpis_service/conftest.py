@@ -28,14 +28,14 @@ USERS = {
     "reviewer": (Role.REVIEWER, "own"),
     "reviewer2": (Role.REVIEWER, "own"),
     "auditor": (Role.AUDITOR, "own"),
+    "auditor_en": (Role.AUDITOR, "own"),
     "auditor_ja": (Role.AUDITOR, "own"),
     "auditor_fr": (Role.AUDITOR, "own"),
-    "auditor_blank": (Role.AUDITOR, "own"),
     "other_owner": (Role.OWNER, "other"),
 }
-# The saved language of a user (User.locale, NOT NULL); "en", create_user's default, for the
-# others. A blank locale, or one the product does not speak, is no saved language.
-USER_LOCALES = {"auditor_ja": "ja", "auditor_fr": "fr", "auditor_blank": ""}
+# The saved language of a user (User.locale); the others have none ("", create_user's
+# default). A language the product does not speak counts as none.
+USER_LOCALES = {"auditor_en": "en", "auditor_ja": "ja", "auditor_fr": "fr"}
 
 
 def _store(session: Session, process_id: int, spec: Spec, user_ids: dict[str, int]) -> None:
@@ -124,7 +124,7 @@ def world(engine: Engine, session_factory: sessionmaker[Session]) -> KpiWorld:
                 actor="test",
                 email=f"{name}@example.com",
                 display_name=name,
-                locale=USER_LOCALES.get(name, "en"),
+                locale=USER_LOCALES.get(name, ""),
             )
             grant_role(
                 session, actor="test", user_id=user.id, role=role, department_id=departments[where]

@@ -230,7 +230,9 @@ def test_a_japanese_user_gets_the_japanese_report_without_asking(
     ("who", "lang", "accept", "expected"),
     [
         ("auditor_ja", None, "en-US,en;q=0.9", "ja"),  # the saved language beats the header
-        ("auditor", None, "ja-JP,ja;q=0.9", "en"),  # "en" is saved too (create_user's default)
+        ("auditor_en", None, "ja-JP,ja;q=0.9", "en"),  # a saved "en" beats the header too
+        ("auditor", None, "ja-JP,ja;q=0.9", "ja"),  # no saved language: the header decides
+        ("auditor", None, None, "en"),
         ("auditor_ja", "en", None, "en"),  # the parameter wins over the saved language
         ("auditor", "ja-JP", "en", "ja"),  # and over the header
         ("auditor_ja", "", "en", "ja"),  # an empty parameter is no parameter
@@ -238,9 +240,7 @@ def test_a_japanese_user_gets_the_japanese_report_without_asking(
         ("auditor_fr", None, "ja-JP,ja;q=0.9,en;q=0.5", "ja"),
         ("auditor_fr", None, "fr-FR,fr;q=0.9", "en"),
         ("auditor_fr", None, None, "en"),
-        ("auditor_blank", None, "ja", "ja"),
-        ("auditor_blank", "", "ja", "ja"),
-        ("auditor_blank", None, None, "en"),
+        ("auditor", "", "ja", "ja"),
     ],
 )
 def test_weekly_report_language_follows_lang_then_saved_language_then_accept_language(

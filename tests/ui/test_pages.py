@@ -209,6 +209,18 @@ def test_japanese_by_switch_and_by_accept_language(client: TestClient, world: Ui
     assert "主要指標" in page.text and 'lang="ja"' in page.text
 
 
+def test_a_user_without_a_saved_language_gets_the_browsers_after_signing_in(
+    client: TestClient, world: UiWorld
+) -> None:
+    client.headers["Accept-Language"] = "ja-JP,ja;q=0.9,en;q=0.5"
+    _login(client, "owner")
+    page = client.get(f"/processes/{world.process_id}", headers={"Accept": "text/html"})
+    assert 'lang="ja"' in page.text and "主要指標" in page.text
+    client.get("/lang/en?next=/", follow_redirects=False)  # the switch still wins
+    page = client.get(f"/processes/{world.process_id}", headers={"Accept": "text/html"})
+    assert 'lang="en"' in page.text
+
+
 def _said(page: str) -> dict[str, str]:
     """The dashboard's recommendation reasons and warnings: code → text (badge left out)."""
     items = re.findall(r'<li[^>]* data-code="([^"]+)">(.*?)</li>', page, re.S)

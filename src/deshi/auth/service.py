@@ -75,9 +75,10 @@ def create_user(
     email: str,
     display_name: str,
     password: str | None = None,
-    locale: str = "en",
+    locale: str = "",
 ) -> User:
-    """Create an active user; password None makes a token-only account."""
+    """Create an active user; password None makes a token-only account, an empty locale lets
+    each request's Accept-Language choose the language."""
     email = normalise_email(email)
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(

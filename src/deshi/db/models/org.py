@@ -33,7 +33,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-cased
     display_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str | None] = mapped_column(String(255))  # None: token-only account
-    locale: Mapped[str] = mapped_column(String(16), default="en")
+    locale: Mapped[str] = mapped_column(String(16), default="")  # "": the browser's language
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
