@@ -47,7 +47,10 @@ class Settings(BaseSettings):
     max_batch_items: int = Field(
         default=1000,
         ge=1,
-        description="Most items one `POST /processes/{id}/items:batch` request may carry.",
+        le=2000,  # other processes watch the newest 25,000 ids for late commits (learning.cursor)
+        description=(
+            "Most items one `POST /processes/{id}/items:batch` request may carry (at most 2,000)."
+        ),
     )
     lease_seconds: int = Field(
         default=300,

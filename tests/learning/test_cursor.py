@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import annotated_types
+
 from deshi.learning.cursor import GAP_TTL_SECONDS, MAX_GAPS, IdCursor
+from deshi.settings import Settings
 
 
 def test_ids_skipped_over_become_gaps_until_they_show_up() -> None:
@@ -33,3 +36,15 @@ def test_a_jump_in_ids_keeps_only_the_newest_gaps() -> None:
     above, gaps = cursor.wanted(now=0.0)
     assert above == top
     assert gaps == list(range(top - MAX_GAPS + 1, top))
+
+
+def test_ids_behind_ten_full_batches_committed_first_are_still_watched() -> None:
+    # A batch request writes up to max_batch_items decisions in one transaction; an earlier
+    # transaction still in flight must stay a gap however many such batches commit before it.
+    field = Settings.model_fields["max_batch_items"]
+    largest_batch = next(m.le for m in field.metadata if isinstance(m, annotated_types.Le))
+    cursor = IdCursor(high=100)
+    in_flight = 101
+    committed = range(in_flight + 1, in_flight + 1 + 10 * largest_batch)
+    cursor.saw(committed, now=0.0)
+    assert cursor.wanted(now=1.0) == (committed[-1], [in_flight])

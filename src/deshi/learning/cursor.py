@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 __all__ = ["GAP_TTL_SECONDS", "MAX_GAPS", "IdCursor"]
 
 GAP_TTL_SECONDS = 600.0  # far longer than any transaction of ours that inserts a review
-MAX_GAPS = 1000  # only the newest ids, below the highest seen, are watched for late commits
+# Only the newest ids below the highest seen are watched for late commits. The window must hold
+# every id other transactions can commit while one is still in flight: one batch request alone
+# writes up to `Settings.max_batch_items` (at most 2,000) decisions; ten full batches fit.
+MAX_GAPS = 25_000
 
 
 @dataclass(slots=True)
