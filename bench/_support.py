@@ -1,5 +1,6 @@
 """Setup shared by the service benchmarks: a free local port, a throw-away PostgreSQL schema,
-the bundled BANKING77 rows and a process with an owner's API token."""
+the bundled BANKING77 rows, a process with an owner's API token, a `deshi serve` subprocess and
+an agent warmed up through the API."""
 
 from __future__ import annotations
 
@@ -7,12 +8,17 @@ import csv
 import os
 import platform
 import socket
+import subprocess
+import sys
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
+import httpx
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -21,6 +27,7 @@ from deshi.auth.permissions import Role
 from deshi.auth.service import create_user, grant_role, issue_api_token
 from deshi.db import create_db_engine, make_session_factory, transaction
 from deshi.db.migrate import upgrade_to_head
+from deshi.learning.service import retrain
 from deshi.processes.models import Mode
 from deshi.processes.service import create_department, create_process
 
@@ -54,6 +61,57 @@ def prepare_process(
             process.mode = mode
     engine.dispose()
     return token, process.id
+
+
+@contextmanager
+def server(url: str, port: int) -> Iterator[str]:
+    """`deshi serve --no-worker` on 127.0.0.1:`port` until the block ends; yields its base URL.
+
+    Its stderr goes to a temporary file (a pipe nobody reads could fill up and stall it) and is
+    quoted if it does not come up; it is terminated (killed if it will not stop) on any exit.
+    """
+    deshi = Path(sys.executable).with_name("deshi")
+    command = [str(deshi), "serve", "--db", url, "--port", str(port), "--no-worker"]
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            deadline = time.monotonic() + 60
+            while not _healthy(base):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    tail = log.read().decode(errors="replace")[-2000:]
+                    raise RuntimeError(f"deshi serve on port {port} did not come up:\n{tail}")
+                time.sleep(0.2)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def warm_up(client: httpx.Client, url: str, process_id: int, data: list[tuple[str, str]]) -> None:
+    """Review `data` through the API, then retrain once (what the worker would do)."""
+    truth = {f"w{i}": label for i, (_, label) in enumerate(data)}
+    body = {"items": [{"external_id": f"w{i}", "text": t} for i, (t, _) in enumerate(data)]}
+    client.post(f"/processes/{process_id}/items:batch", json=body).raise_for_status()
+    while (r := client.post(f"/processes/{process_id}/queue/claim")).status_code == 200:
+        item = r.json()
+        answer = {"action": "correct", "label": truth[item["external_id"]]}
+        client.post(f"/items/{item['id']}/review", json=answer).raise_for_status()
+    engine = create_db_engine(url)
+    retrain(make_session_factory(engine), process_id=process_id)
+    engine.dispose()
 
 
 def free_port() -> int:

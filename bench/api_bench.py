@@ -12,67 +12,32 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from _support import banking77_rows, free_port, machine, postgres_schema, prepare_process
-
-from deshi.db import create_db_engine, make_session_factory
-from deshi.learning.service import retrain
+from _support import (
+    banking77_rows,
+    free_port,
+    machine,
+    postgres_schema,
+    prepare_process,
+    server,
+    warm_up,
+)
 
 BATCH = 500
-
-
-@contextmanager
-def server(url: str, port: int) -> Iterator[None]:
-    deshi = Path(sys.executable).with_name("deshi")
-    command = [str(deshi), "serve", "--db", url, "--port", str(port), "--no-worker"]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("deshi serve did not come up")
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def warm_up(client: httpx.Client, url: str, process_id: int, data: list[tuple[str, str]]) -> None:
-    """Review `data` through the API, then retrain once (what the worker would do)."""
-    truth = {f"w{i}": label for i, (_, label) in enumerate(data)}
-    body = {"items": [{"external_id": f"w{i}", "text": t} for i, (t, _) in enumerate(data)]}
-    client.post(f"/processes/{process_id}/items:batch", json=body).raise_for_status()
-    while (r := client.post(f"/processes/{process_id}/queue/claim")).status_code == 200:
-        item = r.json()
-        answer = {"action": "correct", "label": truth[item["external_id"]]}
-        client.post(f"/items/{item['id']}/review", json=answer).raise_for_status()
-    engine = create_db_engine(url)
-    retrain(make_session_factory(engine), process_id=process_id)
-    engine.dispose()
 
 
 def run(backend: str, url: str, args: argparse.Namespace) -> str:
     data = banking77_rows()
     labels = sorted({label for _, label in data})
     token, process_id = prepare_process(url, labels, name="bench")
-    port = free_port()
     with (
-        server(url, port),
+        server(url, free_port()) as base,
         httpx.Client(
-            base_url=f"http://127.0.0.1:{port}",
+            base_url=base,
             headers={"Authorization": f"Bearer {token}"},
             timeout=120,
         ) as client,
