@@ -226,31 +226,16 @@ def _out_of_fold_candidates(
     parts: list[Candidates] = []
     nearest = np.zeros(n)
     for f, decider in enumerate(deciders):
-        test, train = np.flatnonzero(fold == f), np.flatnonzero(fold != f)
-        train_labels = data.labels[train]
-        counts = dict(Counter(train_labels.tolist()))
-        index = SimilarityIndex(vectors[train])
-        idx, sims = index.top_k(vectors[test], NEIGHBOURS)
-        nearest[test] = sims[:, 0] if sims.shape[1] else 0.0
-        texts = [data.texts[i] for i in test]
-        cands, _ = score_items(
-            vectors[test], texts, decider, None, Neighbours(idx, sims), train_labels, counts
+        test = np.flatnonzero(fold == f)
+        unl = np.flatnonzero(unl_fold == f) if unlabelled_vectors is not None else unl_fold[:0]
+        labelled, unlabelled, nearest[test] = _fold_candidates(
+            vectors, unlabelled_vectors, data, fold != f, test, unl, decider
         )
-        parts.append(Candidates(test[cands.item], cands.labels, cands.features))
-        unl = np.flatnonzero(unl_fold == f)
-        if unlabelled_vectors is not None and len(unl):
-            idx, sims = index.top_k(unlabelled_vectors[unl], NEIGHBOURS)
-            texts = [data.unlabelled_texts[i] for i in unl]
-            cands, _ = score_items(
-                unlabelled_vectors[unl],
-                texts,
-                decider,
-                None,
-                Neighbours(idx, sims),
-                train_labels,
-                counts,
+        parts.append(Candidates(test[labelled.item], labelled.labels, labelled.features))
+        if unlabelled is not None:
+            parts.append(
+                Candidates(n + unl[unlabelled.item], unlabelled.labels, unlabelled.features)
             )
-            parts.append(Candidates(n + unl[cands.item], cands.labels, cands.features))
     merged = Candidates(
         np.concatenate([p.item for p in parts]),
         np.concatenate([p.labels for p in parts]),
@@ -259,6 +244,36 @@ def _out_of_fold_candidates(
     truth = np.concatenate([data.labels, np.full(m, None, dtype=object)])
     targets = (merged.labels == truth[merged.item]).astype(np.int64)
     return _OutOfFold(merged, targets, nearest, n)
+
+
+def _fold_candidates(
+    vectors: Matrix,
+    unlabelled_vectors: Matrix | None,
+    data: TrainingSet,
+    in_train: np.ndarray,
+    test: np.ndarray,
+    unl: np.ndarray,
+    decider: Decider,
+) -> tuple[Candidates, Candidates | None, np.ndarray]:
+    """One fold's candidates for its labelled (`test`) and unlabelled (`unl`) items, and each
+    labelled item's nearest-case similarity. The fold's search index lives only in here: on
+    long texts it is hundreds of MB, and two folds' indexes must not be alive at once."""
+    train_labels = data.labels[in_train]
+    counts = dict(Counter(train_labels.tolist()))
+    index = SimilarityIndex(vectors[np.flatnonzero(in_train)])
+
+    def candidates(rows: Matrix, texts: list[str]) -> tuple[Candidates, np.ndarray]:
+        idx, sims = index.top_k(rows, NEIGHBOURS)
+        found, _ = score_items(
+            rows, texts, decider, None, Neighbours(idx, sims), train_labels, counts
+        )
+        return found, sims[:, 0] if sims.shape[1] else np.zeros(rows.shape[0])
+
+    labelled, nearest = candidates(vectors[test], [data.texts[i] for i in test])
+    unlabelled = None
+    if unlabelled_vectors is not None and len(unl):
+        unlabelled, _ = candidates(unlabelled_vectors[unl], [data.unlabelled_texts[i] for i in unl])
+    return labelled, unlabelled, nearest
 
 
 def _cross_fitted_scores(oof: _OutOfFold, n_items: int, rng: np.random.Generator) -> Scored:
