@@ -10,7 +10,7 @@ from deshi.engine.agent import _explain
 from deshi.engine.policy import RouteReason
 from deshi.engine.types import Route
 from deshi.items.models import DecisionPublic
-from deshi.web.ui.names import arm_name, route_name, route_reason, status_name
+from deshi.web.ui.names import item_arm, route_name, route_reason, status_name
 
 
 def _decision(code: str | None, reason: str, *, threshold: float | None = 0.95) -> DecisionPublic:
@@ -63,5 +63,6 @@ def test_status_route_and_arm_names() -> None:
     assert status_name("queued", locale="en") == "in the queue"
     assert status_name("a_future_status", locale="ja") == "a_future_status"
     assert route_name("audit", locale="ja") == "ブラインド監査"
-    assert arm_name("ai_led", locale="ja") == "AI主導"
-    assert arm_name(None, locale="ja") == "—"
+    assert item_arm("ai_led", locale="ja") == "AI主導"
+    assert item_arm("ai_led", locale="en") == "AI-led"
+    assert item_arm(None, locale="ja") == "—"

@@ -14,7 +14,7 @@ from rich.table import Table
 from deshi.cli._db import cli_session
 from deshi.i18n import DEFAULT_LOCALE, format_number, format_percent, parse_locale, translations
 from deshi.kpis import service
-from deshi.kpis.explain import explain
+from deshi.kpis.explain import arm_name, explain
 from deshi.kpis.models import KpiReport, Kpis, Metric, WarningPublic
 
 __all__ = ["kpis", "register", "report", "warnings"]
@@ -55,7 +55,7 @@ def _row(period: str, kpis: Kpis, locale: str) -> list[str]:
 
 def _table(found: KpiReport, locale: str) -> Table:
     gettext = translations(locale).gettext
-    arm = gettext(found.arm) if found.arm else gettext("all arms")  # arm names are msgids
+    arm = arm_name(found.arm, locale=locale) if found.arm else gettext("all arms")
     confidence = format_percent(found.confidence, locale=locale, digits=0)
     title = gettext("Process %(process)s, %(arm)s: estimate [%(confidence)s interval]")
     table = Table(

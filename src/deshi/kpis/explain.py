@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 
 from deshi.i18n import format_number, format_percent, translations
 
-__all__ = ["SENTENCES", "Said", "Sentence", "explain"]
+__all__ = ["SENTENCES", "Said", "Sentence", "arm_name", "explain"]
 
 # How a parameter is shown: as given, an integer, a share with 1 or 2 decimals, an amount
 # with 2 decimals, or a process stage (a msgid of its own).
@@ -183,6 +183,17 @@ def _format(kind: Kind, value: str | int | float, locale: str) -> str:
     if kind == "amount":
         return format_number(float(value), locale=locale, digits=2)
     return format_percent(float(value), locale=locale, digits=1 if kind == "percent1" else 2)
+
+
+def arm_name(code: str, *, locale: str) -> str:
+    """A randomized arm's name for readers ('human_only' → 'human only'); unknown codes as is."""
+    gettext = translations(locale).gettext
+    names = {
+        "human_only": gettext("human only"),
+        "assisted": gettext("AI-assisted"),
+        "ai_led": gettext("AI-led"),
+    }
+    return names.get(code, code)
 
 
 def explain(said: Said, *, locale: str) -> str:

@@ -27,7 +27,7 @@ from deshi.i18n import (
     translations,
 )
 from deshi.kpis.charts import week_chart, week_series
-from deshi.kpis.explain import explain
+from deshi.kpis.explain import arm_name, explain
 from deshi.kpis.models import KpiReport, Kpis, Metric, WarningPublic, WeekKpis
 from deshi.kpis.records import ARMS
 from deshi.sim.charts import Point
@@ -164,11 +164,6 @@ def _charts(report: WeeklyReport, locale: str) -> list[str]:
     share = partial(format_percent, locale=locale, digits=2, trim=True)
     amount = partial(format_number, locale=locale, digits=2, trim=True)
     over_weeks = week_chart(weeks, locale=locale)
-    arm_names = {
-        "human_only": gettext("human_only"),
-        "assisted": gettext("assisted"),
-        "ai_led": gettext("ai_led"),
-    }
     return [
         over_weeks(
             {gettext("accuracy"): week_series(weeks, lambda w: w.model.accuracy)},
@@ -200,7 +195,7 @@ def _charts(report: WeeklyReport, locale: str) -> list[str]:
             y_format=share,
         ),
         over_weeks(
-            {arm_names.get(arm, arm): week_series(weeks, _arm_handling(arm)) for arm in ARMS},
+            {arm_name(arm, locale=locale): week_series(weeks, _arm_handling(arm)) for arm in ARMS},
             title=gettext("Mean human handling time per item, by arm"),
             y_label=gettext("seconds"),
             y_format=amount,

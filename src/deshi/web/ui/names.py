@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from deshi.i18n import MISSING, format_percent, translations
 from deshi.items.models import DecisionPublic
+from deshi.kpis.explain import arm_name
 
-__all__ = ["arm_name", "route_name", "route_reason", "status_name"]
+__all__ = ["item_arm", "route_name", "route_reason", "status_name"]
 
 RULE_SENTENCE = "An always-human rule matched: "  # how deshi.engine words a rule's reason
 
@@ -29,13 +30,9 @@ def status_name(code: str, *, locale: str) -> str:
     return names.get(code, code)
 
 
-def arm_name(code: str | None, *, locale: str) -> str:
-    """The randomized arm an item was assigned to."""
-    if not code:
-        return MISSING
-    _ = translations(locale).gettext
-    names = {"human_only": _("human_only"), "assisted": _("assisted"), "ai_led": _("ai_led")}
-    return names.get(code, code)
+def item_arm(code: str | None, *, locale: str) -> str:
+    """The randomized arm an item was assigned to, if any."""
+    return arm_name(code, locale=locale) if code else MISSING
 
 
 def route_name(code: str, *, locale: str) -> str:
