@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import os
 import platform
+import random
 import socket
 import subprocess
 import sys
@@ -32,11 +33,18 @@ from deshi.processes.models import Mode
 from deshi.processes.service import create_department, create_process
 
 
-def banking77_rows(limit: int | None = None) -> list[tuple[str, str]]:
-    """BANKING77 training rows as (text, label); with `limit`, that many (cycling if needed)."""
+def banking77_rows(
+    limit: int | None = None, *, shuffle_seed: int | None = None
+) -> list[tuple[str, str]]:
+    """BANKING77 training rows as (text, label); with `limit`, that many (cycling if needed).
+
+    The file is sorted by label, so its first 300 rows hold 3 of the 77 labels; `shuffle_seed`
+    mixes them, the same way every run."""
     path = resources.files("deshi") / "data" / "banking77" / "train.csv"
     with path.open(encoding="utf-8") as f:
         rows = [(row["text"], row["category"]) for row in csv.DictReader(f)]
+    if shuffle_seed is not None:
+        random.Random(shuffle_seed).shuffle(rows)
     return rows if limit is None else [rows[i % len(rows)] for i in range(limit)]
 
 
