@@ -23,17 +23,14 @@ import argparse
 import re
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from html import unescape
 from pathlib import Path
 
 import httpx
-from _support import free_port, machine
+from _support import free_port, machine, server
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -64,35 +61,6 @@ def queued(url: str, process_id: int) -> int:
             return int(conn.execute(sql, {"p": process_id}).scalar_one())
     finally:
         engine.dispose()
-
-
-@contextmanager
-def server(url: str, port: int) -> Iterator[None]:
-    deshi = Path(sys.executable).with_name("deshi")
-    command = [str(deshi), "serve", "--db", url, "--port", str(port), "--no-worker"]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise RuntimeError(f"deshi serve exited with {proc.returncode}: {err[-2000:]}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("deshi serve did not come up")
-            time.sleep(0.2)
-        yield
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def sign_in(client: httpx.Client, email: str, password: str, process_id: int) -> str:
@@ -144,10 +112,8 @@ def run(args: argparse.Namespace, url: str) -> str:
     if measured < 1:
         raise SystemExit(f"not enough queued items ({available}) to measure anything")
 
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     timings: list[float] = []
-    with server(url, port), httpx.Client(base_url=base, timeout=30) as client:
+    with server(url, free_port()) as base, httpx.Client(base_url=base, timeout=30) as client:
         csrf = sign_in(client, args.email, args.password, args.process)
         headers = {"X-CSRF-Token": csrf, "Accept": "text/html"}
         next_url = f"/ui/processes/{args.process}/next"
