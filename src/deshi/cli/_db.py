@@ -1,4 +1,5 @@
-"""The database sessions CLI commands use: one transaction (or a factory), errors as one line."""
+"""The settings and database sessions CLI commands use: one transaction (or a factory), errors
+as one line."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.db import create_db_engine, make_session_factory, transaction
@@ -13,13 +15,25 @@ from deshi.errors import DeshiError
 from deshi.settings import Settings
 
 
+def cli_settings(db: str | None = None) -> Settings:
+    """The DESHI_* settings, with `--db` when given; a bad variable is one line per problem on
+    stderr and exit 2, not a traceback."""
+    try:
+        return Settings(database_url=db) if db else Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            name = "DESHI_" + "_".join(str(part) for part in problem["loc"]).upper()
+            typer.echo(f"Error: {name}: {problem['msg']}", err=True)  # no value: may be secret
+        raise typer.Exit(2) from None
+
+
 @contextmanager
 def cli_factory(db: str | None) -> Iterator[sessionmaker[Session]]:
     """Sessions on the database, for commands that run several transactions; DeshiErrors
     become one line on stderr and exit 1."""
-    settings = Settings()
+    settings = cli_settings(db)
     engine = create_db_engine(
-        db or settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
+        settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
     )
     try:
         yield make_session_factory(engine)

@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 from deshi.audit import verify_chain
 from deshi.auth import repo as auth_repo
 from deshi.auth.service import create_first_admin
+from deshi.cli._db import cli_settings
 from deshi.db import create_db_engine, make_session_factory, transaction
 from deshi.db.migrate import current_revision, upgrade_to_head
-from deshi.settings import Settings
 
 __all__ = ["register"]
 
@@ -24,9 +24,9 @@ audit_app = typer.Typer(help="Check the append-only, hash-chained audit log.", n
 
 @contextmanager
 def _engine(db: str | None) -> Iterator[Engine]:
-    settings = Settings()
+    settings = cli_settings(db)
     engine = create_db_engine(
-        db or settings.database_url,
+        settings.database_url,
         echo=settings.sql_echo,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )

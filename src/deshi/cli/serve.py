@@ -20,11 +20,11 @@ def serve(
     """Serve the API on HOST:PORT until interrupted; run `deshi init` on the database first."""
     import uvicorn
 
-    from deshi.settings import Settings
+    from deshi.cli._db import cli_settings
     from deshi.web import create_app
     from deshi.web.config import ApiConfig
 
-    settings = Settings(database_url=db) if db else Settings()
+    settings = cli_settings(db)
     config = ApiConfig.from_settings(settings, background_worker=worker, freeze_gc=True)
     app = create_app(settings, config=config)
     uvicorn.run(app, host=host, port=port, log_level="info")

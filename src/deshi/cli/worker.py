@@ -11,12 +11,12 @@ from types import FrameType
 import httpx
 import typer
 
+from deshi.cli._db import cli_settings
 from deshi.db import create_db_engine, make_session_factory
 from deshi.jobs.background import default_handlers
 from deshi.jobs.queue import DEFAULT_LEASE
 from deshi.jobs.worker import Worker
 from deshi.learning.registry import AgentRegistry
-from deshi.settings import Settings
 
 __all__ = ["register", "worker"]
 
@@ -40,9 +40,9 @@ def worker(
     Run as many workers as you like against one PostgreSQL database: they never take the same
     job, and a crashed worker's job is retried once its lease expires.
     """
-    settings = Settings()
+    settings = cli_settings(db)
     engine = create_db_engine(
-        db or settings.database_url,
+        settings.database_url,
         echo=settings.sql_echo,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )
