@@ -74,5 +74,5 @@ def test_the_weights_take_half_the_memory_of_scikit_learns() -> None:
     vectors = _vectors(TEXTS)
     decider = LinearDecider().fit(vectors, TEXTS, LABELS)
     svm = LinearSVC(C=1.0, random_state=0).fit(vectors, LABELS)
-    assert decider._coef is not None
-    assert decider._coef.nbytes * 2 == svm.coef_.nbytes
+    assert decider._weights is not None
+    assert decider._weights.nbytes * 2 == svm.coef_.nbytes

@@ -45,13 +45,14 @@ class LinearDecider:
     def __init__(self, *, c: float = 1.0) -> None:
         self.c = c
         self.classes_: list[str] = []
-        self._coef: np.ndarray | None = None  # (classes, features) float32; None: one class
+        # (features, classes) float32, C-ordered: `vectors @ weights` then needs no copy of them.
+        self._weights: np.ndarray | None = None  # None: one class
         self._intercept: np.ndarray | None = None
 
     def fit(self, vectors: Matrix, texts: Sequence[str], labels: Sequence[str]) -> LinearDecider:
         distinct = sorted(set(labels))
         self.classes_ = distinct
-        self._coef = self._intercept = None
+        self._weights = self._intercept = None
         if len(distinct) >= 2:
             svm = LinearSVC(C=self.c, random_state=0)  # same data, same weights
             if len(distinct) > len(labels) / 2:  # early, sklearn warns of "a regression problem"
@@ -67,10 +68,10 @@ class LinearDecider:
         self, vectors: Matrix, texts: Sequence[str], evidence: Sequence[Sequence[Case]]
     ) -> tuple[list[str], np.ndarray]:
         n = vectors.shape[0]
-        if self._coef is None or self._intercept is None:  # a single known label
+        if self._weights is None or self._intercept is None:  # a single known label
             return self.classes_, np.ones((n, len(self.classes_)))
         # float32 on both sides: a mixed product would copy the weights to float64 every call.
-        raw = np.asarray(vectors.astype(np.float32, copy=False) @ self._coef.T, dtype=np.float64)
+        raw = np.asarray(vectors.astype(np.float32, copy=False) @ self._weights, dtype=np.float64)
         raw += self._intercept
         if raw.shape[1] == 1:  # binary SVMs have one row of weights: the positive class's
             raw = np.column_stack([-raw[:, 0], raw[:, 0]])
@@ -78,14 +79,14 @@ class LinearDecider:
 
     def _keep_weights(self, svm: LinearSVC) -> None:
         self.classes_ = [str(c) for c in svm.classes_]
-        self._coef = np.ascontiguousarray(svm.coef_, dtype=np.float32)
+        self._weights = np.ascontiguousarray(svm.coef_.T, dtype=np.float32)
         self._intercept = np.asarray(svm.intercept_, dtype=np.float32)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickle, also versions stored before only the weights were kept (with `_svm`)."""
         svm = state.pop("_svm", None)
         self.__dict__.update(state)
-        if "_coef" not in state:
-            self._coef = self._intercept = None
+        if "_weights" not in state:
+            self._weights = self._intercept = None
             if svm is not None:
                 self._keep_weights(svm)
