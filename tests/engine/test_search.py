@@ -1,4 +1,5 @@
-"""Exact top-k search: the split dense/sparse index against a brute-force product."""
+"""Top-k search: the split dense/sparse index against a brute-force product, exact on small
+corpora and through a shortlist on large ones."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from deshi.engine.search import BLOCK, QUERY_CHUNK, SimilarityIndex, top_k_per_row
+from deshi.engine import search
+from deshi.engine.featurize import TfidfFeaturizer
+from deshi.engine.search import GROUP, QUERY_CHUNK, SHORTLIST_FROM, SimilarityIndex, top_k_per_row
+from deshi.sim.dataset import load_bundled
 
 
 def brute_force(queries, corpus, k):
@@ -48,14 +52,14 @@ def test_dense_index_matches_brute_force_across_query_chunks() -> None:
     np.testing.assert_allclose(got_sims, want_sims, atol=1e-5)
 
 
-def test_block_top_k_finds_maxima_in_any_block() -> None:
-    values = np.zeros((3, 40 * BLOCK), dtype=np.float32)
+def test_grouped_top_k_finds_maxima_in_any_group() -> None:
+    values = np.zeros((3, 200 * GROUP), dtype=np.float32)
     values[0, [5, 700, 2000]] = [3.0, 2.0, 1.0]
     values[1, -1] = 9.0  # in the last block
     values[2, :] = -1.0
     idx, top = top_k_per_row(values, 3)
     assert idx[0].tolist() == [5, 700, 2000]
-    assert idx[1, 0] == 40 * BLOCK - 1
+    assert idx[1, 0] == 200 * GROUP - 1
     assert top[2].tolist() == [-1.0, -1.0, -1.0]
 
 
@@ -66,3 +70,55 @@ def test_empty_queries_and_k_larger_than_corpus() -> None:
     idx, sims = SimilarityIndex(corpus).top_k(corpus, 10)
     assert idx[:, 0].tolist() == [0, 1, 2]
     np.testing.assert_allclose(sims[:, 0], 1.0)
+
+
+def test_grouped_top_k_matches_a_full_sort() -> None:
+    values = np.random.default_rng(3).normal(size=(50, 4000)).astype(np.float32)
+    idx, top = top_k_per_row(values, 24)
+    want = np.sort(values, axis=1)[:, ::-1][:, :24]
+    np.testing.assert_array_equal(top, want)
+    np.testing.assert_array_equal(np.take_along_axis(values, idx, axis=1), top)
+    unordered_idx, _ = top_k_per_row(values, 24, ordered=False)
+    assert (np.sort(unordered_idx, axis=1) == np.sort(idx, axis=1)).all()
+
+
+@pytest.fixture(scope="module")
+def banking_vectors():
+    texts = [item.text for item in load_bundled("banking77").shuffled(0).items]
+    featurizer = TfidfFeaturizer().fit(texts)
+    return texts, featurizer, featurizer.transform(texts)
+
+
+def test_shortlist_search_keeps_nearly_all_exact_neighbours(banking_vectors) -> None:
+    # The 10,000-row memory is above SHORTLIST_FROM, so it is searched through the shortlist;
+    # the rest of BANKING77 are the queries.
+    _, _, vectors = banking_vectors
+    corpus, queries = vectors[:10_000], vectors[10_000:]
+    assert corpus.shape[0] >= SHORTLIST_FROM
+    got_idx, got_sims = SimilarityIndex(corpus).top_k(queries, 10)
+    want_idx, _ = brute_force(queries, corpus, 10)
+    recall = np.mean([len(set(g) & set(w)) / 10 for g, w in zip(got_idx, want_idx, strict=True)])
+    assert recall >= 0.999
+    # Whatever is returned carries its exact similarity, best first.
+    exact = (queries @ corpus.T).toarray()
+    np.testing.assert_allclose(np.take_along_axis(exact, got_idx, axis=1), got_sims, atol=1e-5)
+    assert (np.diff(got_sims, axis=1) <= 0).all()
+
+
+def test_shortlist_search_always_finds_a_near_duplicate(banking_vectors) -> None:
+    texts, featurizer, vectors = banking_vectors
+    index = SimilarityIndex(vectors)
+    variants = [text.upper() + "!" for text in texts[:2000]]  # case and punctuation are ignored
+    _, sims = index.top_k(featurizer.transform(variants), 10)
+    assert (sims[:, 0] >= 0.95).all()
+    exact = (featurizer.transform(variants) @ vectors.T).toarray()
+    np.testing.assert_allclose(sims[:, 0], exact.max(axis=1), atol=1e-5)
+
+
+def test_small_corpora_are_searched_exactly(monkeypatch) -> None:
+    monkeypatch.setattr(search, "SHORTLIST_FROM", 10**9)
+    rng = np.random.default_rng(5)
+    rows = unit_rows(sparse.random(3000, 2000, density=0.05, random_state=rng).tocsr())
+    _, got_sims = SimilarityIndex(rows[:2500]).top_k(rows[2500:], 10)
+    _, want_sims = brute_force(rows[2500:], rows[:2500], 10)
+    np.testing.assert_allclose(got_sims, want_sims, atol=1e-5)

@@ -1,38 +1,58 @@
-"""Exact cosine k-nearest-neighbour search over unit-length rows (sparse TF-IDF or dense vectors).
+"""Cosine k-nearest-neighbour search over unit-length rows (sparse TF-IDF or dense vectors).
 
 A plain sparse product `queries @ corpus.T` is slow here: character n-grams such as "e " or " t"
 occur in nearly every text, so the product is almost dense, and scipy's sparse × sparse product
 spends its time building it entry by entry. The index therefore splits the columns. The few common
-ones (present in more than `COMMON_DF` of the corpus) are kept as a dense matrix and multiplied by
+ones (present in more than `COMMON_DF` of the corpus) are kept as a dense matrix multiplied by
 BLAS; the long tail of rare ones stays sparse, where the product is cheap. The two parts add up to
 the exact cosine. Queries are processed in chunks, so memory stays bounded for any batch size.
 
-Top-k selection ranks blocks of `BLOCK` columns by their maximum first and then sorts only the k
-best blocks: every one of the k largest values lies in one of them, and a pass over block maxima
-is far cheaper than partitioning whole rows.
+Large corpora: a shortlist, then exact scores. Even at the core's peak, the dense product is most
+of a decision's cost (908 common columns × 13k cases per query on BANKING77). From
+`SHORTLIST_FROM` rows on, the dense part is first scored in its `PROJECTION_RANK` strongest
+directions (a truncated SVD of the corpus's dense part; no labels involved), the sparse tail is
+added exactly, the `SHORTLIST` best corpus rows of each query are scored exactly, and the k best
+of those are returned with their exact similarities. A true neighbour the projection ranks
+outside the shortlist is missed and the next one takes its place; on BANKING77 (10,000 cases,
+the other 3,083 as queries) the shortlist holds 99.98% of the exact top 10, and search is 2.5×
+faster (tests/engine/test_search.py checks the recall on the bundled data). Training searches
+the same way, so the confidence model and its calibration see the neighbours live decisions see.
+Long texts are searched exactly: on CUAD's contract clauses the dense part has about 3,000
+columns, rank 128 keeps only 70% of its energy (92% on BANKING77) and 98.9% of the top 10, and
+the SVD costs more than the shortlist saves.
+
+Top-k selection takes the maximum of each group of `GROUP` columns first and looks inside the k
+best groups only: every one of the k largest values lies in one of them. A group is every
+(width / GROUP)-th column, so the maxima are one contiguous reduction rather than many short ones.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
+from sklearn.utils.extmath import randomized_svd
 
 from deshi.engine.featurize import Matrix
 
 COMMON_DF = 0.03  # columns in more than 3% of the corpus go to the dense part
 QUERY_CHUNK = 512  # rows of queries scored at once: 512 × 13k similarities ≈ 27 MB
-BLOCK = 64
+GROUP = 16  # columns per group in top-k selection
+SHORTLIST_FROM = 4096  # corpora with at least this many rows are searched through a shortlist
+PROJECTION_RANK = 128  # directions of the dense part scored for the shortlist
+SHORTLIST = 24  # corpus rows per query scored exactly (for k = 10 neighbours)
+SHORTLIST_MAX_WIDTH = 1500  # wider dense parts (long texts) are searched exactly
+RESCORE_CHUNK = 16  # queries whose shortlisted rows are gathered at once (≈ 1.4 MB)
 
 
 class SimilarityIndex:
-    """A corpus laid out for repeated exact top-k cosine searches."""
+    """A corpus laid out for repeated top-k cosine searches."""
 
     def __init__(self, corpus: Matrix) -> None:
         self.size = int(corpus.shape[0])
-        # Similarity rows are laid out BLOCK-aligned (the padding scores -inf), so top-k selection
-        # can view them as blocks without copying 27 MB per chunk.
-        self._width = -(-self.size // BLOCK) * BLOCK
-        self._common: np.ndarray | None = None
+        # Similarity rows are laid out GROUP-aligned (the padding scores -inf), so top-k selection
+        # can view them as groups without copying 27 MB per chunk.
+        self._width = -(-self.size // GROUP) * GROUP
+        self._common: np.ndarray | None = None  # dense-part columns of a sparse corpus
         self._rare: np.ndarray | None = None
         self._sparse_t: sparse.csr_matrix | None = None
         if sparse.issparse(corpus):
@@ -40,13 +60,18 @@ class SimilarityIndex:
             df = np.bincount(csr.indices, minlength=csr.shape[1])
             common = df > COMMON_DF * max(self.size, 1)
             self._common, self._rare = np.flatnonzero(common), np.flatnonzero(~common)
-            self._dense_t = self._aligned(csr[:, self._common].toarray().T)
+            dense = csr[:, self._common].toarray()
             rare_t = csr[:, self._rare].T.tocsr()
             self._sparse_t = sparse.csr_matrix(
                 (rare_t.data, rare_t.indices, rare_t.indptr), shape=(len(self._rare), self._width)
             )
         else:
-            self._dense_t = self._aligned(np.asarray(corpus, dtype=np.float32).T)
+            dense = np.asarray(corpus, dtype=np.float32)
+        self._projection = _projection(dense) if self.size >= SHORTLIST_FROM else None
+        # Exact: the dense part itself, transposed. Shortlist: its projection, plus the rows.
+        self._rows = np.ascontiguousarray(dense) if self._projection is not None else None
+        projected = dense if self._projection is None else dense @ self._projection
+        self._dense_t = self._aligned(projected.T)
 
     def top_k(self, queries: Matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Indices and similarities of the k most similar corpus rows per query, best first."""
@@ -58,7 +83,7 @@ class SimilarityIndex:
             return indices, sims
         for start in range(0, n_query, QUERY_CHUNK):
             rows = slice(start, start + QUERY_CHUNK)
-            indices[rows], sims[rows] = top_k_per_row(self._similarities(queries[rows]), k)
+            indices[rows], sims[rows] = self._top_k_chunk(queries[rows], k)
         return indices, sims
 
     def _aligned(self, columns: np.ndarray) -> np.ndarray:
@@ -66,38 +91,84 @@ class SimilarityIndex:
         out[:, : self.size] = columns
         return out
 
-    def _similarities(self, queries: Matrix) -> np.ndarray:
-        """Dense (queries × aligned corpus) cosine similarities; padding columns are -inf."""
+    def _top_k_chunk(self, queries: Matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+        dense_q, tail = self._split(queries)
+        if self._projection is None:
+            sims = dense_q @ self._dense_t
+            if tail is not None:
+                sims += tail
+            sims[:, self.size :] = -np.inf
+            return top_k_per_row(sims, k)
+        approx = (dense_q @ self._projection) @ self._dense_t
+        if tail is not None:
+            approx += tail
+        approx[:, self.size :] = -np.inf
+        shortlist, _ = top_k_per_row(approx, min(max(SHORTLIST, k), self.size), ordered=False)
+        exact = self._exact_dense(dense_q, shortlist)
+        if tail is not None:
+            exact += np.take_along_axis(tail, shortlist, axis=1)
+        return _sorted_top(shortlist, exact, k)
+
+    def _split(self, queries: Matrix) -> tuple[np.ndarray, np.ndarray | None]:
+        """The queries' dense part and, for a sparse corpus, their exact tail similarities."""
         if self._sparse_t is None:
-            sims = np.asarray(np.asarray(queries, dtype=np.float32) @ self._dense_t)
-        else:
-            q = sparse.csr_matrix(queries, dtype=np.float32)
-            sims = np.asarray(q[:, self._common].toarray() @ self._dense_t)
-            sims += (q[:, self._rare] @ self._sparse_t).toarray()
-        sims[:, self.size :] = -np.inf
-        return sims
+            return np.asarray(queries, dtype=np.float32), None
+        q = sparse.csr_matrix(queries, dtype=np.float32)
+        tail = np.asarray((q[:, self._rare] @ self._sparse_t).toarray())
+        return q[:, self._common].toarray(), tail
+
+    def _exact_dense(self, dense_q: np.ndarray, shortlist: np.ndarray) -> np.ndarray:
+        """Exact dense-part similarities of each query with its shortlisted rows."""
+        assert self._rows is not None
+        out = np.empty(shortlist.shape, dtype=np.float32)
+        for start in range(0, len(shortlist), RESCORE_CHUNK):
+            part = slice(start, start + RESCORE_CHUNK)
+            gathered = self._rows[shortlist[part]]  # (queries, shortlist, columns)
+            out[part] = np.matmul(gathered, dense_q[part, :, None])[:, :, 0]
+        return out
 
 
-def top_k_per_row(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Column indices and values of each row's k largest entries, largest first."""
+def _projection(dense: np.ndarray) -> np.ndarray | None:
+    """The dense part's top right-singular vectors (columns × rank); None when the part is too
+    narrow for a projection to save work, or too wide for one to keep the neighbours."""
+    if not 2 * PROJECTION_RANK < dense.shape[1] <= SHORTLIST_MAX_WIDTH:
+        return None
+    _, _, vt = randomized_svd(dense, PROJECTION_RANK, random_state=0)
+    return np.ascontiguousarray(vt.T, dtype=np.float32)
+
+
+def top_k_per_row(
+    values: np.ndarray, k: int, *, ordered: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and values of each row's k largest entries (largest first if `ordered`)."""
     n_rows, n_cols = values.shape
-    if n_cols > 4 * k * BLOCK:  # only then do block maxima save work
-        pad = (-n_cols) % BLOCK
+    if n_cols > 4 * k * GROUP:  # only then do group maxima save work
+        pad = (-n_cols) % GROUP
         padded = np.pad(values, ((0, 0), (0, pad)), constant_values=-np.inf) if pad else values
-        block_max = padded.reshape(n_rows, -1, BLOCK).max(axis=2)
-        blocks = np.argpartition(-block_max, k - 1, axis=1)[:, :k]
-        columns = (blocks[:, :, None] * BLOCK + np.arange(BLOCK)).reshape(n_rows, -1)
-        return _sorted_top(columns, np.take_along_axis(padded, columns, axis=1), k)
+        stride = padded.shape[1] // GROUP
+        group_max = padded.reshape(n_rows, GROUP, stride).max(axis=1)  # group j: j + t·stride
+        groups = np.argpartition(-group_max, k - 1, axis=1)[:, :k]
+        columns = (groups[:, :, None] + stride * np.arange(GROUP)).reshape(n_rows, -1)
+        return _top(columns, np.take_along_axis(padded, columns, axis=1), k, ordered)
     columns = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
-    return _sorted_top(columns, values, k)
+    return _top(columns, values, k, ordered)
 
 
-def _sorted_top(columns: np.ndarray, values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _top(
+    columns: np.ndarray, values: np.ndarray, k: int, ordered: bool
+) -> tuple[np.ndarray, np.ndarray]:
     if k < values.shape[1]:
         part = np.argpartition(-values, k - 1, axis=1)[:, :k]
         columns = np.take_along_axis(columns, part, axis=1)
         values = np.take_along_axis(values, part, axis=1)
-    order = np.argsort(-values, axis=1, kind="stable")
+    if not ordered:
+        return columns, values
+    return _sorted_top(columns, values, k)
+
+
+def _sorted_top(columns: np.ndarray, values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k largest values of each row and their columns, largest first."""
+    order = np.argsort(-values, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(columns, order, axis=1), np.take_along_axis(values, order, axis=1)
 
 
