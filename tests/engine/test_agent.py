@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from deshi.engine import Agent, AgentConfig, Case, Decision, Observation, Route, RouteReason
+from deshi.engine import agent as agent_module
 from deshi.engine.agent import RESIDENT_VERSIONS
 from deshi.engine.policy import AuditMonitor, MonitorState
 
@@ -102,6 +104,58 @@ def test_challenger_that_is_not_better_does_not_replace_the_champion(
     assert report.challenger_correct == report.champion_correct
     assert not report.promoted
     assert agent.champion is not None and agent.champion.version == champion.version
+
+
+def challengers_scored(monkeypatch: pytest.MonkeyPatch, *, right: bool, epsilon: float) -> None:
+    """Make every new challenger's calibration evidence all right (or all wrong)."""
+    train = agent_module.train_model
+
+    def rigged(*args, **kwargs):  # type: ignore[no-untyped-def]
+        model, vectors = train(*args, **kwargs)
+        data = model.calibration_data
+        correct = np.full_like(data.labelled_correct, right)
+        data = replace(data, labelled_correct=correct)
+        calibration = data.calibrate(epsilon=epsilon, delta=kwargs["delta"])
+        return replace(model, calibration_data=data, calibration=calibration), vectors
+
+    monkeypatch.setattr(agent_module, "train_model", rigged)
+
+
+@pytest.mark.parametrize("certifies", [False, True])
+def test_more_accurate_challenger_must_also_certify_as_much_as_a_certified_champion(
+    banking_rows: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch, certifies: bool
+) -> None:
+    rows = subset(banking_rows, LABELS, 400)
+    agent = Agent(AgentConfig(error_budget=0.2))
+    teach(agent, rows[:60])
+    agent.retrain()
+    champion = agent.champion
+    assert champion is not None and champion.threshold is not None
+    challengers_scored(monkeypatch, right=certifies, epsilon=0.2)
+    teach(agent, rows[60:], start=60)
+    report = agent.retrain()
+    assert report.challenger_correct > report.champion_correct  # more accurate, and ...
+    assert report.contested and report.promoted is certifies  # ... certification decides
+    deployed = agent.champion
+    assert deployed is not None and deployed.calibration is not None
+    assert deployed.version == (report.version if certifies else champion.version)
+    assert deployed.threshold is not None
+    assert deployed.calibration.delta == pytest.approx(0.025)  # two tests share δ = 0.05
+
+
+def test_challenger_against_an_uncertified_champion_is_judged_on_accuracy_alone(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    rows = subset(banking_rows, LABELS, 400)
+    agent = Agent(AgentConfig())
+    teach(agent, rows[:40])
+    agent.retrain()
+    assert agent.champion is not None and agent.champion.threshold is None
+    teach(agent, rows[40:], start=40)
+    report = agent.retrain()
+    assert report.promoted and not report.contested
+    assert agent.champion is not None and agent.champion.calibration is not None
+    assert agent.champion.calibration.delta == pytest.approx(0.05)
 
 
 def test_rollback_reinstates_an_earlier_version(banking_rows: list[tuple[str, str]]) -> None:

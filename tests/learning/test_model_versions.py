@@ -82,6 +82,10 @@ def test_model_commands_list_retrain_and_roll_back(desk: Desk, db_url: str) -> N
     retrained = runner.invoke(app, ["model", "retrain", "--process", process, "--db", db_url])
     assert retrained.exit_code == 0, retrained.output
     assert "version 2 trained on 60 items" in retrained.output
+    with desk.factory() as session:
+        stored = session.scalars(select(ModelVersion).where(ModelVersion.version == 2)).one()
+    # Nothing is certified on 60 items, so accuracy alone decided (no contest at δ/2).
+    assert stored.metrics["contested"] is False and "promoted" in stored.metrics
     listed = runner.invoke(app, ["model", "list", "--process", process, "--db", db_url])
     assert listed.exit_code == 0 and "champion" in listed.output
     other = 1 if _champion(desk.factory) == 2 else 2

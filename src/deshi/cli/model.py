@@ -87,6 +87,8 @@ def retrain(
         report = service.retrain(factory, process_id=process_id, actor=actor)
     assert report is not None  # only a routine retrain skips
     outcome = "promoted" if report.promoted else "not promoted"
+    if report.contested and not report.promoted:
+        outcome += ", as it certifies less automation than the champion"
     typer.echo(
         f"Process {process_id}: version {report.version} trained on {report.trained_on} "
         f"items, {outcome} ({report.challenger_correct} vs {report.champion_correct} correct "

@@ -47,6 +47,7 @@ class RetrainReport:
     holdout: int
     challenger_correct: int
     champion_correct: int
+    contested: bool  # more accurate, against a certified champion: certificates decided (at δ/2)
     threshold: float | None
     expected_automation: float
     seconds: float
@@ -123,23 +124,25 @@ class Agent:
         suspended = self.holding_back
         chosen = cands.best_per_item(probs, len(texts))
         ranked = _ranked_rows(cands.item, chosen, probs, len(texts))
+        # Python lists: the loop below reads single values, which numpy arrays give slowly.
+        cand_labels, cand_probs = cands.labels.tolist(), probs.tolist()
+        nearest = neighbours.similarities[:, 0].tolist()
+        evidence = self.memory.evidence(neighbours, EVIDENCE_CASES)
         decisions = []
-        for i, rows in enumerate(ranked):
-            alternatives = _alternatives(cands.labels[rows], probs[rows])
-            label, conf = alternatives[0].label, float(probs[rows[0]])
-            sims = neighbours.similarities[i]
-            evidence = self.memory.cases(
-                neighbours.indices[i][:EVIDENCE_CASES], sims[:EVIDENCE_CASES]
-            )
+        for i, top in enumerate(ranked):
+            labels = [cand_labels[r] for r in top]
+            probs_ = [cand_probs[r] for r in top]
+            alternatives = _alternatives(labels, probs_)
+            label, conf = labels[0], probs_[0]
             route, reason = self._route(
-                label, conf, float(sims[0]), ids[i], matched[i], threshold, suspended
+                label, conf, nearest[i], ids[i], matched[i], threshold, suspended
             )
             decisions.append(
                 Decision(
                     label=label,
                     confidence=round(conf, 6),
                     alternatives=alternatives,
-                    evidence=evidence,
+                    evidence=evidence[i],
                     route=route,
                     reason=_explain(reason, conf, threshold, matched[i]),
                     model_version=model.version,
@@ -191,19 +194,23 @@ class Agent:
     ) -> tuple[Route, RouteReason]:
         model = self.champion
         assert model is not None
-        checks: list[tuple[bool, RouteReason]] = [
-            (rule is not None, RouteReason.RULE),
-            (label in self.config.sensitive_labels, RouteReason.SENSITIVE),
-            (model.is_memory_only, RouteReason.COLD_START),
-            (threshold is None, RouteReason.NO_THRESHOLD),
-            (threshold is not None and conf < threshold, RouteReason.BELOW_THRESHOLD),
-            (nearest < model.novelty_floor, RouteReason.NOVEL),
-            (model.label_counts.get(label, 0) < MIN_LABEL_COUNT, RouteReason.RARE_LABEL),
-            (suspended, RouteReason.SUSPENDED),
-        ]
-        for failed, reason in checks:
-            if failed:
-                return Route.REVIEW, reason
+        # In order of precedence: the first that applies is the reason.
+        if rule is not None:
+            return Route.REVIEW, RouteReason.RULE
+        if label in self.config.sensitive_labels:
+            return Route.REVIEW, RouteReason.SENSITIVE
+        if model.is_memory_only:
+            return Route.REVIEW, RouteReason.COLD_START
+        if threshold is None:
+            return Route.REVIEW, RouteReason.NO_THRESHOLD
+        if conf < threshold:
+            return Route.REVIEW, RouteReason.BELOW_THRESHOLD
+        if nearest < model.novelty_floor:
+            return Route.REVIEW, RouteReason.NOVEL
+        if model.label_counts.get(label, 0) < MIN_LABEL_COUNT:
+            return Route.REVIEW, RouteReason.RARE_LABEL
+        if suspended:
+            return Route.REVIEW, RouteReason.SUSPENDED
         if _audit_draw(self.config.seed, case_id) < self.config.audit_rate:
             return Route.AUDIT, RouteReason.AUDIT
         return Route.AUTO, RouteReason.AUTO
@@ -248,7 +255,8 @@ class Agent:
 
     def retrain(self) -> RetrainReport:
         """Train a challenger on everything labelled; promote it only if it beats the champion
-        on held-out recent items, otherwise recalibrate the champion with the new evidence."""
+        on held-out recent items (and, against a certified champion, certifies at least as much
+        automation: see `_contest`), otherwise recalibrate the champion with the new evidence."""
         started = time.perf_counter()
         data = self._training_set()
         version = (self.versions[-1].version + 1) if self.versions else 1
@@ -262,16 +270,21 @@ class Agent:
             seed=self.config.seed + version,
             make_decider=self.make_decider,
         )
-        self.versions.append(challenger)
         holdout, challenger_correct, champion_correct = self._compare(challenger, data, vectors)
         # "Better" needs evidence: a held-out set of some size, and strictly more right answers.
-        promoted = self.champion is None or (
+        better = self.champion is None or (
             holdout >= MIN_HOLDOUT and challenger_correct > champion_correct
         )
+        contested = better and self.champion is not None and self.champion.threshold is not None
+        if contested:
+            challenger, promoted = self._contest(challenger)
+        else:
+            promoted = better
+            if not promoted:
+                self._refresh_champion_calibration()
+        self.versions.append(challenger)
         if promoted:
             self._install(challenger, vectors)
-        else:
-            self._refresh_champion_calibration()
         self._forget_old_versions()
         self._schedule_next_retrain()
         champion = self.champion
@@ -285,6 +298,7 @@ class Agent:
             holdout=holdout,
             challenger_correct=challenger_correct,
             champion_correct=champion_correct,
+            contested=contested,
             threshold=champion.threshold,
             expected_automation=calibration.expected_automation if calibration else 0.0,
             seconds=time.perf_counter() - started,
@@ -354,8 +368,28 @@ class Agent:
         self._tightened = None
         self.memory.rebuild(model.featurizer, vectors)
 
-    def _refresh_champion_calibration(self) -> None:
-        """Add the champion's own live scores on items decided since its training."""
+    def _contest(self, challenger: TrainedModel) -> tuple[TrainedModel, bool]:
+        """A more accurate challenger against a certified champion: both are calibrated at δ/2,
+        and the challenger is promoted only if it certifies at least the champion's automation.
+
+        Accuracy alone would often swap a certified champion for an uncertified challenger (its
+        out-of-fold scores rank high some items the champion was unsure of and had reviewed,
+        which are harder than the champion's auto-completed ones), and automation would stop
+        until a later model certified again. Choosing by certification looks at two tests of the
+        same budget, so each gets half of δ (Bonferroni), and the deployed threshold holds at δ.
+        """
+        half = self.config.delta / 2
+        data = challenger.calibration_data
+        if data is not None:
+            challenger = challenger.recalibrated(data, epsilon=self.config.error_budget, delta=half)
+        self._refresh_champion_calibration(delta=half)
+        champion = self.champion
+        assert champion is not None
+        return challenger, _automation(challenger) >= _automation(champion)
+
+    def _refresh_champion_calibration(self, *, delta: float | None = None) -> None:
+        """Add the champion's own live scores on items decided since its training (and test at
+        `delta`, by default the configured δ)."""
         champion = self.champion
         if champion is None or champion.calibration_data is None:
             return
@@ -368,7 +402,9 @@ class Agent:
         unlabelled = [o.confidence or 0.0 for o in mine if o.label is None]
         data = champion.calibration_data.extended(labelled, unlabelled)
         self.champion = champion.recalibrated(
-            data, epsilon=self.config.error_budget, delta=self.config.delta
+            data,
+            epsilon=self.config.error_budget,
+            delta=self.config.delta if delta is None else delta,
         )
         self._tightened = None
 
@@ -392,25 +428,36 @@ class Agent:
         self._next_retrain_at = n + max(step, 1)
 
 
+def _automation(model: TrainedModel) -> float:
+    """Share of its calibration population a model auto-completes (0 when nothing certified)."""
+    calibration = model.calibration
+    return calibration.expected_automation if calibration is not None else 0.0
+
+
 def _ranked_rows(
     item: np.ndarray, chosen: np.ndarray, probs: np.ndarray, n_items: int
-) -> list[np.ndarray]:
-    """Each item's candidate rows: the chosen one first, the rest by falling probability."""
+) -> list[list[int]]:
+    """Each item's best ALTERNATIVES candidate rows: the chosen one first, the rest by falling
+    probability."""
     is_chosen = np.zeros(len(item), dtype=bool)
     is_chosen[chosen[chosen >= 0]] = True
     order = np.lexsort((-probs, ~is_chosen, item))
-    bounds = np.searchsorted(item[order], np.arange(n_items + 1))
-    return [order[bounds[i] : bounds[i + 1]] for i in range(n_items)]
+    ranked_item = item[order]
+    start = np.searchsorted(ranked_item, np.arange(n_items))
+    rank = np.arange(len(order)) - start[ranked_item]
+    keep = rank < ALTERNATIVES
+    table = np.full((n_items, ALTERNATIVES), -1, dtype=np.int64)
+    table[ranked_item[keep], rank[keep]] = order[keep]
+    return [[r for r in row if r >= 0] for row in table.tolist()]
 
 
-def _alternatives(labels: np.ndarray, probs: np.ndarray) -> tuple[Alternative, ...]:
-    top = [
-        (str(label), float(p))
-        for label, p in zip(labels[:ALTERNATIVES], probs[:ALTERNATIVES], strict=True)
-    ]
-    total = sum(p for _, p in top)
+def _alternatives(labels: list[str], probs: list[float]) -> tuple[Alternative, ...]:
+    """The best candidates with their probabilities (scaled down if they sum past 1)."""
+    total = sum(probs)
     scale = 1.0 / total if total > 1.0 else 1.0  # candidates' probabilities may not sum past 1
-    return tuple(Alternative(label, round(p * scale, 6)) for label, p in top)
+    return tuple(
+        [Alternative(label, round(p * scale, 6)) for label, p in zip(labels, probs, strict=True)]
+    )
 
 
 def _audit_draw(seed: int, case_id: str) -> float:
@@ -419,18 +466,25 @@ def _audit_draw(seed: int, case_id: str) -> float:
     return int.from_bytes(digest, "big") / 2.0**64
 
 
+_FIXED_REASONS = {
+    RouteReason.AUDIT: "Randomly chosen for a blind audit of auto-completed work.",
+    RouteReason.NO_THRESHOLD: "No threshold is certified yet for this error budget.",
+    RouteReason.COLD_START: "Too few reviewed items to train a model yet.",
+    RouteReason.NOVEL: "Unlike anything reviewed before (novel input).",
+    RouteReason.RARE_LABEL: "The proposed label has been seen too rarely.",
+    RouteReason.SENSITIVE: "The proposed label is marked sensitive: always reviewed.",
+    RouteReason.SUSPENDED: "Auto-completion is suspended: audits show the budget at risk.",
+}
+
+
 def _explain(reason: RouteReason, conf: float, threshold: float | None, rule: str | None) -> str:
-    pct = f"{conf:.1%}"
+    """The route's reason as one English sentence (formats only the sentence it returns)."""
+    fixed = _FIXED_REASONS.get(reason)
+    if fixed is not None:
+        return fixed
+    if reason is RouteReason.RULE:
+        return f"An always-human rule matched: {rule}."
     limit = f"{threshold:.1%}" if threshold is not None else "-"
-    return {
-        RouteReason.AUTO: f"Confidence {pct} is at or above the certified threshold {limit}.",
-        RouteReason.AUDIT: "Randomly chosen for a blind audit of auto-completed work.",
-        RouteReason.BELOW_THRESHOLD: f"Confidence {pct} is below the certified threshold {limit}.",
-        RouteReason.NO_THRESHOLD: "No threshold is certified yet for this error budget.",
-        RouteReason.COLD_START: "Too few reviewed items to train a model yet.",
-        RouteReason.NOVEL: "Unlike anything reviewed before (novel input).",
-        RouteReason.RARE_LABEL: "The proposed label has been seen too rarely.",
-        RouteReason.SENSITIVE: "The proposed label is marked sensitive: always reviewed.",
-        RouteReason.RULE: f"An always-human rule matched: {rule}.",
-        RouteReason.SUSPENDED: "Auto-completion is suspended: audits show the budget at risk.",
-    }[reason]
+    if reason is RouteReason.AUTO:
+        return f"Confidence {conf:.1%} is at or above the certified threshold {limit}."
+    return f"Confidence {conf:.1%} is below the certified threshold {limit}."

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,12 +78,17 @@ class CaseMemory:
             sims = np.take_along_axis(sims, order, axis=1)
         return Neighbours(indices, sims)
 
-    def cases(self, indices: Sequence[int], sims: Sequence[float]) -> tuple[Case, ...]:
-        """Evidence objects for memory rows."""
-        return tuple(
-            Case(self.case_ids[i], self.texts[i], self.labels[i], round(float(s), 4))
-            for i, s in zip(indices, sims, strict=True)
-        )
+    def evidence(self, neighbours: Neighbours, k: int) -> list[tuple[Case, ...]]:
+        """Each query's k nearest cases as evidence objects, most similar first."""
+        rows = neighbours.indices[:, :k].tolist()
+        sims = np.round(neighbours.similarities[:, :k].astype(np.float64), 4).tolist()
+        ids, texts, labels = self.case_ids, self.texts, self.labels
+        return [
+            tuple(
+                [Case(ids[j], texts[j], labels[j], s) for j, s in zip(row, row_sims, strict=True)]
+            )
+            for row, row_sims in zip(rows, sims, strict=True)
+        ]
 
     def label_array(self) -> np.ndarray:
         """Labels as an object array, aligned with memory rows."""

@@ -89,6 +89,16 @@ def score_with_deciders(
             vectors, texts, None, None, neighbours, memory_labels, model.label_counts
         )
     k = len(model.deciders)
+    if k == 1:  # the usual live model: one decider trained on everything
+        return score_items(
+            vectors,
+            texts,
+            model.deciders[0],
+            model.confidence,
+            neighbours,
+            memory_labels,
+            model.label_counts,
+        )
     fold = np.array([fold_of(key, model.version, k) for key in keys], dtype=np.int64)
     parts: list[tuple[Candidates, np.ndarray]] = []
     for f in range(k):

@@ -292,6 +292,7 @@ def _report_metrics(report: RetrainReport | None, version: int) -> dict[str, Any
         "holdout": report.holdout,
         "challenger_correct": report.challenger_correct,
         "champion_correct": report.champion_correct,
+        "contested": report.contested,
         "expected_automation": report.expected_automation,
         "seconds": report.seconds,
     }
