@@ -26,10 +26,14 @@ from _support import machine
 from threadpoolctl import threadpool_limits
 
 from deshi.engine import Agent, AgentConfig, Observation, Route
+from deshi.engine.featurize import EmbeddingFeaturizer, make_featurizer
 from deshi.sim.backtest import BacktestSettings, run_backtest
 from deshi.sim.dataset import Dataset, load_bundled, load_dataset
 
 RESULTS = Path(__file__).parent / "results"
+EMBEDDINGS = "embeddings"
+MINILM = "minilm"  # MiniLM sentence embeddings alone (bench only: see _embeddings_alone)
+FEATURIZERS = ["tfidf", EMBEDDINGS, MINILM]
 CUAD = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cuad_clauses" / "clauses.csv"
 
 
@@ -51,14 +55,29 @@ def load(name: str) -> Dataset:
 def run_one(dataset_name: str, featurizer: str, seed: int) -> dict[str, object]:
     """One shuffled stream; returns the backtest figures plus peak memory."""
     dataset = load(dataset_name).shuffled(seed)
-    settings = BacktestSettings(featurizer=featurizer, seed=seed)
+    if featurizer == MINILM:
+        _embeddings_alone()
+    settings = BacktestSettings(
+        featurizer=EMBEDDINGS if featurizer == MINILM else featurizer, seed=seed
+    )
     result = run_backtest(dataset, settings=settings).to_dict()
+    result["featurizer"] = featurizer
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["dataset"] = dataset_name
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{dataset_name}-{featurizer}-seed{seed}.json"
     out.write_text(json.dumps(result, indent=1))
     return result
+
+
+def _embeddings_alone() -> None:
+    """Make this (worker) process's agents use MiniLM embeddings without the n-grams that the
+    engine's `embeddings` featurizer pairs them with: the comparison behind that pairing."""
+    from deshi.engine import agent
+
+    agent.make_featurizer = lambda name: (
+        EmbeddingFeaturizer() if name == EMBEDDINGS else make_featurizer(name)
+    )
 
 
 def summarise(results: list[dict[str, object]], epsilon: float = 0.01) -> str:
@@ -191,13 +210,13 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("stream")
     s.add_argument("--dataset", choices=["banking77", "cuad"], default="banking77")
-    s.add_argument("--featurizer", choices=["tfidf", "embeddings"], default="tfidf")
+    s.add_argument("--featurizer", choices=FEATURIZERS, default="tfidf")
     s.add_argument("--seeds", default="0-19", help='a range and/or list: "0-19", "2,18"')
     s.add_argument("--jobs", type=int, default=2)
     s.set_defaults(func=stream)
     m = sub.add_parser("summary")
     m.add_argument("--dataset", choices=["banking77", "cuad"], default="banking77")
-    m.add_argument("--featurizer", choices=["tfidf", "embeddings"], default="tfidf")
+    m.add_argument("--featurizer", choices=FEATURIZERS, default="tfidf")
     m.set_defaults(func=summary)
     p = sub.add_parser("speed")
     p.add_argument("--featurizer", choices=["tfidf", "embeddings"], default="tfidf")
