@@ -14,9 +14,10 @@ directions (a truncated SVD of the corpus's dense part; no labels involved), the
 added exactly, the `SHORTLIST` best corpus rows of each query are scored exactly, and the k best
 of those are returned with their exact similarities. A true neighbour the projection ranks
 outside the shortlist is missed and the next one takes its place; on BANKING77 (10,000 cases,
-the other 3,083 as queries) the shortlist holds 99.98% of the exact top 10, and search is 2.5×
-faster (tests/engine/test_search.py checks the recall on the bundled data). Training searches
-the same way, so the confidence model and its calibration see the neighbours live decisions see.
+the other 3,083 as queries) the shortlist holds 99.98% of the exact top 10, and search is
+2.0–2.6× faster in paired runs (docs/benchmarks.md; tests/engine/test_search.py checks the
+recall). Training searches the same way, so the confidence model and its calibration see the
+neighbours live decisions see.
 Long texts are searched exactly: on CUAD's contract clauses the dense part has about 3,000
 columns, rank 128 keeps only 70% of its energy (92% on BANKING77) and 98.9% of the top 10, and
 the SVD costs more than the shortlist saves.
