@@ -42,6 +42,7 @@ SHORTLIST_FROM = 4096  # corpora with at least this many rows are searched throu
 PROJECTION_RANK = 128  # directions of the dense part scored for the shortlist
 SHORTLIST = 24  # corpus rows per query scored exactly (for k = 10 neighbours)
 SHORTLIST_MAX_WIDTH = 1500  # wider dense parts (long texts) are searched exactly
+DENSE_BLOCK = 2048  # corpus rows whose dense part is copied out at once
 RESCORE_CHUNK = 16  # queries whose shortlisted rows are gathered at once (≈ 1.4 MB)
 
 
@@ -57,12 +58,12 @@ class SimilarityIndex:
         self._rare: np.ndarray | None = None
         self._sparse_t: sparse.csr_matrix | None = None
         if sparse.issparse(corpus):
-            csr = sparse.csr_matrix(corpus, dtype=np.float32)
+            csr = sparse.csr_matrix(corpus)  # no copy of a CSR corpus
             df = np.bincount(csr.indices, minlength=csr.shape[1])
             common = df > COMMON_DF * max(self.size, 1)
             self._common, self._rare = np.flatnonzero(common), np.flatnonzero(~common)
-            dense = csr[:, self._common].toarray()
-            rare_t = csr[:, self._rare].T.tocsr()
+            dense = _dense_columns(csr, self._common)
+            rare_t = csr[:, self._rare].T.tocsr().astype(np.float32)
             self._sparse_t = sparse.csr_matrix(
                 (rare_t.data, rare_t.indices, rare_t.indptr), shape=(len(self._rare), self._width)
             )
@@ -127,6 +128,15 @@ class SimilarityIndex:
             gathered = self._rows[shortlist[part]]  # (queries, shortlist, columns)
             out[part] = np.matmul(gathered, dense_q[part, :, None])[:, :, 0]
         return out
+
+
+def _dense_columns(csr: sparse.csr_matrix, columns: np.ndarray) -> np.ndarray:
+    """`csr[:, columns]` as a dense float32 array, built a block of rows at a time: a sparse
+    copy of all those columns at once would cost as much memory again as the result."""
+    out = np.empty((csr.shape[0], len(columns)), dtype=np.float32)
+    for start in range(0, csr.shape[0], DENSE_BLOCK):
+        out[start : start + DENSE_BLOCK] = csr[start : start + DENSE_BLOCK][:, columns].toarray()
+    return out
 
 
 def _projection(dense: np.ndarray) -> np.ndarray | None:
