@@ -15,6 +15,7 @@ from deshi.engine.featurize import (
     HybridFeaturizer,
     TfidfFeaturizer,
     make_featurizer,
+    side_by_side,
 )
 from deshi.engine.search import cosine_top_k
 
@@ -67,6 +68,20 @@ def test_embeddings_featurizer_averages_sentence_and_ngram_cosines() -> None:
     assert both[0].argmax() == 0
     restored = pickle.loads(pickle.dumps(featurizer))  # a stored model version
     assert (restored.transform(query) != featurizer.transform(query)).nnz == 0
+
+
+def test_side_by_side_is_the_scaled_hstack_bit_for_bit() -> None:
+    texts = ["Where is my new card?", "???", *JAPANESE]  # "???" has no n-gram: an empty row
+    ngrams = TfidfFeaturizer().fit(texts).transform(texts)
+    assert ngrams[1].nnz == 0
+    sentences = np.random.default_rng(0).normal(size=(len(texts), 384)).astype(np.float32)
+    want = sparse.hstack([ngrams, sparse.csr_matrix(sentences)], format="csr") * np.sqrt(0.5)
+    got = side_by_side(ngrams, sentences)
+    assert got.shape == want.shape and got.dtype == want.dtype == np.float64
+    np.testing.assert_array_equal(got.indptr, want.indptr)
+    np.testing.assert_array_equal(got.indices, want.indices)
+    np.testing.assert_array_equal(got.data, want.data)
+    assert side_by_side(ngrams[:0], sentences[:0]).shape == (0, want.shape[1])
 
 
 @pytest.mark.parametrize(

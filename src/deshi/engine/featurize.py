@@ -183,6 +183,11 @@ class EmbeddingFeaturizer:
         """Embed texts in batches ahead of use."""
         self.transform(texts)
 
+    @classmethod
+    def forget(cls) -> None:
+        """Drop every cached vector (benchmarks time the embedding of texts seen before)."""
+        cls._cache.clear()
+
     def transform(self, texts: Sequence[str]) -> Matrix:
         cache = EmbeddingFeaturizer._cache
         missing = list(dict.fromkeys(t for t in texts if t not in cache))
@@ -269,17 +274,19 @@ def side_by_side(ngrams: sparse.csr_matrix, sentences: np.ndarray) -> sparse.csr
     them the sentence vector. scipy's hstack and scaling would each make a full copy on the way.
     """
     n, width = sentences.shape
+    total = ngrams.nnz + n * width
+    index_type = np.int32 if total <= np.iinfo(np.int32).max else np.int64
     per_row = np.diff(ngrams.indptr)
-    indptr = ngrams.indptr + width * np.arange(n + 1, dtype=ngrams.indptr.dtype)
-    data = np.empty(int(indptr[-1]), dtype=np.float64)
-    indices = np.empty(len(data), dtype=np.int32)
+    indptr = ngrams.indptr.astype(index_type) + width * np.arange(n + 1, dtype=index_type)
+    data = np.empty(total, dtype=np.float64)
+    indices = np.empty(total, dtype=index_type)
     # Row r's n-gram values move right by r sentence widths; the gaps left behind, in order,
     # are the sentence values, row by row.
     is_sentence = np.ones(len(data), dtype=bool)
     is_sentence[np.arange(ngrams.nnz) + width * np.repeat(np.arange(n), per_row)] = False
     data[~is_sentence], indices[~is_sentence] = ngrams.data, ngrams.indices
     data[is_sentence] = sentences.ravel()
-    indices[is_sentence] = np.tile(np.arange(width, dtype=np.int32) + ngrams.shape[1], n)
+    indices[is_sentence] = np.tile(np.arange(width, dtype=index_type) + ngrams.shape[1], n)
     data *= HybridFeaturizer.half
     return sparse.csr_matrix((data, indices, indptr), shape=(n, ngrams.shape[1] + width))
 

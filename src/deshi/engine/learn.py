@@ -54,7 +54,7 @@ class LinearDecider:
         self.classes_ = distinct
         self._weights = self._intercept = None
         if len(distinct) >= 2:
-            svm = LinearSVC(C=self.c, random_state=0)  # same data, same weights
+            svm = LinearSVC(C=self.c, random_state=0)  # same data, same weights (one at a time)
             if len(distinct) > len(labels) / 2:  # early, sklearn warns of "a regression problem"
                 with warnings.catch_warnings():  # (only then: the filters are process-global)
                     warnings.simplefilter("ignore", UserWarning)

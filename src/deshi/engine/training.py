@@ -209,7 +209,10 @@ def _fit_deciders(
 
     On larger data they are fitted in parallel threads (liblinear releases the GIL), which is
     why a `Decider.fit` must not share mutable state between instances; on wide data they are
-    not, to bound memory. Either way the deciders are the same.
+    not, to bound memory. One by one, the same data gives the same weights bit for bit. In
+    threads it does not quite: scikit-learn's liblinear draws its coordinate order from one
+    process-wide generator, so two solvers running side by side interleave their draws, and
+    weights differ by about 1e-5 from run to run (tests/engine/test_training.py).
     """
     subsets = [np.flatnonzero(fold != f) for f in range(FOLDS)] + [np.arange(len(fold))]
 

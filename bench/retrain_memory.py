@@ -1,0 +1,112 @@
+"""Where a retrain's memory goes: peak RSS by stage of one retrain on every BANKING77 item.
+
+Every one of the 13,083 items counts as reviewed (more than a replay ever trains on, so this is
+the worst case). With `--featurizer embeddings` the sentence vectors are computed up front, as a
+replay does. RSS is sampled every 5 ms from /proc (Linux only) and the maximum of each stage is
+printed, with the process's peak.
+
+    ../.venv/bin/python retrain_memory.py --featurizer embeddings
+    ../.venv/bin/python retrain_memory.py --featurizer tfidf --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import resource
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from deshi.engine import training
+from deshi.engine.featurize import EmbeddingFeaturizer, make_featurizer
+from deshi.sim.dataset import load_bundled
+
+PAGE_MIB = resource.getpagesize() / 2**20
+
+
+class StageMonitor:
+    """The highest RSS seen while each named stage was running."""
+
+    def __init__(self) -> None:
+        self.stage = "start"
+        self.peaks: dict[str, float] = {}
+        self._running = True
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        with open("/proc/self/statm") as statm:
+            while self._running:
+                statm.seek(0)
+                rss = int(statm.read().split()[1]) * PAGE_MIB
+                self.peaks[self.stage] = max(self.peaks.get(self.stage, 0.0), rss)
+                time.sleep(0.005)
+
+    def around(self, owner: Any, name: str, stage: str) -> None:
+        """Count the time spent in `owner.name` as `stage`."""
+        inner: Callable[..., Any] = getattr(owner, name)
+
+        @functools.wraps(inner)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            outer, self.stage = self.stage, stage
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self.stage = outer
+
+        setattr(owner, name, wrapped)
+
+    def stop(self) -> None:
+        time.sleep(0.05)
+        self._running = False
+        self._thread.join()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--featurizer", choices=["tfidf", "embeddings"], default="embeddings")
+    parser.add_argument("--threads", type=int, default=training.TRAINING_THREADS)
+    args = parser.parse_args()
+    training.TRAINING_THREADS = args.threads
+    monitor = StageMonitor()
+    items = load_bundled("banking77").shuffled(0).items
+    texts = [item.text for item in items]
+    if args.featurizer == "embeddings":
+        monitor.stage = "embed the stream"
+        EmbeddingFeaturizer().warm(texts)
+    monitor.stage = "featurize"
+    monitor.around(training, "_fit_deciders", "fit deciders")
+    monitor.around(training, "_out_of_fold_candidates", "out-of-fold scoring")
+    data = training.TrainingSet(
+        [str(i) for i in range(len(texts))],
+        texts,
+        np.array([item.label for item in items], dtype=object),
+        [],
+    )
+    started = time.perf_counter()
+    _, vectors = training.train_model(
+        data,
+        make_featurizer(args.featurizer),
+        version=1,
+        cutoff=len(texts),
+        epsilon=0.01,
+        delta=0.05,
+        seed=0,
+    )
+    seconds = time.perf_counter() - started
+    monitor.stage = "after"
+    monitor.stop()
+    print(f"{args.featurizer}, {args.threads} fitting thread(s), {len(texts):,} items")
+    print(f"stored values: {vectors.nnz:,} ({vectors.nnz / len(texts):.0f} per item)")
+    print(f"retrain: {seconds:.1f} s")
+    for stage, peak in monitor.peaks.items():
+        print(f"  {stage:<22} {peak:>7,.0f} MiB")
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
