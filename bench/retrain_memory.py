@@ -100,7 +100,9 @@ def main() -> None:
     seconds = time.perf_counter() - started
     monitor.stage = "after"
     monitor.stop()
-    print(f"{args.featurizer}, {args.threads} fitting thread(s), {len(texts):,} items")
+    one_by_one = args.threads == 1 or vectors.nnz > training.PARALLEL_MAX_VALUES
+    fitting = "one at a time" if one_by_one else f"{args.threads} at a time"
+    print(f"{args.featurizer}, {len(texts):,} items, deciders fitted {fitting}")
     print(f"stored values: {vectors.nnz:,} ({vectors.nnz / len(texts):.0f} per item)")
     print(f"retrain: {seconds:.1f} s")
     for stage, peak in monitor.peaks.items():
