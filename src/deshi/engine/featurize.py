@@ -238,8 +238,11 @@ def release_free_heap() -> None:
 
 
 @functools.cache
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None)  # the symbols already loaded into this process, the C library's too
+def _libc() -> ctypes.CDLL | None:
+    try:  # the symbols already loaded into this process, the C library's among them
+        return ctypes.CDLL(None)
+    except (OSError, TypeError):  # platforms that cannot open the process itself
+        return None
 
 
 class HybridFeaturizer:
