@@ -19,6 +19,7 @@ import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from threadpoolctl import threadpool_limits
 from deshi.engine import Agent, AgentConfig, Observation, Route
 from deshi.engine.featurize import EmbeddingFeaturizer, make_featurizer
 from deshi.sim.backtest import BacktestSettings, run_backtest
-from deshi.sim.dataset import Dataset, load_bundled, load_dataset
+from deshi.sim.dataset import Dataset, LabelledItem, load_bundled, load_dataset
 
 RESULTS = Path(__file__).parent / "results"
 EMBEDDINGS = "embeddings"
@@ -151,16 +152,7 @@ def speed(args: argparse.Namespace) -> None:
 def _speed(args: argparse.Namespace) -> None:
     items = load("banking77").shuffled(0).items
     agent = Agent(AgentConfig(featurizer=args.featurizer))
-    for i, item in enumerate(items):  # everything reviewed: the largest memory and training set
-        agent.record(
-            Observation(
-                case_id=f"c{i}",
-                text=item.text,
-                route=Route.REVIEW,
-                label=item.label,
-                audit_rate=0.05,
-            )
-        )
+    record_reviewed(agent, items)
     started = time.perf_counter()
     agent.retrain()
     retrain_s = time.perf_counter() - started
@@ -184,6 +176,20 @@ def _speed(args: argparse.Namespace) -> None:
         f"| {args.featurizer} | {len(items)} | {retrain_s:.1f} | {statistics.median(rates):.0f} "
         f"| {latency * 1000:.1f} | {peak_mib:.0f} |"
     )
+
+
+def record_reviewed(agent: Agent, items: Sequence[LabelledItem]) -> None:
+    """Record every item as reviewed: the largest memory and training set the stream can give."""
+    for i, item in enumerate(items):
+        agent.record(
+            Observation(
+                case_id=f"c{i}",
+                text=item.text,
+                route=Route.REVIEW,
+                label=item.label,
+                audit_rate=0.05,
+            )
+        )
 
 
 def correction_latency(agent: Agent) -> float:
