@@ -1,12 +1,15 @@
 """Where a retrain's memory goes: peak RSS by stage of one retrain on every BANKING77 item.
 
 Every one of the 13,083 items counts as reviewed (more than a replay ever trains on, so this is
-the worst case). With `--featurizer embeddings` the sentence vectors are computed up front, as a
-replay does. RSS is sampled every 5 ms from /proc (Linux only) and the maximum of each stage is
+the worst case for fitting), or with `--labelled N` the first N do and the rest count as
+auto-completed (unlabelled, as late in a replay: scored fold by fold for the calibration).
+With `--featurizer embeddings` the sentence vectors are computed up front, as a replay does.
+RSS is sampled every 5 ms from /proc (Linux only) and the maximum of each stage is
 printed, with the process's peak.
 
     ../.venv/bin/python retrain_memory.py --featurizer embeddings
     ../.venv/bin/python retrain_memory.py --featurizer tfidf --threads 1
+    ../.venv/bin/python retrain_memory.py --featurizer embeddings --labelled 7200
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--featurizer", choices=["tfidf", "embeddings"], default="embeddings")
     parser.add_argument("--threads", type=int, default=training.TRAINING_THREADS)
+    parser.add_argument("--labelled", type=int, help="items that count as reviewed (default: all)")
     args = parser.parse_args()
     training.TRAINING_THREADS = args.threads
     monitor = StageMonitor()
@@ -79,13 +83,14 @@ def main() -> None:
         monitor.stage = "embed the stream"
         EmbeddingFeaturizer().warm(texts)
     monitor.stage = "featurize"
-    monitor.around(training, "_fit_deciders", "fit deciders")
+    monitor.around(training._Deciders, "_fit", "fit deciders")
     monitor.around(training, "_out_of_fold_candidates", "out-of-fold scoring")
+    n = len(texts) if args.labelled is None else args.labelled
     data = training.TrainingSet(
-        [str(i) for i in range(len(texts))],
-        texts,
-        np.array([item.label for item in items], dtype=object),
-        [],
+        [str(i) for i in range(n)],
+        texts[:n],
+        np.array([item.label for item in items[:n]], dtype=object),
+        texts[n:],
     )
     started = time.perf_counter()
     _, vectors = training.train_model(
@@ -102,8 +107,9 @@ def main() -> None:
     monitor.stop()
     one_by_one = args.threads == 1 or vectors.nnz > training.PARALLEL_MAX_VALUES
     fitting = "one at a time" if one_by_one else f"{args.threads} at a time"
-    print(f"{args.featurizer}, {len(texts):,} items, deciders fitted {fitting}")
-    print(f"stored values: {vectors.nnz:,} ({vectors.nnz / len(texts):.0f} per item)")
+    print(f"{args.featurizer}, {n:,} labelled and {len(texts) - n:,} unlabelled items")
+    print(f"deciders fitted {fitting}")
+    print(f"stored values: {vectors.nnz:,} ({vectors.nnz / n:.0f} per labelled item)")
     print(f"retrain: {seconds:.1f} s")
     for stage, peak in monitor.peaks.items():
         print(f"  {stage:<22} {peak:>7,.0f} MiB")

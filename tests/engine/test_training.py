@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
@@ -11,8 +15,10 @@ from deshi.engine.learn import Decider, LinearDecider
 from deshi.engine.training import FOLDS, PARALLEL_FROM, TrainingSet
 
 
-def _weights(deciders: list[Decider]) -> list[np.ndarray]:
-    return [d._weights for d in deciders if isinstance(d, LinearDecider)]
+def _weights(vectors, data: TrainingSet, fold: np.ndarray) -> list[np.ndarray]:
+    deciders = training._Deciders(vectors, data, fold, LinearDecider)
+    fitted: list[Decider] = [deciders.for_fold(f) for f in range(FOLDS)] + [deciders.final()]
+    return [d._weights for d in fitted if isinstance(d, LinearDecider)]
 
 
 def test_wide_data_is_fitted_one_decider_at_a_time_reproducibly(
@@ -32,11 +38,11 @@ def test_wide_data_is_fitted_one_decider_at_a_time_reproducibly(
 
     monkeypatch.setattr(training, "ThreadPoolExecutor", CountedPool)
     monkeypatch.setattr(training, "TRAINING_THREADS", 2)
-    in_parallel = _weights(training._fit_deciders(vectors, data, fold, LinearDecider))
+    in_parallel = _weights(vectors, data, fold)
     assert pools == [2]
     monkeypatch.setattr(training, "PARALLEL_MAX_VALUES", vectors.nnz - 1)  # now "wide"
-    first = _weights(training._fit_deciders(vectors, data, fold, LinearDecider))
-    again = _weights(training._fit_deciders(vectors, data, fold, LinearDecider))
+    first = _weights(vectors, data, fold)
+    again = _weights(vectors, data, fold)
     assert pools == [2]  # no thread pool for wide data
 
     assert len(in_parallel) == len(first) == len(again) == FOLDS + 1
@@ -45,3 +51,35 @@ def test_wide_data_is_fitted_one_decider_at_a_time_reproducibly(
         # liblinear's solvers share one random generator, so threads fitted side by side draw
         # from it in a varying order; the solutions agree to the solver's tolerance.
         np.testing.assert_allclose(parallel, serial, atol=1e-3)
+
+
+def test_wide_data_keeps_one_decider_alive_at_a_time(
+    banking_rows: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each fold's decider is fitted when its fold is scored and dropped after it; the final one
+    # comes last. So when any decider starts fitting, none fitted before it is still alive.
+    rows = banking_rows[:600]
+    data = TrainingSet(
+        [str(i) for i in range(500)],
+        [text for text, _ in rows[:500]],
+        np.array([label for _, label in rows[:500]], dtype=object),
+        [text for text, _ in rows[500:]],  # auto-completed items, scored fold by fold
+    )
+    monkeypatch.setattr(training, "PARALLEL_MAX_VALUES", 0)
+    alive: list[weakref.ref[Decider]] = []
+    alive_at_fit: list[int] = []
+
+    class Tracked(LinearDecider):
+        def fit(self, vectors, texts: Sequence[str], labels: Sequence[str]) -> LinearDecider:
+            gc.collect()
+            alive_at_fit.append(sum(ref() is not None for ref in alive))
+            alive.append(weakref.ref(self))
+            return super().fit(vectors, texts, labels)
+
+    model, _ = training.train_model(
+        data, TfidfFeaturizer(), version=1, cutoff=600, epsilon=0.01, delta=0.05, seed=0,
+        make_decider=Tracked,
+    )  # fmt: skip
+    assert alive_at_fit == [0] * (FOLDS + 1)
+    assert isinstance(model.deciders[0], Tracked)
+    assert len(model.calibration_data.unlabelled_scores) == 100

@@ -160,9 +160,9 @@ def train_model(
         return model, vectors
     rng = np.random.default_rng(seed)
     fold = rng.permutation(len(data.texts)) % FOLDS
-    *fold_deciders, final = _fit_deciders(vectors, data, fold, make_decider)
-    unlabelled = featurizer.transform(data.unlabelled_texts) if data.unlabelled_texts else None
-    oof = _out_of_fold_candidates(vectors, unlabelled, data, fold, fold_deciders, rng)
+    deciders = _Deciders(vectors, data, fold, make_decider)
+    oof = _out_of_fold_candidates(vectors, featurizer, data, fold, deciders.for_fold, rng)
+    final = deciders.final()
     labelled_rows = oof.labelled_rows
     confidence = ConfidenceModel().fit(
         oof.candidates.features[labelled_rows], oof.targets[labelled_rows]
@@ -202,55 +202,74 @@ class _OutOfFold:
         return self.candidates.item < self.n_labelled
 
 
-def _fit_deciders(
-    vectors: Matrix, data: TrainingSet, fold: np.ndarray, make_decider: DeciderFactory
-) -> list[Decider]:
-    """One decider per fold, trained without that fold, then the final one on everything.
+class _Deciders:
+    """The fold deciders (each trained without its fold) and the final one (on everything).
 
-    On larger data they are fitted in parallel threads (liblinear releases the GIL), which is
-    why a `Decider.fit` must not share mutable state between instances; on wide data they are
-    not, to bound memory. One by one, the same data gives the same weights bit for bit. In
-    threads it does not quite: scikit-learn's liblinear draws its coordinate order from one
-    process-wide generator, so two solvers running side by side interleave their draws, and
-    weights differ by about 1e-5 from run to run (tests/engine/test_training.py).
+    On larger data all six are fitted at once in parallel threads (liblinear releases the GIL),
+    which is why a `Decider.fit` must not share mutable state between instances. On wide data
+    (more than PARALLEL_MAX_VALUES stored values) they are fitted one at a time to bound memory:
+    each fold's decider when its fold is scored, dropped after it, and the final one last, so one
+    decider and one copy of the rows are alive at a time. One by one, the same data gives the
+    same weights bit for bit, in any order. In threads it does not quite: scikit-learn's
+    liblinear draws its coordinate order from one process-wide generator, so two solvers
+    running side by side interleave their draws, and weights differ by about 1e-5 from run to
+    run (tests/engine/test_training.py).
     """
-    subsets = [np.flatnonzero(fold != f) for f in range(FOLDS)] + [np.arange(len(fold))]
 
-    def fit(rows: np.ndarray) -> Decider:
+    def __init__(
+        self, vectors: Matrix, data: TrainingSet, fold: np.ndarray, make_decider: DeciderFactory
+    ) -> None:
+        self._vectors, self._data, self._fold = vectors, data, fold
+        self._make_decider = make_decider
+        self._subsets = [np.flatnonzero(fold != f) for f in range(FOLDS)]
+        self._subsets.append(np.arange(len(fold)))  # the final decider's: every item
+        self._fitted: list[Decider] = []
+        values = vectors.nnz if sparse.issparse(vectors) else vectors.size
+        if len(fold) >= PARALLEL_FROM and TRAINING_THREADS > 1 and values <= PARALLEL_MAX_VALUES:
+            with ThreadPoolExecutor(max_workers=TRAINING_THREADS) as pool:
+                self._fitted = list(pool.map(self._fit, self._subsets))
+
+    def for_fold(self, f: int) -> Decider:
+        """The decider trained without fold `f`."""
+        return self._fitted[f] if self._fitted else self._fit(self._subsets[f])
+
+    def final(self) -> Decider:
+        """The decider trained on every labelled item."""
+        return self._fitted[-1] if self._fitted else self._fit(self._subsets[-1])
+
+    def _fit(self, rows: np.ndarray) -> Decider:
+        data = self._data
         texts = [data.texts[i] for i in rows]
-        subset = vectors if len(rows) == len(fold) else vectors[rows]  # the final: no copy
-        return make_decider().fit(subset, texts, data.labels[rows].tolist())
-
-    values = vectors.nnz if sparse.issparse(vectors) else vectors.size
-    if len(fold) < PARALLEL_FROM or TRAINING_THREADS == 1 or values > PARALLEL_MAX_VALUES:
-        return [fit(rows) for rows in subsets]
-    with ThreadPoolExecutor(max_workers=TRAINING_THREADS) as pool:
-        return list(pool.map(fit, subsets))
+        everything = len(rows) == len(self._fold)
+        subset = self._vectors if everything else self._vectors[rows]  # the final: no copy
+        return self._make_decider().fit(subset, texts, data.labels[rows].tolist())
 
 
 def _out_of_fold_candidates(
     vectors: Matrix,
-    unlabelled_vectors: Matrix | None,
+    featurizer: Featurizer,
     data: TrainingSet,
     fold: np.ndarray,
-    deciders: Sequence[Decider],
+    decider_for: Callable[[int], Decider],
     rng: np.random.Generator,
 ) -> _OutOfFold:
     """Candidates from fold models that never saw the item.
 
     Unlabelled (auto-completed) items are scored by the same fold models, so that labelled and
     unlabelled scores come from one distribution; the post-stratification that corrects the
-    selection bias compares like with like.
+    selection bias compares like with like. They are split among the folds at random and
+    vectorised one fold's share at a time.
     """
     n, m = len(data.texts), len(data.unlabelled_texts)
     unl_fold = rng.integers(0, FOLDS, m)
     parts: list[Candidates] = []
     nearest = np.zeros(n)
-    for f, decider in enumerate(deciders):
-        test = np.flatnonzero(fold == f)
-        unl = np.flatnonzero(unl_fold == f) if unlabelled_vectors is not None else unl_fold[:0]
+    for f in range(FOLDS):
+        test, unl = np.flatnonzero(fold == f), np.flatnonzero(unl_fold == f)
+        unl_texts = [data.unlabelled_texts[i] for i in unl]
+        unl_vectors = featurizer.transform(unl_texts) if unl_texts else None
         labelled, unlabelled, nearest[test] = _fold_candidates(
-            vectors, unlabelled_vectors, data, fold != f, test, unl, decider
+            vectors, unl_vectors, unl_texts, data, fold != f, test, decider_for(f)
         )
         parts.append(Candidates(test[labelled.item], labelled.labels, labelled.features))
         if unlabelled is not None:
@@ -270,15 +289,15 @@ def _out_of_fold_candidates(
 def _fold_candidates(
     vectors: Matrix,
     unlabelled_vectors: Matrix | None,
+    unlabelled_texts: list[str],
     data: TrainingSet,
     in_train: np.ndarray,
     test: np.ndarray,
-    unl: np.ndarray,
     decider: Decider,
 ) -> tuple[Candidates, Candidates | None, np.ndarray]:
-    """One fold's candidates for its labelled (`test`) and unlabelled (`unl`) items, and each
-    labelled item's nearest-case similarity. The fold's search index lives only in here: on
-    long texts it is hundreds of MB, and two folds' indexes must not be alive at once."""
+    """One fold's candidates for its labelled (`test`) and unlabelled items, and each labelled
+    item's nearest-case similarity. The fold's search index lives only in here: on long texts it
+    is hundreds of MB, and two folds' indexes must not be alive at once."""
     train_labels = data.labels[in_train]
     counts = dict(Counter(train_labels.tolist()))
     index = SimilarityIndex(vectors[np.flatnonzero(in_train)])
@@ -292,8 +311,8 @@ def _fold_candidates(
 
     labelled, nearest = candidates(vectors[test], [data.texts[i] for i in test])
     unlabelled = None
-    if unlabelled_vectors is not None and len(unl):
-        unlabelled, _ = candidates(unlabelled_vectors[unl], [data.unlabelled_texts[i] for i in unl])
+    if unlabelled_vectors is not None:
+        unlabelled, _ = candidates(unlabelled_vectors, unlabelled_texts)
     return labelled, unlabelled, nearest
 
 
