@@ -106,6 +106,26 @@ def test_challenger_that_is_not_better_does_not_replace_the_champion(
     assert agent.champion is not None and agent.champion.version == champion.version
 
 
+def test_recalibration_counts_each_live_item_once(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    rows = subset(banking_rows, LABELS, 300)
+    agent = Agent(AgentConfig())
+    teach(agent, rows)
+    agent.retrain()
+    champion = agent.champion
+    assert champion is not None and champion.calibration_data is not None
+    trained = len(champion.calibration_data.labelled_scores)
+    for round_, start in enumerate((1000, 2000, 3000), start=1):
+        teach(agent, rows[:120], start=start)  # nothing new: the champion stays, recalibrated
+        report = agent.retrain()
+        assert not report.promoted
+        current = agent.champion
+        assert current is not None and current.calibration_data is not None
+        # Every live item once: before, each recalibration re-added all earlier live items.
+        assert len(current.calibration_data.labelled_scores) == trained + 120 * round_
+
+
 def challengers_scored(monkeypatch: pytest.MonkeyPatch, *, right: bool, epsilon: float) -> None:
     """Make every new challenger's calibration evidence all right (or all wrong)."""
     train = agent_module.train_model

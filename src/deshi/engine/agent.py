@@ -13,7 +13,7 @@ import numpy as np
 from deshi.engine.featurize import Matrix, make_featurizer
 from deshi.engine.learn import LinearDecider
 from deshi.engine.memory import CaseMemory
-from deshi.engine.model import TrainedModel
+from deshi.engine.model import CalibrationData, TrainedModel
 from deshi.engine.policy import AuditMonitor, MonitorState, RouteReason
 from deshi.engine.training import (
     NEIGHBOURS,
@@ -69,6 +69,9 @@ class Agent:
         self._labelled = 0
         self._next_retrain_at = 1
         self._tightened: TrainedModel | None = None  # champion recalibrated at ε/2 when at risk
+        # The champion's out-of-fold calibration data as trained; live scores are added to it
+        # afresh at each recalibration, so every live item counts once.
+        self._trained_calibration: CalibrationData | None = None
 
     @classmethod
     def restore(
@@ -365,6 +368,7 @@ class Agent:
 
     def _install(self, model: TrainedModel, vectors: Matrix | None) -> None:
         self.champion = model
+        self._trained_calibration = model.calibration_data
         self._tightened = None
         self.memory.rebuild(model.featurizer, vectors)
 
@@ -388,10 +392,15 @@ class Agent:
         return challenger, _automation(challenger) >= _automation(champion)
 
     def _refresh_champion_calibration(self, *, delta: float | None = None) -> None:
-        """Add the champion's own live scores on items decided since its training (and test at
-        `delta`, by default the configured δ)."""
-        champion = self.champion
-        if champion is None or champion.calibration_data is None:
+        """Recalibrate the champion on its out-of-fold scores plus its own live scores on items
+        decided since its training (and test at `delta`, by default the configured δ).
+
+        The live scores are added to the data the champion was trained with, never to data a
+        previous recalibration had already extended: each live item must count once, or its
+        repeats inflate the effective sample size and the bound is too tight.
+        """
+        champion, trained = self.champion, self._trained_calibration
+        if champion is None or trained is None:
             return
         mine = [
             o for o in self.observations[champion.cutoff :] if o.model_version == champion.version
@@ -400,7 +409,7 @@ class Agent:
             (o.confidence or 0.0, o.predicted_label == o.label) for o in mine if o.label is not None
         ]
         unlabelled = [o.confidence or 0.0 for o in mine if o.label is None]
-        data = champion.calibration_data.extended(labelled, unlabelled)
+        data = trained.extended(labelled, unlabelled)
         self.champion = champion.recalibrated(
             data,
             epsilon=self.config.error_budget,
