@@ -16,8 +16,8 @@ from deshi.engine.training import FOLDS, PARALLEL_FROM, TrainingSet
 
 
 def _weights(vectors, data: TrainingSet, fold: np.ndarray) -> list[np.ndarray]:
-    deciders = training._Deciders(vectors, data, fold, LinearDecider)
-    fitted: list[Decider] = [deciders.for_fold(f) for f in range(FOLDS)] + [deciders.final()]
+    with training._Deciders(vectors, data, fold, LinearDecider) as deciders:
+        fitted: list[Decider] = [deciders.for_fold(f) for f in range(FOLDS)] + [deciders.final()]
     return [d._weights for d in fitted if isinstance(d, LinearDecider)]
 
 
@@ -53,19 +53,24 @@ def test_wide_data_is_fitted_one_decider_at_a_time_reproducibly(
         np.testing.assert_allclose(parallel, serial, atol=1e-3)
 
 
-def test_wide_data_keeps_one_decider_alive_at_a_time(
-    banking_rows: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("wide", [True, False])
+def test_deciders_are_dropped_once_their_fold_is_scored(
+    banking_rows: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch, wide: bool
 ) -> None:
-    # Each fold's decider is fitted when its fold is scored and dropped after it; the final one
-    # comes last. So when any decider starts fitting, none fitted before it is still alive.
-    rows = banking_rows[:600]
+    # Each fold's decider is wanted when its fold is scored and dropped after it; the final one
+    # comes last. One by one (wide data), no decider fitted before is alive when the next starts
+    # fitting; in two threads, at most two are: the one being scored and the other fit running.
+    rows = banking_rows[: PARALLEL_FROM + 100]
+    n = PARALLEL_FROM
     data = TrainingSet(
-        [str(i) for i in range(500)],
-        [text for text, _ in rows[:500]],
-        np.array([label for _, label in rows[:500]], dtype=object),
-        [text for text, _ in rows[500:]],  # auto-completed items, scored fold by fold
+        [str(i) for i in range(n)],
+        [text for text, _ in rows[:n]],
+        np.array([label for _, label in rows[:n]], dtype=object),
+        [text for text, _ in rows[n:]],  # auto-completed items, scored fold by fold
     )
-    monkeypatch.setattr(training, "PARALLEL_MAX_VALUES", 0)
+    monkeypatch.setattr(training, "TRAINING_THREADS", 2)
+    if wide:
+        monkeypatch.setattr(training, "PARALLEL_MAX_VALUES", 0)
     alive: list[weakref.ref[Decider]] = []
     alive_at_fit: list[int] = []
 
@@ -77,9 +82,13 @@ def test_wide_data_keeps_one_decider_alive_at_a_time(
             return super().fit(vectors, texts, labels)
 
     model, _ = training.train_model(
-        data, TfidfFeaturizer(), version=1, cutoff=600, epsilon=0.01, delta=0.05, seed=0,
+        data, TfidfFeaturizer(), version=1, cutoff=len(rows), epsilon=0.01, delta=0.05, seed=0,
         make_decider=Tracked,
     )  # fmt: skip
-    assert alive_at_fit == [0] * (FOLDS + 1)
+    assert len(alive_at_fit) == FOLDS + 1
+    if wide:
+        assert alive_at_fit == [0] * (FOLDS + 1)
+    else:  # fitting all six up front, as before, had four or five alive at the last fits
+        assert max(alive_at_fit) <= 2
     assert isinstance(model.deciders[0], Tracked)
     assert len(model.calibration_data.unlabelled_scores) == 100

@@ -160,9 +160,9 @@ def train_model(
         return model, vectors
     rng = np.random.default_rng(seed)
     fold = rng.permutation(len(data.texts)) % FOLDS
-    deciders = _Deciders(vectors, data, fold, make_decider)
-    oof = _out_of_fold_candidates(vectors, featurizer, data, fold, deciders.for_fold, rng)
-    final = deciders.final()
+    with _Deciders(vectors, data, fold, make_decider) as deciders:
+        oof = _out_of_fold_candidates(vectors, featurizer, data, fold, deciders.for_fold, rng)
+        final = deciders.final()
     labelled_rows = oof.labelled_rows
     confidence = ConfidenceModel().fit(
         oof.candidates.features[labelled_rows], oof.targets[labelled_rows]
@@ -205,15 +205,19 @@ class _OutOfFold:
 class _Deciders:
     """The fold deciders (each trained without its fold) and the final one (on everything).
 
-    On larger data all six are fitted at once in parallel threads (liblinear releases the GIL),
-    which is why a `Decider.fit` must not share mutable state between instances. On wide data
-    (more than PARALLEL_MAX_VALUES stored values) they are fitted one at a time to bound memory:
-    each fold's decider when its fold is scored, dropped after it, and the final one last, so one
-    decider and one copy of the rows are alive at a time. One by one, the same data gives the
-    same weights bit for bit, in any order. In threads it does not quite: scikit-learn's
-    liblinear draws its coordinate order from one process-wide generator, so two solvers
-    running side by side interleave their draws, and weights differ by about 1e-5 from run to
-    run (tests/engine/test_training.py).
+    Each fold's decider is wanted when its fold is scored and dropped after it; the final one is
+    wanted last. On larger data they are fitted TRAINING_THREADS at a time in threads (liblinear
+    releases the GIL), which is why a `Decider.fit` must not share mutable state between
+    instances: the first time a decider is wanted, it and the next ones are fitted together,
+    and each is handed out and dropped in turn. So at most TRAINING_THREADS deciders are alive
+    at once, not all six, and fitting never overlaps the scoring of a fold (whose search index
+    is hundreds of MB on long texts). On wide data (more than PARALLEL_MAX_VALUES stored values)
+    they are fitted one at a time, so one decider and one copy of the rows are alive at a time.
+    One by one, the same data gives the same weights bit for bit, in any order. In threads it
+    does not quite: scikit-learn's liblinear draws its coordinate order from one process-wide
+    generator, so two solvers running side by side interleave their draws, and weights differ
+    by about 1e-5 from run to run (tests/engine/test_training.py). Use as a context manager:
+    leaving it stops the threads.
     """
 
     def __init__(
@@ -223,19 +227,38 @@ class _Deciders:
         self._make_decider = make_decider
         self._subsets = [np.flatnonzero(fold != f) for f in range(FOLDS)]
         self._subsets.append(np.arange(len(fold)))  # the final decider's: every item
-        self._fitted: list[Decider] = []
         values = vectors.nnz if sparse.issparse(vectors) else vectors.size
-        if len(fold) >= PARALLEL_FROM and TRAINING_THREADS > 1 and values <= PARALLEL_MAX_VALUES:
-            with ThreadPoolExecutor(max_workers=TRAINING_THREADS) as pool:
-                self._fitted = list(pool.map(self._fit, self._subsets))
+        parallel = len(fold) >= PARALLEL_FROM and TRAINING_THREADS > 1
+        self._pool = (
+            ThreadPoolExecutor(max_workers=TRAINING_THREADS)
+            if parallel and values <= PARALLEL_MAX_VALUES
+            else None
+        )
+        self._ready: dict[int, Decider] = {}
+
+    def __enter__(self) -> _Deciders:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def for_fold(self, f: int) -> Decider:
         """The decider trained without fold `f`."""
-        return self._fitted[f] if self._fitted else self._fit(self._subsets[f])
+        return self._take(f)
 
     def final(self) -> Decider:
         """The decider trained on every labelled item."""
-        return self._fitted[-1] if self._fitted else self._fit(self._subsets[-1])
+        return self._take(FOLDS)
+
+    def _take(self, index: int) -> Decider:
+        if self._pool is None:
+            return self._fit(self._subsets[index])
+        if index not in self._ready:
+            batch = range(index, min(index + TRAINING_THREADS, len(self._subsets)))
+            fitted = self._pool.map(self._fit, [self._subsets[i] for i in batch])
+            self._ready.update(zip(batch, fitted, strict=True))
+        return self._ready.pop(index)
 
     def _fit(self, rows: np.ndarray) -> Decider:
         data = self._data
