@@ -89,13 +89,20 @@ def test_challenger_trained_on_more_data_replaces_the_champion(
     assert agent.champion is not None and agent.champion.version == report.version > first.version
 
 
-def test_challenger_that_is_not_better_does_not_replace_the_champion(
-    banking_rows: list[tuple[str, str]],
-) -> None:
+def trained_agent(banking_rows: list[tuple[str, str]]) -> tuple[Agent, list[tuple[str, str]]]:
+    """An agent with a champion trained on 300 reviewed items, and those items."""
     rows = subset(banking_rows, LABELS, 300)
     agent = Agent(AgentConfig())
     teach(agent, rows)
     agent.retrain()
+    assert agent.champion is not None
+    return agent, rows
+
+
+def test_challenger_that_is_not_better_does_not_replace_the_champion(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    agent, rows = trained_agent(banking_rows)
     champion = agent.champion
     assert champion is not None
     teach(agent, rows[:120], start=1000)  # the same items again: nothing new to be better at
@@ -109,10 +116,7 @@ def test_challenger_that_is_not_better_does_not_replace_the_champion(
 def test_recalibration_counts_each_live_item_once(
     banking_rows: list[tuple[str, str]],
 ) -> None:
-    rows = subset(banking_rows, LABELS, 300)
-    agent = Agent(AgentConfig())
-    teach(agent, rows)
-    agent.retrain()
+    agent, rows = trained_agent(banking_rows)
     champion = agent.champion
     assert champion is not None and champion.calibration_data is not None
     trained = len(champion.calibration_data.labelled_scores)
