@@ -207,9 +207,9 @@ class _Deciders:
 
     Each fold's decider is wanted when its fold is scored and dropped after it; the final one is
     wanted last. On larger data they are fitted TRAINING_THREADS at a time in threads (liblinear
-    releases the GIL), which is why a `Decider.fit` must not share mutable state between
-    instances: the first time a decider is wanted, it and the next ones are fitted together,
-    and each is handed out and dropped in turn. So at most TRAINING_THREADS deciders are alive
+    releases the GIL; so a `Decider.fit` must not share mutable state between instances): the
+    first time a decider is wanted, it and the next ones are fitted together, and each is
+    handed out and dropped in turn. So at most TRAINING_THREADS deciders are alive
     at once, not all six, and fitting never overlaps the scoring of a fold (whose search index
     is hundreds of MB on long texts). On wide data (more than PARALLEL_MAX_VALUES stored values)
     they are fitted one at a time, so one decider and one copy of the rows are alive at a time.
