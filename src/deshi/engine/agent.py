@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from deshi.engine.featurize import Matrix, make_featurizer
+from deshi.engine.heap import large_blocks_returned
 from deshi.engine.learn import LinearDecider
 from deshi.engine.memory import CaseMemory
 from deshi.engine.model import CalibrationData, TrainedModel
@@ -260,6 +261,10 @@ class Agent:
         """Train a challenger on everything labelled; promote it only if it beats the champion
         on held-out recent items (and, against a certified champion, certifies at least as much
         automation: see `_contest`), otherwise recalibrate the champion with the new evidence."""
+        with large_blocks_returned():  # or the allocator keeps each retrain's peak (heap.py)
+            return self._retrain()
+
+    def _retrain(self) -> RetrainReport:
         started = time.perf_counter()
         data = self._training_set()
         version = (self.versions[-1].version + 1) if self.versions else 1

@@ -6,8 +6,7 @@ character n-grams catch the rest, including Japanese, where words are not separa
 
 from __future__ import annotations
 
-import ctypes
-import functools
+import contextlib
 import os
 import unicodedata
 from collections import OrderedDict
@@ -18,6 +17,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
+
+from deshi.engine.heap import large_blocks_returned, release_free_heap
 
 Matrix = Any  # scipy.sparse.csr_matrix or a dense numpy array, rows L2-normalised
 
@@ -170,7 +171,7 @@ class EmbeddingFeaturizer:
     _model: ClassVar[Any] = None  # shared by all instances: loading takes seconds
     _cache: ClassVar[OrderedDict[str, np.ndarray]] = OrderedDict()
     cache_size = 200_000  # ≈ 300 MiB of vectors
-    large_batch = 1_000  # texts after whose encoding freed memory is handed back
+    large_batch = 1_000  # texts whose encoding hands freed memory back (heap.py)
 
     def __init__(self, *, batch_size: int = 64) -> None:
         self.batch_size = batch_size
@@ -192,11 +193,13 @@ class EmbeddingFeaturizer:
         cache = EmbeddingFeaturizer._cache
         missing = list(dict.fromkeys(t for t in texts if t not in cache))
         if missing:
-            vectors = self._load().encode(
-                missing, batch_size=self.batch_size, normalize_embeddings=True
-            )
+            large = len(missing) >= self.large_batch
+            with large_blocks_returned() if large else contextlib.nullcontext():
+                vectors = self._load().encode(
+                    missing, batch_size=self.batch_size, normalize_embeddings=True
+                )
             cache.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
-            if len(missing) >= self.large_batch:
+            if large:
                 release_free_heap()
         rows = [cache[t] for t in texts]
         for t in texts:
@@ -223,26 +226,6 @@ class EmbeddingFeaturizer:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.batch_size = state["batch_size"]
-
-
-def release_free_heap() -> None:
-    """Give freed heap memory back to the operating system, where the C library can (glibc).
-
-    Encoding thousands of texts leaves PyTorch's freed activations in glibc's per-thread heaps,
-    which it keeps: about 130 MiB after embedding BANKING77, which would otherwise add to every
-    later retrain's peak.
-    """
-    trim = getattr(_libc(), "malloc_trim", None)
-    if trim is not None:
-        trim(0)
-
-
-@functools.cache
-def _libc() -> ctypes.CDLL | None:
-    try:  # the symbols already loaded into this process, the C library's among them
-        return ctypes.CDLL(None)
-    except (OSError, TypeError):  # platforms that cannot open the process itself
-        return None
 
 
 class HybridFeaturizer:

@@ -1,0 +1,77 @@
+"""How much freed memory the C allocator keeps (glibc; elsewhere these do nothing).
+
+glibc serves a block from the operating system (mmap) only above a threshold, and after such a
+block is freed it raises the threshold to the block's size, up to 32 MiB. From then on, blocks of
+1–32 MiB come from its heaps, which it keeps and which fragment. A retrain allocates hundreds of
+such arrays of every size, so a process that decides and retrains for hours keeps growing: a
+hybrid replay held 636 MiB before its first retrain and 906 MiB after ten, with no more live data.
+Deciding, on the other hand, allocates the same few arrays of up to 27 MB again and again, and is
+about a third slower when each of them is a fresh mmap (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import threading
+from collections.abc import Iterator
+
+M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
+M_MMAP_THRESHOLD = -3
+TRAINING_THRESHOLD = 1 << 20  # while training: blocks from 1 MiB mapped, heap tops over it trimmed
+DECIDING_MMAP_THRESHOLD = 32 << 20  # otherwise: glibc's own ceiling for its sliding threshold
+DECIDING_TRIM_THRESHOLD = 64 << 20  # and the trim threshold glibc pairs with it
+
+_lock = threading.Lock()
+_depth = 0  # blocks open, in any thread
+
+
+@contextlib.contextmanager
+def large_blocks_returned() -> Iterator[None]:
+    """Within the block, arrays of 1 MiB or more are mapped from and returned to the system.
+
+    Afterwards the thresholds are fixed where glibc's sliding ones settle in a long-running
+    process, so deciding reuses its arrays' memory as before. Blocks may nest (a retrain embeds
+    texts); mallopt is process-wide, so another thread deciding meanwhile only runs slower.
+    """
+    global _depth
+    mallopt = _function("mallopt")
+    with _lock:
+        _depth += 1
+        if _depth == 1 and mallopt is not None:
+            mallopt(M_MMAP_THRESHOLD, TRAINING_THRESHOLD)
+            mallopt(M_TRIM_THRESHOLD, TRAINING_THRESHOLD)
+            release_free_heap()  # or the heap's free top, up to 64 MiB, serves the block first
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0 and mallopt is not None:
+                mallopt(M_MMAP_THRESHOLD, DECIDING_MMAP_THRESHOLD)
+                mallopt(M_TRIM_THRESHOLD, DECIDING_TRIM_THRESHOLD)
+
+
+def release_free_heap() -> None:
+    """Give freed heap memory back to the operating system, where the C library can (glibc).
+
+    Encoding thousands of texts leaves PyTorch's freed activations in glibc's per-thread heaps,
+    which it keeps: about 130 MiB after embedding BANKING77, which would otherwise add to every
+    later retrain's peak.
+    """
+    trim = _function("malloc_trim")
+    if trim is not None:
+        trim(0)
+
+
+def _function(name: str) -> ctypes._NamedFuncPointer | None:
+    return getattr(_libc(), name, None)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    try:  # the symbols already loaded into this process, the C library's among them
+        return ctypes.CDLL(None)
+    except (OSError, TypeError):  # platforms that cannot open the process itself
+        return None

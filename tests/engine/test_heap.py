@@ -1,0 +1,54 @@
+"""The allocator setting around retrains: large arrays freed while training leave the process."""
+
+from __future__ import annotations
+
+import resource
+import sys
+
+import numpy as np
+import pytest
+
+from deshi.engine import heap
+
+BLOCK = 16 << 20  # bytes: between glibc's 1 MiB training threshold and its 32 MiB ceiling
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or heap._function("mallopt") is None,
+    reason="glibc's mallopt and /proc are Linux-only",
+)
+
+
+def _resident() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
+
+
+def _returned_on_free() -> int:
+    """Bytes that leave the process when a filled BLOCK-sized array is freed."""
+    block = np.ones(BLOCK, dtype=np.uint8)
+    held = _resident()
+    del block
+    return held - _resident()
+
+
+def test_a_large_array_freed_while_training_goes_back_to_the_system() -> None:
+    np.ones(BLOCK + (8 << 20), dtype=np.uint8)  # freed at once: glibc's threshold slides past BLOCK
+    with heap.large_blocks_returned():
+        returned = _returned_on_free()
+    assert returned > BLOCK * 3 // 4
+
+
+def test_after_training_a_large_array_stays_for_reuse() -> None:
+    with heap.large_blocks_returned():
+        pass
+    heap.release_free_heap()  # so the heap's free top is small, under the trim threshold
+    assert _returned_on_free() < BLOCK // 4  # kept: deciding reuses its arrays' memory
+
+
+def test_an_inner_block_leaves_the_outer_one_in_force() -> None:
+    np.ones(BLOCK + (8 << 20), dtype=np.uint8)
+    with heap.large_blocks_returned():
+        with heap.large_blocks_returned():  # a retrain that embeds a large batch
+            pass
+        returned = _returned_on_free()
+    assert returned > BLOCK * 3 // 4
