@@ -31,6 +31,12 @@ from deshi.sim.dataset import load_bundled
 PAGE_MIB = resource.getpagesize() / 2**20
 
 
+def resident_mib() -> float:
+    """This process's resident memory now (Linux)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * PAGE_MIB
+
+
 class StageMonitor:
     """The highest RSS seen while each named stage was running."""
 
@@ -42,12 +48,10 @@ class StageMonitor:
         self._thread.start()
 
     def _sample(self) -> None:
-        with open("/proc/self/statm") as statm:
-            while self._running:
-                statm.seek(0)
-                rss = int(statm.read().split()[1]) * PAGE_MIB
-                self.peaks[self.stage] = max(self.peaks.get(self.stage, 0.0), rss)
-                time.sleep(0.005)
+        while self._running:
+            rss = resident_mib()
+            self.peaks[self.stage] = max(self.peaks.get(self.stage, 0.0), rss)
+            time.sleep(0.005)
 
     def around(self, owner: Any, name: str, stage: str) -> None:
         """Count the time spent in `owner.name` as `stage`."""

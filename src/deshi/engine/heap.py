@@ -1,12 +1,13 @@
 """How much freed memory the C allocator keeps (glibc; elsewhere these do nothing).
 
 glibc serves a block from the operating system (mmap) only above a threshold, and after such a
-block is freed it raises the threshold to the block's size, up to 32 MiB. From then on, blocks of
-1–32 MiB come from its heaps, which it keeps and which fragment. A retrain allocates hundreds of
-such arrays of every size, so a process that decides and retrains for hours keeps growing: a
-hybrid replay held 636 MiB before its first retrain and 906 MiB after ten, with no more live data.
-Deciding, on the other hand, allocates the same few arrays of up to 27 MB again and again, and is
-about a third slower when each of them is a fresh mmap (docs/benchmarks.md).
+block is freed it raises the threshold to the block's size, up to 32 MiB. From then on, blocks up
+to that size come from its heaps, which it keeps and which fragment. A retrain allocates hundreds of
+such arrays of every size, so a process that decides and retrains keeps growing: a hybrid replay
+held 636 MiB before its first retrain and 906 MiB after the one at 2,544 reviewed items, where
+the same replay with every block from 1 MiB mapped held 642 MiB. Deciding, on the other hand,
+allocates the same few arrays of up to 27 MB again and again; mapping each of them afresh cost
+35–40% of the decisions per second (docs/benchmarks.md, tenth session).
 """
 
 from __future__ import annotations
