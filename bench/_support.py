@@ -24,12 +24,12 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from deshi.auth.permissions import Role
 from deshi.auth.service import create_user, grant_role, issue_api_token
 from deshi.db import create_db_engine, make_session_factory, transaction
 from deshi.db.migrate import upgrade_to_head
+from deshi.domain import Mode, Role
+from deshi.learning.registry import AgentRegistry
 from deshi.learning.service import retrain
-from deshi.processes.models import Mode
 from deshi.processes.service import create_department, create_process
 
 
@@ -118,7 +118,7 @@ def warm_up(client: httpx.Client, url: str, process_id: int, data: list[tuple[st
         answer = {"action": "correct", "label": truth[item["external_id"]]}
         client.post(f"/items/{item['id']}/review", json=answer).raise_for_status()
     engine = create_db_engine(url)
-    retrain(make_session_factory(engine), process_id=process_id)
+    retrain(make_session_factory(engine), process_id=process_id, registry=AgentRegistry())
     engine.dispose()
 
 

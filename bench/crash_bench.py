@@ -33,7 +33,7 @@ from _support import banking77_rows, free_port, postgres_schema, prepare_process
 from sqlalchemy import Engine, text
 
 from deshi.db import create_db_engine
-from deshi.processes.models import Mode
+from deshi.domain import Mode
 
 DESHI = str(Path(sys.executable).with_name("deshi"))
 

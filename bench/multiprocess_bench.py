@@ -49,8 +49,8 @@ from _support import (
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
+from deshi.domain import Mode
 from deshi.engine.featurize import normalise
-from deshi.processes.models import Mode
 
 BATCH = 500
 BATCHES_PER_CLIENT = 2  # per round: a round of two clients takes about a second

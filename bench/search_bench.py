@@ -4,7 +4,7 @@ The first 10,000 items of BANKING77 (shuffle seed 0) are indexed, the other 3,08
 queries, in batches of 1,000, on one BLAS thread; the median of 7 passes is printed. To compare
 two engines, run it once per git worktree with PYTHONPATH=<worktree>/src.
 
-    ../.venv/bin/python search_bench.py
+    .venv/bin/python bench/search_bench.py
 """
 
 from __future__ import annotations

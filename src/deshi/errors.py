@@ -1,17 +1,20 @@
 # ruff: noqa: N818  -- names read as HTTP outcomes (NotFound, Conflict), like datasette's
-"""The one exception tree of deshi; the HTTP layer maps it to problem+json in exactly one place.
+"""The one exception tree of deshi; `deshi.web.errors` renders it over HTTP in exactly one place.
 
 Every error carries the HTTP status it should be rendered with (`status_code`), a stable
 machine-readable `code`, and a human-readable `detail`::
 
-    DeshiError             500 internal_error     base class; not raised bare by services
-    ├── NotFound           404 not_found          no such object, or not visible to the caller
-    │                                             (other departments' objects are "not found")
-    ├── AuthenticationFailed 401 unauthenticated  bad password, unknown or revoked API token
-    ├── PermissionDenied   403 forbidden          caller sees the object but may not do this
-    ├── Conflict           409 conflict           duplicate, stale state, already initialised
-    ├── ValidationFailed   422 validation_failed  bad input; `field` names the culprit
-    └── IntegrityError     500 integrity_error    stored data breaks its invariants (audit chain)
+    DeshiError               500 internal_error     base class; not raised bare by services
+    ├── NotFound             404 not_found          no such object, or not visible to the caller
+    │                                               (other departments' objects are "not found")
+    ├── AuthenticationFailed 401 unauthenticated    bad password, unknown or revoked API token
+    │   └── LoginRequired    401 unauthenticated    a UI request without a signed-in session
+    │                                               (a page answers with the sign-in page)
+    ├── PermissionDenied     403 forbidden          caller sees the object but may not do this
+    ├── Conflict             409 conflict           duplicate, stale state, already initialised
+    ├── ValidationFailed     422 validation_failed  bad input; `field` names the culprit
+    ├── IntegrityError       500 integrity_error    stored data breaks its invariants (audit chain)
+    └── ServiceUnavailable   503 unavailable        a dependency of the app (the database) is down
 
 Services raise these; routes and CLI commands never build HTTP responses or exit codes themselves
 from other exception types.
@@ -26,8 +29,10 @@ __all__ = [
     "Conflict",
     "DeshiError",
     "IntegrityError",
+    "LoginRequired",
     "NotFound",
     "PermissionDenied",
+    "ServiceUnavailable",
     "ValidationFailed",
 ]
 
@@ -70,6 +75,13 @@ class AuthenticationFailed(DeshiError):
     title = "Authentication failed"
 
 
+class LoginRequired(AuthenticationFailed):
+    """A UI request needs a signed-in user and has none (or the session's user is gone)."""
+
+    def __init__(self, detail: str = "sign in again") -> None:
+        super().__init__(detail)
+
+
 class PermissionDenied(DeshiError):
     """The caller can see the object but their roles do not allow this action."""
 
@@ -108,3 +120,11 @@ class IntegrityError(DeshiError):
     status_code = 500
     code = "integrity_error"
     title = "Data integrity error"
+
+
+class ServiceUnavailable(DeshiError):
+    """A dependency of the app (the database) does not answer."""
+
+    status_code = 503
+    code = "unavailable"
+    title = "Service unavailable"

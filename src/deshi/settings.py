@@ -1,7 +1,7 @@
 """The one settings object: every knob with its default and its docs, read from DESHI_* env vars.
 
 Nothing is created at import time: callers build `Settings()` (or pass explicit values) and hand
-it to the factories that need it, e.g. `deshi.db.create_db_engine(settings.database_url)`.
+it to the factories that need it, e.g. `deshi.db.engine_from_settings(settings)`.
 """
 
 from __future__ import annotations
@@ -58,6 +58,15 @@ class Settings(BaseSettings):
         description=(
             "How long a claimed review item stays leased to its reviewer; after that anyone "
             "may claim it again."
+        ),
+    )
+    training_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "How many models a retrain fits at once, one thread each (on 1,000 or more labelled "
+            "items and at most 3 million stored values; otherwise one at a time). Unset: one per "
+            "CPU."
         ),
     )
     secret_key: SecretStr | None = Field(

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
-from deshi.auth.permissions import Role
-from deshi.engine import Alternative, Case, Decision, Route
+from deshi.domain import Role
+from deshi.learning.registry import AgentRegistry
+from deshi.learning.service import retrain
 
 PASSWORD = "a long enough password"
 LABELS = ["card_arrival", "lost_or_stolen_card", "exchange_rate", "top_up_failed"]
@@ -43,30 +44,6 @@ class World:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
 
 
-def engine_decision(route: str = "review", label: str | None = "card_arrival") -> Any:
-    """A fixed engine decision, as a fake `decide_items` returns it."""
-    return Decision(
-        label=label,
-        confidence=0.97 if label else 0.0,
-        alternatives=(Alternative(label, 0.97),) if label else (),
-        evidence=(Case("1", "where is my card", label, 0.8),) if label else (),
-        route=Route(route),
-        reason=f"fixed {route} decision for the test",
-        model_version=0,
-        threshold=0.9,
-        reason_code=route,
-    )
-
-
-def fixed_decisions(route: str, label: str | None = "card_arrival") -> Callable[..., Any]:
-    """A stand-in for `decide_items` that routes every item to `route`."""
-
-    def decide(session: Any, *, process: Any, items: Sequence[Any]) -> list[Any]:
-        return [engine_decision(route, label) for _ in items]
-
-    return decide
-
-
 def banking77(categories: Sequence[str], per_label: int) -> list[tuple[str, str]]:
     """The first `per_label` BANKING77 (text, label) rows of each category, grouped by label."""
     path = resources.files("deshi") / "data" / "banking77" / "train.csv"
@@ -95,3 +72,34 @@ def review_everything(
         )
         assert done.status_code == 200, done.text
         reviewed += 1
+
+
+# A policy loose enough for twenty reviewed items to certify a threshold; audits are rare, so a
+# certified item is auto-completed unless the test raises the audit rate.
+LOOSE_POLICY = {"error_budget": 0.2, "confidence": 0.8, "audit_rate": 0.001}
+
+
+def certify(
+    client: TestClient,
+    world: World,
+    *,
+    factory: sessionmaker[Session],
+    registry: AgentRegistry,
+) -> list[tuple[str, str]]:
+    """Teach the own process ten reviewed questions of each of two labels under LOOSE_POLICY and
+    retrain it, so its agent certifies a threshold; returns the taught (text, label) pairs.
+
+    Sent again, a taught text is then routed by the policy: auto, audit (audit rate 1), or
+    review with its label suggested (the label marked sensitive).
+    """
+    owner, url = world.auth("owner"), f"/processes/{world.own_process}"
+    client.patch(url, json=LOOSE_POLICY, headers=owner).raise_for_status()
+    cards, rates = banking77(["card_arrival"], 10), banking77(["exchange_rate"], 10)
+    taught = [row for pair in zip(cards, rates, strict=True) for row in pair]
+    body = {"items": [{"external_id": f"taught-{i}", "text": t} for i, (t, _) in enumerate(taught)]}
+    client.post(f"{url}/items:batch", json=body, headers=owner).raise_for_status()
+    truth = {f"taught-{i}": label for i, (_, label) in enumerate(taught)}
+    review_everything(client, world, world.own_process, truth)
+    report = retrain(factory, process_id=world.own_process, registry=registry)
+    assert report is not None and report.threshold is not None, report
+    return taught

@@ -14,17 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from deshi.auth import passwords
 from deshi.auth.service import create_user, grant_role, issue_api_token
 from deshi.db import transaction
-from deshi.learning import registry
+from deshi.engine import LinearDecider
+from deshi.engine.training import DeciderFactory
+from deshi.learning.registry import AgentRegistry
 from deshi.processes.service import create_department, create_process
 from deshi.settings import Settings
 from deshi.web import create_app
 from deshi.web.config import ApiConfig
-
-
-@pytest.fixture(autouse=True)
-def _fresh_agents(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test's database starts at process id 1: never reuse another test's cached agent."""
-    monkeypatch.setattr(registry, "_default", None)
 
 
 @pytest.fixture(autouse=True)
@@ -74,8 +70,22 @@ def app_config() -> ApiConfig:
 
 
 @pytest.fixture
-def client(db_url: str, engine: Engine, app_config: ApiConfig) -> Iterator[TestClient]:
+def make_decider() -> DeciderFactory:
+    """The decider the app's agents fit (override in a module to inject a fake one)."""
+    return LinearDecider
+
+
+@pytest.fixture
+def registry(make_decider: DeciderFactory) -> AgentRegistry:
+    """The app's agent registry, new for each test (each test's database starts at process 1)."""
+    return AgentRegistry(make_decider=make_decider)
+
+
+@pytest.fixture
+def client(
+    db_url: str, engine: Engine, app_config: ApiConfig, registry: AgentRegistry
+) -> Iterator[TestClient]:
     """A TestClient on the app serving the test database (migrated by `engine`)."""
-    app = create_app(Settings(database_url=db_url), config=app_config)
+    app = create_app(Settings(database_url=db_url), config=app_config, registry=registry)
     with TestClient(app) as test_client:
         yield test_client

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.audit import verify_chain
-from deshi.db.models import AuditEvent
+from deshi.db.tables import AuditEvent
 
 LEARNING_EVENTS = {"model.retrain"}  # written by learning (a bootstrap model), not by the call
 

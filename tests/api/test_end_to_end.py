@@ -8,6 +8,7 @@ from api_world import World, banking77, review_everything
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from deshi.learning.registry import AgentRegistry
 from deshi.learning.service import retrain
 
 CATEGORIES = [
@@ -22,7 +23,10 @@ CATEGORIES = [
 
 @pytest.mark.slow
 def test_correcting_a_near_duplicate_changes_the_next_decision(
-    client: TestClient, world: World, session_factory: sessionmaker[Session]
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    registry: AgentRegistry,
 ) -> None:
     owner = world.auth("owner")
     r = client.post(
@@ -40,7 +44,7 @@ def test_correcting_a_near_duplicate_changes_the_next_decision(
     truth = {f"b{i}": label for i, (_, label) in enumerate(data)}
     assert review_everything(client, world, process_id, truth) == 60
 
-    retrain(session_factory, process_id=process_id)  # what the background worker does when due
+    retrain(session_factory, process_id=process_id, registry=registry)  # as the worker would
 
     question = "My new card still has not arrived, when will it come?"
     first = client.post(

@@ -1,18 +1,18 @@
 """Ingest: idempotent on external_id (also under concurrent re-sends), all-or-nothing batches,
-routing by mode, and the item's lineage."""
+always-human rules, and the item's lineage (routing by mode and route: test_routing.py)."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-from api_world import World, banking77, fixed_decisions, review_everything
+from api_world import World, banking77, review_everything
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from deshi.db.models import Decision, Item
-from deshi.items import service as items_service
+from deshi.db.tables import Decision, Item
+from deshi.engine import RouteReason
+from deshi.learning.registry import AgentRegistry
 from deshi.learning.service import retrain
 
 
@@ -90,47 +90,11 @@ def test_more_than_1000_items_is_refused(client: TestClient, world: World) -> No
     assert r.json()["field"] == "items"
 
 
-def test_shadow_mode_queues_everything_even_confident_items(
-    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(items_service, "decide_items", fixed_decisions("auto"))
-    r = client.post(
-        f"/processes/{world.own_process}/items", json={"text": "x"}, headers=world.auth("owner")
-    )
-    assert r.json()["status"] == "queued"
-    assert r.json()["decision"]["route"] == "auto"
-
-
-@pytest.mark.parametrize(
-    ("mode", "route", "status"),
-    [
-        ("autopilot", "auto", "auto_completed"),
-        ("autopilot", "review", "queued"),
-        ("autopilot", "audit", "queued"),
-        ("assist", "auto", "queued"),
-    ],
-)
-def test_mode_and_route_decide_the_status(
+def test_always_human_rule_sends_an_otherwise_auto_item_to_review(
     client: TestClient,
     world: World,
-    monkeypatch: pytest.MonkeyPatch,
-    mode: str,
-    route: str,
-    status: str,
-) -> None:
-    monkeypatch.setattr(items_service, "decide_items", fixed_decisions(route))
-    client.patch(
-        f"/processes/{world.own_process}", json={"mode": mode}, headers=world.auth("owner")
-    )
-    r = client.post(
-        f"/processes/{world.own_process}/items", json={"text": "x"}, headers=world.auth("owner")
-    )
-    assert r.json()["status"] == status
-    assert (r.json()["completed_at"] is not None) == (status == "auto_completed")
-
-
-def test_always_human_rule_sends_an_otherwise_auto_item_to_review(
-    client: TestClient, world: World, session_factory: sessionmaker[Session]
+    session_factory: sessionmaker[Session],
+    registry: AgentRegistry,
 ) -> None:
     """A real agent, trained through the API until it auto-completes, still hands a rule match
     to a human: the engine routes it (reason_code "rule"), nothing re-routes it afterwards."""
@@ -144,7 +108,7 @@ def test_always_human_rule_sends_an_otherwise_auto_item_to_review(
     assert client.post(f"{url}/items:batch", json=body, headers=owner).status_code == 201
     truth = {f"t{i}": label for i, (_, label) in enumerate(taught)}
     assert review_everything(client, world, world.own_process, truth) == len(taught)
-    retrain(session_factory, process_id=world.own_process)  # what the worker does when due
+    retrain(session_factory, process_id=world.own_process, registry=registry)  # as the worker
     rules = [{"name": "large amount", "field": "amount", "op": ">", "value": 1000}]
     patch = {"mode": "autopilot", "always_human_rules": rules}
     assert client.patch(url, json=patch, headers=owner).status_code == 200
@@ -158,12 +122,14 @@ def test_always_human_rule_sends_an_otherwise_auto_item_to_review(
     assert (plain["status"], plain["decision"]["route"]) == ("auto_completed", "auto")
     assert (flagged["status"], flagged["decision"]["route"]) == ("queued", "review")
     assert flagged["decision"]["label"] == plain["decision"]["label"] == "card_arrival"
-    assert "large amount" in flagged["decision"]["reason"]
+    assert flagged["decision"]["reason"] == "An always-human rule matched: large amount."
+    assert flagged["decision"]["reason_params"] == {"rule": "large amount"}
     codes = (plain["decision"]["reason_code"], flagged["decision"]["reason_code"])
     assert codes == ("auto", "rule")
     with session_factory() as session:
         row = session.scalars(select(Decision).where(Decision.item_id == flagged["id"])).one()
-        assert row.reason_code == "rule"
+        assert row.reason_code is RouteReason.RULE
+        assert row.reason_params == {"rule": "large amount"}
 
 
 def test_item_lineage_shows_decision_and_reviews(

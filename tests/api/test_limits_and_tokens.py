@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from deshi.auth.service import LAST_USED_RESOLUTION
 from deshi.db import transaction
 from deshi.db.base import utcnow
-from deshi.db.models import ApiToken
+from deshi.db.tables import ApiToken
 from deshi.settings import Settings
 from deshi.web import create_app
 from deshi.web.config import ApiConfig

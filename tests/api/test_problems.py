@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from deshi.db.models import AuditEvent, Item
+from deshi.db.tables import AuditEvent, Item
 
 OWN = "{own}"
 

@@ -7,11 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from api_world import World, fixed_decisions
+from api_world import World, certify
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
-from deshi.items import service as items_service
+from deshi.engine.training import DeciderFactory
+from deshi.learning.registry import AgentRegistry
 from deshi.web.config import ApiConfig
+from fakes import CentroidDecider
 
 BLIND_HIDDEN = ("label", "confidence", "alternatives", "evidence")
 
@@ -25,15 +28,30 @@ def _seed(client: TestClient, world: World, n: int) -> list[int]:
     return [i["id"] for i in r.json()["items"]]
 
 
+@pytest.fixture
+def make_decider() -> DeciderFactory:
+    """Agents fit the fake decider: twenty reviews certify them (see `certify`)."""
+    return CentroidDecider
+
+
+def _certified_item(
+    client: TestClient,
+    world: World,
+    factory: sessionmaker[Session],
+    registry: AgentRegistry,
+    policy: dict[str, Any],
+) -> int:
+    """Certify the own process's agent, set `policy`, send a text it knows; the item's id."""
+    [(text, _), *_] = certify(client, world, factory=factory, registry=registry)
+    url, owner = f"/processes/{world.own_process}", world.auth("owner")
+    client.patch(url, json=policy, headers=owner).raise_for_status()
+    r = client.post(f"{url}/items", json={"text": text}, headers=owner)
+    assert r.status_code == 201 and r.json()["status"] == "queued", r.text
+    return int(r.json()["id"])
+
+
 def _claim(client: TestClient, world: World, who: str) -> Any:
     return client.post(f"/processes/{world.own_process}/queue/claim", headers=world.auth(who))
-
-
-def _mode(client: TestClient, world: World, mode: str) -> None:
-    r = client.patch(
-        f"/processes/{world.own_process}", json={"mode": mode}, headers=world.auth("owner")
-    )
-    assert r.status_code == 200
 
 
 def test_two_reviewers_never_hold_the_same_item(client: TestClient, world: World) -> None:
@@ -92,11 +110,13 @@ def test_release_puts_the_item_back(client: TestClient, world: World) -> None:
 
 
 def test_audit_items_are_served_blind(
-    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    registry: AgentRegistry,
 ) -> None:
-    _mode(client, world, "autopilot")
-    monkeypatch.setattr(items_service, "decide_items", fixed_decisions("audit"))
-    [item_id] = _seed(client, world, 1)
+    audits = {"mode": "autopilot", "audit_rate": 1.0}
+    item_id = _certified_item(client, world, session_factory, registry, audits)
     claimed = _claim(client, world, "reviewer").json()
     assert claimed["blind"] is True and claimed["suggestion"] is None
     assert not any(key in claimed for key in BLIND_HIDDEN)
@@ -120,11 +140,13 @@ def test_audit_items_are_served_blind(
 
 
 def test_review_items_show_the_suggestion_in_assist_mode(
-    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    registry: AgentRegistry,
 ) -> None:
-    _mode(client, world, "assist")
-    monkeypatch.setattr(items_service, "decide_items", fixed_decisions("review"))
-    [item_id] = _seed(client, world, 1)
+    review = {"mode": "assist", "sensitive_labels": ["card_arrival"]}
+    item_id = _certified_item(client, world, session_factory, registry, review)
     claimed = _claim(client, world, "reviewer").json()
     assert claimed["blind"] is False
     assert claimed["suggestion"]["label"] == "card_arrival"
@@ -136,16 +158,15 @@ def test_review_items_show_the_suggestion_in_assist_mode(
 
 
 def test_human_only_arm_is_served_blind(
-    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    registry: AgentRegistry,
 ) -> None:
-    client.patch(
-        f"/processes/{world.own_process}",
-        json={"mode": "assist", "arms": {"human_only": 1.0}},
-        headers=world.auth("owner"),
-    )
-    monkeypatch.setattr(items_service, "decide_items", fixed_decisions("review"))
-    _seed(client, world, 1)
+    review = {"mode": "assist", "sensitive_labels": ["card_arrival"], "arms": {"human_only": 1.0}}
+    item_id = _certified_item(client, world, session_factory, registry, review)
     claimed = _claim(client, world, "reviewer").json()
+    assert claimed["id"] == item_id
     assert claimed["blind"] is True and claimed["suggestion"] is None
 
 

@@ -12,16 +12,18 @@ from typing import Any
 
 import httpx
 import pytest
-from api_world import World, fixed_decisions
+from api_world import World, certify
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from deshi.db.models import AuditEvent
-from deshi.items import service as items_service
+from deshi.db.tables import AuditEvent
+from deshi.engine.training import DeciderFactory
 from deshi.jobs.worker import Worker
+from deshi.learning.registry import AgentRegistry
 from deshi.webhooks import verify
 from deshi.webhooks.delivery import WEBHOOK_JOB, delivery_handler
+from fakes import CentroidDecider
 
 
 @dataclass
@@ -59,6 +61,12 @@ def receiver() -> Iterator[Receiver]:
     yield state
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def make_decider() -> DeciderFactory:
+    """Agents fit the fake decider: twenty reviews certify them (see `certify`)."""
+    return CentroidDecider
 
 
 def _deliver_all(factory: sessionmaker[Session]) -> int:
@@ -143,16 +151,16 @@ def test_auto_completed_items_send_decided_and_completed(
     client: TestClient,
     world: World,
     session_factory: sessionmaker[Session],
+    registry: AgentRegistry,
     receiver: Receiver,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(items_service, "decide_items", fixed_decisions("auto"))
+    [(text, _), *_] = certify(client, world, factory=session_factory, registry=registry)
     client.patch(
         f"/processes/{world.own_process}", json={"mode": "autopilot"}, headers=world.auth("owner")
     ).raise_for_status()
     everything = _register(client, world, receiver.url)
     only_completed = _register(client, world, receiver.url, ["item.completed"])
-    body = {"items": [{"external_id": f"b{i}", "text": "card?"} for i in range(3)]}
+    body = {"items": [{"external_id": f"b{i}", "text": text} for i in range(3)]}
     r = client.post(
         f"/processes/{world.own_process}/items:batch", json=body, headers=world.auth("owner")
     )

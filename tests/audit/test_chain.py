@@ -14,7 +14,7 @@ from unscoped_events import append_unscoped
 
 from deshi.audit import ObjectRef, record_event, verify_chain
 from deshi.audit.chain import GENESIS_HASH, EventFields, canonical_json
-from deshi.db.models import AuditEvent, Department
+from deshi.db.tables import AuditEvent, Department
 
 Tamper = Callable[[str], None]
 

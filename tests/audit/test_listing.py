@@ -10,17 +10,18 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.audit import audit_departments, list_events, verify_chain
-from deshi.auth.permissions import Grant, Principal, Role
 from deshi.auth.service import create_user, grant_role, revoke_role
 from deshi.db import make_session_factory, transaction
 from deshi.db.migrate import alembic_config, upgrade_to_head
-from deshi.db.models import AuditEvent, Item, ModelVersion, Process, Review, Webhook
+from deshi.db.tables import AuditEvent, Item, ModelVersion, Process, Review, Webhook
+from deshi.domain import Role
 from deshi.errors import PermissionDenied
 from deshi.inventory.models import CandidateCreate
 from deshi.inventory.service import add_candidate, delete_candidate_for
 from deshi.items.models import ItemCreate
 from deshi.items.service import IngestLimits, ingest_items
-from deshi.learning import registry
+from deshi.learning.registry import AgentRegistry
+from deshi.permissions import Grant, Principal
 from deshi.processes.service import create_department, create_process
 from deshi.reviews.models import ReviewCreate
 from deshi.reviews.service import claim_next, submit_review
@@ -28,12 +29,6 @@ from deshi.webhooks.models import WebhookCreate
 from deshi.webhooks.service import create_webhook
 
 ADMIN = Principal.of(1, [Grant(Role.ADMIN, None)])
-
-
-@pytest.fixture(autouse=True)
-def _fresh_agents(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test's database starts at process id 1: never reuse another test's cached agent."""
-    monkeypatch.setattr(registry, "_default", None)
 
 
 @dataclass(frozen=True)
@@ -51,17 +46,20 @@ def _candidate() -> CandidateCreate:
     )  # fmt: skip
 
 
-def _work_on(factory: sessionmaker[Session], process_id: int) -> None:
+def _work_on(factory: sessionmaker[Session], registry: AgentRegistry, process_id: int) -> None:
     """Ingest one item and review it (which also bootstraps a model version)."""
     ingest_items(
         factory, principal=ADMIN, process_id=process_id,
         items=[ItemCreate(text="Where is my card?")], limits=IngestLimits(), batch=False,
+        registry=registry,
     )  # fmt: skip
     with transaction(factory) as session:
         claimed = claim_next(session, principal=ADMIN, process_id=process_id)
         assert claimed is not None
         answer = ReviewCreate(action="correct", label="card", seconds=5)
-        submit_review(session, principal=ADMIN, item_id=claimed.id, answer=answer)
+        submit_review(
+            session, principal=ADMIN, item_id=claimed.id, answer=answer, registry=registry
+        )
 
 
 def _two_departments(factory: sessionmaker[Session]) -> Departments:
@@ -80,8 +78,9 @@ def _two_departments(factory: sessionmaker[Session]) -> Departments:
         hook = WebhookCreate.model_validate({"url": "https://example.com/hook"})
         create_webhook(session, principal=ADMIN, process_id=pb.id, data=hook)
         world = Departments(a.id, b.id, pa.id, pb.id)
+    registry = AgentRegistry()  # this test's own: its database starts at process id 1
     for process_id in (world.process_a, world.process_b):
-        _work_on(factory, process_id)
+        _work_on(factory, registry, process_id)
     with transaction(factory) as session:  # deleted rows keep their department in the event
         revoke_role(session, actor="test", grant_id=grant.id)
         delete_candidate_for(session, principal=ADMIN, candidate_id=candidate.id)

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from deshi.audit.chain import EventFields, event_hash
 from deshi.db.base import utcnow
-from deshi.db.models import AuditEvent
+from deshi.db.tables import AuditEvent
 
 
 def append_unscoped(session: Session, seq: int, prev_hash: str, department_id: int) -> str:

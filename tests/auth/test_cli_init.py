@@ -6,12 +6,13 @@ import typer
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from deshi.auth.permissions import Grant, Role
 from deshi.auth.service import authenticate_password, load_principal
 from deshi.cli import admin
 from deshi.db import create_db_engine, make_session_factory
 from deshi.db.migrate import current_revision, head_revision
-from deshi.db.models import User
+from deshi.db.tables import User
+from deshi.domain import Role
+from deshi.permissions import Grant
 
 
 def _cli() -> typer.Typer:

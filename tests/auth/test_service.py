@@ -6,7 +6,6 @@ from sqlalchemy.orm import Session
 
 from deshi.audit import verify_chain
 from deshi.audit.chain import canonical_json
-from deshi.auth.permissions import Grant, Role
 from deshi.auth.service import (
     authenticate_password,
     authenticate_token,
@@ -17,8 +16,10 @@ from deshi.auth.service import (
     revoke_api_token,
     revoke_role,
 )
-from deshi.db.models import ApiToken, AuditEvent, Department, User
+from deshi.db.tables import ApiToken, AuditEvent, Department, User
+from deshi.domain import Role
 from deshi.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
+from deshi.permissions import Grant
 
 PASSWORD = "a long enough password"
 

@@ -7,7 +7,7 @@ from sqlalchemy import Engine, inspect, text
 
 from deshi.db import create_db_engine
 from deshi.db.migrate import alembic_config, current_revision, head_revision, upgrade_to_head
-from deshi.db.models import Base
+from deshi.db.tables import Base
 
 
 def test_upgrade_creates_every_table(engine: Engine) -> None:

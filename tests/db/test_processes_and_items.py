@@ -4,11 +4,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from deshi.auth.permissions import Action, Grant, Principal, Role
-from deshi.db.models import AuditEvent
+from deshi.db.tables import AuditEvent
+from deshi.domain import Mode, Role
 from deshi.errors import Conflict, NotFound, PermissionDenied
 from deshi.items.repo import get_by_external_id, insert_item
-from deshi.processes.models import Mode
+from deshi.permissions import Action, Grant, Principal
 from deshi.processes.service import create_department, create_process, get_process_for
 
 

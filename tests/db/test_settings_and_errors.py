@@ -7,8 +7,10 @@ from deshi.errors import (
     Conflict,
     DeshiError,
     IntegrityError,
+    LoginRequired,
     NotFound,
     PermissionDenied,
+    ServiceUnavailable,
     ValidationFailed,
 )
 from deshi.settings import DEFAULT_DATABASE_URL, Settings
@@ -56,6 +58,8 @@ def test_every_setting_is_documented() -> None:
         (Conflict(), 409, "conflict"),
         (ValidationFailed(), 422, "validation_failed"),
         (IntegrityError(), 500, "integrity_error"),
+        (LoginRequired(), 401, "unauthenticated"),
+        (ServiceUnavailable(), 503, "unavailable"),
     ],
 )
 def test_errors_carry_their_http_status_and_code(error: DeshiError, status: int, code: str) -> None:

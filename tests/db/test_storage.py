@@ -11,9 +11,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.db import transaction
-from deshi.db.models import Department, Item, Process
-from deshi.items.models import ItemStatus
-from deshi.processes.models import Mode
+from deshi.db.tables import Department, Item, Process
+from deshi.domain import ItemStatus, Mode
 
 
 def _process(session: Session, name: str = "inquiry routing") -> Process:

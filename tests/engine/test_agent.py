@@ -12,6 +12,7 @@ from deshi.engine import Agent, AgentConfig, Case, Decision, Observation, Route,
 from deshi.engine import agent as agent_module
 from deshi.engine.agent import RESIDENT_VERSIONS
 from deshi.engine.policy import AuditMonitor, MonitorState
+from deshi.engine.types import Policy
 
 LABELS = ("card_arrival", "exchange_rate", "lost_or_stolen_card", "top_up_limits", "age_limit")
 
@@ -35,7 +36,7 @@ def test_first_decision_without_any_label_is_a_cold_start_review() -> None:
     decision = Agent(AgentConfig()).decide("Where is my card?", case_id="x")
     assert decision.label is None
     assert decision.route is Route.REVIEW
-    assert decision.reason_code == RouteReason.COLD_START
+    assert decision.reason_code is RouteReason.COLD_START
 
 
 def test_correction_changes_the_next_near_duplicate_decision_before_any_retrain(
@@ -72,7 +73,7 @@ def test_every_decision_carries_alternatives_evidence_route_and_reason(
     assert decision.evidence and all(isinstance(c, Case) for c in decision.evidence)
     sims = [c.similarity for c in decision.evidence]
     assert sims == sorted(sims, reverse=True)
-    assert decision.reason and decision.reason_code
+    assert decision.reason_code in RouteReason
 
 
 def test_challenger_trained_on_more_data_replaces_the_champion(
@@ -97,6 +98,23 @@ def trained_agent(banking_rows: list[tuple[str, str]]) -> tuple[Agent, list[tupl
     agent.retrain()
     assert agent.champion is not None
     return agent, rows
+
+
+def test_a_threshold_reason_names_the_confidence_and_threshold_it_compared(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    rows = subset(banking_rows, LABELS, 300)
+    agent = Agent(AgentConfig(policy=Policy(error_budget=0.2)))
+    teach(agent, rows)
+    agent.retrain()
+    assert agent.threshold is not None
+    texts = [text for text, _ in banking_rows[:300]]  # most of other labels: below the threshold
+    decisions = agent.decide_many(texts, [f"p{i}" for i in range(len(texts))])
+    compared = (RouteReason.AUTO, RouteReason.BELOW_THRESHOLD)
+    named = [d for d in decisions if d.reason_code in compared]
+    assert {d.reason_code for d in named} == set(compared)
+    for d in named:
+        assert d.reason_params == {"confidence": d.confidence, "threshold": agent.threshold}
 
 
 def test_challenger_that_is_not_better_does_not_replace_the_champion(
@@ -150,7 +168,7 @@ def test_more_accurate_challenger_must_also_certify_as_much_as_a_certified_champ
     banking_rows: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch, certifies: bool
 ) -> None:
     rows = subset(banking_rows, LABELS, 400)
-    agent = Agent(AgentConfig(error_budget=0.2))
+    agent = Agent(AgentConfig(policy=Policy(error_budget=0.2)))
     teach(agent, rows[:60])
     agent.retrain()
     champion = agent.champion
@@ -222,10 +240,11 @@ def test_sensitive_labels_and_rules_are_always_reviewed(
     agent.retrain()
     stolen = agent.decide("Someone stole my card, what do I do?", case_id="s")
     assert stolen.label == "lost_or_stolen_card"
-    assert stolen.route is Route.REVIEW and stolen.reason_code == RouteReason.SENSITIVE
+    assert stolen.route is Route.REVIEW and stolen.reason_code is RouteReason.SENSITIVE
+    assert stolen.reason_params == {"label": "lost_or_stolen_card"}
     ruled = agent.decide("What is the exchange rate?", case_id="t", rule="VIP customer")
-    assert ruled.route is Route.REVIEW and ruled.reason_code == RouteReason.RULE
-    assert "VIP customer" in ruled.reason
+    assert ruled.route is Route.REVIEW and ruled.reason_code is RouteReason.RULE
+    assert ruled.reason_params == {"rule": "VIP customer"}
 
 
 def test_restore_rebuilds_memory_and_champion_from_observations(
@@ -268,7 +287,7 @@ def test_at_risk_with_nothing_certified_at_half_budget_holds_items_back_and_keep
 ) -> None:
     """Without this, no item would be would-be-auto, no audit drawn, and the monitor stuck."""
     rows = subset(banking_rows, LABELS, 300)
-    agent = Agent(AgentConfig(error_budget=0.2))
+    agent = Agent(AgentConfig(policy=Policy(error_budget=0.2)))
     teach(agent, rows)
     agent.retrain()
     champion = agent.champion
@@ -278,9 +297,8 @@ def test_at_risk_with_nothing_certified_at_half_budget_holds_items_back_and_keep
     agent._tightened = replace(champion, calibration=None)  # nothing passes at ε/2
     assert agent.holding_back and agent.threshold == champion.threshold
     decisions = agent.decide_many([text for text, _ in rows], [f"h{i}" for i in range(len(rows))])
-    held = [
-        (d, row) for d, row in zip(decisions, rows, strict=True) if d.reason_code == "suspended"
-    ]
+    pairs = zip(decisions, rows, strict=True)
+    held = [(d, row) for d, row in pairs if d.reason_code is RouteReason.SUSPENDED]
     assert held and not any(d.route is Route.AUTO for d in decisions)
     decision, (text, label) = held[0]
     before = agent.monitor.audited

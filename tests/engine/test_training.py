@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import weakref
 from collections.abc import Sequence
 
@@ -12,38 +13,40 @@ import pytest
 from deshi.engine import training
 from deshi.engine.featurize import TfidfFeaturizer
 from deshi.engine.learn import Decider, LinearDecider
-from deshi.engine.training import FOLDS, PARALLEL_FROM, TrainingSet
+from deshi.engine.training import FOLDS, PARALLEL_FROM, Parallelism, TrainingSet
+
+TWO_THREADS = Parallelism(threads=2)
 
 
-def _weights(vectors, data: TrainingSet, fold: np.ndarray) -> list[np.ndarray]:
-    with training._Deciders(vectors, data, fold, LinearDecider) as deciders:
+def _weights(
+    vectors, data: TrainingSet, fold: np.ndarray, parallelism: Parallelism, threads: int
+) -> list[np.ndarray]:
+    with training._Deciders(vectors, data, fold, LinearDecider, parallelism) as deciders:
+        assert deciders.threads == threads
         fitted: list[Decider] = [deciders.for_fold(f) for f in range(FOLDS)] + [deciders.final()]
     return [d._weights for d in fitted if isinstance(d, LinearDecider)]
 
 
+def test_the_thread_count_follows_the_configuration_and_the_data_size() -> None:
+    assert Parallelism(threads=3).threads_for(PARALLEL_FROM, 10) == 3
+    assert Parallelism(threads=3).threads_for(PARALLEL_FROM - 1, 10) == 1  # small: one by one
+    assert Parallelism(threads=3, max_values=9).threads_for(PARALLEL_FROM, 10) == 1  # wide
+    assert Parallelism(threads=1).threads_for(PARALLEL_FROM, 10) == 1
+    assert Parallelism().threads_for(PARALLEL_FROM, 10) == (os.cpu_count() or 1)
+
+
 def test_wide_data_is_fitted_one_decider_at_a_time_reproducibly(
-    banking_rows: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
+    banking_rows: list[tuple[str, str]],
 ) -> None:
     texts = [text for text, _ in banking_rows[: PARALLEL_FROM + 200]]
     labels = np.array([label for _, label in banking_rows[: len(texts)]], dtype=object)
     data = TrainingSet([str(i) for i in range(len(texts))], texts, labels, [])
     vectors = TfidfFeaturizer().fit(texts).transform(texts)
     fold = np.random.default_rng(0).permutation(len(texts)) % FOLDS
-    pools: list[int] = []
-
-    class CountedPool(training.ThreadPoolExecutor):
-        def __init__(self, max_workers: int) -> None:
-            pools.append(max_workers)
-            super().__init__(max_workers=max_workers)
-
-    monkeypatch.setattr(training, "ThreadPoolExecutor", CountedPool)
-    monkeypatch.setattr(training, "TRAINING_THREADS", 2)
-    in_parallel = _weights(vectors, data, fold)
-    assert pools == [2]
-    monkeypatch.setattr(training, "PARALLEL_MAX_VALUES", vectors.nnz - 1)  # now "wide"
-    first = _weights(vectors, data, fold)
-    again = _weights(vectors, data, fold)
-    assert pools == [2]  # no thread pool for wide data
+    in_parallel = _weights(vectors, data, fold, TWO_THREADS, threads=2)
+    wide = Parallelism(threads=2, max_values=vectors.nnz - 1)
+    first = _weights(vectors, data, fold, wide, threads=1)  # no threads for wide data
+    again = _weights(vectors, data, fold, wide, threads=1)
 
     assert len(in_parallel) == len(first) == len(again) == FOLDS + 1
     for parallel, serial, serial_again in zip(in_parallel, first, again, strict=True):
@@ -55,7 +58,7 @@ def test_wide_data_is_fitted_one_decider_at_a_time_reproducibly(
 
 @pytest.mark.parametrize("wide", [True, False])
 def test_deciders_are_dropped_once_their_fold_is_scored(
-    banking_rows: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch, wide: bool
+    banking_rows: list[tuple[str, str]], wide: bool
 ) -> None:
     # Each fold's decider is wanted when its fold is scored and dropped after it; the final one
     # comes last. One by one (wide data), no decider fitted before is alive when the next starts
@@ -68,9 +71,7 @@ def test_deciders_are_dropped_once_their_fold_is_scored(
         np.array([label for _, label in rows[:n]], dtype=object),
         [text for text, _ in rows[n:]],  # auto-completed items, scored fold by fold
     )
-    monkeypatch.setattr(training, "TRAINING_THREADS", 2)
-    if wide:
-        monkeypatch.setattr(training, "PARALLEL_MAX_VALUES", 0)
+    parallelism = Parallelism(threads=2, max_values=0) if wide else TWO_THREADS
     alive: list[weakref.ref[Decider]] = []
     alive_at_fit: list[int] = []
 
@@ -83,7 +84,7 @@ def test_deciders_are_dropped_once_their_fold_is_scored(
 
     model, _ = training.train_model(
         data, TfidfFeaturizer(), version=1, cutoff=len(rows), epsilon=0.01, delta=0.05, seed=0,
-        make_decider=Tracked,
+        make_decider=Tracked, parallelism=parallelism,
     )  # fmt: skip
     assert len(alive_at_fit) == FOLDS + 1
     if wide:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from deshi.auth.permissions import Role
+from deshi.domain import Role
 
 # user → (role, department "own" | "other" | None = workspace-wide)
 USERS = {

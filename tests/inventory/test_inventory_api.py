@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.audit import verify_chain
-from deshi.db.models import AuditEvent
-from deshi.kpis.inventory import CandidateProcess, rank_processes
+from deshi.db.tables import AuditEvent
+from deshi.inventory.ranking import CandidateProcess, rank_processes
 
 CANDIDATES: list[dict[str, Any]] = [
     {  # big but hard to measure

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from deshi.cli.main import app
 from deshi.db import transaction
-from deshi.db.models import AuditEvent
+from deshi.db.tables import AuditEvent
 from deshi.processes.service import create_department
 
 runner = CliRunner()

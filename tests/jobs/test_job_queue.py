@@ -1,25 +1,27 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from fake_clock import FakeClock
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.db import transaction
-from deshi.db.base import utcnow
-from deshi.db.models import Department, Job, JobStatus
+from deshi.db.tables import Department, Job, JobStatus
 from deshi.jobs.queue import LeaseLostError, backoff, claim, enqueue, finish, renew
 from deshi.jobs.worker import JobRun, Worker
 
 
-def _enqueue(factory: sessionmaker[Session], n: int, kind: str = "test.note") -> list[int]:
+def _enqueue(
+    factory: sessionmaker[Session], n: int, clock: FakeClock | None = None, kind: str = "test.note"
+) -> list[int]:
+    due = clock.now() if clock is not None else None
     with transaction(factory) as session:
-        return [enqueue(session, kind=kind, payload={"n": i}).id for i in range(n)]
+        return [enqueue(session, kind=kind, payload={"n": i}, run_after=due).id for i in range(n)]
 
 
 def _job(factory: sessionmaker[Session], job_id: int) -> Job:
@@ -54,13 +56,16 @@ def test_two_workers_never_run_the_same_job(session_factory: sessionmaker[Sessio
 def test_expired_lease_is_retried_and_completed_once(
     session_factory: sessionmaker[Session],
 ) -> None:
-    [job_id] = _enqueue(session_factory, 1)
+    clock = FakeClock()
+    [job_id] = _enqueue(session_factory, 1, clock)
     with transaction(session_factory) as session:
-        crashed = claim(session, worker="crashed", lease=timedelta(milliseconds=1))
+        crashed = claim(session, worker="crashed", lease=timedelta(seconds=1), now=clock.now())
     assert crashed is not None and crashed.id == job_id
-    time.sleep(0.01)
+    clock.advance(timedelta(seconds=2))
     done: list[int] = []
-    rescuer = Worker(session_factory, {"test.note": lambda run: done.append(run.job.attempts)})
+    rescuer = Worker(
+        session_factory, {"test.note": lambda run: done.append(run.job.attempts)}, clock=clock
+    )
     assert rescuer.run_once() is not None
     assert done == [2]
     with pytest.raises(LeaseLostError), transaction(session_factory) as session:
@@ -80,15 +85,16 @@ def test_running_job_with_live_lease_is_not_taken(session_factory: sessionmaker[
 
 
 def test_renew_extends_only_the_holders_live_lease(session_factory: sessionmaker[Session]) -> None:
-    [job_id] = _enqueue(session_factory, 1)
+    clock = FakeClock()
+    [job_id] = _enqueue(session_factory, 1, clock)
     with transaction(session_factory) as session:
-        job = claim(session, worker="a", lease=timedelta(seconds=10))
+        job = claim(session, worker="a", lease=timedelta(seconds=10), now=clock.now())
     assert job is not None
     stranger = replace(job, worker="b")
     with transaction(session_factory) as session:
-        assert renew(session, job, timedelta(hours=1))
-        assert not renew(session, stranger, timedelta(hours=1))
-    assert _job(session_factory, job_id).locked_until > utcnow() + timedelta(minutes=59)
+        assert renew(session, job, timedelta(hours=1), now=clock.now())
+        assert not renew(session, stranger, timedelta(hours=1), now=clock.now())
+    assert _job(session_factory, job_id).locked_until == clock.now() + timedelta(hours=1)
     with transaction(session_factory) as session:
         finish(session, job)
     with transaction(session_factory) as session:
@@ -101,20 +107,22 @@ def test_job_running_longer_than_its_lease_is_not_taken_over(
 ) -> None:
     """The worker renews the lease while the handler runs; without that, a second worker would
     claim the job once its first lease ran out and run it twice."""
-    [job_id] = _enqueue(session_factory, 1)
-    lease = timedelta(seconds=1)
+    clock = FakeClock()
+    [job_id] = _enqueue(session_factory, 1, clock)
+    lease = timedelta(minutes=5)
     rivals_got: list[int | None] = []
 
     def slow(run: JobRun) -> None:
+        clock.until_waiting(1)  # the worker's lease renewer
         for _ in range(5):  # 2.5 leases in all
-            time.sleep(lease.total_seconds() / 2)
+            clock.advance(lease / 2)
             with transaction(session_factory) as session:
-                rival = claim(session, worker="rival", lease=lease)
+                rival = claim(session, worker="rival", lease=lease, now=clock.now())
             rivals_got.append(None if rival is None else rival.id)
         with run.finishing() as session:
             session.add(Department(name="done once"))
 
-    worker = Worker(session_factory, {"test.note": slow}, name="slow", lease=lease)
+    worker = Worker(session_factory, {"test.note": slow}, name="slow", lease=lease, clock=clock)
     assert worker.run_once() is not None
     assert rivals_got == [None] * 5
     job = _job(session_factory, job_id)
@@ -126,24 +134,23 @@ def test_job_running_longer_than_its_lease_is_not_taken_over(
 def test_failed_job_is_retried_with_backoff_then_marked_failed(
     session_factory: sessionmaker[Session],
 ) -> None:
-    [job_id] = _enqueue(session_factory, 1)
+    clock = FakeClock()
+    [job_id] = _enqueue(session_factory, 1, clock)
 
     def boom(_run: JobRun) -> None:
         raise RuntimeError("upstream down")
 
-    worker = Worker(session_factory, {"test.note": boom}, max_attempts=3)
-    delays = []
+    worker = Worker(session_factory, {"test.note": boom}, max_attempts=3, clock=clock)
     for attempt in (1, 2):
-        before = utcnow()
         assert worker.run_once() is not None
         job = _job(session_factory, job_id)
         assert job.status is JobStatus.QUEUED and job.attempts == attempt
         assert job.last_error == "RuntimeError: upstream down"
-        delays.append(job.run_after - before)
+        assert job.run_after == clock.now() + backoff(attempt)
+        clock.advance(backoff(attempt) - timedelta(seconds=1))
         assert worker.run_once() is None  # not due yet
-        with transaction(session_factory) as session:
-            session.execute(update(Job).values(run_after=utcnow() - timedelta(seconds=1)))
-    assert delays[0] >= backoff(1) and delays[1] >= backoff(2) > backoff(1)
+        clock.advance(timedelta(seconds=1))
+    assert backoff(2) > backoff(1)
     assert worker.run_once() is not None
     assert _job(session_factory, job_id).status is JobStatus.FAILED
 

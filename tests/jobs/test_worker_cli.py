@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from deshi.cli.main import app
 from deshi.db import transaction
-from deshi.db.models import Job, JobStatus
+from deshi.db.tables import Job, JobStatus
 from deshi.jobs.queue import enqueue
 from deshi.learning.service import RETRAIN_JOB
 

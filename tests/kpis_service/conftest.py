@@ -11,13 +11,11 @@ from kpi_world import LABELS, KpiWorld, Spec, first_monday, history
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from deshi.auth.permissions import Role
 from deshi.auth.service import create_user, grant_role, issue_api_token
 from deshi.db import transaction
-from deshi.db.models import Decision, Item, ModelVersion, Review
+from deshi.db.tables import Decision, Item, ModelVersion, Review
+from deshi.domain import ItemStatus, ModelStatus, ReviewAction, Role
 from deshi.engine.types import Route
-from deshi.items.models import ItemStatus, ReviewAction
-from deshi.processes.models import ModelStatus
 from deshi.processes.service import create_department, create_process
 from deshi.settings import Settings
 from deshi.web import create_app

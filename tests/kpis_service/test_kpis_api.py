@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from kpi_world import KpiWorld
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from deshi.db import transaction
+from deshi.db.tables import Decision, Item
+from deshi.engine import RouteReason
 from deshi.engine.metrics import Estimate
 from deshi.kpis import business, flywheel, model_quality, product
 from deshi.kpis.recommend import recommend, weekly_evidence
@@ -144,6 +149,26 @@ def test_warnings_list_no_owner_for_an_unowned_process(client: TestClient, world
     assert "no_owner" not in [warning["code"] for warning in owned.json()]
     for warning in owned.json():
         assert set(warning) == {"code", "severity", "message", "params"}
+
+
+def test_a_newest_decision_held_back_by_the_monitor_warns_that_autopilot_is_suspended(
+    client: TestClient, world: KpiWorld, session_factory: sessionmaker[Session]
+) -> None:
+    def codes() -> list[str]:
+        url = f"/processes/{world.process}/warnings"
+        return [w["code"] for w in client.get(url, headers=world.auth("owner")).json()]
+
+    assert "autopilot_suspended" not in codes()
+    newest = (
+        select(Decision)
+        .join(Item, Item.id == Decision.item_id)
+        .where(Item.process_id == world.process)
+        .order_by(Decision.id.desc())
+        .limit(1)
+    )
+    with transaction(session_factory) as session:
+        session.scalars(newest).one().reason_code = RouteReason.SUSPENDED
+    assert "autopilot_suspended" in codes()
 
 
 def test_weekly_report_is_self_contained_with_charts_and_the_recommendation(

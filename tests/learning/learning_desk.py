@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.db import transaction
-from deshi.db.models import Decision as DecisionRow
-from deshi.db.models import Item, Process, Review, User
+from deshi.db.tables import Decision as DecisionRow
+from deshi.db.tables import Item, Process, Review, User
+from deshi.domain import ItemStatus, ReviewAction
 from deshi.engine import Decision
-from deshi.items.models import ItemStatus, ReviewAction
 from deshi.items.repo import insert_item
 from deshi.learning.registry import AgentRegistry
 from deshi.learning.service import decide_items, decision_rows, learn_from_review

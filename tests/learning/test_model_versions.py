@@ -11,17 +11,17 @@ from typer.testing import CliRunner
 
 from deshi.cli.main import app
 from deshi.db import transaction
-from deshi.db.models import AuditEvent, Job, JobStatus, ModelVersion, Process, Review
+from deshi.db.tables import AuditEvent, Job, JobStatus, ModelVersion, Process, Review
+from deshi.domain import ModelStatus
 from deshi.engine.agent import RESIDENT_VERSIONS
 from deshi.engine.learn import LinearDecider
 from deshi.errors import Conflict, NotFound
-from deshi.jobs.background import start_background_worker
 from deshi.jobs.worker import Worker
 from deshi.learning.jobs import retrain_handler
 from deshi.learning.registry import AgentRegistry
 from deshi.learning.service import RETRAIN_JOB, retrain, rollback
-from deshi.processes.models import ModelStatus
 from deshi.settings import Settings
+from deshi.web.background import start_background_worker
 
 
 def _champion(factory: sessionmaker[Session]) -> int:
@@ -99,7 +99,8 @@ def test_model_commands_list_retrain_and_roll_back(desk: Desk, db_url: str) -> N
 
 def test_background_worker_runs_the_queued_retrain(desk: Desk, db_url: str) -> None:
     desk.teach(banking_rows()[:40])
-    handle = start_background_worker(Settings(database_url=db_url), poll_seconds=0.05)
+    settings = Settings(database_url=db_url)
+    handle = start_background_worker(settings, registry=AgentRegistry(), poll_seconds=0.05)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from learning_desk import Desk, banking_rows
 
 from deshi.db import transaction
-from deshi.db.models import Process
+from deshi.db.tables import Process
 from deshi.engine import Route, RouteReason
 from deshi.learning.rules import first_match, parse_rules
 
@@ -29,6 +29,6 @@ def test_always_human_rule_routes_to_review(desk: Desk) -> None:
         process = session.get_one(Process, desk.process_id)
         process.always_human_rules = {"legal": "lawyer"}
     [(_, ruled), (_, free)] = desk.decide(["My lawyer asks where my card is", "Where is my card"])
-    assert ruled.route is Route.REVIEW and ruled.reason_code == RouteReason.RULE.value
-    assert "legal" in ruled.reason
-    assert free.reason_code != RouteReason.RULE.value
+    assert ruled.route is Route.REVIEW and ruled.reason_code is RouteReason.RULE
+    assert ruled.reason_params == {"rule": "legal"}
+    assert free.reason_code is not RouteReason.RULE

@@ -7,9 +7,14 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from deshi.engine.types import AgentConfig, Decision, Observation, Route
+from deshi.engine.types import AgentConfig, Decision, Observation, Policy, Route, RouteReason
 
 RouteRule = Callable[[str, int], Route]
+SCRIPTED_REASONS = {
+    Route.AUTO: RouteReason.AUTO,
+    Route.AUDIT: RouteReason.AUDIT,
+    Route.REVIEW: RouteReason.BELOW_THRESHOLD,
+}
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,7 @@ class FakeAgent:
             alternatives=(),
             evidence=(),
             route=route,
-            reason="scripted",
+            reason_code=SCRIPTED_REASONS[route],
             model_version=self.version,
             threshold=None if self.version == 0 else 0.5 + self.version / 100,
         )
@@ -75,6 +80,7 @@ def make_fake_agent() -> Callable[..., FakeAgent]:
     def make(
         route_for: RouteRule = lambda _text, _position: Route.REVIEW, **kwargs: int
     ) -> FakeAgent:
-        return FakeAgent(config=AgentConfig(audit_rate=0.1), route_for=route_for, **kwargs)
+        config = AgentConfig(policy=Policy(audit_rate=0.1))
+        return FakeAgent(config=config, route_for=route_for, **kwargs)
 
     return make

@@ -22,7 +22,7 @@ from deshi.audit import verify_chain
 from deshi.auth.service import authenticate_password
 from deshi.cli.main import app
 from deshi.db import create_db_engine, make_session_factory
-from deshi.db.models import Item, ModelVersion, Review
+from deshi.db.tables import Item, ModelVersion, Review
 from deshi.sim.demo_timing import (
     MEDIAN_SECONDS,
     arrival_times,

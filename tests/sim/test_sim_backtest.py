@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from deshi.engine.types import Route
+from deshi.engine.types import Policy, Route
 from deshi.sim.backtest import BacktestProgress, BacktestSettings, run_backtest
 from deshi.sim.dataset import Dataset, LabelledItem
 
@@ -40,7 +40,7 @@ def test_reviewed_items_teach_the_true_label_and_auto_items_teach_nothing(
     assert labels[:2] == ["greet", "farewell"]
     assert labels[2:] == [None] * 10
     assert [o.case_id for o in agent.recorded] == [item.case_id for item in REPEATED.items]
-    assert all(o.audit_rate == agent.config.audit_rate for o in agent.recorded)
+    assert all(o.audit_rate == agent.config.policy.audit_rate for o in agent.recorded)
 
 
 def test_audited_items_are_answered_with_the_truth_and_count_as_human_reviews(
@@ -134,7 +134,8 @@ def test_progress_is_reported_after_every_item(make_fake_agent: MakeAgent) -> No
 
 def test_summary_is_json_ready_and_echoes_the_configuration(make_fake_agent: MakeAgent) -> None:
     stream = _dataset([("hello", "greet"), ("bye", "farewell")], skipped_blank_text=3)
-    settings = BacktestSettings(error_budget=0.02, confidence=0.9, audit_rate=0.1, seed=7)
+    policy = Policy(error_budget=0.02, confidence=0.9, audit_rate=0.1)
+    settings = BacktestSettings(policy=policy, seed=7)
     result = run_backtest(stream, settings=settings, agent=make_fake_agent())
 
     summary = json.loads(json.dumps(result.to_dict()))
@@ -170,17 +171,7 @@ def test_clock_measures_seconds_and_throughput(make_fake_agent: MakeAgent) -> No
     assert result.throughput_items_per_s == 0.5
 
 
-@pytest.mark.parametrize(
-    ("field", "value"),
-    [
-        ("error_budget", 0.0),
-        ("error_budget", 1.0),
-        ("confidence", 1.5),
-        ("audit_rate", 0.0),
-        ("featurizer", "bag-of-words"),
-        ("window", 0),
-    ],
-)
+@pytest.mark.parametrize(("field", "value"), [("featurizer", "bag-of-words"), ("window", 0)])
 def test_settings_reject_values_out_of_range(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
         BacktestSettings(**{field: value})  # type: ignore[arg-type]

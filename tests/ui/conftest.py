@@ -21,7 +21,6 @@ from ui_world import UiWorld, seed
 from deshi.auth import passwords
 from deshi.db import create_db_engine, make_session_factory
 from deshi.db.migrate import upgrade_to_head
-from deshi.learning import registry
 from deshi.settings import Settings
 from deshi.web import create_app
 
@@ -39,10 +38,9 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="module")
 def _module_patches() -> Iterator[None]:
-    """Cheap password hashing and a fresh agent cache for this module's database."""
+    """Cheap password hashing for this module's users."""
     mp = pytest.MonkeyPatch()
     mp.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    mp.setattr(registry, "_default", None)
     yield
     mp.undo()
 

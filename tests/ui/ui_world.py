@@ -10,13 +10,15 @@ from importlib import resources
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from deshi.auth.permissions import Principal, Role
 from deshi.auth.service import create_user, grant_role, load_principal
 from deshi.db import transaction
+from deshi.domain import Mode, Role
 from deshi.items.models import ItemCreate
 from deshi.items.service import IngestLimits, ingest_items
+from deshi.learning.registry import AgentRegistry
 from deshi.learning.service import retrain
-from deshi.processes.models import Mode, ProcessUpdate
+from deshi.permissions import Principal
+from deshi.processes.models import ProcessUpdate
 from deshi.processes.service import create_department, create_process, update_process
 from deshi.reviews.models import ReviewCreate
 from deshi.reviews.service import claim_next, submit_review
@@ -66,7 +68,12 @@ def banking77(per_label: int, *, skip: int = 0) -> list[tuple[str, str]]:
 
 
 def _ingest(
-    factory: sessionmaker[Session], principal: Principal, process_id: int, rows: list[str], tag: str
+    factory: sessionmaker[Session],
+    registry: AgentRegistry,
+    principal: Principal,
+    process_id: int,
+    rows: list[str],
+    tag: str,
 ) -> list[int]:
     items = [ItemCreate(external_id=f"{tag}{i}", text=t) for i, t in enumerate(rows)]
     stored = ingest_items(
@@ -76,12 +83,17 @@ def _ingest(
         items=items,
         limits=IngestLimits(),
         batch=True,
+        registry=registry,
     )
     return [item.id for item in stored]
 
 
 def _review_all(
-    factory: sessionmaker[Session], principal: Principal, process_id: int, truth: dict[str, str]
+    factory: sessionmaker[Session],
+    registry: AgentRegistry,
+    principal: Principal,
+    process_id: int,
+    truth: dict[str, str],
 ) -> None:
     while True:
         with transaction(factory) as session:
@@ -90,12 +102,16 @@ def _review_all(
                 return
             assert claimed.external_id is not None
             answer = ReviewCreate(action="correct", label=truth[claimed.external_id], seconds=20)
-            submit_review(session, principal=principal, item_id=claimed.id, answer=answer)
+            submit_review(
+                session, principal=principal, item_id=claimed.id, answer=answer, registry=registry
+            )
 
 
 def seed(factory: sessionmaker[Session]) -> UiWorld:
-    """Build the world through the services (the same paths the API takes)."""
+    """Build the world through the services (the same paths the API takes), with agents of its
+    own: the app under test starts from the database, as another OS process would."""
     world = UiWorld()
+    registry = AgentRegistry()
     with transaction(factory) as session:
         own = create_department(session, actor="test", name="Own")
         other = create_department(session, actor="test", name="Other")
@@ -121,17 +137,18 @@ def seed(factory: sessionmaker[Session]) -> UiWorld:
         update_process(session, principal=owner, process_id=world.process_id,
                        changes=ProcessUpdate(mode=Mode.ASSIST))  # fmt: skip
     history = banking77(per_label=8)
-    _ingest(factory, owner, world.process_id, [t for t, _ in history], "h")
+    _ingest(factory, registry, owner, world.process_id, [t for t, _ in history], "h")
     _review_all(
         factory,
+        registry,
         reviewer,
         world.process_id,
         {f"h{i}": label for i, (_, label) in enumerate(history)},
     )
-    retrain(factory, process_id=world.process_id)
+    retrain(factory, process_id=world.process_id, registry=registry)
     fresh = banking77(per_label=3, skip=8)
-    _ingest(factory, owner, world.process_id, [t for t, _ in fresh], "f")
+    _ingest(factory, registry, owner, world.process_id, [t for t, _ in fresh], "f")
     [world.other_item_id] = _ingest(
-        factory, other_owner, world.other_process_id, ["Where is my card?"], "o"
+        factory, registry, other_owner, world.other_process_id, ["Where is my card?"], "o"
     )
     return world

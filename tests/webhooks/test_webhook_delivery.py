@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.db import transaction
 from deshi.db.base import utcnow
-from deshi.db.models import DeliveryStatus, Job, JobStatus, Process, Webhook, WebhookDelivery
+from deshi.db.tables import DeliveryStatus, Job, JobStatus, Process, Webhook, WebhookDelivery
 from deshi.jobs.worker import Worker
 from deshi.processes.service import create_department, create_process
 from deshi.webhooks import ITEM_COMPLETED, ITEM_DECIDED, enqueue_event, verify

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from deshi.db.models import Item, ModelVersion, Process, Review, Webhook
+from deshi.db.tables import Item, ModelVersion, Process, Review, Webhook
 
 __all__ = ["SNAPSHOT_SCOPED", "department_of"]
 

@@ -14,9 +14,9 @@ from collections.abc import Collection
 from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.orm import Session
 
-from deshi.auth.permissions import Action, Principal, can
-from deshi.db.models import AuditEvent
+from deshi.db.tables import AuditEvent
 from deshi.errors import PermissionDenied
+from deshi.permissions import Action, Principal, can
 
 __all__ = ["audit_departments", "list_events"]
 

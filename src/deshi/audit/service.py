@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from deshi.audit.chain import GENESIS_HASH, EventFields, event_hash, to_json_value
 from deshi.audit.departments import department_of
 from deshi.db.base import Base, utcnow
-from deshi.db.models import AuditEvent
+from deshi.db.tables import AuditEvent
 
 __all__ = ["ObjectRef", "VerifyResult", "record_event", "snapshot", "verify_chain"]
 

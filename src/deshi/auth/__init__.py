@@ -1,1 +1,2 @@
-"""Users, roles per department, API tokens, and the one permission function `can`."""
+"""Users, role grants per department, passwords and API tokens (the pure permission model is
+`deshi.permissions`)."""

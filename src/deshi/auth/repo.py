@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from deshi.auth.permissions import Grant
-from deshi.db.models import ApiToken, RoleGrant, User
+from deshi.db.tables import ApiToken, RoleGrant, User
+from deshi.permissions import Grant
 
 __all__ = ["any_user_exists", "get_token_by_hash", "get_user", "get_user_by_email", "grants_of"]
 

@@ -1,7 +1,7 @@
 """Auth use cases: users, passwords, role grants and API tokens; each change is audited.
 
 These functions do not check permissions: the caller (route or CLI command) first calls
-`deshi.auth.permissions.require(principal, action, department_id)` and passes `principal.actor`.
+`deshi.permissions.require(principal, action, department_id)` and passes `principal.actor`.
 Bookkeeping that is not a governance change (a token's last_used_at) is not audited.
 """
 
@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 from deshi.audit import record_event, snapshot
 from deshi.auth import repo
 from deshi.auth.passwords import generate_password, hash_password, verify_password
-from deshi.auth.permissions import Grant, Principal, Role
 from deshi.auth.tokens import generate_token, hash_token
 from deshi.db.base import utcnow
-from deshi.db.models import ApiToken, Department, RoleGrant, User
+from deshi.db.tables import ApiToken, Department, RoleGrant, User
+from deshi.domain import Role
 from deshi.errors import AuthenticationFailed, Conflict, NotFound, ValidationFailed
+from deshi.permissions import Grant, Principal
 
 __all__ = [
     "LAST_USED_RESOLUTION",

@@ -10,7 +10,7 @@ import typer
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-from deshi.db import create_db_engine, make_session_factory, transaction
+from deshi.db import engine_from_settings, make_session_factory, transaction
 from deshi.errors import DeshiError
 from deshi.settings import Settings
 
@@ -31,10 +31,7 @@ def cli_settings(db: str | None = None) -> Settings:
 def cli_factory(db: str | None) -> Iterator[sessionmaker[Session]]:
     """Sessions on the database, for commands that run several transactions; DeshiErrors
     become one line on stderr and exit 1."""
-    settings = cli_settings(db)
-    engine = create_db_engine(
-        settings.database_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms
-    )
+    engine = engine_from_settings(cli_settings(db))
     try:
         yield make_session_factory(engine)
     except DeshiError as exc:

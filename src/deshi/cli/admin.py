@@ -12,7 +12,7 @@ from deshi.audit import verify_chain
 from deshi.auth import repo as auth_repo
 from deshi.auth.service import create_first_admin
 from deshi.cli._db import cli_settings
-from deshi.db import create_db_engine, make_session_factory, transaction
+from deshi.db import engine_from_settings, make_session_factory, transaction
 from deshi.db.migrate import current_revision, upgrade_to_head
 
 __all__ = ["register"]
@@ -24,12 +24,7 @@ audit_app = typer.Typer(help="Check the append-only, hash-chained audit log.", n
 
 @contextmanager
 def _engine(db: str | None) -> Iterator[Engine]:
-    settings = cli_settings(db)
-    engine = create_db_engine(
-        settings.database_url,
-        echo=settings.sql_echo,
-        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-    )
+    engine = engine_from_settings(cli_settings(db))
     try:
         yield engine
     finally:

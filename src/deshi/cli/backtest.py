@@ -19,6 +19,7 @@ from rich.progress import (
 from rich.table import Table
 from typer.core import TyperCommand
 
+from deshi.engine import DEFAULT_POLICY, Policy, PolicyError
 from deshi.errors import ValidationFailed
 from deshi.i18n import DEFAULT_LOCALE, parse_locale
 from deshi.sim.backtest import (
@@ -64,9 +65,15 @@ def backtest(
     ] = None,
     text_col: Annotated[str | None, typer.Option(help="Column holding the item text.")] = None,
     label_col: Annotated[str | None, typer.Option(help="Column holding the true label.")] = None,
-    error_budget: Annotated[float, typer.Option(help="ε: tolerated auto error, in (0, 1).")] = 0.01,
-    confidence: Annotated[float, typer.Option(help="1 - δ for the guarantee, in (0, 1).")] = 0.95,
-    audit_rate: Annotated[float, typer.Option(help="Share of would-be-auto items audited.")] = 0.05,
+    error_budget: Annotated[
+        float, typer.Option(help="ε: tolerated auto error, in (0, 1).")
+    ] = DEFAULT_POLICY.error_budget,
+    confidence: Annotated[
+        float, typer.Option(help="1 - δ for the guarantee, in (0, 1).")
+    ] = DEFAULT_POLICY.confidence,
+    audit_rate: Annotated[
+        float, typer.Option(help="Share of would-be-auto items audited.")
+    ] = DEFAULT_POLICY.audit_rate,
     shuffle_seed: Annotated[
         int | None, typer.Option(help="Shuffle the stream with this seed (default: file order).")
     ] = None,
@@ -88,13 +95,12 @@ def backtest(
     """Replay labelled history as a live stream: what would the agent have auto-completed, how
     wrong would it have been, and how much human review would it have needed?"""
     try:
-        _check_options(error_budget, confidence, audit_rate, featurizer, window, limit)
+        policy = _policy(error_budget, confidence, audit_rate)
+        _check_options(featurizer, window, limit)
         _check_output_folders(json_out, report_out)
         locale = _locale(lang)
         settings = BacktestSettings(
-            error_budget=error_budget,
-            confidence=confidence,
-            audit_rate=audit_rate,
+            policy=policy,
             featurizer=featurizer,
             seed=shuffle_seed,
             window=window,
@@ -119,21 +125,16 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(USAGE_ERROR)
 
 
-def _check_options(
-    error_budget: float,
-    confidence: float,
-    audit_rate: float,
-    featurizer: str,
-    window: int,
-    limit: int | None,
-) -> None:
+def _policy(error_budget: float, confidence: float, audit_rate: float) -> Policy:
+    """The risk policy of the options; ValueError naming the option when one is out of range."""
+    try:
+        return Policy(error_budget=error_budget, confidence=confidence, audit_rate=audit_rate)
+    except PolicyError as error:
+        raise ValueError(f"--{error.field.replace('_', '-')} {error.reason}") from None
+
+
+def _check_options(featurizer: str, window: int, limit: int | None) -> None:
     """Raise ValueError, naming the option, for values out of range."""
-    if not 0.0 < error_budget < 1.0:
-        raise ValueError(f"--error-budget must be between 0 and 1 (exclusive), got {error_budget}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"--confidence must be between 0 and 1 (exclusive), got {confidence}")
-    if not 0.0 < audit_rate <= 1.0:
-        raise ValueError(f"--audit-rate must be in (0, 1], got {audit_rate}")
     if featurizer not in ("tfidf", "embeddings"):
         raise ValueError(f"--featurizer must be 'tfidf' or 'embeddings', got {featurizer!r}")
     if window < 1:

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from deshi.engine import DEFAULT_POLICY
+
 if TYPE_CHECKING:
     from deshi.sim.demo import DemoConfig, DemoResult
 
@@ -21,7 +23,10 @@ def demo(
     seed: int = typer.Option(0, help="Seed of the data order and the simulated people."),
     fresh: bool = typer.Option(False, "--fresh", help="Recreate an existing demo workspace."),
     error_budget: float = typer.Option(
-        0.01, min=0.0001, max=0.5, help="ε of the simulated process (δ is 0.05)."
+        DEFAULT_POLICY.error_budget,
+        min=0.0001,
+        max=0.5,
+        help=f"ε of the simulated process (δ is {DEFAULT_POLICY.delta:g}).",
     ),
     serve: bool = typer.Option(True, help="Serve the workspace when the simulation is done."),
     json_out: Path | None = typer.Option(None, "--json", help="Write the summary to this file."),

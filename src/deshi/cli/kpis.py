@@ -13,9 +13,12 @@ from rich.table import Table
 
 from deshi.cli._db import cli_session
 from deshi.i18n import DEFAULT_LOCALE, format_number, format_percent, parse_locale, translations
-from deshi.kpis import service
+from deshi.kpis.context import get_process, parse_arm
 from deshi.kpis.explain import arm_name, explain
+from deshi.kpis.kpi_report import kpi_report
 from deshi.kpis.models import KpiReport, Kpis, Metric, WarningPublic
+from deshi.kpis.process_warnings import process_warnings
+from deshi.kpis.weekly_report import weekly_report_html
 
 __all__ = ["kpis", "register", "report", "warnings"]
 
@@ -98,12 +101,12 @@ def kpis(
     """Show a process's KPIs per ISO week and overall, with their intervals."""
     with cli_session(db) as session:
         locale = parse_locale(lang)  # in the session: a bad value is one line and exit 1
-        found = service.kpi_report(
+        found = kpi_report(
             session,
-            service.get_process(session, process_id),
+            get_process(session, process_id),
             start=start.date() if start else None,
             end=end.date() if end else None,
-            arm=service.parse_arm(arm),
+            arm=parse_arm(arm),
         )
     if as_json:
         typer.echo(found.model_dump_json(by_alias=True, indent=2))
@@ -122,21 +125,21 @@ def report(
 ) -> None:
     """Write the weekly report of a process as one self-contained HTML page."""
     with cli_session(db) as session:
-        process = service.get_process(session, process_id)
-        html = service.weekly_report_html(session, process, week, locale=parse_locale(lang))
+        process = get_process(session, process_id)
+        html = weekly_report_html(session, process, week, locale=parse_locale(lang))
     out.write_text(html, encoding="utf-8")
     typer.echo(f"Wrote {out}")
 
 
 def warnings(
     process_id: int = typer.Option(..., "--process", help=PROCESS_HELP),
-    lang: str = typer.Option(DEFAULT_LOCALE, "--lang", help=LANG_HELP),
+    lang: str = typer.Option(DEFAULT_LOCALE, "--lang", help="Language of the warnings: en or ja."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """List the early warnings of a process, most severe first."""
     with cli_session(db) as session:
         locale = parse_locale(lang)
-        found = service.process_warnings(session, service.get_process(session, process_id))
+        found = process_warnings(session, get_process(session, process_id))
     for line in _warning_lines(found, locale):
         typer.echo(line)
 

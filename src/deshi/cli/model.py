@@ -10,10 +10,11 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from deshi.cli._db import cli_factory, cli_session
-from deshi.db.models import ModelVersion, Process
+from deshi.cli._db import cli_factory, cli_session, cli_settings
+from deshi.db.tables import ModelVersion, Process
 from deshi.errors import NotFound
 from deshi.learning import service
+from deshi.learning.registry import AgentRegistry
 
 __all__ = ["model_app", "register"]
 
@@ -83,8 +84,9 @@ def retrain(
 ) -> None:
     """Retrain now; the challenger is promoted only if it beats the champion on held-out items."""
     actor = f"cli:{getpass.getuser()}"
+    registry = AgentRegistry(training_threads=cli_settings(db).training_threads)
     with cli_factory(db) as factory:
-        report = service.retrain(factory, process_id=process_id, actor=actor)
+        report = service.retrain(factory, process_id=process_id, actor=actor, registry=registry)
     assert report is not None  # only a routine retrain skips
     outcome = "promoted" if report.promoted else "not promoted"
     if report.contested and not report.promoted:

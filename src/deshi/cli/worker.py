@@ -12,11 +12,11 @@ import httpx
 import typer
 
 from deshi.cli._db import cli_settings
-from deshi.db import create_db_engine, make_session_factory
-from deshi.jobs.background import default_handlers
+from deshi.db import engine_from_settings, make_session_factory
 from deshi.jobs.queue import DEFAULT_LEASE
 from deshi.jobs.worker import Worker
 from deshi.learning.registry import AgentRegistry
+from deshi.web.background import default_handlers
 
 __all__ = ["register", "worker"]
 
@@ -41,14 +41,11 @@ def worker(
     job, and a crashed worker's job is retried once its lease expires.
     """
     settings = cli_settings(db)
-    engine = create_db_engine(
-        settings.database_url,
-        echo=settings.sql_echo,
-        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-    )
+    engine = engine_from_settings(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with httpx.Client(timeout=10.0) as client:
-        handlers = default_handlers(registry=AgentRegistry(), client=client)
+        registry = AgentRegistry(training_threads=settings.training_threads)
+        handlers = default_handlers(registry=registry, client=client)
         runner = Worker(make_session_factory(engine), handlers, lease=timedelta(seconds=lease))
         try:
             if once:

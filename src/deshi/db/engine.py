@@ -1,4 +1,9 @@
-"""Engine factory: SQLite gets durable, concurrent-friendly pragmas; PostgreSQL uses psycopg 3."""
+"""Engine factory: SQLite gets durable, concurrent-friendly pragmas; PostgreSQL uses psycopg 3.
+
+`engine_from_settings` is how the app, the worker and every CLI command get their engine, so
+each database setting (`DESHI_DATABASE_URL`, `DESHI_SQL_ECHO`, `DESHI_SQLITE_BUSY_TIMEOUT_MS`)
+reaches all of them.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ from typing import Any, Final
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-__all__ = ["LOCK_EARLY", "create_db_engine", "is_sqlite"]
+from deshi.settings import Settings
+
+__all__ = ["LOCK_EARLY", "create_db_engine", "engine_from_settings", "is_sqlite"]
 
 # Execution option: on SQLite, begin the transaction with BEGIN IMMEDIATE (see below).
 LOCK_EARLY: Final = "deshi_lock_early"
@@ -25,6 +32,15 @@ def create_db_engine(url: str, *, echo: bool = False, sqlite_busy_timeout_ms: in
         _install_sqlite_pragmas(engine, busy_timeout_ms=sqlite_busy_timeout_ms)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def engine_from_settings(settings: Settings) -> Engine:
+    """The engine `settings` describe: their database URL, SQL echo and SQLite busy timeout."""
+    return create_db_engine(
+        settings.database_url,
+        echo=settings.sql_echo,
+        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+    )
 
 
 def _install_sqlite_pragmas(engine: Engine, *, busy_timeout_ms: int) -> None:

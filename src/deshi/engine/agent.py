@@ -15,16 +15,25 @@ from deshi.engine.heap import large_blocks_returned
 from deshi.engine.learn import LinearDecider
 from deshi.engine.memory import CaseMemory
 from deshi.engine.model import CalibrationData, TrainedModel
-from deshi.engine.policy import AuditMonitor, MonitorState, RouteReason
+from deshi.engine.policy import AuditMonitor, MonitorState
 from deshi.engine.training import (
     NEIGHBOURS,
     DeciderFactory,
+    Parallelism,
     TrainingSet,
     holdout_accuracy,
     score_with_deciders,
     train_model,
 )
-from deshi.engine.types import AgentConfig, Alternative, Decision, Observation, Route
+from deshi.engine.types import (
+    AgentConfig,
+    Alternative,
+    Decision,
+    Observation,
+    ReasonParams,
+    Route,
+    RouteReason,
+)
 
 MIN_LABEL_COUNT = 5  # a label seen fewer times than this is never auto-completed
 EVIDENCE_CASES = 5
@@ -138,20 +147,21 @@ class Agent:
             probs_ = [cand_probs[r] for r in top]
             alternatives = _alternatives(labels, probs_)
             label, conf = labels[0], probs_[0]
+            shown = round(conf, 6)  # routing compares the unrounded confidence
             route, reason = self._route(
                 label, conf, nearest[i], ids[i], matched[i], threshold, suspended
             )
             decisions.append(
                 Decision(
                     label=label,
-                    confidence=round(conf, 6),
+                    confidence=shown,
                     alternatives=alternatives,
                     evidence=evidence[i],
                     route=route,
-                    reason=_explain(reason, conf, threshold, matched[i]),
+                    reason_code=reason,
                     model_version=model.version,
                     threshold=threshold,
-                    reason_code=reason.value,
+                    reason_params=_reason_params(reason, label, shown, threshold, matched[i]),
                 )
             )
         return decisions
@@ -184,7 +194,7 @@ class Agent:
     @property
     def monitor_state(self) -> MonitorState:
         """What the audit evidence says about the error budget right now."""
-        return self.monitor.state(self.config.error_budget, self.config.delta)
+        return self.monitor.state(self.config.policy.error_budget, self.config.policy.delta)
 
     def _route(
         self,
@@ -215,7 +225,7 @@ class Agent:
             return Route.REVIEW, RouteReason.RARE_LABEL
         if suspended:
             return Route.REVIEW, RouteReason.SUSPENDED
-        if _audit_draw(self.config.seed, case_id) < self.config.audit_rate:
+        if _audit_draw(self.config.seed, case_id) < self.config.policy.audit_rate:
             return Route.AUDIT, RouteReason.AUDIT
         return Route.AUTO, RouteReason.AUTO
 
@@ -227,10 +237,10 @@ class Agent:
             alternatives=(),
             evidence=(),
             route=Route.REVIEW,
-            reason=_explain(reason, 0.0, None, rule),
+            reason_code=reason,
             model_version=0,
             threshold=None,
-            reason_code=reason.value,
+            reason_params=_reason_params(reason, None, 0.0, None, rule),
         )
 
     # ---- learning -------------------------------------------------------------------------
@@ -273,10 +283,11 @@ class Agent:
             make_featurizer(self.config.featurizer),
             version=version,
             cutoff=len(self.observations),
-            epsilon=self.config.error_budget,
-            delta=self.config.delta,
+            epsilon=self.config.policy.error_budget,
+            delta=self.config.policy.delta,
             seed=self.config.seed + version,
             make_decider=self.make_decider,
+            parallelism=Parallelism(threads=self.config.training_threads),
         )
         holdout, challenger_correct, champion_correct = self._compare(challenger, data, vectors)
         # "Better" needs evidence: a held-out set of some size, and strictly more right answers.
@@ -387,10 +398,11 @@ class Agent:
         until a later model certified again. Choosing by certification looks at two tests of the
         same budget, so each gets half of δ (Bonferroni), and the deployed threshold holds at δ.
         """
-        half = self.config.delta / 2
+        policy = self.config.policy
+        half = policy.delta / 2
         data = challenger.calibration_data
         if data is not None:
-            challenger = challenger.recalibrated(data, epsilon=self.config.error_budget, delta=half)
+            challenger = challenger.recalibrated(data, epsilon=policy.error_budget, delta=half)
         self._refresh_champion_calibration(delta=half)
         champion = self.champion
         assert champion is not None
@@ -417,8 +429,8 @@ class Agent:
         data = trained.extended(labelled, unlabelled)
         self.champion = champion.recalibrated(
             data,
-            epsilon=self.config.error_budget,
-            delta=self.config.delta if delta is None else delta,
+            epsilon=self.config.policy.error_budget,
+            delta=self.config.policy.delta if delta is None else delta,
         )
         self._tightened = None
 
@@ -426,11 +438,9 @@ class Agent:
         champion = self.champion
         assert champion is not None
         if self._tightened is None:
-            data = champion.calibration_data
+            data, policy = champion.calibration_data, self.config.policy
             self._tightened = (
-                champion.recalibrated(
-                    data, epsilon=self.config.error_budget / 2, delta=self.config.delta
-                )
+                champion.recalibrated(data, epsilon=policy.error_budget / 2, delta=policy.delta)
                 if data is not None
                 else champion
             )
@@ -480,25 +490,14 @@ def _audit_draw(seed: int, case_id: str) -> float:
     return int.from_bytes(digest, "big") / 2.0**64
 
 
-_FIXED_REASONS = {
-    RouteReason.AUDIT: "Randomly chosen for a blind audit of auto-completed work.",
-    RouteReason.NO_THRESHOLD: "No threshold is certified yet for this error budget.",
-    RouteReason.COLD_START: "Too few reviewed items to train a model yet.",
-    RouteReason.NOVEL: "Unlike anything reviewed before (novel input).",
-    RouteReason.RARE_LABEL: "The proposed label has been seen too rarely.",
-    RouteReason.SENSITIVE: "The proposed label is marked sensitive: always reviewed.",
-    RouteReason.SUSPENDED: "Auto-completion is suspended: audits show the budget at risk.",
-}
-
-
-def _explain(reason: RouteReason, conf: float, threshold: float | None, rule: str | None) -> str:
-    """The route's reason as one English sentence (formats only the sentence it returns)."""
-    fixed = _FIXED_REASONS.get(reason)
-    if fixed is not None:
-        return fixed
+def _reason_params(
+    reason: RouteReason, label: str | None, conf: float, threshold: float | None, rule: str | None
+) -> ReasonParams:
+    """The facts a route reason names (see RouteReason), for its sentence in any language."""
     if reason is RouteReason.RULE:
-        return f"An always-human rule matched: {rule}."
-    limit = f"{threshold:.1%}" if threshold is not None else "-"
-    if reason is RouteReason.AUTO:
-        return f"Confidence {conf:.1%} is at or above the certified threshold {limit}."
-    return f"Confidence {conf:.1%} is below the certified threshold {limit}."
+        return {"rule": rule}
+    if reason in (RouteReason.SENSITIVE, RouteReason.RARE_LABEL):
+        return {"label": label}
+    if reason in (RouteReason.AUTO, RouteReason.BELOW_THRESHOLD):
+        return {"confidence": conf, "threshold": threshold}
+    return {}

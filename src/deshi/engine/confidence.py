@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -23,16 +25,23 @@ DECIDER_CANDIDATES = 3
 MEMORY_CANDIDATES = 3
 DUPLICATE_SIMILARITY = 0.95  # a reviewed case this close decides the label outright
 VOTE_SHARPNESS = 3.0  # vote weight = similarity ** sharpness: close cases count much more
-FEATURE_NAMES = (
-    "decider_score",
-    "decider_margin",
-    "decider_top",
-    "nearest_similarity",
-    "nearest_agrees",
-    "best_similarity_for_label",
-    "memory_vote",
-    "log_label_count",
-)
+
+
+class Feature(IntEnum):
+    """The columns of a candidate's feature vector, in order (a trained model depends on it)."""
+
+    DECIDER_SCORE = 0
+    DECIDER_MARGIN = 1
+    DECIDER_TOP = 2  # 1.0 when the decider ranks the candidate first
+    NEAREST_SIMILARITY = 3
+    NEAREST_AGREES = 4  # 1.0 when the nearest case has the candidate's label
+    BEST_SIMILARITY_FOR_LABEL = 5
+    MEMORY_VOTE = 6  # similarity-weighted share of the neighbours with the candidate's label
+    LOG_LABEL_COUNT = 7
+
+
+FEATURE_NAMES = tuple(feature.name.lower() for feature in Feature)
+DECIDER_FEATURES = slice(Feature.DECIDER_SCORE, Feature.DECIDER_TOP + 1)  # _decider_features
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +62,8 @@ class Candidates:
         best = np.full(n_items, -1, dtype=np.int64)
         if len(self.item) == 0:
             return best
-        duplicate = (self.features[:, 3] >= DUPLICATE_SIMILARITY) & (self.features[:, 4] > 0)
+        near = self.features[:, Feature.NEAREST_SIMILARITY] >= DUPLICATE_SIMILARITY
+        duplicate = near & (self.features[:, Feature.NEAREST_AGREES] > 0)
         key = probabilities + 2.0 * duplicate  # probabilities ≤ 1: the duplicate flag dominates
         order = np.lexsort((-key, self.item))
         first = np.ones(len(order), dtype=bool)
@@ -89,20 +99,21 @@ def build_candidates(
     features = np.zeros((len(item), len(FEATURE_NAMES)), dtype=np.float64)
     if has_scores:
         assert scores is not None
-        features[:, 0:3] = _decider_features(scores, item, cand)
+        features[:, DECIDER_FEATURES] = _decider_features(scores, item, cand)
     sims = neighbours.similarities.astype(np.float64)
     agrees = nn_ids[item] == cand[:, None]  # (rows, k)
     weights = np.clip(sims, 0.0, 1.0) ** VOTE_SHARPNESS
     total = weights.sum(axis=1)[item]
     if k:
-        features[:, 3] = sims[item, 0]
-        features[:, 4] = agrees[:, 0]
-        features[:, 5] = np.where(agrees, sims[item], -np.inf).max(axis=1, initial=-np.inf)
-        features[:, 5] = np.where(agrees.any(axis=1), features[:, 5], 0.0)
+        features[:, Feature.NEAREST_SIMILARITY] = sims[item, 0]
+        features[:, Feature.NEAREST_AGREES] = agrees[:, 0]
+        best = np.where(agrees, sims[item], -np.inf).max(axis=1, initial=-np.inf)
+        features[:, Feature.BEST_SIMILARITY_FOR_LABEL] = np.where(agrees.any(axis=1), best, 0.0)
         vote = (weights[item] * agrees).sum(axis=1)
-        features[:, 6] = np.divide(vote, total, out=np.zeros_like(vote), where=total > 0)
+        share = np.divide(vote, total, out=np.zeros_like(vote), where=total > 0)
+        features[:, Feature.MEMORY_VOTE] = share
     counts = np.array([label_counts.get(label, 0) for label in vocab], dtype=np.float64)
-    features[:, 7] = np.log1p(counts[cand])
+    features[:, Feature.LOG_LABEL_COUNT] = np.log1p(counts[cand])
     labels = np.array(vocab, dtype=object)[cand] if len(cand) else np.zeros(0, dtype=object)
     return Candidates(item, labels, features)
 
@@ -150,9 +161,12 @@ class ConfidenceModel:
         if len(np.unique(correct)) < 2:
             self._constant = float(correct.mean()) if len(correct) else 0.0
             return self
-        self._model = make_pipeline(StandardScaler(), LogisticRegression(C=self.c, max_iter=500))
+        self._model = self._pipeline()
         self._model.fit(features, correct)
         return self
+
+    def _pipeline(self) -> Pipeline:
+        return make_pipeline(StandardScaler(), LogisticRegression(C=self.c, max_iter=500))
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Probability that each candidate is right."""
@@ -161,3 +175,36 @@ class ConfidenceModel:
         if self._model is None:
             return np.full(len(features), self._constant)
         return np.asarray(self._model.predict_proba(features)[:, 1], dtype=np.float64)
+
+    def to_state(self) -> dict[str, Any]:
+        """C and the constant, or the fitted scaler's and logistic model's arrays."""
+        state: dict[str, Any] = {"c": self.c, "constant": self._constant, "fitted": None}
+        if self._model is not None:
+            scaler, logistic = self._model[0], self._model[-1]
+            state["fitted"] = {
+                "mean": scaler.mean_,
+                "var": scaler.var_,
+                "scale": scaler.scale_,
+                "samples": int(scaler.n_samples_seen_),
+                "coef": logistic.coef_,
+                "intercept": logistic.intercept_,
+                "classes": logistic.classes_,
+            }
+        return state
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ConfidenceModel:
+        """The model `to_state` describes: scikit-learn's own objects, given the fitted arrays
+        (so `predict` runs the very same arithmetic)."""
+        model = cls(c=state["c"])
+        model._constant = float(state["constant"])
+        fitted = state["fitted"]
+        if fitted is not None:
+            model._model = model._pipeline()
+            scaler, logistic = model._model[0], model._model[-1]
+            scaler.mean_, scaler.var_ = fitted["mean"], fitted["var"]
+            scaler.scale_, scaler.n_samples_seen_ = fitted["scale"], fitted["samples"]
+            logistic.coef_, logistic.intercept_ = fitted["coef"], fitted["intercept"]
+            logistic.classes_ = fitted["classes"]
+            scaler.n_features_in_ = logistic.n_features_in_ = fitted["coef"].shape[1]
+        return model

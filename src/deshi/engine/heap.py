@@ -7,7 +7,7 @@ such arrays of every size, so a process that decides and retrains keeps growing:
 held 636 MiB before its first retrain and 906 MiB after the one at 2,544 reviewed items, where
 the same replay with every block from 1 MiB mapped held 642 MiB. Deciding, on the other hand,
 allocates the same few arrays of up to 27 MB again and again; mapping each of them afresh cost
-35–40% of the decisions per second (docs/benchmarks.md, tenth session).
+35–40% of the decisions per second (docs/benchmarks-history.md, commit 045c7dd).
 """
 
 from __future__ import annotations

@@ -16,7 +16,11 @@ from deshi.engine.types import Case
 
 
 class Decider(Protocol):
-    """Proposes labels for vectorised texts; higher scores mean more likely."""
+    """Proposes labels for vectorised texts; higher scores mean more likely.
+
+    To be stored in a model version, a decider also has `to_state()`/`from_state()` and a kind
+    registered with `deshi.engine.serialize.register_kind` (docs/engine.md, "Stored models").
+    """
 
     name: str
 
@@ -82,11 +86,19 @@ class LinearDecider:
         self._weights = np.ascontiguousarray(svm.coef_.T, dtype=np.float32)
         self._intercept = np.asarray(svm.intercept_, dtype=np.float32)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickle, also versions stored before only the weights were kept (with `_svm`)."""
-        svm = state.pop("_svm", None)
-        self.__dict__.update(state)
-        if "_weights" not in state:
-            self._weights = self._intercept = None
-            if svm is not None:
-                self._keep_weights(svm)
+    def to_state(self) -> dict[str, Any]:
+        """C, the classes, and the float32 weights and intercepts (None with one class)."""
+        return {
+            "c": self.c,
+            "classes": list(self.classes_),
+            "weights": self._weights,
+            "intercept": self._intercept,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> LinearDecider:
+        """The decider `to_state` describes; it scores exactly as the original did."""
+        decider = cls(c=state["c"])
+        decider.classes_ = [str(label) for label in state["classes"]]
+        decider._weights, decider._intercept = state["weights"], state["intercept"]
+        return decider

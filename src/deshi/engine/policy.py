@@ -49,21 +49,6 @@ SCORE_BINS = 20
 MIN_LABELLED_PER_BIN = 5
 
 
-class RouteReason(StrEnum):
-    """Why an item went where it went (stable codes for UIs and translations)."""
-
-    AUTO = "auto"
-    AUDIT = "audit"
-    BELOW_THRESHOLD = "below_threshold"
-    NO_THRESHOLD = "no_threshold"
-    COLD_START = "cold_start"
-    NOVEL = "novel"
-    RARE_LABEL = "rare_label"
-    SENSITIVE = "sensitive"
-    RULE = "rule"
-    SUSPENDED = "suspended"
-
-
 class MonitorState(StrEnum):
     """What the audit evidence says about the error budget."""
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from deshi.engine.confidence import Candidates, ConfidenceModel, build_candidates
+from deshi.engine.confidence import Candidates, ConfidenceModel, Feature, build_candidates
 from deshi.engine.featurize import Featurizer, Matrix
 from deshi.engine.learn import Decider, LinearDecider
 from deshi.engine.memory import Neighbours
@@ -26,11 +26,27 @@ PARALLEL_FROM = 1000  # labelled items from which deciders are fitted in paralle
 # plus liblinear's), so two at once cost a second copy. Above this many values (BANKING77 with
 # TF-IDF: 1.8M; with sentence embeddings beside the n-grams: 6.8M) they are fitted one by one.
 PARALLEL_MAX_VALUES = 3_000_000
-TRAINING_THREADS = os.cpu_count() or 1
 MIN_TRAIN = 20  # labelled items before a decider is trained (memory-only before)
 NOVELTY_QUANTILE = 0.01  # inputs less similar to memory than 99% of known items are novel
 
 DeciderFactory = Callable[[], Decider]
+
+
+@dataclass(frozen=True, slots=True)
+class Parallelism:
+    """How many deciders a retrain fits at once, each in a thread: `threads` (None: one per
+    CPU, counted when training starts) on data of at least `min_items` labelled items and at
+    most `max_values` stored values; one at a time otherwise."""
+
+    threads: int | None = None
+    min_items: int = PARALLEL_FROM
+    max_values: int = PARALLEL_MAX_VALUES
+
+    def threads_for(self, items: int, values: int) -> int:
+        """Deciders fitted at once on data of this size (1: one by one, no threads)."""
+        if items < self.min_items or values > self.max_values:
+            return 1
+        return self.threads or os.cpu_count() or 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +86,8 @@ def score_items(
     if confidence is not None:
         probs = confidence.predict(candidates.features)
     else:  # memory only: the similarity-weighted vote is the best estimate there is
-        probs = candidates.features[:, 6] * candidates.features[:, 3]
+        features = candidates.features
+        probs = features[:, Feature.MEMORY_VOTE] * features[:, Feature.NEAREST_SIMILARITY]
     return candidates, probs
 
 
@@ -148,6 +165,7 @@ def train_model(
     delta: float,
     seed: int,
     make_decider: DeciderFactory = LinearDecider,
+    parallelism: Parallelism = Parallelism(),
 ) -> tuple[TrainedModel, Matrix]:
     """Fit a model version on the labelled items; returns it with the labelled items' vectors."""
     featurizer.fit([*data.texts, *data.unlabelled_texts])  # unsupervised: all texts are fair game
@@ -160,7 +178,7 @@ def train_model(
         return model, vectors
     rng = np.random.default_rng(seed)
     fold = rng.permutation(len(data.texts)) % FOLDS
-    with _Deciders(vectors, data, fold, make_decider) as deciders:
+    with _Deciders(vectors, data, fold, make_decider, parallelism) as deciders:
         oof = _out_of_fold_candidates(vectors, featurizer, data, fold, deciders.for_fold, rng)
         final = deciders.final()
     labelled_rows = oof.labelled_rows
@@ -206,13 +224,13 @@ class _Deciders:
     """The fold deciders (each trained without its fold) and the final one (on everything).
 
     Each fold's decider is wanted when its fold is scored and dropped after it; the final one is
-    wanted last. On larger data they are fitted TRAINING_THREADS at a time in threads (liblinear
-    releases the GIL; so a `Decider.fit` must not share mutable state between instances): the
+    wanted last. On larger data they are fitted `threads` at a time (see `Parallelism`; liblinear
+    releases the GIL, so a `Decider.fit` must not share mutable state between instances): the
     first time a decider is wanted, it and the next ones are fitted together, and each is
-    handed out and dropped in turn. So at most TRAINING_THREADS deciders are alive
-    at once, not all six, and fitting never overlaps the scoring of a fold (whose search index
-    is hundreds of MB on long texts). On wide data (more than PARALLEL_MAX_VALUES stored values)
-    they are fitted one at a time, so one decider and one copy of the rows are alive at a time.
+    handed out and dropped in turn. So at most `threads` deciders are alive at once, not all
+    six, and fitting never overlaps the scoring of a fold (whose search index is hundreds of MB
+    on long texts). On wide data (more than `Parallelism.max_values` stored values) they are
+    fitted one at a time, so one decider and one copy of the rows are alive at a time.
     One by one, the same data gives the same weights bit for bit, in any order. In threads it
     does not quite: scikit-learn's liblinear draws its coordinate order from one process-wide
     generator, so two solvers running side by side interleave their draws, and weights differ
@@ -221,19 +239,20 @@ class _Deciders:
     """
 
     def __init__(
-        self, vectors: Matrix, data: TrainingSet, fold: np.ndarray, make_decider: DeciderFactory
+        self,
+        vectors: Matrix,
+        data: TrainingSet,
+        fold: np.ndarray,
+        make_decider: DeciderFactory,
+        parallelism: Parallelism,
     ) -> None:
         self._vectors, self._data, self._fold = vectors, data, fold
         self._make_decider = make_decider
         self._subsets = [np.flatnonzero(fold != f) for f in range(FOLDS)]
         self._subsets.append(np.arange(len(fold)))  # the final decider's: every item
         values = vectors.nnz if sparse.issparse(vectors) else vectors.size
-        parallel = len(fold) >= PARALLEL_FROM and TRAINING_THREADS > 1
-        self._pool = (
-            ThreadPoolExecutor(max_workers=TRAINING_THREADS)
-            if parallel and values <= PARALLEL_MAX_VALUES
-            else None
-        )
+        self.threads = parallelism.threads_for(len(fold), values)
+        self._pool = ThreadPoolExecutor(max_workers=self.threads) if self.threads > 1 else None
         self._ready: dict[int, Decider] = {}
 
     def __enter__(self) -> _Deciders:
@@ -255,7 +274,7 @@ class _Deciders:
         if self._pool is None:
             return self._fit(self._subsets[index])
         if index not in self._ready:
-            batch = range(index, min(index + TRAINING_THREADS, len(self._subsets)))
+            batch = range(index, min(index + self.threads, len(self._subsets)))
             fitted = self._pool.map(self._fit, [self._subsets[i] for i in batch])
             self._ready.update(zip(batch, fitted, strict=True))
         return self._ready.pop(index)

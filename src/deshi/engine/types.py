@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import ClassVar, Final
 
 
 class Route(StrEnum):
@@ -12,6 +14,29 @@ class Route(StrEnum):
     AUTO = "auto"  # auto-completed with the agent's label
     REVIEW = "review"  # a human decides (suggestion shown in assist/autopilot)
     AUDIT = "audit"  # would have been auto-completed; sampled for a blind human check
+
+
+class RouteReason(StrEnum):
+    """Why an item went where it went: a stable code, stored and translated (never a sentence).
+
+    The parameters each code carries in `Decision.reason_params` are listed beside it; the
+    sentences live in the i18n catalogue (deshi.items.reasons).
+    """
+
+    AUTO = "auto"  # confidence, threshold
+    AUDIT = "audit"
+    BELOW_THRESHOLD = "below_threshold"  # confidence, threshold
+    NO_THRESHOLD = "no_threshold"
+    COLD_START = "cold_start"
+    NOVEL = "novel"
+    RARE_LABEL = "rare_label"  # label
+    SENSITIVE = "sensitive"  # label
+    RULE = "rule"  # rule: the name of the always-human rule that matched
+    SUSPENDED = "suspended"
+
+
+ReasonParam = str | float | None
+ReasonParams = Mapping[str, ReasonParam]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +66,10 @@ class Decision:
     alternatives: tuple[Alternative, ...]  # best first, includes `label`
     evidence: tuple[Case, ...]  # nearest reviewed cases, most similar first
     route: Route
-    reason: str  # one human-readable sentence
+    reason_code: RouteReason  # why it routes there; its sentence is the UI's, not the engine's
     model_version: int  # 0 = no trained model yet (memory only)
     threshold: float | None  # auto-complete threshold in force; None = auto-completion off
-    reason_code: str = ""  # machine-readable reason (see deshi.engine.policy.RouteReason)
+    reason_params: ReasonParams = field(default_factory=dict)  # see RouteReason
 
     @property
     def would_auto(self) -> bool:
@@ -94,7 +119,7 @@ class Observation:
             predicted_label=decision.label,
             confidence=decision.confidence,
             model_version=decision.model_version,
-            suspended=decision.reason_code == "suspended",
+            suspended=decision.reason_code is RouteReason.SUSPENDED,
         )
 
     @property
@@ -104,30 +129,91 @@ class Observation:
 
 
 @dataclass(frozen=True, slots=True)
-class AgentConfig:
-    """Process-owner settings and engine knobs. Constructing it validates it."""
+class Bounds:
+    """The allowed values of a policy number: the open interval (low, high), or (low, high]."""
+
+    low: float
+    high: float
+    high_included: bool = False
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, int | float) or value <= self.low:
+            return False
+        return value <= self.high if self.high_included else value < self.high
+
+    def __str__(self) -> str:
+        if self.high_included:
+            return f"in ({self.low:g}, {self.high:g}]"
+        return f"between {self.low:g} and {self.high:g} (exclusive)"
+
+    @property
+    def lt(self) -> float | None:
+        """The upper bound when excluded (pydantic's `Field(lt=...)`), else None."""
+        return None if self.high_included else self.high
+
+    @property
+    def le(self) -> float | None:
+        """The upper bound when included (pydantic's `Field(le=...)`), else None."""
+        return self.high if self.high_included else None
+
+
+class PolicyError(ValueError):
+    """A policy number out of its bounds; `field` names it, `reason` says what is allowed."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field, self.reason = field, reason
+        super().__init__(f"{field} {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A process owner's risk policy: the error budget ε, the confidence 1 − δ of the guarantee
+    that auto-completed items stay within it, and the audit rate. Constructing it validates it.
+
+    The defaults and `BOUNDS` here are the only ones: the API's schemas, the tables' column
+    defaults, the engine, the backtest and the CLI all take them from this class.
+    """
 
     error_budget: float = 0.01  # ε: tolerated share of wrong auto-completed items
     confidence: float = 0.95  # 1 − δ
     audit_rate: float = 0.05  # share of would-be-auto items sent to blind review
-    featurizer: str = "tfidf"  # "tfidf" or "embeddings"
-    sensitive_labels: frozenset[str] = field(default_factory=frozenset)
-    retrain_every: int = 200  # new labelled items that trigger a retrain
-    seed: int = 0
+
+    BOUNDS: ClassVar[Mapping[str, Bounds]] = {
+        "error_budget": Bounds(0, 1),
+        "confidence": Bounds(0, 1),
+        "audit_rate": Bounds(0, 1, high_included=True),
+    }
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.error_budget < 1.0:
-            raise ValueError(f"error_budget must be in (0, 1), got {self.error_budget}")
-        if not 0.0 < self.confidence < 1.0:
-            raise ValueError(f"confidence must be in (0, 1), got {self.confidence}")
-        if not 0.0 < self.audit_rate <= 1.0:
-            raise ValueError(f"audit_rate must be in (0, 1], got {self.audit_rate}")
-        if self.featurizer not in ("tfidf", "embeddings"):
-            raise ValueError(f"featurizer must be 'tfidf' or 'embeddings', got {self.featurizer!r}")
-        if self.retrain_every < 1:
-            raise ValueError(f"retrain_every must be >= 1, got {self.retrain_every}")
+        for name, bounds in self.BOUNDS.items():
+            value = getattr(self, name)
+            if value not in bounds:
+                raise PolicyError(name, f"must be {bounds}, got {value}")
 
     @property
     def delta(self) -> float:
         """δ, the allowed probability that the error guarantee fails."""
         return 1.0 - self.confidence
+
+
+DEFAULT_POLICY: Final = Policy()
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    """Process-owner settings and engine knobs. Constructing it validates it."""
+
+    policy: Policy = DEFAULT_POLICY  # ε, 1 − δ and the audit rate
+    featurizer: str = "tfidf"  # "tfidf" or "embeddings"
+    sensitive_labels: frozenset[str] = field(default_factory=frozenset)
+    retrain_every: int = 200  # new labelled items that trigger a retrain
+    seed: int = 0
+    training_threads: int | None = None  # deciders a retrain fits at once; None: one per CPU
+
+    def __post_init__(self) -> None:
+        if self.training_threads is not None and self.training_threads < 1:
+            raise ValueError(f"training_threads must be >= 1, got {self.training_threads}")
+        if self.featurizer not in ("tfidf", "embeddings"):
+            raise ValueError(f"featurizer must be 'tfidf' or 'embeddings', got {self.featurizer!r}")
+        if self.retrain_every < 1:
+            raise ValueError(f"retrain_every must be >= 1, got {self.retrain_every}")

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from deshi.kpis.inventory import PlanPhase, RankedProcess
+from deshi.inventory.ranking import PlanPhase, RankedProcess
 from deshi.kpis.models import ReasonPublic
 
 __all__ = ["CandidateCreate", "CandidatePublic", "PlanPhasePublic", "RankedCandidatePublic"]

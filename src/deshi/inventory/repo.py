@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from deshi.db.models import InventoryCandidate
+from deshi.db.tables import InventoryCandidate
 
 __all__ = ["currencies_in", "get_by_name", "get_candidate", "list_candidates"]
 

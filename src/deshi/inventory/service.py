@@ -11,12 +11,12 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from deshi.audit import record_event, snapshot
-from deshi.auth.permissions import Action, Principal, require
-from deshi.db.models import Department, InventoryCandidate
+from deshi.db.tables import Department, InventoryCandidate
 from deshi.errors import Conflict, NotFound, ValidationFailed
 from deshi.inventory import repo
 from deshi.inventory.models import CandidateCreate, CandidatePublic, RankedCandidatePublic
-from deshi.kpis.inventory import CandidateProcess, rank_processes
+from deshi.inventory.ranking import CandidateProcess, rank_processes
+from deshi.permissions import Action, Principal, require
 
 __all__ = [
     "add_candidate",
@@ -75,7 +75,7 @@ def add_candidate_for(
 
 
 def rank_candidates(candidates: list[InventoryCandidate]) -> list[RankedCandidatePublic]:
-    """Rank stored candidates with the pure ranking of deshi.kpis.inventory."""
+    """Rank stored candidates with the pure ranking of deshi.inventory.ranking."""
     by_name = {c.name: CandidatePublic.model_validate(c) for c in candidates}
     pure = [
         CandidateProcess(

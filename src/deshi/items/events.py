@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from deshi.db.models import Item, Process
+from deshi.db.tables import Item, Process
+from deshi.domain import ItemStatus
 from deshi.engine import Decision
-from deshi.items.models import ItemStatus
 from deshi.webhooks import ITEM_COMPLETED, ITEM_DECIDED, enqueue_events
 
 __all__ = ["event_payload", "publish_completed", "publish_decided"]

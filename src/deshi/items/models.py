@@ -1,17 +1,15 @@
-"""Value types of items: their lifecycle status, review actions, and the API's item schemas.
-
-This module is imported by the table definitions (deshi.db.models), so it must not import them.
-"""
+"""The API's item, decision and review schemas; their enums (ItemStatus, ReviewAction) are in
+`deshi.domain`."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from deshi.engine.types import Route
+from deshi.domain import ItemStatus, ReviewAction
+from deshi.engine.types import Route, RouteReason
 
 __all__ = [
     "AlternativePublic",
@@ -21,30 +19,8 @@ __all__ = [
     "ItemBatchPublic",
     "ItemCreate",
     "ItemPublic",
-    "ItemStatus",
-    "ReviewAction",
     "ReviewPublic",
 ]
-
-
-class ItemStatus(StrEnum):
-    """Lifecycle: received → decided → auto_completed | queued → claimed → reviewed → completed."""
-
-    RECEIVED = "received"
-    DECIDED = "decided"
-    AUTO_COMPLETED = "auto_completed"
-    QUEUED = "queued"
-    CLAIMED = "claimed"  # a reviewer holds a lease on it (lease_owner, lease_expires_at)
-    REVIEWED = "reviewed"
-    COMPLETED = "completed"
-
-
-class ReviewAction(StrEnum):
-    """What a reviewer did with an item."""
-
-    ACCEPT = "accept"  # the suggested label is right
-    CORRECT = "correct"  # the reviewer chose another label
-    ESCALATE = "escalate"  # needs someone else; no final label yet
 
 
 class ItemCreate(BaseModel):
@@ -103,9 +79,16 @@ class DecisionPublic(BaseModel):
     alternatives: list[AlternativePublic]
     evidence: list[EvidencePublic]
     route: Route
-    reason: str
-    reason_code: str | None = Field(
-        description="Machine-readable reason for the route (deshi.engine.RouteReason value)."
+    reason: str = Field(
+        description="Why the item was routed so, in English (rendered from the code and params)."
+    )
+    reason_code: RouteReason | None = Field(
+        description="Why the item was routed so; null only for decisions stored before codes."
+    )
+    reason_params: dict[str, str | float | None] = Field(
+        default_factory=dict,
+        description="The facts the reason code names: confidence and threshold (auto, "
+        "below_threshold), label (sensitive, rare_label), rule (rule).",
     )
     created_at: datetime
 

@@ -12,9 +12,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from deshi.db.models import Decision, Item, ModelVersion, Review
+from deshi.db.tables import Decision, Item, ModelVersion, Review
+from deshi.domain import ItemStatus, ReviewAction
 from deshi.errors import Conflict
-from deshi.items.models import ItemStatus, ReviewAction
 
 __all__ = [
     "DuplicateItem",

@@ -9,7 +9,7 @@ The engine proposes a route (auto | review | audit); the process decides what is
     arm 'human_only' (any mode)   queued, blind     queued, blind     queued, blind
 
 Always-human rules are not applied here: `deshi.learning.service.decide_items` passes the
-matched rule into the engine call, and the engine routes the item to `review` (reason "rule").
+matched rule into the engine call, and the engine routes the item to `review` (RouteReason.RULE).
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from deshi.domain import ItemStatus, Mode
 from deshi.engine import Route
-from deshi.items.models import ItemStatus
-from deshi.kpis.arms import assign_arm as draw_arm
-from deshi.processes.models import Mode
+from deshi.items.arms import assign_arm as draw_arm
 
 __all__ = [
     "AI_LED",
@@ -39,7 +38,7 @@ AI_LED = "ai_led"
 def assign_arm(arms: Mapping[str, Any], key: str) -> str | None:
     """A stable random arm for the item keyed `key` by the process's arm shares (None: no arms).
 
-    The draw is `deshi.kpis.arms.assign_arm`, whose proportions and independence from the item's
+    The draw is `deshi.items.arms.assign_arm`, whose proportions and independence from the item's
     content are what the KPI tests check.
     """
     shares = {name: float(share) for name, share in arms.items() if float(share) > 0}

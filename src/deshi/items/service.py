@@ -10,24 +10,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.audit import ObjectRef, record_event
-from deshi.auth.permissions import Action, Principal, can
 from deshi.db import transaction
 from deshi.db.base import utcnow
-from deshi.db.models import Decision, Item, Process, Review
+from deshi.db.tables import Decision, Item, Process, Review
+from deshi.domain import ItemStatus
 from deshi.errors import Conflict, NotFound, ValidationFailed
 from deshi.items import events, repo, routing
-from deshi.items.models import (
-    DecisionPublic,
-    ItemCreate,
-    ItemPublic,
-    ItemStatus,
-    ReviewPublic,
-)
+from deshi.items.models import DecisionPublic, ItemCreate, ItemPublic, ReviewPublic
+from deshi.items.reasons import route_reason
+from deshi.learning.registry import AgentRegistry
 from deshi.learning.service import decide_items, decision_rows
+from deshi.permissions import Action, Principal, can
 from deshi.processes.service import get_process_for
 
 __all__ = [
@@ -62,6 +60,7 @@ def ingest_items(
     items: Sequence[ItemCreate],
     limits: IngestLimits,
     batch: bool,
+    registry: AgentRegistry,
 ) -> list[ItemPublic]:
     """Store, decide and route new items in one transaction; return every item in order.
 
@@ -70,14 +69,17 @@ def ingest_items(
     retried, so the caller gets the stored item instead of an error or a duplicate.
     """
     _validate(items, limits=limits, batch=batch)
+    ingest = partial(
+        _ingest, principal=principal, process_id=process_id, items=items, registry=registry
+    )
     for _ in range(_ATTEMPTS - 1):
         try:
             with transaction(factory) as session:
-                return _ingest(session, principal=principal, process_id=process_id, items=items)
+                return ingest(session)
         except repo.DuplicateItem:
             continue
     with transaction(factory) as session:
-        return _ingest(session, principal=principal, process_id=process_id, items=items)
+        return ingest(session)
 
 
 def _validate(items: Sequence[ItemCreate], *, limits: IngestLimits, batch: bool) -> None:
@@ -101,7 +103,12 @@ def _validate(items: Sequence[ItemCreate], *, limits: IngestLimits, batch: bool)
 
 
 def _ingest(
-    session: Session, *, principal: Principal, process_id: int, items: Sequence[ItemCreate]
+    session: Session,
+    *,
+    principal: Principal,
+    process_id: int,
+    items: Sequence[ItemCreate],
+    registry: AgentRegistry,
 ) -> list[ItemPublic]:
     process = get_process_for(session, principal, process_id, INGEST_ACTION)
     if process.archived_at is not None:
@@ -112,7 +119,7 @@ def _ingest(
     fresh = Lineage()
     if new:
         repo.add_items(session, new)
-        fresh = _decide(session, process=process, items=new)
+        fresh = _decide(session, process=process, items=new, registry=registry)
         record_event(
             session,
             actor=principal.actor,
@@ -145,11 +152,13 @@ def _new_item(process: Process, data: ItemCreate) -> Item:
     )
 
 
-def _decide(session: Session, *, process: Process, items: list[Item]) -> Lineage:
+def _decide(
+    session: Session, *, process: Process, items: list[Item], registry: AgentRegistry
+) -> Lineage:
     """Ask the agent (which also routes always-human rule matches), apply the mode, store
     decisions and statuses; return the new items' lineage (they have no reviews yet) so
     rendering needs no query."""
-    decisions = decide_items(session, process=process, items=items)
+    decisions = decide_items(session, process=process, items=items, registry=registry)
     rows = decision_rows(session, process=process, items=items, decisions=decisions)
     now = utcnow()
     for row in rows:
@@ -300,7 +309,10 @@ def decision_public(decision: Decision, numbers: dict[int, int]) -> DecisionPubl
         alternatives=decision.alternatives,
         evidence=decision.evidence,
         route=decision.route,
-        reason=decision.reason,
+        reason=route_reason(
+            decision.reason_code, decision.reason_params, stored=decision.legacy_reason
+        ),
         reason_code=decision.reason_code,
+        reason_params=decision.reason_params,
         created_at=decision.created_at,
     )

@@ -1,4 +1,5 @@
-"""Durable background jobs on the database: the queue (`queue`), the worker loop (`worker`)."""
+"""Durable background jobs on the database: the queue (`queue`), the worker loop (`worker`) and
+the time both go by (`clock`)."""
 
 from deshi.jobs.queue import (
     ClaimedJob,

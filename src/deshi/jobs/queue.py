@@ -11,6 +11,9 @@ exactly once. Side effects outside the database (webhook POSTs) are at-least-onc
 Claiming: PostgreSQL selects a due row `FOR UPDATE SKIP LOCKED` so concurrent workers never
 wait on or take the same row; SQLite (one writer at a time) uses a conditional UPDATE that
 only succeeds if the row is still claimable.
+
+Time: each function that reads the clock takes `now` (default: the current UTC time), so the
+worker passes its clock's time (`deshi.jobs.clock`) and tests pass a fake one.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from deshi.db.base import utcnow
-from deshi.db.models import Job, JobStatus
+from deshi.db.tables import Job, JobStatus
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -74,8 +77,9 @@ def enqueue(
     run_after: datetime | None = None,
     dedupe_key: str | None = None,
 ) -> Job:
-    """Queue a job in the caller's transaction; with `dedupe_key`, return the already queued
-    job with the same kind and key instead of adding a second one."""
+    """Queue a job in the caller's transaction, due at `run_after` (default: now); with
+    `dedupe_key`, return the already queued job with the same kind and key instead of adding a
+    second one."""
     body = dict(payload or {})
     if dedupe_key is not None:
         body[_KEY] = dedupe_key
@@ -108,9 +112,11 @@ def claim(
     worker: str,
     kinds: frozenset[str] | None = None,
     lease: timedelta = DEFAULT_LEASE,
+    now: datetime | None = None,
 ) -> ClaimedJob | None:
-    """Take the oldest due job (or one whose lease expired); the caller commits the claim."""
-    now = utcnow()
+    """Take the oldest job due at `now` (or one whose lease expired by then); the caller commits
+    the claim."""
+    now = now or utcnow()
     query = select(Job.id).where(_claimable(now)).order_by(Job.run_after, Job.id).limit(1)
     if kinds is not None:
         query = query.where(Job.kind.in_(sorted(kinds)))
@@ -136,12 +142,18 @@ def claim(
     return None
 
 
-def renew(session: Session, job: ClaimedJob, lease: timedelta = DEFAULT_LEASE) -> bool:
+def renew(
+    session: Session,
+    job: ClaimedJob,
+    lease: timedelta = DEFAULT_LEASE,
+    *,
+    now: datetime | None = None,
+) -> bool:
     """Extend the lease to `lease` from now; False when this worker no longer holds the job."""
     result = session.execute(
         update(Job)
         .where(Job.id == job.id, Job.locked_by == job.worker, Job.status == JobStatus.RUNNING)
-        .values(locked_until=utcnow() + lease)
+        .values(locked_until=(now or utcnow()) + lease)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
@@ -164,10 +176,15 @@ def finish(session: Session, job: ClaimedJob) -> None:
 
 
 def retry_or_fail(
-    session: Session, job: ClaimedJob, error: str, *, max_attempts: int = MAX_ATTEMPTS
+    session: Session,
+    job: ClaimedJob,
+    error: str,
+    *,
+    max_attempts: int = MAX_ATTEMPTS,
+    now: datetime | None = None,
 ) -> bool:
-    """Queue the job again after a back-off, or mark it failed after `max_attempts`.
-    Returns True when it will be retried."""
+    """Queue the job again after a back-off from `now`, or mark it failed after
+    `max_attempts`. Returns True when it will be retried."""
     if job.attempts >= max_attempts:
         _release(session, job, status=JobStatus.FAILED, last_error=error[:4000])
         return False
@@ -175,7 +192,7 @@ def retry_or_fail(
         session,
         job,
         status=JobStatus.QUEUED,
-        run_after=utcnow() + backoff(job.attempts),
+        run_after=(now or utcnow()) + backoff(job.attempts),
         last_error=error[:4000],
     )
     return True

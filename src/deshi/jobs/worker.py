@@ -1,7 +1,7 @@
 """The job worker: claims due jobs, runs their handlers, finishes or retries them.
 
 Runs in `deshi worker` processes in production, or as a thread in the API process on a single
-node (`start_background_worker`). A handler gets a `JobRun`: it reads in short transactions
+node (`deshi.web.background`). A handler gets a `JobRun`: it reads in short transactions
 of its own, does its slow part (training a model, calling a webhook) with no transaction open,
 and writes its results in `JobRun.finishing()`, the one transaction that also marks the job
 done. So a job's writes are applied at most once even if its lease expired and another worker
@@ -14,6 +14,9 @@ While a handler runs, a thread renews the job's lease every third of its length,
 take longer than its lease (a retrain on a large process) without a second worker taking it
 over; only a worker that stops renewing (crashed, or cut off from the database for a whole
 lease) loses its jobs.
+
+The worker reads the time and waits for it through its `clock` (`deshi.jobs.clock`): claims,
+renewals, back-offs, renewal intervals and idle polls all go by it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.db import transaction
+from deshi.jobs.clock import SYSTEM_CLOCK, Clock
 from deshi.jobs.queue import (
     DEFAULT_LEASE,
     MAX_ATTEMPTS,
@@ -93,11 +97,15 @@ class Worker:
     name: str = field(default_factory=worker_name)
     lease: timedelta = DEFAULT_LEASE
     max_attempts: int = MAX_ATTEMPTS
+    clock: Clock = SYSTEM_CLOCK
 
     def run_once(self) -> ClaimedJob | None:
         """Claim and run one due job; None when there was nothing to do."""
+        kinds = frozenset(self.handlers)
         with transaction(self.factory) as session:
-            job = claim(session, worker=self.name, kinds=frozenset(self.handlers), lease=self.lease)
+            job = claim(
+                session, worker=self.name, kinds=kinds, lease=self.lease, now=self.clock.now()
+            )
         if job is None:
             return None
         if job.attempts > self.max_attempts:  # its workers kept dying mid-job
@@ -134,7 +142,7 @@ class Worker:
                 logger.exception("worker %s: claiming failed", self.name)
                 ran = None
             if ran is None:
-                stop.wait(poll_seconds)
+                self.clock.wait(stop, poll_seconds)
         logger.info("worker %s stopped", self.name)
 
     @contextmanager
@@ -153,10 +161,10 @@ class Worker:
 
     def _renew_until(self, job: ClaimedJob, stop: threading.Event) -> None:
         interval = self.lease.total_seconds() / RENEWALS_PER_LEASE
-        while not stop.wait(interval):
+        while not self.clock.wait(stop, interval):
             try:
                 with transaction(self.factory) as session:
-                    held = renew(session, job, self.lease)
+                    held = renew(session, job, self.lease, now=self.clock.now())
             except Exception:  # the database is unreachable, say: the lease may still run
                 logger.exception("job %s: renewing its lease failed", job.id)
                 continue
@@ -167,6 +175,8 @@ class Worker:
     def _fail(self, job: ClaimedJob, error: str) -> None:
         try:
             with transaction(self.factory) as session:
-                retry_or_fail(session, job, error, max_attempts=self.max_attempts)
+                retry_or_fail(
+                    session, job, error, max_attempts=self.max_attempts, now=self.clock.now()
+                )
         except LeaseLostError:
             logger.warning("job %s: lease lost before its failure was recorded", job.id)

@@ -1,22 +1,28 @@
-"""Proof of value: the pure arithmetic of KPIs, recommendations, early warnings and inventory.
+"""Proof of value: KPIs, recommendations and early warnings of a process.
 
-Nothing here touches a database or the web; a service layer builds the plain records in
-`deshi.kpis.records` and calls these functions. Every metric is defined in docs/kpis.md.
+The arithmetic is pure (no database, no web; import-linter checks it): the use cases read a
+process's rows through `repo`, build the plain records of `records` and call it. Every metric is
+defined in docs/kpis.md.
 
-    records        ItemRecord, ModelEvent, Costs, KpiPolicy; ISO-week / month grouping
-    model_quality  accuracy, calibration error, realized auto-complete error (audits)
-    product        automation / acceptance / correction rates, handling time, queue, time to value
-    business       baseline, hours and money saved, escaped errors, net savings, ROI
-    flywheel       reviews per week, labels covered, accuracy gain, retraining cycle, reviewers
-    recommend      scale / hold / stop with reasons
-    warnings       early warnings
-    inventory      ranked candidate processes with a 90-day plan
-    arms           deterministic randomized arm assignment
-    charts         KPIs per ISO week as SVG line charts (weekly report and dashboard)
+    records           ItemRecord, ModelEvent, Costs, KpiPolicy; ISO-week / month grouping
+    model_quality     accuracy, calibration error, realized auto-complete error (audits)
+    product           automation / acceptance / correction, handling time, queue, time to value
+    business          baseline, hours and money saved, escaped errors, net savings, ROI
+    flywheel          reviews per week, labels covered, accuracy gain, retraining cycle, reviewers
+    recommend         scale / hold / stop with reasons
+    warnings          early warnings
+    charts            KPIs per ISO week as SVG line charts (weekly report and dashboard)
+    report            the weekly report rendered as one HTML page
+
+Use cases (each with a `_for` twin that checks the principal may read the process):
+
+    kpi_report        a process's KPIs over a period, overall and per week, with a recommendation
+    process_warnings  the early warnings that fire now
+    weekly_report     the weekly HTML report of an ISO week
+    context           what they share: loading the records and context, parsing weeks and arms
 """
 
 from deshi.engine.metrics import Estimate
-from deshi.kpis.arms import assign_arm
 from deshi.kpis.reasons import Reason
 from deshi.kpis.recommend import Recommendation, WeekEvidence, recommend, weekly_evidence
 from deshi.kpis.records import Costs, ItemRecord, KpiPolicy, ModelEvent
@@ -32,7 +38,6 @@ __all__ = [
     "Reason",
     "Recommendation",
     "WeekEvidence",
-    "assign_arm",
     "recommend",
     "weekly_evidence",
 ]

@@ -11,9 +11,9 @@ import math
 from collections.abc import Callable, Sequence
 from functools import partial
 
+from deshi.charts import Point, line_chart
 from deshi.i18n import translations
 from deshi.kpis.models import Metric, WeekKpis
-from deshi.sim.charts import Point, line_chart
 
 __all__ = ["week_axis", "week_chart", "week_series", "week_ticks"]
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal, TypeVar
 
+from deshi.engine.types import DEFAULT_POLICY, Policy
+
 __all__ = [
     "ARMS",
     "Arm",
@@ -118,19 +120,19 @@ class Costs:
 
 @dataclass(frozen=True, slots=True)
 class KpiPolicy:
-    """The owner's bar for scaling: error budget, confidence, acceptance target, weeks in a row."""
+    """The owner's bar for scaling: error budget, confidence, acceptance target, weeks in a row.
 
-    error_budget: float = 0.01
-    confidence: float = 0.95
+    The error budget and the confidence are the process's risk policy, with its defaults and
+    bounds (`deshi.engine.Policy`)."""
+
+    error_budget: float = DEFAULT_POLICY.error_budget
+    confidence: float = DEFAULT_POLICY.confidence
     acceptance_target: float = 0.8
     weeks_required: int = 2
     min_baseline_items: int = 30
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.error_budget < 1.0:
-            raise ValueError(f"error_budget must be in (0, 1), got {self.error_budget}")
-        if not 0.0 < self.confidence < 1.0:
-            raise ValueError(f"confidence must be in (0, 1), got {self.confidence}")
+        Policy(error_budget=self.error_budget, confidence=self.confidence)  # PolicyError if out
         if not 0.0 <= self.acceptance_target <= 1.0:
             raise ValueError(f"acceptance_target must be in [0, 1], got {self.acceptance_target}")
         if self.weeks_required < 1 or self.min_baseline_items < 2:

@@ -22,9 +22,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from deshi.db.models import Decision, Item, ModelVersion, Process, Review, User
+from deshi.db.tables import Decision, Item, ModelVersion, Process, Review, User
+from deshi.domain import Mode
+from deshi.engine.types import RouteReason
 from deshi.kpis.records import ARMS, Arm, ItemRecord, ModelEvent, ReviewAction, RouteName
-from deshi.processes.models import Mode
 
 __all__ = ["latest_decision_suspended", "load_item_records", "load_model_events", "owner_name"]
 
@@ -162,7 +163,7 @@ def latest_decision_suspended(session: Session, process_id: int) -> datetime | N
         .limit(1)
     )
     row = session.execute(query).first()
-    if row is None or row[0] != "suspended":
+    if row is None or row[0] is not RouteReason.SUSPENDED:
         return None
     suspended_at: datetime = row[1]
     return suspended_at

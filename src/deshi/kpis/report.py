@@ -1,6 +1,6 @@
 """Render a process's weekly report as one self-contained HTML page (inline CSS and SVG, no CDN).
 
-`render_weekly_report` is pure: it takes the KPIs already computed by `deshi.kpis.service` and a
+`render_weekly_report` is pure: it takes the KPIs already computed by `deshi.kpis.kpi_report` and a
 language of `deshi.i18n.LOCALES`, and draws the learning curve, automation, auto error against the
 budget, handling time per arm and cumulative savings, with the week's numbers, the recommendation
 and the early warnings. Every label goes through the UI's catalog (deshi/locale), numbers and
@@ -18,6 +18,7 @@ from functools import cache, partial
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
+from deshi.charts import Point
 from deshi.i18n import (
     DEFAULT_LOCALE,
     LOCALES,
@@ -30,7 +31,6 @@ from deshi.kpis.charts import week_chart, week_series
 from deshi.kpis.explain import arm_name, explain
 from deshi.kpis.models import KpiReport, Kpis, Metric, WarningPublic, WeekKpis
 from deshi.kpis.records import ARMS
-from deshi.sim.charts import Point
 
 __all__ = ["Row", "WeeklyReport", "format_metric", "render_weekly_report", "summary_rows"]
 

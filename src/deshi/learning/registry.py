@@ -1,5 +1,12 @@
 """One cached agent per process, kept in step with the database across OS processes.
 
+A registry is an explicit object, never a module global: `create_app` builds one (or takes the
+one it is given) and hands it to routes through a dependency; `deshi worker`, `deshi model` and
+the demo build their own. It is also the extension point for the decider: every agent it builds
+fits `make_decider()` (`LinearDecider` by default), so another `deshi.engine.Decider` (an LLM
+prompted with the retrieved cases, say) runs with the same memory, calibration and guarantee by
+passing `AgentRegistry(make_decider=...)` to `create_app`.
+
 Several API and worker processes may serve one PostgreSQL database. Each keeps its own
 `AgentRegistry`; before an agent is used, the registry runs three cheap queries:
 
@@ -21,7 +28,6 @@ dropped and rebuilt from the database on next use, so memory never runs ahead of
 
 from __future__ import annotations
 
-import pickle
 import threading
 import time
 from collections.abc import Iterator
@@ -31,29 +37,31 @@ from dataclasses import dataclass, field
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
-from deshi.db.models import Decision, Item, Process, Review
-from deshi.engine import Agent, AgentConfig, Observation, TrainedModel
+from deshi.db.tables import Decision, Item, Process, Review
+from deshi.engine import DEFAULT_POLICY, Agent, AgentConfig, Observation, TrainedModel
 from deshi.engine.agent import RESIDENT_VERSIONS
 from deshi.engine.learn import LinearDecider
+from deshi.engine.serialize import load_model
 from deshi.engine.training import DeciderFactory
 from deshi.errors import ValidationFailed
 from deshi.learning import repo
 from deshi.learning.cursor import IdCursor
 from deshi.learning.repo import VersionState
 
-__all__ = ["AgentEntry", "AgentRegistry", "config_for", "default_registry"]
+__all__ = ["AgentEntry", "AgentRegistry", "config_for"]
 
 _DIRTY = "deshi.learning.dirty"  # session.info key: {(registry, process_id), ...}
 
 
-def config_for(process: Process) -> AgentConfig:
-    """The engine configuration that follows from a process's policy."""
+def config_for(process: Process, *, training_threads: int | None = None) -> AgentConfig:
+    """The engine configuration that follows from a process's policy; a retrain fits
+    `training_threads` deciders at once (None: one per CPU)."""
     try:
         return AgentConfig(
-            error_budget=process.error_budget,
-            confidence=process.confidence,
-            audit_rate=process.audit_rate,
+            policy=process.policy,
+            featurizer=process.featurizer,
             sensitive_labels=frozenset(str(label) for label in process.sensitive_labels or ()),
+            training_threads=training_threads,
         )
     except ValueError as exc:
         raise ValidationFailed(f"process {process.id} has an invalid policy: {exc}") from exc
@@ -71,7 +79,7 @@ class AgentEntry:
     decision_cursor: IdCursor
     recorded_items: set[int]
     stored_versions: set[int] = field(default_factory=set)
-    default_audit_rate: float = 0.05
+    default_audit_rate: float = DEFAULT_POLICY.audit_rate
 
     def record(self, observation: Observation, item_id: int) -> None:
         """Give the agent one decided item, at most once per item."""
@@ -86,13 +94,28 @@ class AgentEntry:
 
 
 class AgentRegistry:
-    """An in-process cache of agents, one per process id, each behind its own lock."""
+    """An in-process cache of agents, one per process id, each behind its own lock; every agent
+    fits deciders made by `make_decider` (called with no arguments, once per fit), up to
+    `training_threads` at once in a retrain (None: one per CPU; `DESHI_TRAINING_THREADS`)."""
 
-    def __init__(self, *, make_decider: DeciderFactory = LinearDecider) -> None:
+    def __init__(
+        self, *, make_decider: DeciderFactory = LinearDecider, training_threads: int | None = None
+    ) -> None:
         self.make_decider = make_decider
+        self.training_threads = training_threads
         self._entries: dict[int, AgentEntry] = {}
         self._locks: dict[int, threading.RLock] = {}
         self._guard = threading.Lock()
+
+    def sibling(self) -> AgentRegistry:
+        """A registry with the same decider factory and agents and locks of its own.
+
+        For a background worker inside the API's OS process: a retrain holds its process's
+        lock for as long as it trains, and on the API's registry every request deciding that
+        process's items would wait for it (on SQLite while holding the write lock the retrain
+        needs to store its version). The two registries stay in step through the database.
+        """
+        return AgentRegistry(make_decider=self.make_decider, training_threads=self.training_threads)
 
     @contextmanager
     def agent(self, session: Session, process: Process) -> Iterator[AgentEntry]:
@@ -126,7 +149,7 @@ class AgentRegistry:
             return self._locks.setdefault(process_id, threading.RLock())
 
     def _synced(self, session: Session, process: Process) -> AgentEntry:
-        config = config_for(process)
+        config = config_for(process, training_threads=self.training_threads)
         state = repo.version_state(session, process.id)
         with self._guard:
             entry = self._entries.get(process.id)
@@ -144,7 +167,7 @@ class AgentRegistry:
         rows = repo.load_versions(
             session, process.id, newest=RESIDENT_VERSIONS, champion=state.champion
         )
-        models: list[TrainedModel] = [pickle.loads(row.artifact) for row in rows]
+        models: list[TrainedModel] = [load_model(row.artifact) for row in rows]
         history = repo.load_history(session, process.id, default_audit_rate=process.audit_rate)
         agent = Agent.restore(
             config,
@@ -207,16 +230,3 @@ def _forget_unless_committed(session: Session, transaction: SessionTransaction) 
         return
     for registry, process_id in session.info.pop(_DIRTY, set()):
         registry.invalidate(process_id)
-
-
-_default: AgentRegistry | None = None
-_default_guard = threading.Lock()
-
-
-def default_registry() -> AgentRegistry:
-    """The registry shared by this OS process (created on first use, not at import)."""
-    global _default
-    with _default_guard:
-        if _default is None:
-            _default = AgentRegistry()
-        return _default

@@ -12,11 +12,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from deshi.db.base import utcnow
-from deshi.db.models import Decision, Item, ModelVersion, Review
+from deshi.db.tables import Decision, Item, ModelVersion, Review
+from deshi.domain import ItemStatus, ModelStatus
 from deshi.engine import Observation, Route, RouteReason
-from deshi.items.models import ItemStatus
 from deshi.learning.cursor import MAX_GAPS, IdCursor
-from deshi.processes.models import ModelStatus
 
 __all__ = [
     "History",
@@ -79,7 +78,7 @@ def observation_of(
         predicted_label=decision.label,
         confidence=decision.confidence,
         model_version=version or 0,
-        suspended=decision.reason_code == RouteReason.SUSPENDED.value,
+        suspended=decision.reason_code is RouteReason.SUSPENDED,
     )
 
 

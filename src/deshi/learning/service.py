@@ -1,15 +1,15 @@
 """Learning use cases: decide items, learn from every review, retrain, roll back.
 
-The agent of each process lives in an `AgentRegistry` (one per OS process by default); these
-functions sync it with the database, use it under the process's lock, and store what it
-produced (new model versions, with one audit event each) in the caller's transaction.
+The agent of each process lives in the `AgentRegistry` the caller passes (the app's, the
+worker's); these functions sync it with the database, use it under the process's lock, and
+store what it produced (new model versions, with one audit event each) in the caller's
+transaction.
 `retrain` is the exception: it takes a session factory, so it can train with no transaction open.
 """
 
 from __future__ import annotations
 
 import math
-import pickle
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from functools import partial
@@ -20,16 +20,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.audit import record_event
 from deshi.db import transaction
-from deshi.db.models import Decision as DecisionRow
-from deshi.db.models import Item, ModelVersion, Process, Review
+from deshi.db.tables import Decision as DecisionRow
+from deshi.db.tables import Item, ModelVersion, Process, Review
+from deshi.domain import ModelStatus
 from deshi.engine import Decision, RetrainReport
+from deshi.engine.serialize import dump_model
 from deshi.errors import Conflict, NotFound, ValidationFailed
 from deshi.jobs.queue import enqueue
 from deshi.learning import repo
-from deshi.learning.registry import AgentEntry, AgentRegistry, default_registry
+from deshi.learning.registry import AgentEntry, AgentRegistry
 from deshi.learning.repo import VersionState
 from deshi.learning.rules import first_match, parse_rules
-from deshi.processes.models import ModelStatus
 
 __all__ = [
     "RETRAIN_JOB",
@@ -50,7 +51,7 @@ def decide_items(
     *,
     process: Process,
     items: Sequence[Item],
-    registry: AgentRegistry | None = None,
+    registry: AgentRegistry,
 ) -> list[Decision]:
     """Decide stored items with the process's agent; one engine Decision per item, in order.
 
@@ -62,7 +63,6 @@ def decide_items(
         session.flush()  # case ids are item ids
     rules = parse_rules(process.always_human_rules)
     matched = [first_match(rules, item.text, item.fields or {}) for item in items]
-    registry = registry or default_registry()
     with registry.agent(session, process) as entry:
         _store_new_versions(session, process, entry, registry, actor=SYSTEM_ACTOR)
         return entry.agent.decide_many(
@@ -87,9 +87,9 @@ def decision_rows(
                 for c in d.evidence
             ],
             route=d.route,
-            reason=d.reason,
             threshold=d.threshold,
-            reason_code=d.reason_code or None,
+            reason_code=d.reason_code,
+            reason_params=dict(d.reason_params),
             audit_rate=process.audit_rate,
         )
         for item, d in zip(items, decisions, strict=True)
@@ -103,7 +103,7 @@ def learn_from_review(
     item: Item,
     decision: DecisionRow,
     review: Review,
-    registry: AgentRegistry | None = None,
+    registry: AgentRegistry,
 ) -> None:
     """Put the review's final label into the agent's case memory now; queue a retrain when due.
 
@@ -111,7 +111,6 @@ def learn_from_review(
     """
     if review.final_label is None:
         return
-    registry = registry or default_registry()
     with registry.agent(session, process) as entry:
         version = 0
         if decision.model_version_id is not None:
@@ -145,15 +144,15 @@ def retrain(
     factory: sessionmaker[Session],
     *,
     process_id: int,
+    registry: AgentRegistry,
     actor: str = SYSTEM_ACTOR,
-    registry: AgentRegistry | None = None,
     routine: bool = False,
     finishing: Callable[[], AbstractContextManager[Session]] | None = None,
 ) -> RetrainReport | None:
     """Train a challenger on everything reviewed; the engine decides whether it is promoted.
 
     Training takes seconds, so no transaction is open meanwhile: the agent is synced in a short
-    read transaction, trained under the process's lock only, and the new version (pickled
+    read transaction, trained under the process's lock only, and the new version (model file
     artifact, metrics, threshold, trained_on, one audit event) is stored in `finishing()` (by
     default a new transaction; a job passes its own, which also marks it done). Reviews that
     arrive meanwhile reach the case memory and the next retrain. Conflict when another worker
@@ -162,7 +161,6 @@ def retrain(
     A `routine` retrain (the queued job) returns None without training when the process is
     gone or archived, or nothing was reviewed since the newest version.
     """
-    registry = registry or default_registry()
     with registry.holding(process_id):
         with transaction(factory, lock_early=False) as session:
             process = _process_to_retrain(session, process_id, routine=routine)
@@ -258,7 +256,7 @@ def _store_new_versions(
             process_id=process.id,
             version=model.version,
             status=status,
-            artifact=pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL),
+            artifact=dump_model(model),
             metrics=metrics,
             threshold=model.threshold,
             trained_on=model.trained_on,

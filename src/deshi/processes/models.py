@@ -1,52 +1,25 @@
-"""Value types of a process (mode, stage, model lifecycle) and the API's process schemas.
-
-This module is imported by the table definitions (deshi.db.models), so it must not import them.
-"""
+"""The API's process schemas; the enums they carry (Mode, Stage) are in `deshi.domain`."""
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from deshi.domain import FeaturizerName, Mode, Stage
+from deshi.engine import Policy
+
 __all__ = [
     "AlwaysHumanRule",
-    "Mode",
-    "ModelStatus",
     "ProcessCreate",
     "ProcessPublic",
     "ProcessUpdate",
-    "Stage",
 ]
 
 
-class Mode(StrEnum):
-    """How much the agent is trusted on a process."""
-
-    SHADOW = "shadow"  # the agent decides silently; humans do all the work
-    ASSIST = "assist"  # the suggestion is shown; a human decides
-    AUTOPILOT = "autopilot"  # auto-complete within the error budget; hand off the rest
-
-
-class Stage(StrEnum):
-    """Where the process is on its rollout plan."""
-
-    DESIGN = "design"
-    LIMITED_PRODUCTION = "limited_production"
-    SCALE = "scale"
-
-
-class ModelStatus(StrEnum):
-    """Lifecycle of a trained model version."""
-
-    CHAMPION = "champion"  # the version deciding live items (at most one per process)
-    CHALLENGER = "challenger"  # trained, waiting to prove itself on held-out reviewed items
-    RETIRED = "retired"
-
-
+_FEATURIZER = "tfidf (default), or embeddings: refused unless the `embeddings` extra is installed."
 _RULE_OPS = frozenset({">", ">=", "<", "<=", "==", "!=", "in", "contains"})
 
 
@@ -96,6 +69,7 @@ class ProcessCreate(BaseModel):
     description: str = Field(default="", max_length=10_000)
     labels: list[str] = Field(default_factory=list, max_length=10_000)
     input_fields: list[str] = Field(default_factory=list, max_length=1000)
+    featurizer: FeaturizerName = Field(default=FeaturizerName.TFIDF, description=_FEATURIZER)
 
 
 # Columns that are NOT NULL: a PATCH may omit them but not set them to null.
@@ -113,8 +87,16 @@ _NOT_NULL = frozenset(
         "arms",
         "currency",
         "stage",
+        "featurizer",
     }
 )
+
+
+def _policy_field(name: str, description: str | None = None) -> Any:
+    """An optional field for one number of the risk policy, within `Policy`'s bounds (which
+    OpenAPI shows)."""
+    bounds = Policy.BOUNDS[name]
+    return Field(default=None, gt=bounds.low, lt=bounds.lt, le=bounds.le, description=description)
 
 
 class ProcessUpdate(BaseModel):
@@ -125,15 +107,16 @@ class ProcessUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=10_000)
     labels: list[str] | None = Field(default=None, max_length=10_000)
-    error_budget: float | None = Field(default=None, gt=0, lt=1, description="ε")
-    confidence: float | None = Field(default=None, gt=0, lt=1, description="1 - δ")
-    audit_rate: float | None = Field(default=None, gt=0, le=1)
+    error_budget: float | None = _policy_field("error_budget", "ε")
+    confidence: float | None = _policy_field("confidence", "1 - δ")
+    audit_rate: float | None = _policy_field("audit_rate")
     mode: Mode | None = None
     sensitive_labels: list[str] | None = None
     always_human_rules: list[AlwaysHumanRule] | None = None
     arms: dict[str, float] | None = Field(
         default=None, description="Arm name → share, e.g. {'human_only': 0.1, 'ai_led': 0.9}."
     )
+    featurizer: FeaturizerName | None = Field(default=None, description=_FEATURIZER)
     human_minutes_per_item: float | None = Field(default=None, ge=0)
     hourly_rate: float | None = Field(default=None, ge=0)
     cost_per_escaped_error: float | None = Field(default=None, ge=0)
@@ -184,6 +167,7 @@ class ProcessPublic(BaseModel):
     sensitive_labels: list[str]
     always_human_rules: list[dict[str, Any]]
     arms: dict[str, Any]
+    featurizer: FeaturizerName
     human_minutes_per_item: float | None
     hourly_rate: float | None
     cost_per_escaped_error: float | None

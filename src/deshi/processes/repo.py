@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from deshi.db.models import Department, Process
+from deshi.db.tables import Department, Process
 
 __all__ = ["get_department_by_name", "get_process", "list_processes"]
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from deshi.audit import record_event, snapshot
-from deshi.auth.permissions import Action, Principal, can_see, require
 from deshi.db.base import utcnow
-from deshi.db.models import Department, Process
+from deshi.db.tables import Department, Process
+from deshi.engine.featurize import missing_extra
 from deshi.errors import Conflict, NotFound, ValidationFailed
+from deshi.permissions import Action, Principal, can_see, require
 from deshi.processes import repo
 from deshi.processes.models import ProcessCreate, ProcessUpdate
 
@@ -81,12 +82,14 @@ def create_process_for(session: Session, *, principal: Principal, data: ProcessC
         raise NotFound(f"department {data.department_id} not found") from None
     if session.get(Department, data.department_id) is None:
         raise NotFound(f"department {data.department_id} not found")
+    _check_featurizer(data.featurizer)
     process = Process(
         department_id=data.department_id,
         name=data.name.strip(),
         description=data.description,
         labels=_unique(data.labels),
         input_fields=list(data.input_fields),
+        featurizer=data.featurizer.value,
         owner_user_id=principal.user_id,
     )
     if not process.name:
@@ -119,6 +122,9 @@ def update_process(
     values = changes.changes()
     if "labels" in values:
         values["labels"] = _unique(values["labels"])
+    if "featurizer" in values:
+        _check_featurizer(values["featurizer"])
+        values["featurizer"] = values["featurizer"].value
     before = snapshot(process)
     for name, value in values.items():
         setattr(process, name, value)
@@ -133,6 +139,16 @@ def update_process(
             after=after,
         )
     return process
+
+
+def _check_featurizer(name: str) -> None:
+    """Refuse a featurizer whose extra is not installed now, not at the process's first decision."""
+    extra = missing_extra(name)
+    if extra is not None:
+        raise ValidationFailed(
+            f"the {name} featurizer needs the {extra!r} extra: pip install 'deshi[{extra}]'",
+            field="featurizer",
+        )
 
 
 def archive_process(session: Session, *, principal: Principal, process_id: int) -> Process:

@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from deshi.items.models import DecisionPublic, ReviewAction
+from deshi.domain import ReviewAction
+from deshi.items.models import DecisionPublic
 
 __all__ = ["ClaimedItemPublic", "ReviewCreate"]
 

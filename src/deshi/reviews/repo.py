@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from deshi.db.models import Item, Review
-from deshi.items.models import ItemStatus, ReviewAction
+from deshi.db.tables import Item, Review
+from deshi.domain import ItemStatus, ReviewAction
 
 __all__ = ["claim_next"]
 

@@ -15,15 +15,17 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from deshi.audit import record_event, snapshot
-from deshi.auth.permissions import Action, Principal, can
 from deshi.db.base import utcnow
-from deshi.db.models import Decision, Item, Process, Review
+from deshi.db.tables import Decision, Item, Process, Review
+from deshi.domain import ItemStatus, ReviewAction
 from deshi.errors import Conflict, ValidationFailed
 from deshi.items import events
 from deshi.items import repo as items_repo
-from deshi.items.models import ItemPublic, ItemStatus, ReviewAction
+from deshi.items.models import ItemPublic
 from deshi.items.service import decision_public, is_blind, load_item_for, render_items
+from deshi.learning.registry import AgentRegistry
 from deshi.learning.service import learn_from_review
+from deshi.permissions import Action, Principal, can
 from deshi.processes.service import get_process_for
 from deshi.reviews import repo
 from deshi.reviews.models import ClaimedItemPublic, ReviewCreate
@@ -106,6 +108,7 @@ def submit_review(
     principal: Principal,
     item_id: int,
     answer: ReviewCreate,
+    registry: AgentRegistry,
     now: datetime | None = None,
 ) -> ItemPublic:
     """Record the lease holder's answer, complete the item (escalate: back to the queue for an
@@ -137,7 +140,14 @@ def submit_review(
     if label is not None and decision is not None:
         # Before the audit event: everywhere the agent's lock is taken before the audit chain's
         # lock (learning may append its own events), so two requests never wait on each other.
-        learn_from_review(session, process=process, item=item, decision=decision, review=review)
+        learn_from_review(
+            session,
+            process=process,
+            item=item,
+            decision=decision,
+            review=review,
+            registry=registry,
+        )
     if label is not None:
         _publish_completed(session, process=process, item=item, label=label, decision=decision)
     record_event(

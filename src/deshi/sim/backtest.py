@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from deshi.engine.stats import clopper_pearson_upper
-from deshi.engine.types import AgentConfig, Decision, Observation, Route
+from deshi.engine.types import DEFAULT_POLICY, AgentConfig, Decision, Observation, Policy, Route
 from deshi.sim.dataset import Dataset, LabelledItem
 
 __all__ = [
@@ -57,27 +57,19 @@ class BacktestAgent(Protocol):
 class BacktestSettings:
     """How to run a backtest. Constructing it validates it (ValueError with a one-line message)."""
 
-    error_budget: float = 0.01
-    confidence: float = 0.95
-    audit_rate: float = 0.05
+    policy: Policy = DEFAULT_POLICY  # ε, 1 − δ and the audit rate (validated by Policy)
     featurizer: str = "tfidf"
     seed: int | None = None  # shuffle seed; None = file order (the agent then uses seed 0)
     window: int = 500  # items per window of the learning curve
 
     def __post_init__(self) -> None:
-        self.agent_config()  # AgentConfig validates ε, 1-δ, the audit rate and the featurizer
+        self.agent_config()  # AgentConfig validates the featurizer
         if self.window < 1:
             raise ValueError(f"window must be >= 1, got {self.window}")
 
     def agent_config(self) -> AgentConfig:
         """The engine configuration these settings stand for."""
-        return AgentConfig(
-            error_budget=self.error_budget,
-            confidence=self.confidence,
-            audit_rate=self.audit_rate,
-            featurizer=self.featurizer,
-            seed=self.seed or 0,
-        )
+        return AgentConfig(policy=self.policy, featurizer=self.featurizer, seed=self.seed or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +175,7 @@ class BacktestResult:
     @property
     def within_budget(self) -> bool:
         """True when the upper bound on the auto error is at most the error budget ε."""
-        return self.auto_error_upper <= self.settings.error_budget
+        return self.auto_error_upper <= self.settings.policy.error_budget
 
     @property
     def accuracy(self) -> float:
@@ -207,7 +199,7 @@ class BacktestResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary: headline figures, the configuration echoed, and the windows."""
-        settings = self.settings
+        settings, policy = self.settings, self.settings.policy
         return {
             "source": self.source,
             "items": self.items,
@@ -230,9 +222,9 @@ class BacktestResult:
             "skipped_blank": self.skipped_blank,
             "skipped_unlabelled": self.skipped_unlabelled,
             "labels": list(self.labels),
-            "error_budget": settings.error_budget,
-            "confidence": settings.confidence,
-            "audit_rate": settings.audit_rate,
+            "error_budget": policy.error_budget,
+            "confidence": policy.confidence,
+            "audit_rate": policy.audit_rate,
             "seed": settings.seed,
             "featurizer": settings.featurizer,
             "window": settings.window,
@@ -361,7 +353,7 @@ def _replay_one(agent: BacktestAgent, item: LabelledItem, replay: _Replay) -> De
             text=item.text,
             decision=decision,
             label=human_label,
-            audit_rate=agent.config.audit_rate,
+            audit_rate=agent.config.policy.audit_rate,
         )
     )
     if agent.due_for_retrain:

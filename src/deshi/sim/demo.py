@@ -29,16 +29,18 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
-from deshi.auth.permissions import Principal
 from deshi.db import create_db_engine, make_session_factory, transaction
 from deshi.db.base import utcnow
 from deshi.db.migrate import upgrade_to_head
-from deshi.db.models import Decision, Item, ModelVersion
+from deshi.db.tables import Decision, Item, ModelVersion
+from deshi.domain import ItemStatus, ReviewAction
+from deshi.engine import DEFAULT_POLICY
 from deshi.errors import Conflict, ValidationFailed
-from deshi.items.models import ItemCreate, ItemPublic, ItemStatus, ReviewAction
+from deshi.items.models import ItemCreate, ItemPublic
 from deshi.items.service import IngestLimits, ingest_items
-from deshi.learning.registry import default_registry
+from deshi.learning.registry import AgentRegistry
 from deshi.learning.service import retrain
+from deshi.permissions import Principal
 from deshi.reviews.models import ReviewCreate
 from deshi.reviews.service import claim_next, submit_review
 from deshi.sim.dataset import LabelledItem, load_bundled
@@ -62,7 +64,7 @@ class DemoConfig:
     items_per_week: int = 700
     seed: int = 0
     fresh: bool = False
-    error_budget: float = 0.01  # ε of the process
+    error_budget: float = DEFAULT_POLICY.error_budget  # ε of the process
     keep_open: int = 30  # queued items of the final week left for a newcomer
     batch_size: int = 20  # items arriving between two visits of the reviewers
 
@@ -98,8 +100,7 @@ def run_demo(
             people = set_up_organisation(
                 session, labels=labels, since=weeks[0].start, error_budget=config.error_budget
             )
-        default_registry().invalidate(people.process_id)  # a previous demo in this process
-        simulation = _Simulation(factory, people, config, started, progress)
+        simulation = _Simulation(factory, AgentRegistry(), people, config, started, progress)
         simulation.run(weeks, items)
         summary = summarize(factory, process_id=people.process_id, now=started)
     finally:
@@ -135,6 +136,7 @@ class _Simulation:
     """The running demo: the queue as the reviewers see it and the truth behind it."""
 
     factory: sessionmaker[Session]
+    registry: AgentRegistry  # the demo's own: its agents start from this database
     people: DemoPeople
     config: DemoConfig
     started: datetime
@@ -182,6 +184,7 @@ class _Simulation:
             items=[ItemCreate(external_id=item.case_id, text=item.text) for item in items],
             limits=IngestLimits(),
             batch=True,
+            registry=self.registry,
         )
         for public, item, arrived in zip(stored, items, times, strict=True):
             self.truth[public.id] = item.label
@@ -225,14 +228,21 @@ class _Simulation:
             seconds = handling_seconds(situation, self.rng)
             answered = at + timedelta(seconds=seconds)
             answer = ReviewCreate(action=action, label=truth, seconds=seconds)
-            submit_review(session, principal=reviewer, item_id=item_id, answer=answer, now=answered)
+            submit_review(
+                session,
+                principal=reviewer,
+                item_id=item_id,
+                answer=answer,
+                registry=self.registry,
+                now=answered,
+            )
         return answered
 
     def _retrain(self, *, at: datetime) -> None:
         """Retrain between weeks, as the worker would; nothing to learn from yet is no error."""
         self._report("retraining")
         try:
-            retrain(self.factory, process_id=self.people.process_id)
+            retrain(self.factory, process_id=self.people.process_id, registry=self.registry)
         except (ValidationFailed, Conflict):
             return
         self._stamp_new_versions(at)

@@ -1,5 +1,5 @@
 """The summary `deshi demo` prints and writes with `--json`: counts read from the database plus
-the KPIs, recommendation and warnings exactly as `deshi.kpis.service` computes them."""
+the KPIs, recommendation and warnings exactly as the `deshi.kpis` use cases compute them."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from deshi.db.models import Item, ModelVersion, Review
-from deshi.items.models import ItemStatus
-from deshi.kpis.service import get_process, kpi_report, process_warnings
-from deshi.processes.models import ModelStatus
+from deshi.db.tables import Item, ModelVersion, Review
+from deshi.domain import ItemStatus, ModelStatus
+from deshi.kpis.context import get_process
+from deshi.kpis.kpi_report import kpi_report
+from deshi.kpis.process_warnings import process_warnings
 
 __all__ = ["summarize"]
 

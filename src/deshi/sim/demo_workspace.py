@@ -14,10 +14,12 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from deshi.auth.permissions import Principal, Role
 from deshi.auth.service import create_first_admin, create_user, grant_role, load_principal
-from deshi.db.models import Department, Process, User
-from deshi.processes.models import Mode, ProcessCreate, ProcessUpdate, Stage
+from deshi.db.tables import Department, Process, User
+from deshi.domain import Mode, Role, Stage
+from deshi.engine import DEFAULT_POLICY
+from deshi.permissions import Principal
+from deshi.processes.models import ProcessCreate, ProcessUpdate
 from deshi.processes.service import create_department, create_process_for, update_process
 
 __all__ = [
@@ -45,9 +47,9 @@ REVIEWERS = (
 AUDITOR = ("carla.ruiz@deshi.example", "Carla Ruiz")
 POLICY = ProcessUpdate(
     mode=Mode.AUTOPILOT,
-    error_budget=0.01,  # ε
-    confidence=0.95,  # 1 - δ, δ = 0.05
-    audit_rate=0.05,
+    error_budget=DEFAULT_POLICY.error_budget,  # ε
+    confidence=DEFAULT_POLICY.confidence,  # 1 - δ
+    audit_rate=DEFAULT_POLICY.audit_rate,
     arms={"human_only": 0.1, "assisted": 0.2, "ai_led": 0.7},
     hourly_rate=32.0,
     cost_per_escaped_error=25.0,
@@ -97,7 +99,11 @@ class DemoPeople:
 
 
 def set_up_organisation(
-    session: Session, *, labels: list[str], since: datetime, error_budget: float = 0.01
+    session: Session,
+    *,
+    labels: list[str],
+    since: datetime,
+    error_budget: float = DEFAULT_POLICY.error_budget,
 ) -> DemoPeople:
     """Create the login (workspace admin and process owner), reviewers, an auditor, the
     department and the process with the demo policy; backdate them to `since`."""

@@ -14,6 +14,7 @@ from functools import cache, partial
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
+from deshi.charts import Point, line_chart
 from deshi.i18n import (
     DEFAULT_LOCALE,
     LOCALES,
@@ -23,7 +24,6 @@ from deshi.i18n import (
     translations,
 )
 from deshi.sim.backtest import BOUND_CONFIDENCE, BacktestResult
-from deshi.sim.charts import Point, line_chart
 
 __all__ = [
     "Figure",
@@ -80,7 +80,7 @@ def summary_figures(result: BacktestResult, *, locale: str = DEFAULT_LOCALE) -> 
     share = partial(format_percent, locale=locale, digits=1)
     fine_share = partial(format_percent, locale=locale, digits=2)
     level = format_percent(BOUND_CONFIDENCE, locale=locale, digits=2, trim=True)
-    budget = fine_share(result.settings.error_budget)
+    budget = fine_share(result.settings.policy.error_budget)
     return [
         Figure(gettext("Items replayed"), count(result.items), _stream_note(result, locale)),
         Figure(
@@ -141,7 +141,7 @@ def budget_verdict(result: BacktestResult, *, locale: str = DEFAULT_LOCALE) -> s
     values = {
         "level": format_percent(BOUND_CONFIDENCE, locale=locale, digits=2, trim=True),
         "upper": fine_share(result.auto_error_upper),
-        "budget": fine_share(result.settings.error_budget),
+        "budget": fine_share(result.settings.policy.error_budget),
         "realized": fine_share(result.auto_error_rate),
         "auto": format_number(result.auto, locale=locale),
     }
@@ -196,7 +196,7 @@ def _charts(result: BacktestResult, locale: str) -> list[str]:
     share = partial(format_percent, locale=locale, digits=2, trim=True)
     number = partial(format_number, locale=locale, digits=2, trim=True)
     over_items = partial(line_chart, x_label=gettext("items"), x_format=number)
-    budget = format_percent(result.settings.error_budget, locale=locale, digits=2)
+    budget = format_percent(result.settings.policy.error_budget, locale=locale, digits=2)
 
     def per_window(values: list[float | None]) -> list[Point]:
         return [(float(window.end), value) for window, value in zip(windows, values, strict=True)]
@@ -220,7 +220,7 @@ def _charts(result: BacktestResult, locale: str) -> list[str]:
             {gettext("auto error"): per_window([w.error for w in windows])},
             title=gettext("Auto error per window (gaps: nothing auto-completed)"),
             y_label=gettext("error of auto-completed"),
-            hline=result.settings.error_budget,
+            hline=result.settings.policy.error_budget,
             hline_label=gettext("budget ε = %(budget)s") % {"budget": budget},
             y_format=share,
         ),

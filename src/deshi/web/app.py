@@ -1,4 +1,9 @@
-"""The application factory: `create_app(settings)` is what `deshi serve` runs and tests drive."""
+"""The application factory: `create_app(settings)` is what `deshi serve` runs and tests drive.
+
+The app owns its agent registry (`app.state.registry`, reached by routes through `RegistryDep`):
+pass `registry=AgentRegistry(make_decider=...)` to run every process's agent with another
+`deshi.engine.Decider`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from deshi.db import create_db_engine, make_session_factory
+from deshi.db import engine_from_settings, make_session_factory
+from deshi.learning.registry import AgentRegistry
 from deshi.settings import Settings
 from deshi.web.api import health, inventory, items, kpis, processes, queue, webhooks
 from deshi.web.config import ApiConfig
@@ -18,16 +24,17 @@ from deshi.web.ui import install_ui
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings, *, config: ApiConfig | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, config: ApiConfig | None = None, registry: AgentRegistry | None = None
+) -> FastAPI:
     """Build the API on the settings' database; limits and the lease length come from the
-    settings unless `config` is given. The engine is disposed at shutdown."""
-    engine = create_db_engine(
-        settings.database_url,
-        echo=settings.sql_echo,
-        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-    )
+    settings unless `config` is given, the agents from `registry` (unless given, a new
+    `AgentRegistry` with the default decider and the settings' training threads). The engine
+    is disposed at shutdown."""
+    engine = engine_from_settings(settings)
 
     config = config or ApiConfig.from_settings(settings)
+    registry = registry or AgentRegistry(training_threads=settings.training_threads)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -39,9 +46,9 @@ def create_app(settings: Settings, *, config: ApiConfig | None = None) -> FastAP
             gc.freeze()
         worker = None
         if config.background_worker:
-            from deshi.jobs.background import start_background_worker
+            from deshi.web.background import start_background_worker
 
-            worker = start_background_worker(settings)
+            worker = start_background_worker(settings, registry=registry.sibling())
         try:
             yield
         finally:
@@ -58,6 +65,7 @@ def create_app(settings: Settings, *, config: ApiConfig | None = None) -> FastAP
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.api_config = config
+    app.state.registry = registry
     install_error_handlers(app)
     for module in (health, processes, items, queue, kpis, webhooks, inventory):
         app.include_router(module.router)

@@ -1,4 +1,5 @@
-"""Request dependencies: the session (one transaction per request) and the caller.
+"""Request dependencies: the session (one transaction per request), the caller, and the app's
+agent registry.
 
 Callers authenticate with `Authorization: Bearer dsh_…` (API tokens) or HTTP Basic with email
 and password (for the CLI). The caller is identified in a short transaction of its own, so the
@@ -19,13 +20,14 @@ from fastapi.security import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
-from deshi.auth.permissions import Principal
 from deshi.auth.service import authenticate_password, authenticate_token, load_principal
 from deshi.db import transaction
 from deshi.errors import AuthenticationFailed
+from deshi.learning.registry import AgentRegistry
+from deshi.permissions import Principal
 from deshi.web.config import ApiConfig
 
-__all__ = ["ConfigDep", "FactoryDep", "PrincipalDep", "SessionDep"]
+__all__ = ["ConfigDep", "FactoryDep", "PrincipalDep", "RegistryDep", "SessionDep"]
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: `dsh_…`.")
 _basic = HTTPBasic(auto_error=False, description="Email and password (for the CLI).")
@@ -43,8 +45,15 @@ def get_config(request: Request) -> ApiConfig:
     return config
 
 
+def get_registry(request: Request) -> AgentRegistry:
+    """The app's agent registry: one cached agent per process (`create_app(registry=...)`)."""
+    registry: AgentRegistry = request.app.state.registry
+    return registry
+
+
 FactoryDep = Annotated[sessionmaker[Session], Depends(get_factory)]
 ConfigDep = Annotated[ApiConfig, Depends(get_config)]
+RegistryDep = Annotated[AgentRegistry, Depends(get_registry)]
 
 
 def get_session(factory: FactoryDep) -> Iterator[Session]:

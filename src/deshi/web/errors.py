@@ -1,9 +1,22 @@
-"""The one place where errors become HTTP responses: RFC 9457 `application/problem+json`.
+"""The one place where errors become HTTP responses.
+
+Who reads the answer decides its form, and the request says who that is:
+
+- an **API client** (any route in the OpenAPI document, or no route at all) gets RFC 9457
+  `application/problem+json`;
+- the **workbench script** on a UI route (its fetches carry the CSRF token in the `X-CSRF-Token`
+  header, which a navigation or a form post cannot set) gets problem+json too;
+- a **person** on any other UI route gets the HTML error page with the error's status, or, for
+  `LoginRequired`, a redirect to the sign-in page that comes back here afterwards.
+
+(The Accept header cannot tell the script from a person: the workbench asks for HTML too, since
+its answers are HTML fragments.)
 
 DeshiError subclasses carry their own status; request validation errors (bad JSON, wrong
 types, unknown or missing fields) become 422 naming the first offending `field` and listing
 all of them under `errors`; unknown routes and methods keep their 404/405; anything else is a
-500 without internals.
+500 without internals. Only DeshiErrors are rendered as pages: the others are problem+json for
+everyone.
 """
 
 from __future__ import annotations
@@ -11,26 +24,33 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException
 
-from deshi.errors import AuthenticationFailed, DeshiError, ValidationFailed
+from deshi.errors import AuthenticationFailed, DeshiError, LoginRequired, ValidationFailed
+from deshi.web.ui.deps import page_locale, render
+from deshi.web.ui.session import CSRF_HEADER
 
-__all__ = ["PROBLEM_JSON", "ServiceUnavailable", "install_error_handlers", "problem_response"]
+__all__ = ["PROBLEM_JSON", "install_error_handlers", "on_ui", "problem_response", "wants_page"]
 
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger("deshi.web")
 
 
-class ServiceUnavailable(DeshiError):  # noqa: N818 -- reads as the HTTP outcome, like NotFound
-    """A dependency of the app (the database) does not answer."""
+def on_ui(request: Request) -> bool:
+    """Whether the request was routed to the browser UI: a route left out of the OpenAPI
+    document (the API documents every route it has)."""
+    route = request.scope.get("route")
+    return route is not None and getattr(route, "include_in_schema", True) is False
 
-    status_code = 503
-    code = "unavailable"
-    title = "Service unavailable"
+
+def wants_page(request: Request) -> bool:
+    """Whether a person reads this request's error (an HTML page), not a program."""
+    return on_ui(request) and CSRF_HEADER not in request.headers
 
 
 def problem_response(
@@ -39,6 +59,20 @@ def problem_response(
     """A problem+json response for `problem`, with the request path as `instance`."""
     body = {**problem, "instance": request.url.path}
     return JSONResponse(body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers)
+
+
+def _error_page(request: Request, exc: DeshiError) -> Response:
+    """The sign-in page for a missing session; the error page with its status otherwise."""
+    if isinstance(exc, LoginRequired):
+        target = quote(request.url.path, safe="/")
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+    return render(
+        request,
+        "error.html",
+        locale=page_locale(request),
+        status_code=exc.status_code,
+        status=exc.status_code,
+    )
 
 
 def _field(loc: Sequence[int | str]) -> str:
@@ -50,10 +84,15 @@ def _field(loc: Sequence[int | str]) -> str:
     return name or "body"
 
 
-async def _deshi_error(request: Request, exc: Exception) -> JSONResponse:
+async def _deshi_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DeshiError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationFailed) else None
-    return problem_response(request, exc.to_problem(), headers)
+    if wants_page(request):
+        return _error_page(request, exc)
+    # The Bearer challenge is the API's; the UI's sessions start on its sign-in page.
+    challenge = isinstance(exc, AuthenticationFailed) and not on_ui(request)
+    return problem_response(
+        request, exc.to_problem(), {"WWW-Authenticate": "Bearer"} if challenge else None
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deshi.db.base import utcnow
-from deshi.db.models import DeliveryStatus, Process, Webhook, WebhookDelivery
+from deshi.db.tables import DeliveryStatus, Process, Webhook, WebhookDelivery
 from deshi.jobs.queue import backoff, enqueue
 from deshi.jobs.worker import Handler, JobRun
 from deshi.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deshi.audit import record_event, snapshot
-from deshi.auth.permissions import Action, Principal
-from deshi.db.models import Webhook
+from deshi.db.tables import Webhook
 from deshi.errors import NotFound, ValidationFailed
+from deshi.permissions import Action, Principal
 from deshi.processes.service import get_process_for
 from deshi.webhooks.delivery import ITEM_COMPLETED, ITEM_DECIDED
 from deshi.webhooks.models import WebhookCreate, WebhookCreated, WebhookPublic

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from deshi.db.engine import create_db_engine
-from deshi.db.models import Base
+from deshi.db.tables import Base
 from deshi.settings import Settings
 
 

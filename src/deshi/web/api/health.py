@@ -7,8 +7,8 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from deshi.errors import ServiceUnavailable
 from deshi.web.deps import FactoryDep
-from deshi.web.errors import ServiceUnavailable
 
 router = APIRouter(tags=["health"])
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response, status
 
 from deshi.items import service
 from deshi.items.models import ItemBatchCreate, ItemBatchPublic, ItemCreate, ItemPublic
-from deshi.web.deps import ConfigDep, FactoryDep, PrincipalDep, SessionDep
+from deshi.web.deps import ConfigDep, FactoryDep, PrincipalDep, RegistryDep, SessionDep
 
 router = APIRouter(tags=["items"])
 
@@ -30,6 +30,7 @@ def create_item(
     factory: FactoryDep,
     principal: PrincipalDep,
     config: ConfigDep,
+    registry: RegistryDep,
 ) -> ItemPublic:
     """Submit one item; it is decided and routed at once (201, or 200 when re-sent)."""
     [item] = service.ingest_items(
@@ -39,6 +40,7 @@ def create_item(
         items=[body],
         limits=config.limits,
         batch=False,
+        registry=registry,
     )
     if not item.created:
         response.status_code = status.HTTP_200_OK
@@ -58,6 +60,7 @@ def create_items(
     factory: FactoryDep,
     principal: PrincipalDep,
     config: ConfigDep,
+    registry: RegistryDep,
 ) -> ItemBatchPublic:
     """Submit up to 1,000 items, all-or-nothing (201 if any is new, 200 if none is)."""
     items = service.ingest_items(
@@ -67,6 +70,7 @@ def create_items(
         items=body.items,
         limits=config.limits,
         batch=True,
+        registry=registry,
     )
     created = sum(item.created for item in items)
     if not created:

@@ -9,8 +9,11 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import HTMLResponse
 
 from deshi.i18n import negotiate, parse_locale
-from deshi.kpis import service
+from deshi.kpis.context import parse_arm
+from deshi.kpis.kpi_report import kpi_report_for
 from deshi.kpis.models import KpiReport, WarningPublic
+from deshi.kpis.process_warnings import warnings_for
+from deshi.kpis.weekly_report import weekly_report_html_for
 from deshi.web.deps import PrincipalDep, SessionDep
 
 router = APIRouter(prefix="/processes", tags=["kpis"])
@@ -32,15 +35,13 @@ def get_kpis(
     arm: Annotated[str | None, Query(description="human_only, assisted or ai_led.")] = None,
 ) -> object:
     """The three KPI layers and the learning flywheel, overall and per ISO week."""
-    return service.kpi_report_for(
-        session, principal, process_id, start=start, end=end, arm=service.parse_arm(arm)
-    )
+    return kpi_report_for(session, principal, process_id, start=start, end=end, arm=parse_arm(arm))
 
 
 @router.get("/{process_id}/warnings", response_model=list[WarningPublic])
 def get_warnings(process_id: int, session: SessionDep, principal: PrincipalDep) -> object:
     """The early warnings that fire now, most severe first."""
-    return service.warnings_for(session, principal, process_id)
+    return warnings_for(session, principal, process_id)
 
 
 @router.get("/{process_id}/report", response_class=HTMLResponse)
@@ -59,5 +60,5 @@ def get_report(
         locale = negotiate(
             chosen=None, user_locale=principal.locale, accept_language=accept_language
         )
-    html = service.weekly_report_html_for(session, principal, process_id, week, locale=locale)
+    html = weekly_report_html_for(session, principal, process_id, week, locale=locale)
     return HTMLResponse(html, headers={"Content-Language": locale, "Vary": "Accept-Language"})

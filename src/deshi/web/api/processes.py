@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from deshi.auth.permissions import Action
+from deshi.permissions import Action
 from deshi.processes import service
 from deshi.processes.models import ProcessCreate, ProcessPublic, ProcessUpdate
 from deshi.web.deps import PrincipalDep, SessionDep

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response, status
 from deshi.items.models import ItemPublic
 from deshi.reviews import service
 from deshi.reviews.models import ClaimedItemPublic, ReviewCreate
-from deshi.web.deps import ConfigDep, PrincipalDep, SessionDep
+from deshi.web.deps import ConfigDep, PrincipalDep, RegistryDep, SessionDep
 
 router = APIRouter(tags=["review queue"])
 
@@ -29,10 +29,16 @@ def claim(
 
 @router.post("/items/{item_id}/review", response_model=ItemPublic)
 def review(
-    item_id: int, body: ReviewCreate, session: SessionDep, principal: PrincipalDep
+    item_id: int,
+    body: ReviewCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    registry: RegistryDep,
 ) -> ItemPublic:
     """Answer an item you hold: accept, correct (with label) or escalate."""
-    return service.submit_review(session, principal=principal, item_id=item_id, answer=body)
+    return service.submit_review(
+        session, principal=principal, item_id=item_id, answer=body, registry=registry
+    )
 
 
 @router.post("/items/{item_id}/release", response_model=ItemPublic)

@@ -1,25 +1,23 @@
-"""What every UI request needs: the signed-in viewer, the language, CSRF checks, rendering,
-and the route classes that turn errors into pages (or problem+json for fetches)."""
+"""What every UI request needs: the signed-in viewer, the language, CSRF checks, rendering.
+
+Errors raised here (LoginRequired, PermissionDenied) become pages, redirects or problem+json
+in `deshi.web.errors`, like every other error."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import quote
 
-from fastapi import Depends, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.routing import APIRoute
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from deshi.auth.permissions import Principal
 from deshi.auth.service import load_principal
 from deshi.db import transaction
-from deshi.db.models import User
-from deshi.errors import DeshiError, PermissionDenied
+from deshi.db.tables import User
+from deshi.errors import LoginRequired, PermissionDenied
 from deshi.i18n import negotiate
-from deshi.web.errors import problem_response
+from deshi.permissions import Principal
 from deshi.web.ui.i18n import environment
 from deshi.web.ui.session import (
     CSRF_FIELD,
@@ -32,19 +30,12 @@ from deshi.web.ui.session import (
 
 __all__ = [
     "CsrfDep",
-    "FragmentRoute",
-    "LoginRequired",
-    "PageRoute",
     "Viewer",
     "ViewerDep",
     "page_locale",
     "render",
     "signer_of",
 ]
-
-
-class LoginRequired(Exception):  # noqa: N818 -- a condition, handled by the route classes
-    """The request needs a signed-in user and has none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,54 +131,3 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
-
-
-class PageRoute(APIRoute):
-    """A page: no session → the login page; a DeshiError → an error page with its status."""
-
-    def get_route_handler(self) -> Handler:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except LoginRequired:
-                target = quote(request.url.path, safe="/")
-                return RedirectResponse(f"/login?next={target}", status_code=303)
-            except DeshiError as exc:
-                locale = page_locale(request)
-                return render(
-                    request,
-                    "error.html",
-                    locale=locale,
-                    status_code=exc.status_code,
-                    status=exc.status_code,
-                )
-
-        return handle
-
-
-class FragmentRoute(APIRoute):
-    """A fetch from a page: errors are problem+json (401 when the session has ended)."""
-
-    def get_route_handler(self) -> Handler:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except LoginRequired:
-                problem = {
-                    "type": "urn:deshi:error:unauthenticated",
-                    "title": "Authentication failed",
-                    "status": 401,
-                    "detail": "sign in again",
-                    "code": "unauthenticated",
-                }
-                return problem_response(request, problem)
-            except DeshiError as exc:
-                return problem_response(request, exc.to_problem())
-
-        return handle

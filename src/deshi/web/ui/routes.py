@@ -15,23 +15,26 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 
 from deshi.audit import audit_departments, list_events, verify_chain
-from deshi.auth.permissions import Action, Principal, can
 from deshi.auth.service import authenticate_password
-from deshi.db.models import Process
+from deshi.db.tables import Process
 from deshi.errors import AuthenticationFailed
 from deshi.i18n import LOCALES
 from deshi.items.service import get_item
+from deshi.kpis.context import parse_week
+from deshi.kpis.kpi_report import kpi_report_for
+from deshi.kpis.process_warnings import warnings_for
 from deshi.kpis.records import iso_week
-from deshi.kpis.service import kpi_report_for, parse_week, warnings_for, weekly_report_html_for
+from deshi.kpis.weekly_report import weekly_report_html_for
+from deshi.permissions import Action, Principal, can
 from deshi.processes.service import get_process_for, list_processes_for
 from deshi.web.deps import SessionDep
 from deshi.web.ui import views
-from deshi.web.ui.deps import CsrfDep, PageRoute, ViewerDep, page_locale, render, signer_of
+from deshi.web.ui.deps import CsrfDep, ViewerDep, page_locale, render, signer_of
 from deshi.web.ui.session import LANG_COOKIE, SessionData
 
 __all__ = ["router"]
 
-router = APIRouter(route_class=PageRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)  # outside the API: errors are pages (web.errors)
 
 
 def _local(target: str | None) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from deshi.charts import Point
 from deshi.i18n import translations
 from deshi.kpis.charts import week_chart, week_series
 from deshi.kpis.models import KpiReport, Metric
-from deshi.sim.charts import Point
 
 __all__ = ["KpiCard", "charts", "kpi_cards"]
 

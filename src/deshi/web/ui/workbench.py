@@ -1,6 +1,8 @@
 """The reviewer workbench's fetch endpoints: claim the next item (an HTML fragment), answer
 it, skip it. Every one is a POST that must carry the session's CSRF token; permissions are the
-review service's, exactly as on the API (an auditor's claim or answer is refused with 403)."""
+review service's, exactly as on the API (an auditor's claim or answer is refused with 403).
+The script sends its CSRF token as a header, so its errors come back as problem+json
+(`deshi.web.errors`)."""
 
 from __future__ import annotations
 
@@ -9,12 +11,12 @@ from fastapi.responses import HTMLResponse
 
 from deshi.reviews.models import ClaimedItemPublic, ReviewCreate
 from deshi.reviews.service import claim_next, release_item, submit_review
-from deshi.web.deps import ConfigDep, SessionDep
-from deshi.web.ui.deps import CsrfDep, FragmentRoute, Viewer, ViewerDep, render
+from deshi.web.deps import ConfigDep, RegistryDep, SessionDep
+from deshi.web.ui.deps import CsrfDep, Viewer, ViewerDep, render
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/ui", route_class=FragmentRoute, include_in_schema=False)
+router = APIRouter(prefix="/ui", include_in_schema=False)
 
 MAX_ALTERNATIVES = 5
 
@@ -46,9 +48,11 @@ def next_item(
 
 
 @router.post("/items/{item_id}/answer", dependencies=[CsrfDep])
-def answer(item_id: int, body: ReviewCreate, viewer: ViewerDep, db: SessionDep) -> Response:
+def answer(
+    item_id: int, body: ReviewCreate, viewer: ViewerDep, db: SessionDep, registry: RegistryDep
+) -> Response:
     """Submit the viewer's answer (accept, correct with a label, or escalate)."""
-    submit_review(db, principal=viewer.principal, item_id=item_id, answer=body)
+    submit_review(db, principal=viewer.principal, item_id=item_id, answer=body, registry=registry)
     return Response(status_code=204)
 
 

@@ -7,15 +7,16 @@ With `--featurizer embeddings` the sentence vectors are computed up front, as a 
 RSS is sampled every 5 ms from /proc (Linux only) and the maximum of each stage is
 printed, with the process's peak.
 
-    ../.venv/bin/python retrain_memory.py --featurizer embeddings
-    ../.venv/bin/python retrain_memory.py --featurizer tfidf --threads 1
-    ../.venv/bin/python retrain_memory.py --featurizer embeddings --labelled 7200
+    .venv/bin/python bench/probes/retrain_memory.py --featurizer embeddings
+    .venv/bin/python bench/probes/retrain_memory.py --featurizer tfidf --threads 1
+    .venv/bin/python bench/probes/retrain_memory.py --featurizer embeddings --labelled 7200
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import os
 import resource
 import threading
 import time
@@ -76,10 +77,9 @@ class StageMonitor:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--featurizer", choices=["tfidf", "embeddings"], default="embeddings")
-    parser.add_argument("--threads", type=int, default=training.TRAINING_THREADS)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--labelled", type=int, help="items that count as reviewed (default: all)")
     args = parser.parse_args()
-    training.TRAINING_THREADS = args.threads
     monitor = StageMonitor()
     items = load_bundled("banking77").shuffled(0).items
     texts = [item.text for item in items]
@@ -105,11 +105,12 @@ def main() -> None:
         epsilon=0.01,
         delta=0.05,
         seed=0,
+        parallelism=training.Parallelism(threads=args.threads),
     )
     seconds = time.perf_counter() - started
     monitor.stage = "after"
     monitor.stop()
-    one_by_one = args.threads == 1 or vectors.nnz > training.PARALLEL_MAX_VALUES
+    one_by_one = args.threads == 1 or vectors.nnz > training.Parallelism().max_values
     fitting = "one at a time" if one_by_one else f"{args.threads} at a time"
     print(f"{args.featurizer}, {n:,} labelled and {len(texts) - n:,} unlabelled items")
     print(f"deciders fitted {fitting}")

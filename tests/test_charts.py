@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from deshi.sim.charts import line_chart, nice_ticks, percent
+from deshi.charts import line_chart, nice_ticks, percent
 
 
 def _parse(svg: str) -> ET.Element:

@@ -1,8 +1,8 @@
 """Every table of deshi, importable from one place (Alembic reads `Base.metadata` from here)."""
 
 from deshi.db.base import Base
-from deshi.db.models.inventory import InventoryCandidate
-from deshi.db.models.ops import (
+from deshi.db.tables.inventory import InventoryCandidate
+from deshi.db.tables.ops import (
     AuditEvent,
     DeliveryStatus,
     Job,
@@ -10,8 +10,8 @@ from deshi.db.models.ops import (
     Webhook,
     WebhookDelivery,
 )
-from deshi.db.models.org import ApiToken, Department, RoleGrant, User
-from deshi.db.models.work import Decision, Item, ModelVersion, Process, Review
+from deshi.db.tables.org import ApiToken, Department, RoleGrant, User
+from deshi.db.tables.work import Decision, Item, ModelVersion, Process, Review
 
 __all__ = [
     "ApiToken",

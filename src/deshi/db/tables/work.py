@@ -9,9 +9,8 @@ from sqlalchemy import Float, ForeignKey, Index, LargeBinary, String, Text, Uniq
 from sqlalchemy.orm import Mapped, mapped_column
 
 from deshi.db.base import Base, UTCDateTime, str_enum, utcnow
-from deshi.engine.types import Route
-from deshi.items.models import ItemStatus, ReviewAction
-from deshi.processes.models import Mode, ModelStatus, Stage
+from deshi.domain import ItemStatus, Mode, ModelStatus, ReviewAction, Stage
+from deshi.engine.types import DEFAULT_POLICY, Policy, Route, RouteReason
 
 __all__ = ["Decision", "Item", "ModelVersion", "Process", "Review"]
 
@@ -27,14 +26,16 @@ class Process(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     labels: Mapped[list[Any]] = mapped_column(default=list)  # the label set; it can grow
     input_fields: Mapped[list[Any]] = mapped_column(default=list)  # structured field names
-    # policy
-    error_budget: Mapped[float] = mapped_column(Float, default=0.01)  # ε
-    confidence: Mapped[float] = mapped_column(Float, default=0.95)  # 1 - δ
-    audit_rate: Mapped[float] = mapped_column(Float, default=0.05)
+    # policy (defaults: deshi.engine.Policy)
+    error_budget: Mapped[float] = mapped_column(Float, default=DEFAULT_POLICY.error_budget)  # ε
+    confidence: Mapped[float] = mapped_column(Float, default=DEFAULT_POLICY.confidence)  # 1 - δ
+    audit_rate: Mapped[float] = mapped_column(Float, default=DEFAULT_POLICY.audit_rate)
     mode: Mapped[Mode] = mapped_column(str_enum(Mode, "mode"), default=Mode.SHADOW)
     sensitive_labels: Mapped[list[Any]] = mapped_column(default=list)
     always_human_rules: Mapped[list[Any]] = mapped_column(default=list)
     arms: Mapped[dict[str, Any]] = mapped_column(default=dict)  # arm name → proportion
+    # the agent's featurizer: "tfidf" or "embeddings" (deshi.processes.models.FeaturizerName)
+    featurizer: Mapped[str] = mapped_column(String(32), default="tfidf", server_default="tfidf")
     # costs
     human_minutes_per_item: Mapped[float | None] = mapped_column(Float)  # measured baseline
     hourly_rate: Mapped[float | None] = mapped_column(Float)
@@ -47,6 +48,13 @@ class Process(Base):
     planned_scale_on: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def policy(self) -> Policy:
+        """The risk policy the policy columns hold (PolicyError if stored out of bounds)."""
+        return Policy(
+            error_budget=self.error_budget, confidence=self.confidence, audit_rate=self.audit_rate
+        )
 
 
 class ModelVersion(Base):
@@ -61,7 +69,7 @@ class ModelVersion(Base):
     status: Mapped[ModelStatus] = mapped_column(
         str_enum(ModelStatus, "model_status"), default=ModelStatus.CHALLENGER
     )
-    artifact: Mapped[bytes] = mapped_column(LargeBinary)
+    artifact: Mapped[bytes] = mapped_column(LargeBinary)  # a model file (deshi.engine.serialize)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     threshold: Mapped[float | None] = mapped_column(Float)
     trained_on: Mapped[int] = mapped_column(default=0)  # number of reviewed items used
@@ -108,9 +116,12 @@ class Decision(Base):
     alternatives: Mapped[list[Any]] = mapped_column(default=list)
     evidence: Mapped[list[Any]] = mapped_column(default=list)
     route: Mapped[Route] = mapped_column(str_enum(Route, "route"))
-    reason: Mapped[str] = mapped_column(Text, default="")
+    # The English sentence of decisions stored before r0007 (the engine wrote it then); only a
+    # decision without a reason code (before r0002) is explained by it. Empty for newer rows.
+    legacy_reason: Mapped[str] = mapped_column("reason", Text, default="")
     threshold: Mapped[float | None] = mapped_column(Float)
-    reason_code: Mapped[str | None] = mapped_column(String(32))  # deshi.engine.RouteReason value
+    reason_code: Mapped[RouteReason | None] = mapped_column(str_enum(RouteReason, "route_reason"))
+    reason_params: Mapped[dict[str, Any]] = mapped_column(default=dict)  # see RouteReason
     audit_rate: Mapped[float | None] = mapped_column(Float)  # the audit rate in force
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from deshi.auth.permissions import Role
 from deshi.db.base import Base, UTCDateTime, str_enum, utcnow
+from deshi.domain import Role
 
 __all__ = ["ApiToken", "Department", "RoleGrant", "User"]
 

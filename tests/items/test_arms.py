@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import chi2_contingency, chisquare
 
-from deshi.kpis.arms import assign_arm
+from deshi.items.arms import assign_arm
 
 PROPORTIONS = {"human_only": 0.2, "assisted": 0.3, "ai_led": 0.5}
 

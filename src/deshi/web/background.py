@@ -1,8 +1,9 @@
 """Wiring: the handlers of every job kind, and the in-process background worker.
 
-`start_background_worker(settings)` is the hook for the API app on a single node: call it at
-startup and `handle.stop()` at shutdown. It owns its engine, its agent registry (so a long
-retrain never holds the API's agent lock) and its HTTP client.
+`start_background_worker(settings, registry=...)` is the hook for the API app on a single node:
+call it at startup and `handle.stop()` at shutdown. It owns its engine and its HTTP client; the
+app passes `registry.sibling()`, a registry of its own with the app's decider factory, so a long
+retrain never holds the API's agent lock.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy import Engine
 
-from deshi.db import create_db_engine, make_session_factory
+from deshi.db import engine_from_settings, make_session_factory
 from deshi.jobs.worker import Handler, Worker
 from deshi.learning.jobs import RETRAIN_JOB, retrain_handler
 from deshi.learning.registry import AgentRegistry
@@ -48,16 +49,17 @@ class BackgroundWorker:
 
 
 def start_background_worker(
-    settings: Settings, *, poll_seconds: float = 1.0, client: httpx.Client | None = None
+    settings: Settings,
+    *,
+    registry: AgentRegistry,
+    poll_seconds: float = 1.0,
+    client: httpx.Client | None = None,
 ) -> BackgroundWorker:
-    """Start a daemon thread running jobs on `settings.database_url`; returns its handle."""
-    engine = create_db_engine(
-        settings.database_url,
-        echo=settings.sql_echo,
-        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-    )
+    """Start a daemon thread running jobs on `settings.database_url` with `registry`'s agents;
+    returns its handle."""
+    engine = engine_from_settings(settings)
     http = client or httpx.Client(timeout=10.0)
-    handlers = default_handlers(registry=AgentRegistry(), client=http)
+    handlers = default_handlers(registry=registry, client=http)
     worker = Worker(make_session_factory(engine), handlers)
     stop = threading.Event()
     thread = threading.Thread(

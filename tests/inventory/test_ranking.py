@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from deshi.engine.stats import clopper_pearson_upper
-from deshi.kpis.inventory import (
+from deshi.inventory.ranking import (
     CandidateProcess,
     audits_to_prove_budget,
     expected_automation_share,

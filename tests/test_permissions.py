@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from deshi.auth.permissions import Action, Grant, Principal, Role, can, can_see, require
+from deshi.domain import Role
 from deshi.errors import NotFound, PermissionDenied
+from deshi.permissions import Action, Grant, Principal, can, can_see, require
 
 OWN, OTHER = 1, 2
 

@@ -5,9 +5,9 @@ from /proc (Linux only). Printed: each retrain's labelled items, RSS before it, 
 after it, then the highest RSS seen in each stage of the whole replay. The line per retrain shows
 whether the process grows between retrains (memory the allocator keeps) or only during them.
 
-    ../.venv/bin/python replay_memory.py --featurizer embeddings --seed 0
-    ../.venv/bin/python replay_memory.py --featurizer embeddings --limit 6000   # a prefix
-    MALLOC_MMAP_THRESHOLD_=1048576 ../.venv/bin/python replay_memory.py ...    # glibc setting
+    .venv/bin/python bench/probes/replay_memory.py --featurizer embeddings --seed 0
+    .venv/bin/python bench/probes/replay_memory.py --featurizer embeddings --limit 6000   # a prefix
+    MALLOC_MMAP_THRESHOLD_=1048576 .venv/bin/python bench/probes/replay_memory.py ...    # glibc
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _bench_path  # noqa: F401  (bench/ on sys.path, for engine_bench)
 from engine_bench import load
 from retrain_memory import StageMonitor, resident_mib
 

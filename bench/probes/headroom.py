@@ -8,7 +8,7 @@ knowing every true label. No valid policy can beat the oracle with the same mode
 needs no labels to prove anything; the difference is what finite-sample certification (and the
 guards against novel inputs and rare labels, which the oracle ignores) cost.
 
-    python bench/headroom.py --dataset banking77 --seed 0
+    .venv/bin/python bench/probes/headroom.py --dataset banking77 --seed 0
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import argparse
 import json
 from dataclasses import dataclass, field
 
+import _bench_path  # noqa: F401  (bench/ on sys.path, for engine_bench)
 import numpy as np
 from engine_bench import RESULTS, load
 
@@ -78,7 +79,7 @@ def main() -> None:
     conf = np.array([d.confidence for d in logged.decisions])
     correct = np.array([d.label == t for d, t in zip(logged.decisions, truth, strict=True)])
     auto = np.array([d.route.value == "auto" for d in logged.decisions])
-    eps = settings.error_budget
+    eps = settings.policy.error_budget
     rows = []
     for start in range(0, len(truth), args.window):
         w = slice(start, start + args.window)

