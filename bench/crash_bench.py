@@ -13,6 +13,7 @@ not arrive is re-sent (idempotent on external_id). At the end it checks, on the 
 - the audit chain verifies (`deshi audit verify`).
 
     .venv/bin/python bench/crash_bench.py [--items 10000] [--batch 100] [--reviews 1500]
+        [--postgres URL [--no-sqlite]]
 """
 
 from __future__ import annotations
@@ -278,11 +279,15 @@ def main() -> None:
     )
     parser.add_argument("--lease", type=float, default=20, help="worker job lease, seconds")
     parser.add_argument("--drain-seconds", type=float, default=300, help="wait for the job queue")
+    parser.add_argument(
+        "--no-sqlite", action="store_true", help="only the PostgreSQL run (with --postgres)"
+    )
     args = parser.parse_args()
     ok = True
-    with tempfile.TemporaryDirectory() as tmp:
-        print("SQLite:", flush=True)
-        ok &= run(f"sqlite:///{Path(tmp) / 'crash.db'}", args)
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            print("SQLite:", flush=True)
+            ok &= run(f"sqlite:///{Path(tmp) / 'crash.db'}", args)
     if args.postgres:
         with postgres_schema(args.postgres, "deshi_crash") as url:
             print("PostgreSQL:", flush=True)

@@ -8,6 +8,8 @@ columns and the API carry; renaming a value is a schema change.
     Mode          how much the agent is trusted on a process
     Stage         where a process is on its rollout plan
     FeaturizerName  how a process's agent turns texts into vectors
+    Arm           a randomized arm of a process's comparison (its items' routing)
+    NewLabels     who may add a label to a process by answering a review
     ModelStatus   lifecycle of a trained model version
     ItemStatus    lifecycle of an item
     ReviewAction  what a reviewer did with an item
@@ -17,7 +19,17 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["FeaturizerName", "ItemStatus", "Mode", "ModelStatus", "ReviewAction", "Role", "Stage"]
+__all__ = [
+    "Arm",
+    "FeaturizerName",
+    "ItemStatus",
+    "Mode",
+    "ModelStatus",
+    "NewLabels",
+    "ReviewAction",
+    "Role",
+    "Stage",
+]
 
 
 class Role(StrEnum):
@@ -50,6 +62,21 @@ class FeaturizerName(StrEnum):
 
     TFIDF = "tfidf"  # word and character n-grams: no extra dependency, any language
     EMBEDDINGS = "embeddings"  # sentence embeddings beside the n-grams: the `embeddings` extra
+
+
+class Arm(StrEnum):
+    """A randomized arm: how much the agent does for the items drawn into it (items.routing)."""
+
+    HUMAN_ONLY = "human_only"  # humans answer without seeing the agent's suggestion
+    ASSISTED = "assisted"  # humans answer with the suggestion shown
+    AI_LED = "ai_led"  # the agent completes what it is sure of
+
+
+class NewLabels(StrEnum):
+    """Who may add a label to a process through a review's answer (each addition is audited)."""
+
+    REVIEWERS = "reviewers"  # any reviewer's correction may name a new label
+    OWNERS = "owners"  # only those who manage the process; reviewers pick from the label set
 
 
 class ModelStatus(StrEnum):

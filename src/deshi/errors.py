@@ -12,9 +12,13 @@ machine-readable `code`, and a human-readable `detail`::
     │                                               (a page answers with the sign-in page)
     ├── PermissionDenied     403 forbidden          caller sees the object but may not do this
     ├── Conflict             409 conflict           duplicate, stale state, already initialised
+    ├── PayloadTooLarge      413 payload_too_large  a request body over `max_body_bytes`
     ├── ValidationFailed     422 validation_failed  bad input; `field` names the culprit
+    ├── TooManyAttempts      429 too_many_attempts  password sign-ins delayed after failures;
+    │                                               `retry_after` seconds (Retry-After header)
     ├── IntegrityError       500 integrity_error    stored data breaks its invariants (audit chain)
-    └── ServiceUnavailable   503 unavailable        a dependency of the app (the database) is down
+    ├── ServiceUnavailable   503 unavailable        a dependency of the app (the database) is down
+    └── StorageFull          507 storage_full       the database's disk is full; nothing was stored
 
 Services raise these; routes and CLI commands never build HTTP responses or exit codes themselves
 from other exception types.
@@ -31,8 +35,11 @@ __all__ = [
     "IntegrityError",
     "LoginRequired",
     "NotFound",
+    "PayloadTooLarge",
     "PermissionDenied",
     "ServiceUnavailable",
+    "StorageFull",
+    "TooManyAttempts",
     "ValidationFailed",
 ]
 
@@ -98,6 +105,14 @@ class Conflict(DeshiError):
     title = "Conflict"
 
 
+class PayloadTooLarge(DeshiError):
+    """The request body is larger than the server accepts; it was not read."""
+
+    status_code = 413
+    code = "payload_too_large"
+    title = "Payload too large"
+
+
 class ValidationFailed(DeshiError):
     """The input is invalid; `field` names the offending input when there is one."""
 
@@ -114,6 +129,23 @@ class ValidationFailed(DeshiError):
         return {**super().to_problem(), "field": self.field}
 
 
+class TooManyAttempts(DeshiError):
+    """Too many failed password sign-ins for this account or from this address: wait
+    `retry_after` seconds (answered with a Retry-After header)."""
+
+    status_code = 429
+    code = "too_many_attempts"
+    title = "Too many attempts"
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"too many failed sign-ins: try again in {retry_after} seconds")
+
+    def to_problem(self) -> dict[str, Any]:
+        """Render as problem+json, adding `retry_after` (seconds)."""
+        return {**super().to_problem(), "retry_after": self.retry_after}
+
+
 class IntegrityError(DeshiError):
     """Stored data is inconsistent with its own invariants (e.g. a broken audit chain)."""
 
@@ -128,3 +160,11 @@ class ServiceUnavailable(DeshiError):
     status_code = 503
     code = "unavailable"
     title = "Service unavailable"
+
+
+class StorageFull(DeshiError):
+    """The database could not grow (disk or quota full); the request's writes were rolled back."""
+
+    status_code = 507
+    code = "storage_full"
+    title = "Insufficient storage"

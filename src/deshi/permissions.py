@@ -25,7 +25,16 @@ from enum import StrEnum
 from deshi.domain import Role
 from deshi.errors import NotFound, PermissionDenied
 
-__all__ = ["ROLE_ACTIONS", "Action", "Grant", "Principal", "can", "can_see", "require"]
+__all__ = [
+    "ROLE_ACTIONS",
+    "Action",
+    "Grant",
+    "Principal",
+    "can",
+    "can_see",
+    "require",
+    "require_workspace",
+]
 
 
 class Action(StrEnum):
@@ -110,3 +119,11 @@ def require(principal: Principal, action: Action, department_id: int | None) -> 
         raise NotFound()
     if not can(principal, action, department_id):
         raise PermissionDenied(f"{action.value} is not allowed for your roles here")
+
+
+def require_workspace(principal: Principal, action: Action) -> None:
+    """Raise PermissionDenied unless the principal may do a workspace-level action (creating
+    departments and users: a workspace admin). Workspace endpoints exist for every caller, so
+    the answer is 403, never 404."""
+    if not can(principal, action, None):
+        raise PermissionDenied(f"{action.value} across the workspace needs a workspace admin")

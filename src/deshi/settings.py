@@ -6,18 +6,52 @@ it to the factories that need it, e.g. `deshi.db.engine_from_settings(settings)`
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import ipaddress
+import re
+from pathlib import Path
+from typing import Annotated, Literal
 
-__all__ = ["DEFAULT_DATABASE_URL", "Settings"]
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "LogFormat",
+    "LogLevel",
+    "PasswordHashProfile",
+    "SecureCookies",
+    "Settings",
+]
 
 DEFAULT_DATABASE_URL = "sqlite:///./deshi.db"
+MIN_SECRET_KEY_BYTES = 32  # 256 bits: a signing key no one can guess offline
+
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
+
+
+def _is_network(text: str) -> bool:
+    """Whether `text` is an IP address or network (`10.0.0.1`, `10.0.0.0/8`, `fd00::/8`)."""
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+LogFormat = Literal["text", "json"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+PasswordHashProfile = Literal["standard", "fast-insecure"]  # argon2id costs: deshi.auth.passwords
+SecureCookies = Literal["auto", "always", "never"]  # the session cookie's Secure flag
 
 
 class Settings(BaseSettings):
     """Configuration of a deshi workspace; each field maps to the env var DESHI_<FIELD NAME>."""
 
-    model_config = SettingsConfigDict(env_prefix="DESHI_", extra="ignore", frozen=True)
+    # Errors never echo a value: a rejected key must not reach a log.
+    model_config = SettingsConfigDict(
+        env_prefix="DESHI_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
@@ -39,6 +73,48 @@ class Settings(BaseSettings):
         default=False,
         description="Log every SQL statement (SQLAlchemy echo); for debugging only.",
     )
+    public_api_docs: bool = Field(
+        default=False,
+        description=(
+            "Serve the API documentation (`/docs`, `/redoc`, `/openapi.json`) to anyone. Off: "
+            "only to a signed-in user or a caller with an API token."
+        ),
+    )
+    log_format: LogFormat = Field(
+        default="text",
+        description=(
+            "How `deshi serve` and `deshi worker` write their logs to stderr: `text` (one line "
+            "per event) or `json` (one JSON object per line with time, level, logger, message "
+            "and the request id)."
+        ),
+    )
+    log_level: LogLevel = Field(
+        default="INFO",
+        description="Least severe level of the `deshi` logger that is written.",
+    )
+    metrics_enabled: bool = Field(
+        default=False,
+        description=(
+            "Serve `GET /metrics` in the Prometheus text format; needs `DESHI_METRICS_TOKEN`. "
+            "Off: `/metrics` answers 404."
+        ),
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Bearer token the scraper sends to `GET /metrics` (`Authorization: Bearer TOKEN`); "
+            "at least 32 characters; required when `DESHI_METRICS_ENABLED` is on."
+        ),
+    )
+    shutdown_grace_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        description=(
+            "On SIGTERM, how long open requests (`deshi serve`) and then the running background "
+            "job may take to finish; a job still running after that is released back to the "
+            "queue, where another worker runs it again."
+        ),
+    )
     max_text_chars: int = Field(
         default=20_000,
         ge=1,
@@ -50,6 +126,17 @@ class Settings(BaseSettings):
         le=2000,  # other processes watch the newest 25,000 ids for late commits (learning.cursor)
         description=(
             "Most items one `POST /processes/{id}/items:batch` request may carry (at most 2,000)."
+        ),
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Largest request body the server reads, in bytes; a larger one is answered 413 "
+            "before it is parsed. The default, 64 MiB, holds a full batch (1,000 items of "
+            "20,000 characters) in UTF-8 JSON even in Japanese (3 bytes a character: 60 MB); "
+            "texts sent \\u-escaped take 6 bytes a character, so send UTF-8 or smaller batches. "
+            "Raise it when you raise `DESHI_MAX_TEXT_CHARS` or `DESHI_MAX_BATCH_ITEMS`."
         ),
     )
     lease_seconds: int = Field(
@@ -69,11 +156,176 @@ class Settings(BaseSettings):
             "CPU."
         ),
     )
+    webhook_allow_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description=(
+            "Internal destinations webhooks may post to after all, comma-separated: host names "
+            "(`hooks.intranet.example`, matched exactly) and addresses or networks "
+            "(`10.20.0.5`, `10.20.0.0/16`, `fd00::/8`). Empty: webhooks post only to public "
+            "addresses; loopback, private, link-local (cloud metadata), CGNAT, multicast and "
+            "reserved ones are refused."
+        ),
+    )
+
+    @field_validator("webhook_allow_hosts", mode="before")
+    @classmethod
+    def _allow_list_entries(cls, value: object) -> object:
+        """Split the comma-separated variable; each entry is a host name or an IP network."""
+        entries = value.split(",") if isinstance(value, str) else value
+        if not isinstance(entries, list | tuple):
+            return value
+        cleaned = tuple(str(entry).strip().lower() for entry in entries if str(entry).strip())
+        for entry in cleaned:
+            if not _is_network(entry) and not _HOST_NAME.fullmatch(entry):
+                raise ValueError(f"{entry!r} is neither a host name nor an IP address/network")
+        return cleaned
+
+    password_hash_profile: PasswordHashProfile = Field(
+        default="standard",
+        description=(
+            "Cost of the argon2id hash of new passwords. `standard` (the default and the floor "
+            "for any real workspace): RFC 9106's low-memory profile, 3 passes over 64 MiB in 4 "
+            "lanes. `fast-insecure`: 1 pass over 1 MiB, for test suites only; hashes keep the "
+            "cost they were made with, so switching back does not strengthen them."
+        ),
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description=(
             "Key that signs the web UI's session cookies (a long random string; keep it secret "
-            "and the same on every server process). Unset: a random key per process, so sessions "
-            "end when the server restarts and do not span processes; a warning is logged."
+            "and the same on every server process), at least 32 bytes: e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`. Unset: a random key "
+            "per process, so sessions end when the server restarts and do not span processes; a "
+            "warning is logged."
         ),
     )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret_key(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value().encode()) < MIN_SECRET_KEY_BYTES:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_KEY_BYTES} bytes (e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
+        return key
+
+    session_idle_minutes: int = Field(
+        default=120,
+        ge=1,
+        description=(
+            "A web UI session that made no request for this many minutes has ended; the user "
+            "signs in again (exact to about a minute)."
+        ),
+    )
+    session_max_hours: int = Field(
+        default=12,
+        ge=1,
+        description="A web UI session ends this many hours after sign-in, however busy it is.",
+    )
+    secure_cookies: SecureCookies = Field(
+        default="auto",
+        description=(
+            "The `Secure` flag of the session cookie. `auto`: set when the request arrived over "
+            "HTTPS (behind a proxy, as the proxy's `X-Forwarded-Proto` says; see "
+            "`DESHI_FORWARDED_ALLOW_IPS`); `always`: set on every response (serve only over "
+            "HTTPS); `never`: never set (plain-HTTP tests only)."
+        ),
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description=(
+            "Comma-separated addresses of the reverse proxies whose `X-Forwarded-Proto` and "
+            "`X-Forwarded-For` headers `deshi serve` trusts for the request's scheme and client "
+            "address (which the Secure cookie and login throttling use); `*` trusts every peer."
+        ),
+    )
+    login_free_failures_per_account: int = Field(
+        default=5,
+        ge=1,
+        description=(
+            "Failed password sign-ins an account (known or not) may have before each further "
+            "attempt waits: 1 s after the next failure, doubling per failure up to "
+            "`DESHI_LOGIN_MAX_DELAY_SECONDS`; answered 429 with Retry-After. Failures are "
+            "forgotten after an hour without one, or when the account signs in."
+        ),
+    )
+    login_free_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        description=(
+            "The same allowance per client address, across all accounts (higher: offices share "
+            "one address)."
+        ),
+    )
+    login_max_delay_seconds: int = Field(
+        default=900,
+        ge=1,
+        description="Longest wait that failed sign-ins impose on an account or address.",
+    )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key of the audit log's HMAC-SHA256 chain and of its signed anchors (at least 32 "
+            "characters, e.g. `openssl rand -hex 32`). Keep it outside the database and its "
+            "backups, the same on every server process and worker. Unset (and no "
+            "`DESHI_AUDIT_KEY_FILE`): events are chained by plain SHA-256, which anyone who can "
+            "write to the database can recompute; once an event is keyed, writing the log "
+            "without the key is refused."
+        ),
+    )
+    audit_key_file: Path | None = Field(
+        default=None,
+        description=(
+            "A file of audit keys instead of `DESHI_AUDIT_KEY`: one key a line (`#` comments "
+            "and blank lines ignored). The first line keys new events and signs anchors; the "
+            "others verify events keyed before a rotation."
+        ),
+    )
+
+    @field_validator("audit_key")
+    @classmethod
+    def _long_audit_key(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None:
+            _check_audit_key(key.get_secret_value())
+        return key
+
+    @model_validator(mode="after")
+    def _readable_audit_keys(self) -> Settings:
+        self.audit_keys()  # a missing file or a short key fails here, not at the first write
+        return self
+
+    def audit_keys(self) -> tuple[bytes, ...]:
+        """The audit keys, the one that keys new events first (empty: the chain is unkeyed)."""
+        if self.audit_key_file is None:
+            return (self.audit_key.get_secret_value().encode(),) if self.audit_key else ()
+        if self.audit_key is not None:
+            raise ValueError("set DESHI_AUDIT_KEY or DESHI_AUDIT_KEY_FILE, not both")
+        try:
+            lines = self.audit_key_file.read_text(encoding="utf-8").splitlines()
+        except OSError as error:
+            raise ValueError(f"DESHI_AUDIT_KEY_FILE cannot be read: {error.strerror}") from None
+        keys = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        if not keys:
+            raise ValueError("DESHI_AUDIT_KEY_FILE holds no key")
+        for key in keys:
+            _check_audit_key(key)
+        return tuple(key.encode() for key in keys)
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_metrics_token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+        return token
+
+    @model_validator(mode="after")
+    def _metrics_need_a_token(self) -> Settings:
+        if self.metrics_enabled and self.metrics_token is None:
+            raise ValueError("DESHI_METRICS_ENABLED needs DESHI_METRICS_TOKEN (never open)")
+        return self
+
+
+def _check_audit_key(key: str) -> None:
+    if len(key) < 32:
+        raise ValueError("an audit key needs at least 32 characters (`openssl rand -hex 32`)")

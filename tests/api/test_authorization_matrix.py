@@ -9,12 +9,17 @@ import pytest
 from api_world import World
 from fastapi.testclient import TestClient
 
+from deshi.db import transaction
+from deshi.domain import ModelStatus
+from deshi.learning.repo import insert_version
+
 ROLES = ["workspace_admin", "admin", "owner", "reviewer", "auditor"]
 MANAGERS = {"workspace_admin", "admin", "owner"}
 REVIEWERS = MANAGERS | {"reviewer"}
+ADMINS = {"workspace_admin", "admin"}
 EVERYONE = set(ROLES)
 
-HOOK_URL = "http://127.0.0.1:9/hook"  # never called: no worker runs in these tests
+HOOK_URL = "https://93.184.215.14/hook"  # a public address, never called: no worker runs here
 
 Call = Callable[[TestClient, World, str, int], Any]
 
@@ -49,6 +54,46 @@ def _webhook(client: TestClient, world: World, process_id: int) -> int:
 
 def _department(world: World, process_id: int) -> int:
     return world.own_department if process_id == world.own_process else world.other_department
+
+
+def _grant(client: TestClient, world: World, process_id: int) -> int:
+    """An owner grant for reviewer2 in the process's department, made by the workspace admin."""
+    r = client.post(
+        f"/roles?department_id={_department(world, process_id)}",
+        json={"email": "reviewer2@example.com", "role": "owner"},
+        headers=world.auth("workspace_admin"),
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def _two_versions(client: TestClient, process_id: int) -> int:
+    """Store versions 1 (retired) and 2 (champion) of the process; the version to roll back to.
+    Their artifacts are never loaded: rolling back only moves the champion."""
+    factory = client.app.state.session_factory  # type: ignore[attr-defined]
+    with transaction(factory) as session:
+        for version, status in ((1, ModelStatus.RETIRED), (2, ModelStatus.CHAMPION)):
+            insert_version(
+                session,
+                process_id=process_id,
+                version=version,
+                status=status,
+                artifact=b"unused",
+                metrics={"accuracy": 0.9},
+                threshold=0.8,
+                trained_on=20,
+            )
+    return 1
+
+
+def _emptied_department(client: TestClient, world: World, process_id: int) -> int:
+    """The process's department once the workspace admin archived every process in it."""
+    department = _department(world, process_id)
+    admin = world.auth("workspace_admin")
+    for process in client.get("/processes", headers=admin).json():
+        if process["department_id"] == department:
+            client.post(f"/processes/{process['id']}/archive", headers=admin)
+    return department
 
 
 # endpoint → (call, roles allowed in their own department, success status)
@@ -141,10 +186,62 @@ ENDPOINTS: dict[str, tuple[Call, set[str], int]] = {
         MANAGERS,
         204,
     ),
+    "list departments": (
+        lambda c, w, who, p: c.get("/departments", headers=w.auth(who)),
+        EVERYONE,
+        200,
+    ),
+    "rename department": (
+        lambda c, w, who, p: c.patch(
+            f"/departments/{_department(w, p)}", json={"name": f"by {who}"}, headers=w.auth(who)
+        ),
+        ADMINS,
+        200,
+    ),
+    "list roles": (
+        lambda c, w, who, p: c.get(
+            f"/roles?department_id={_department(w, p)}", headers=w.auth(who)
+        ),
+        ADMINS,
+        200,
+    ),
+    "grant role": (
+        lambda c, w, who, p: c.post(
+            f"/roles?department_id={_department(w, p)}",
+            json={"email": "reviewer2@example.com", "role": "auditor"},
+            headers=w.auth(who),
+        ),
+        ADMINS,
+        201,
+    ),
+    "revoke role": (
+        lambda c, w, who, p: c.delete(f"/roles/{_grant(c, w, p)}", headers=w.auth(who)),
+        ADMINS,
+        204,
+    ),
+    "list model versions": (
+        lambda c, w, who, p: c.get(f"/processes/{p}/models", headers=w.auth(who)),
+        EVERYONE,
+        200,
+    ),
+    "roll back model": (
+        lambda c, w, who, p: c.post(
+            f"/processes/{p}/models/{_two_versions(c, p)}/rollback", headers=w.auth(who)
+        ),
+        MANAGERS,
+        200,
+    ),
     # last: an archived process takes no more items
     "archive": (
         lambda c, w, who, p: c.post(f"/processes/{p}/archive", headers=w.auth(who)),
         MANAGERS,
+        200,
+    ),
+    "archive department": (
+        lambda c, w, who, p: c.post(
+            f"/departments/{_emptied_department(c, w, p)}/archive", headers=w.auth(who)
+        ),
+        ADMINS,
         200,
     ),
 }
@@ -154,7 +251,7 @@ def expected(endpoint: str, role: str, where: str) -> int:
     """The status the table promises: other departments are invisible (404) except to the
     workspace admin; in their own department a role either may (success) or may not (403)."""
     _, allowed, success = ENDPOINTS[endpoint]
-    if endpoint == "list processes":
+    if endpoint in ("list processes", "list departments"):
         return success
     if where == "other" and role != "workspace_admin":
         return 404
@@ -193,3 +290,152 @@ def test_anonymous_and_bad_tokens_get_401(client: TestClient, world: World, endp
     assert response.status_code == 401, response.text
     assert response.json()["code"] == "unauthenticated"
     assert response.headers["content-type"] == "application/problem+json"
+
+
+# Workspace-level endpoints: no department to hide, so a role that may not gets 403 (never 404).
+WS_ONLY = {"workspace_admin"}
+
+
+def _user_id(world: World, who: str) -> int:
+    return world.user_ids[who]
+
+
+def _service_account(client: TestClient, world: World) -> int:
+    r = client.post(
+        "/users",
+        json={"email": "bot@example.com", "service": True},
+        headers=world.auth("workspace_admin"),
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def _own_token(client: TestClient, world: World, who: str) -> int:
+    r = client.post("/tokens", json={"name": "spare"}, headers=world.auth(who))
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def _others_token(client: TestClient, world: World) -> int:
+    return _own_token(client, world, "reviewer2")
+
+
+# endpoint → (call, roles allowed, success status)
+WORKSPACE_ENDPOINTS: dict[str, tuple[Call, set[str], int]] = {
+    "create department": (
+        lambda c, w, who, p: c.post("/departments", json={"name": who}, headers=w.auth(who)),
+        WS_ONLY,
+        201,
+    ),
+    "create user": (
+        lambda c, w, who, p: c.post(
+            "/users", json={"email": f"new-{who}@example.com"}, headers=w.auth(who)
+        ),
+        WS_ONLY,
+        201,
+    ),
+    "list users": (lambda c, w, who, p: c.get("/users", headers=w.auth(who)), WS_ONLY, 200),
+    "update another user": (
+        lambda c, w, who, p: c.patch(
+            f"/users/{_user_id(w, 'reviewer2')}", json={"locale": "ja"}, headers=w.auth(who)
+        ),
+        WS_ONLY,
+        200,
+    ),
+    "update yourself": (
+        lambda c, w, who, p: c.patch(
+            f"/users/{_user_id(w, who)}", json={"display_name": "Me"}, headers=w.auth(who)
+        ),
+        EVERYONE,
+        200,
+    ),
+    "reset password": (
+        lambda c, w, who, p: c.post(
+            f"/users/{_user_id(w, 'reviewer2')}/reset-password", headers=w.auth(who)
+        ),
+        WS_ONLY,
+        200,
+    ),
+    "grant workspace admin": (
+        lambda c, w, who, p: c.post(
+            "/roles", json={"email": "reviewer2@example.com", "role": "admin"}, headers=w.auth(who)
+        ),
+        WS_ONLY,
+        201,
+    ),
+    "issue own token": (
+        lambda c, w, who, p: c.post("/tokens", json={"name": "mine"}, headers=w.auth(who)),
+        EVERYONE,
+        201,
+    ),
+    "issue token for a service account": (
+        lambda c, w, who, p: c.post(
+            "/tokens",
+            json={"name": "crm", "user_id": _service_account(c, w)},
+            headers=w.auth(who),
+        ),
+        WS_ONLY,
+        201,
+    ),
+    "list own tokens": (lambda c, w, who, p: c.get("/tokens", headers=w.auth(who)), EVERYONE, 200),
+    "list every token": (
+        lambda c, w, who, p: c.get("/tokens?everyone=true", headers=w.auth(who)),
+        WS_ONLY,
+        200,
+    ),
+    "revoke own token": (
+        lambda c, w, who, p: c.post(f"/tokens/{_own_token(c, w, who)}/revoke", headers=w.auth(who)),
+        EVERYONE,
+        200,
+    ),
+    # last: deactivating someone else's account
+    "deactivate user": (
+        lambda c, w, who, p: c.post(
+            f"/users/{_user_id(w, 'reviewer2')}/deactivate", headers=w.auth(who)
+        ),
+        WS_ONLY,
+        200,
+    ),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_workspace_authorization_matrix(client: TestClient, world: World, role: str) -> None:
+    wrong = []
+    for endpoint, (call, allowed, success) in WORKSPACE_ENDPOINTS.items():
+        response = call(client, world, role, world.own_process)
+        want = success if role in allowed else 403
+        if response.status_code != want:
+            wrong.append(f"{endpoint}: {response.status_code} != {want} ({response.text[:120]})")
+        if response.status_code >= 400:
+            assert response.headers["content-type"] == "application/problem+json"
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_someone_elses_token_does_not_exist_for_a_non_workspace_admin(
+    client: TestClient, world: World, role: str
+) -> None:
+    token_id = _others_token(client, world)
+    response = client.post(f"/tokens/{token_id}/revoke", headers=world.auth(role))
+    assert response.status_code == (200 if role == "workspace_admin" else 404), response.text
+
+
+# These two name the caller's own objects, which an unknown token does not have.
+_CALLER_OWNED = {"update yourself", "revoke own token"}
+
+
+@pytest.mark.parametrize("endpoint", sorted(set(WORKSPACE_ENDPOINTS) - _CALLER_OWNED))
+def test_workspace_endpoints_need_a_caller(client: TestClient, world: World, endpoint: str) -> None:
+    call, _, _ = WORKSPACE_ENDPOINTS[endpoint]
+    world.tokens["nobody"] = "dsh_not-a-real-token"
+    response = call(client, world, "nobody", world.own_process)
+    assert response.status_code == 401, response.text
+    assert response.json()["code"] == "unauthenticated"
+
+
+def test_changing_yourself_needs_a_caller(client: TestClient, world: World) -> None:
+    bad = {"Authorization": "Bearer dsh_not-a-real-token"}
+    token_id = _own_token(client, world, "reviewer")
+    assert client.patch("/users/1", json={"locale": "ja"}, headers=bad).status_code == 401
+    assert client.post(f"/tokens/{token_id}/revoke", headers=bad).status_code == 401

@@ -163,6 +163,7 @@ def test_healthz_checks_the_database(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
 
 
-def test_openapi_is_served(client: TestClient) -> None:
-    assert "/processes/{process_id}/items:batch" in client.get("/openapi.json").json()["paths"]
-    assert client.get("/docs").status_code == 200
+def test_openapi_is_served(client: TestClient, world: World) -> None:
+    document = client.get("/openapi.json", headers=world.auth("owner")).json()
+    assert "/processes/{process_id}/items:batch" in document["paths"]
+    assert client.get("/docs", headers=world.auth("owner")).status_code == 200

@@ -1,5 +1,6 @@
 """Webhooks through the API: register (secret shown once), item events delivered signed by the
-job worker to a real HTTP receiver on 127.0.0.1, filtering by event, removal."""
+job worker to a real HTTP receiver on 127.0.0.1 (allowed by `DESHI_WEBHOOK_ALLOW_HOSTS`),
+filtering by event, removal, and internal destinations refused with the field named."""
 
 from __future__ import annotations
 
@@ -17,13 +18,30 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from deshi.db.tables import AuditEvent
+from deshi.db.tables import AuditEvent, Webhook
 from deshi.engine.training import DeciderFactory
 from deshi.jobs.worker import Worker
 from deshi.learning.registry import AgentRegistry
+from deshi.settings import Settings
+from deshi.web.config import ApiConfig
 from deshi.webhooks import verify
 from deshi.webhooks.delivery import WEBHOOK_JOB, delivery_handler
+from deshi.webhooks.outbound import OutboundPolicy
 from fakes import CentroidDecider
+
+# Names resolve from this table (no DNS in tests); unknown names do not resolve.
+DNS = {"example.com": ["93.184.215.14"], "intranet.example.com": ["93.184.215.14", "10.0.0.7"]}
+# What a deployment posting to a receiver on this machine sets; an address needs no lookup.
+LOCAL_RECEIVER = Settings(webhook_allow_hosts="127.0.0.1")
+ALLOW_LOCAL_RECEIVER = pytest.mark.parametrize(
+    "app_config", [ApiConfig.from_settings(LOCAL_RECEIVER)], ids=["allow-127.0.0.1"], indirect=True
+)
+
+
+def _table(host: str) -> list[str]:
+    if host not in DNS:
+        raise OSError(-2, "Name or service not known")
+    return DNS[host]
 
 
 @dataclass
@@ -64,6 +82,15 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
+def app_config(request: pytest.FixtureRequest) -> ApiConfig:
+    """No allow-list and names from `DNS`, unless a test asks for `ALLOW_LOCAL_RECEIVER`."""
+    config: ApiConfig = getattr(
+        request, "param", ApiConfig(outbound=OutboundPolicy(resolver=_table))
+    )
+    return config
+
+
+@pytest.fixture
 def make_decider() -> DeciderFactory:
     """Agents fit the fake decider: twenty reviews certify them (see `certify`)."""
     return CentroidDecider
@@ -71,8 +98,10 @@ def make_decider() -> DeciderFactory:
 
 def _deliver_all(factory: sessionmaker[Session]) -> int:
     """What `deshi worker` does: run every due webhook job once."""
+    outbound = OutboundPolicy.from_settings(LOCAL_RECEIVER)
     with httpx.Client() as http:
-        return Worker(factory, {WEBHOOK_JOB: delivery_handler(http)}).run_until_idle()
+        handlers = {WEBHOOK_JOB: delivery_handler(http, outbound=outbound)}
+        return Worker(factory, handlers).run_until_idle()
 
 
 def _register(client: TestClient, world: World, url: str, events: list[str] | None = None) -> Any:
@@ -110,6 +139,7 @@ def test_secret_is_shown_once_and_never_listed_or_audited(
     assert hook["secret"] not in json.dumps(event.after)
 
 
+@ALLOW_LOCAL_RECEIVER
 def test_decided_and_reviewed_items_are_delivered_signed(
     client: TestClient, world: World, session_factory: sessionmaker[Session], receiver: Receiver
 ) -> None:
@@ -147,6 +177,7 @@ def test_decided_and_reviewed_items_are_delivered_signed(
     assert resent.status_code == 200 and _deliver_all(session_factory) == 0  # nothing new
 
 
+@ALLOW_LOCAL_RECEIVER
 def test_auto_completed_items_send_decided_and_completed(
     client: TestClient,
     world: World,
@@ -185,6 +216,7 @@ def test_auto_completed_items_send_decided_and_completed(
     assert all(json.loads(b)["data"]["status"] == "auto_completed" for _, b in receiver.requests)
 
 
+@ALLOW_LOCAL_RECEIVER
 def test_deleted_webhooks_get_nothing_more(
     client: TestClient, world: World, session_factory: sessionmaker[Session], receiver: Receiver
 ) -> None:
@@ -220,3 +252,62 @@ def test_bad_webhooks_are_refused_with_the_field_named(
     )
     assert r.status_code == 422, r.text
     assert field in r.text
+
+
+@pytest.mark.parametrize(
+    ("url", "detail"),
+    [
+        ("http://127.0.0.1:8080/hook", "127.0.0.1 is a loopback address"),
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local"),
+        ("http://[::1]:6379", "::1 is a loopback address"),
+        ("http://10.0.0.1", "10.0.0.1 is a private address"),
+        ("http://100.64.0.1/", "is a shared (CGNAT) address"),
+        ("http://[::ffff:10.0.0.1]/", "is a private address"),
+        ("http://localhost:8000/", "localhost does not resolve"),  # not in the table
+        ("https://intranet.example.com/hook", "resolves to 10.0.0.7, which is a private"),
+        ("http://2130706433/", "reads as an IPv4 address"),
+        ("http://0x7f.0.0.1/", "reads as an IPv4 address"),
+        ("http://erp:hunter2@example.com/hook", "credentials in the URL"),
+        ("gopher://example.com:6379/_", "only http and https"),
+    ],
+)
+def test_internal_destinations_are_refused_at_registration(
+    client: TestClient, world: World, url: str, detail: str
+) -> None:
+    hooks = f"/processes/{world.own_process}/webhooks"
+    r = client.post(hooks, json={"url": url}, headers=world.auth("owner"))
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert problem["field"] == "url" and detail in problem["detail"], problem
+    assert "hunter2" not in r.text  # a refused URL's credentials are not echoed
+    assert client.get(hooks, headers=world.auth("owner")).json() == []
+
+
+@pytest.mark.parametrize(
+    "app_config",
+    [ApiConfig.from_settings(Settings(webhook_allow_hosts="127.0.0.1, 10.0.0.0/8"))],
+    indirect=True,
+)
+def test_the_allow_list_lets_an_internal_receiver_be_registered(
+    client: TestClient, world: World
+) -> None:
+    hooks = f"/processes/{world.own_process}/webhooks"
+    for url in ("http://127.0.0.1:8080/hook", "http://10.1.2.3/hook"):
+        r = client.post(hooks, json={"url": url}, headers=world.auth("owner"))
+        assert r.status_code == 201, r.text
+    for url in ("http://192.168.0.1/", "http://u:p@10.1.2.3/"):  # credentials: never
+        r = client.post(hooks, json={"url": url}, headers=world.auth("owner"))
+        assert r.status_code == 422 and r.json()["field"] == "url", r.text
+
+
+def test_listings_hide_the_password_of_a_webhook_stored_before_credentials_were_refused(
+    client: TestClient, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory.begin() as session:
+        session.add(
+            Webhook(
+                process_id=world.own_process, url="https://erp:hunter2@example.com/h", secret="s"
+            )
+        )
+    r = client.get(f"/processes/{world.own_process}/webhooks", headers=world.auth("owner"))
+    assert [hook["url"] for hook in r.json()] == ["https://erp:***@example.com/h"]

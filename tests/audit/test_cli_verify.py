@@ -9,12 +9,12 @@ from unscoped_events import append_unscoped
 
 from deshi.audit import ObjectRef, record_event
 from deshi.audit.chain import GENESIS_HASH
-from deshi.cli import admin
+from deshi.cli import audit
 
 
 def _cli() -> typer.Typer:
     app = typer.Typer()
-    admin.register(app)
+    audit.register(app)
     return app
 
 
@@ -64,3 +64,14 @@ def test_verify_exits_1_on_an_uninitialised_database(db_url: str) -> None:
     result = CliRunner().invoke(_cli(), ["audit", "verify", "--db", db_url])
     assert result.exit_code == 1
     assert "deshi init" in result.output
+
+
+def test_verify_says_whether_the_chain_is_keyed(
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
+    _append(session_factory, 2)
+    plain = CliRunner().invoke(_cli(), ["audit", "verify", "--db", db_url])
+    assert "Not keyed: set DESHI_AUDIT_KEY" in plain.output
+    key = {"DESHI_AUDIT_KEY": "k" * 32}
+    keyed = CliRunner().invoke(_cli(), ["audit", "verify", "--db", db_url], env=key)
+    assert keyed.exit_code == 0 and "Not keyed yet: the next event" in keyed.output

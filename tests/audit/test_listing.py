@@ -26,6 +26,7 @@ from deshi.processes.service import create_department, create_process
 from deshi.reviews.models import ReviewCreate
 from deshi.reviews.service import claim_next, submit_review
 from deshi.webhooks.models import WebhookCreate
+from deshi.webhooks.outbound import OutboundPolicy
 from deshi.webhooks.service import create_webhook
 
 ADMIN = Principal.of(1, [Grant(Role.ADMIN, None)])
@@ -76,7 +77,8 @@ def _two_departments(factory: sessionmaker[Session]) -> Departments:
                            department_id=b.id)  # fmt: skip
         candidate = add_candidate(session, actor="test", department_id=b.id, data=_candidate())
         hook = WebhookCreate.model_validate({"url": "https://example.com/hook"})
-        create_webhook(session, principal=ADMIN, process_id=pb.id, data=hook)
+        public = OutboundPolicy(resolver=lambda _host: ["93.184.215.14"])  # no DNS in tests
+        create_webhook(session, principal=ADMIN, process_id=pb.id, data=hook, outbound=public)
         world = Departments(a.id, b.id, pa.id, pb.id)
     registry = AgentRegistry()  # this test's own: its database starts at process id 1
     for process_id in (world.process_a, world.process_b):

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from deshi.auth.service import authenticate_password, load_principal
-from deshi.cli import admin
+from deshi.cli import admin, audit
 from deshi.db import create_db_engine, make_session_factory
 from deshi.db.migrate import current_revision, head_revision
 from deshi.db.tables import User
@@ -18,6 +18,7 @@ from deshi.permissions import Grant
 def _cli() -> typer.Typer:
     app = typer.Typer()
     admin.register(app)
+    audit.register(app)
     return app
 
 
@@ -28,6 +29,8 @@ def _password(output: str) -> str:
 
 
 def test_init_creates_schema_and_one_admin_with_a_printed_password(db_url: str) -> None:
+    """The password is hashed at the configured cost (DESHI_PASSWORD_HASH_PROFILE, set to
+    `fast-insecure` by this package's conftest)."""
     result = CliRunner().invoke(
         _cli(), ["init", "--db", db_url, "--admin-email", "Boss@Example.com"]
     )
@@ -39,6 +42,8 @@ def test_init_creates_schema_and_one_admin_with_a_printed_password(db_url: str) 
         assert current_revision(engine) == head_revision()
         with make_session_factory(engine)() as session:
             user = authenticate_password(session, email="boss@example.com", password=password)
+            assert user.password_hash is not None
+            assert user.password_hash.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
             assert load_principal(session, user.id).grants == {Grant(Role.ADMIN, None)}
     finally:
         engine.dispose()

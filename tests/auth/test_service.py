@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 
 from deshi.audit import verify_chain
 from deshi.audit.chain import canonical_json
+from deshi.auth.passwords import PasswordHasher
 from deshi.auth.service import (
     authenticate_password,
     authenticate_token,
@@ -22,10 +23,22 @@ from deshi.errors import AuthenticationFailed, Conflict, NotFound, ValidationFai
 from deshi.permissions import Grant
 
 PASSWORD = "a long enough password"
+CHEAP = PasswordHasher("fast-insecure")
 
 
 def _user(session: Session, email: str = "Ana@Example.com") -> User:
-    return create_user(session, actor="user:0", email=email, display_name="Ana", password=PASSWORD)
+    return create_user(
+        session,
+        actor="user:0",
+        email=email,
+        display_name="Ana",
+        password=PASSWORD,
+        password_hasher=CHEAP,
+    )
+
+
+def _login(session: Session, email: str, password: str) -> User:
+    return authenticate_password(session, email=email, password=password, password_hasher=CHEAP)
 
 
 def _events(session: Session) -> list[AuditEvent]:
@@ -57,19 +70,26 @@ def test_duplicate_email_is_a_conflict(session: Session) -> None:
 )
 def test_bad_input_names_the_field(session: Session, email: str, password: str, field: str) -> None:
     with pytest.raises(ValidationFailed) as caught:
-        create_user(session, actor="user:0", email=email, display_name="x", password=password)
+        create_user(
+            session,
+            actor="user:0",
+            email=email,
+            display_name="x",
+            password=password,
+            password_hasher=CHEAP,
+        )
     assert caught.value.field == field
 
 
 def test_password_login(session: Session) -> None:
     user = _user(session)
-    assert authenticate_password(session, email=" ANA@example.com", password=PASSWORD) is user
+    assert _login(session, " ANA@example.com", PASSWORD) is user
     for email, password in [("ana@example.com", "wrong password!!"), ("bob@example.com", PASSWORD)]:
         with pytest.raises(AuthenticationFailed):
-            authenticate_password(session, email=email, password=password)
+            _login(session, email, password)
     user.is_active = False
     with pytest.raises(AuthenticationFailed):
-        authenticate_password(session, email="ana@example.com", password=PASSWORD)
+        _login(session, "ana@example.com", PASSWORD)
 
 
 def test_token_is_shown_once_stored_hashed_and_found_by_hash(session: Session) -> None:

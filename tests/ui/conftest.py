@@ -13,18 +13,18 @@ from typing import Any
 
 import pytest
 import uvicorn
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 from ui_world import UiWorld, seed
 
-from deshi.auth import passwords
+from deshi.auth.passwords import PasswordHasher
 from deshi.db import create_db_engine, make_session_factory
 from deshi.db.migrate import upgrade_to_head
 from deshi.settings import Settings
 from deshi.web import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
+CHEAP_HASHING = "fast-insecure"  # argon2id at tiny costs: same code paths, a hundredth of the time
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -37,24 +37,13 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="module")
-def _module_patches() -> Iterator[None]:
-    """Cheap password hashing for this module's users."""
-    mp = pytest.MonkeyPatch()
-    mp.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    yield
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
-def ui_db(
-    tmp_path_factory: pytest.TempPathFactory, _module_patches: None
-) -> Iterator[tuple[str, UiWorld]]:
+def ui_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, UiWorld]]:
     """A migrated SQLite file seeded once per module (seeding trains a model: ~seconds)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('ui') / 'deshi.db'}"
     engine = create_db_engine(url)
     upgrade_to_head(engine)
     factory: sessionmaker[Session] = make_session_factory(engine)
-    world = seed(factory)
+    world = seed(factory, password_hasher=PasswordHasher(CHEAP_HASHING))
     engine.dispose()
     yield url, world
 
@@ -68,8 +57,12 @@ def world(ui_db: tuple[str, UiWorld]) -> UiWorld:
 @pytest.fixture
 def client(ui_db: tuple[str, UiWorld]) -> Iterator[TestClient]:
     """A TestClient on the app over the seeded database."""
-    with TestClient(create_app(Settings(database_url=ui_db[0]))) as test_client:
+    with TestClient(create_app(_settings(ui_db[0]))) as test_client:
         yield test_client
+
+
+def _settings(url: str) -> Settings:
+    return Settings(database_url=url, password_hash_profile=CHEAP_HASHING)
 
 
 def _free_port() -> int:
@@ -84,7 +77,7 @@ def server(ui_db: tuple[str, UiWorld]) -> Iterator[str]:
     """A real uvicorn server on 127.0.0.1 serving the seeded database; yields its base URL."""
     port = _free_port()
     config = uvicorn.Config(
-        create_app(Settings(database_url=ui_db[0])),
+        create_app(_settings(ui_db[0])),
         host="127.0.0.1",
         port=port,
         log_level="warning",

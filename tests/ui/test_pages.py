@@ -251,6 +251,8 @@ def test_weekly_report_is_served_to_the_session(client: TestClient, world: UiWor
     r = client.get(f"/ui/processes/{world.process_id}/report")
     assert r.status_code == 200 and "<svg" in r.text
     assert '<html lang="en">' in r.text and "<h2>Numbers</h2>" in r.text
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"
 
 
 def test_weekly_report_is_in_the_viewers_ui_language(client: TestClient, world: UiWorld) -> None:

@@ -10,6 +10,7 @@ from importlib import resources
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from deshi.auth.passwords import PasswordHasher
 from deshi.auth.service import create_user, grant_role, load_principal
 from deshi.db import transaction
 from deshi.domain import Mode, Role
@@ -107,7 +108,7 @@ def _review_all(
             )
 
 
-def seed(factory: sessionmaker[Session]) -> UiWorld:
+def seed(factory: sessionmaker[Session], *, password_hasher: PasswordHasher) -> UiWorld:
     """Build the world through the services (the same paths the API takes), with agents of its
     own: the app under test starts from the database, as another OS process would."""
     world = UiWorld()
@@ -119,7 +120,7 @@ def seed(factory: sessionmaker[Session]) -> UiWorld:
         for name, (role, where) in USERS.items():
             user = create_user(
                 session, actor="test", email=world.email(name), display_name=name,
-                password=PASSWORD,
+                password=PASSWORD, password_hasher=password_hasher,
             )  # fmt: skip
             grant_role(session, actor="test", user_id=user.id, role=role,
                        department_id=departments[where])  # fmt: skip

@@ -19,8 +19,16 @@ from deshi.jobs.worker import Worker
 from deshi.processes.service import create_department, create_process
 from deshi.webhooks import ITEM_COMPLETED, ITEM_DECIDED, enqueue_event, verify
 from deshi.webhooks.delivery import MAX_DELIVERY_ATTEMPTS, WEBHOOK_JOB, delivery_handler
+from deshi.webhooks.outbound import OutboundPolicy
 
 SECRET = "s3cret"
+
+
+def _no_dns(host: str) -> list[str]:
+    raise AssertionError(f"no DNS lookup expected, got one for {host}")
+
+
+LOCAL = OutboundPolicy.from_entries(["127.0.0.1"], resolver=_no_dns)  # the receiver's address
 
 
 @dataclass
@@ -98,7 +106,7 @@ def test_delivery_is_signed_and_retried_with_backoff_on_500s(
     delivery_id = _emit(session_factory, process_id)
     receiver.statuses = [500, 500, 200]
     with httpx.Client() as client:
-        worker = Worker(session_factory, {WEBHOOK_JOB: delivery_handler(client)})
+        worker = Worker(session_factory, {WEBHOOK_JOB: delivery_handler(client, outbound=LOCAL)})
         gaps = []
         for attempt in (1, 2):
             before = utcnow()
@@ -133,7 +141,7 @@ def test_delivery_gives_up_after_the_last_attempt(
     receiver.statuses = [503] * MAX_DELIVERY_ATTEMPTS
     transport = httpx.HTTPTransport()
     with httpx.Client(transport=transport) as client:
-        worker = Worker(session_factory, {WEBHOOK_JOB: delivery_handler(client)})
+        worker = Worker(session_factory, {WEBHOOK_JOB: delivery_handler(client, outbound=LOCAL)})
         for _ in range(MAX_DELIVERY_ATTEMPTS):
             worker.run_until_idle()
             _make_due(session_factory)
@@ -156,7 +164,8 @@ def test_unreachable_endpoint_is_recorded_as_a_failed_attempt(
         raise httpx.ConnectError("connection refused", request=request)
 
     with httpx.Client(transport=httpx.MockTransport(refuse)) as client:
-        Worker(session_factory, {WEBHOOK_JOB: delivery_handler(client)}).run_until_idle()
+        handlers = {WEBHOOK_JOB: delivery_handler(client, outbound=LOCAL)}
+        Worker(session_factory, handlers).run_until_idle()
     with session_factory() as session:
         delivery = session.get_one(WebhookDelivery, delivery_id)
         assert delivery.attempts == 1 and delivery.status is DeliveryStatus.PENDING

@@ -1,14 +1,27 @@
-"""The pure part of the audit chain: canonical JSON and the hash linking each event to the last."""
+"""The pure part of the audit chain: canonical JSON and the hash linking each event to the last.
+
+An event's hash is the SHA-256 of its canonical JSON (with the previous event's hash), or, when
+the chain is keyed, the HMAC-SHA256 of it under an audit key; a keyed event's JSON also names
+the key (`key_id`), so a keyed event cannot pass for an unkeyed one. See `deshi.audit.keys`.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-__all__ = ["GENESIS_HASH", "EventFields", "canonical_json", "event_hash", "to_json_value"]
+__all__ = [
+    "GENESIS_HASH",
+    "EventFields",
+    "canonical_json",
+    "event_hash",
+    "keyed_digest",
+    "to_json_value",
+]
 
 GENESIS_HASH = "0" * 64  # prev_hash of the first event
 
@@ -59,6 +72,7 @@ class EventFields:
     before: Any
     after: Any
     department_id: int | None
+    key_id: str | None = None  # the audit key that hashes it; None: plain SHA-256
 
     def canonical(self, prev_hash: str, *, scoped: bool = True) -> str:
         """Canonical JSON of the fields plus the previous event's hash (`scoped`: with the
@@ -76,10 +90,25 @@ class EventFields:
         }
         if scoped:
             content["department_id"] = self.department_id
+        if self.key_id is not None:
+            content["key_id"] = self.key_id
         return canonical_json(content)
 
 
-def event_hash(fields: EventFields, prev_hash: str, *, scoped: bool = True) -> str:
-    """sha256 (hex) of the event's canonical JSON including prev_hash."""
-    canonical = fields.canonical(prev_hash, scoped=scoped)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+def event_hash(
+    fields: EventFields, prev_hash: str, *, scoped: bool = True, key: bytes | None = None
+) -> str:
+    """The event's hash (hex) over its canonical JSON including prev_hash: HMAC-SHA256 under
+    `key` for a keyed event (`fields.key_id` set), else SHA-256."""
+    canonical = fields.canonical(prev_hash, scoped=scoped).encode("utf-8")
+    if fields.key_id is None:
+        return hashlib.sha256(canonical).hexdigest()
+    if key is None:
+        raise ValueError("a keyed event needs its key to be hashed")
+    return keyed_digest(key, b"deshi audit event\n" + canonical)
+
+
+def keyed_digest(key: bytes, message: bytes) -> str:
+    """HMAC-SHA256 (hex) of `message`; callers prefix what the message is, so a digest made
+    for one purpose (an event, an anchor, a key id) never stands in for another."""
+    return hmac.new(key, message, hashlib.sha256).hexdigest()

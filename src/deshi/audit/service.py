@@ -6,8 +6,11 @@ serialised so the chain stays linear: on PostgreSQL with a transaction-level adv
 on SQLite by taking the database write lock before reading the chain head.
 
 A hash chain detects any change to or removal of an event that has a successor; removing
-the newest events leaves a shorter valid chain, so keep `VerifyResult.head_hash` somewhere
-else (a ticket, a log shipper) when you need to prove the log was not truncated.
+the newest events leaves a shorter valid chain, so export signed anchors of the head
+(`deshi.audit.anchor`) and verify against them to prove the log was not cut short. With an
+audit key configured, events are keyed (`deshi.audit.keys`): rewriting an event and every later
+hash needs the key, and once one event is keyed every later one must be, so the chain cannot
+fall back to plain SHA-256. Writing to a keyed chain without the key is refused.
 
 Each event's hash also covers the department it is filed under, so an event cannot be moved out
 of a department auditor's view unnoticed. Events written before that (by deshi before this
@@ -25,8 +28,10 @@ from sqlalchemy.orm import Session
 
 from deshi.audit.chain import GENESIS_HASH, EventFields, event_hash, to_json_value
 from deshi.audit.departments import department_of
+from deshi.audit.keys import AuditKeyring, keyring_of
 from deshi.db.base import Base, utcnow
-from deshi.db.tables import AuditEvent
+from deshi.db.tables import AuditEvent, User
+from deshi.errors import ServiceUnavailable
 
 __all__ = ["ObjectRef", "VerifyResult", "record_event", "snapshot", "verify_chain"]
 
@@ -60,6 +65,8 @@ class VerifyResult:
     reason: str | None = None
     head_hash: str = GENESIS_HASH  # hash of the last good event; anchor it to detect truncation
     unscoped: int = 0  # events hashed without their department (written before it was hashed)
+    head_seq: int = 0  # seq of the last good event (0: none)
+    keyed_from: int | None = None  # seq of the first keyed event; every later one is keyed
 
 
 def snapshot(instance: Base, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -85,9 +92,12 @@ def record_event(
         obj = ObjectRef.of(obj)
     _lock_chain(session)
     head = session.execute(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+        select(AuditEvent.seq, AuditEvent.hash, AuditEvent.key_id)
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
     ).first()
     seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
+    key_id, key = _signing_key(session, head_keyed=head is not None and head.key_id is not None)
     before, after = to_json_value(before), to_json_value(after)
     fields = EventFields(
         seq=seq,
@@ -99,6 +109,7 @@ def record_event(
         before=before,
         after=after,
         department_id=department_of(session, obj.type, obj.id, before=before, after=after),
+        key_id=key_id,
     )
     event = AuditEvent(
         seq=fields.seq,
@@ -110,12 +121,26 @@ def record_event(
         before=fields.before,
         after=fields.after,
         prev_hash=prev_hash,
-        hash=event_hash(fields, prev_hash),
+        hash=event_hash(fields, prev_hash, key=key),
         department_id=fields.department_id,
+        key_id=key_id,
     )
     session.add(event)
     session.flush()
     return event
+
+
+def _signing_key(session: Session, *, head_keyed: bool) -> tuple[str | None, bytes | None]:
+    """(key id, key) to key the next event with; (None, None) on an unkeyed chain without a key.
+    ServiceUnavailable when the chain is keyed and no key is configured: an unkeyed event
+    there would be a gap anyone could fill."""
+    current = keyring_of(session).current
+    if current is None and head_keyed:
+        raise ServiceUnavailable(
+            "the audit log is keyed but no audit key is configured "
+            "(DESHI_AUDIT_KEY or DESHI_AUDIT_KEY_FILE): nothing can be written"
+        )
+    return current if current is not None else (None, None)
 
 
 def _lock_chain(session: Session) -> None:
@@ -133,27 +158,93 @@ def _lock_chain(session: Session) -> None:
         session.execute(text("UPDATE audit_events SET seq = seq WHERE 0 = 1"))
 
 
-def verify_chain(session: Session) -> VerifyResult:
-    """Recompute every hash in seq order; report the first event that breaks the chain."""
-    expected_seq, prev_hash, checked, unscoped = 1, GENESIS_HASH, 0, 0
+def verify_chain(session: Session, *, keyring: AuditKeyring | None = None) -> VerifyResult:
+    """Recompute every hash in seq order (keyed events with `keyring`, by default the session's
+    keys); report the first event that breaks the chain.
+
+    It reads the whole log: run it in a read-only session, never inside a write transaction
+    (on SQLite that would hold the database's write lock all along).
+    """
+    walk = _ChainWalk(keyring if keyring is not None else keyring_of(session))
     rows = session.execute(
         select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=_BATCH)
     ).scalars()
     for event in rows:
-        checked += 1
-        problem = _check_link(event, expected_seq, prev_hash)
-        scoped = _hashed_scoped(event) if problem is None else None
-        if problem is None and scoped is None:
-            problem = (
-                event.seq,
-                f"event {event.seq} was altered: its contents do not match its hash",
-            )
+        problem = walk.step(event)
         if problem is not None:
-            bad_seq, reason = problem
-            return VerifyResult(False, checked, bad_seq, reason, prev_hash, unscoped)
-        unscoped += scoped is False
-        expected_seq, prev_hash = event.seq + 1, event.hash
-    return VerifyResult(True, checked, head_hash=prev_hash, unscoped=unscoped)
+            return walk.result(problem)
+    if walk.checked == 0 and session.scalar(select(User.id).limit(1)) is not None:
+        # Creating a user is audited, so a workspace with users has events.
+        return walk.result(
+            (1, "the log is empty, but the workspace has users: events were deleted")
+        )
+    return walk.result(None)
+
+
+@dataclass(slots=True)
+class _ChainWalk:
+    """The state of a walk along the chain: what the next event must link to."""
+
+    keyring: AuditKeyring
+    expected_seq: int = 1
+    prev_hash: str = GENESIS_HASH
+    checked: int = 0
+    unscoped: int = 0
+    keyed_from: int | None = None
+
+    def step(self, event: AuditEvent) -> tuple[int, str] | None:
+        """Check the next event; the problem as (seq, reason), or None and move on."""
+        self.checked += 1
+        problem = _check_link(event, self.expected_seq, self.prev_hash) or self._check_hash(event)
+        if problem is None:
+            self.expected_seq, self.prev_hash = event.seq + 1, event.hash
+        return problem
+
+    def _check_hash(self, event: AuditEvent) -> tuple[int, str] | None:
+        if event.key_id is not None:
+            return self._check_keyed(event)
+        if self.keyed_from is not None:
+            return event.seq, (
+                f"event {event.seq} is not keyed, but follows keyed event {self.keyed_from}: "
+                "the log was rewritten without the audit key"
+            )
+        scoped = _hashed_scoped(event)
+        if scoped is None:
+            return event.seq, _altered(event.seq)
+        self.unscoped += not scoped
+        return None
+
+    def _check_keyed(self, event: AuditEvent) -> tuple[int, str] | None:
+        assert event.key_id is not None
+        key = self.keyring.get(event.key_id)
+        if key is None:
+            return event.seq, (
+                f"event {event.seq} is keyed with audit key {event.key_id}, which is not "
+                "configured (DESHI_AUDIT_KEY or DESHI_AUDIT_KEY_FILE)"
+            )
+        if event_hash(_fields_of(event), event.prev_hash, key=key) != event.hash:
+            return event.seq, _altered(event.seq)
+        if self.keyed_from is None:
+            self.keyed_from = event.seq
+        return None
+
+    def result(self, problem: tuple[int, str] | None) -> VerifyResult:
+        """The outcome: intact up to the last good event, or broken at `problem`."""
+        bad_seq, reason = problem if problem is not None else (None, None)
+        return VerifyResult(
+            ok=problem is None,
+            checked=self.checked,
+            first_bad_seq=bad_seq,
+            reason=reason,
+            head_hash=self.prev_hash,
+            unscoped=self.unscoped,
+            head_seq=self.expected_seq - 1,
+            keyed_from=self.keyed_from,
+        )
+
+
+def _altered(seq: int) -> str:
+    return f"event {seq} was altered: its contents do not match its hash"
 
 
 def _check_link(event: AuditEvent, expected_seq: int, prev_hash: str) -> tuple[int, str] | None:
@@ -165,10 +256,8 @@ def _check_link(event: AuditEvent, expected_seq: int, prev_hash: str) -> tuple[i
     return None
 
 
-def _hashed_scoped(event: AuditEvent) -> bool | None:
-    """True if the stored hash covers the event's contents and department, False if it covers
-    the contents of an event from before departments were hashed, None if it covers neither."""
-    fields = EventFields(
+def _fields_of(event: AuditEvent) -> EventFields:
+    return EventFields(
         seq=event.seq,
         at=event.at,
         actor=event.actor,
@@ -178,7 +267,15 @@ def _hashed_scoped(event: AuditEvent) -> bool | None:
         before=event.before,
         after=event.after,
         department_id=event.department_id,
+        key_id=event.key_id,
     )
+
+
+def _hashed_scoped(event: AuditEvent) -> bool | None:
+    """For an unkeyed event: True if the stored hash covers its contents and department, False
+    if it covers the contents of an event from before departments were hashed, None if it
+    covers neither."""
+    fields = _fields_of(event)
     if event_hash(fields, event.prev_hash) == event.hash:
         return True
     if event_hash(fields, event.prev_hash, scoped=False) == event.hash:

@@ -1,2 +1,2 @@
-"""Users, role grants per department, passwords and API tokens (the pure permission model is
-`deshi.permissions`)."""
+"""Users, role grants per department, passwords, API tokens, browser sessions (`sessions`) and
+login throttling (`throttle`); the pure permission model is `deshi.permissions`."""

@@ -3,18 +3,24 @@
 These functions do not check permissions: the caller (route or CLI command) first calls
 `deshi.permissions.require(principal, action, department_id)` and passes `principal.actor`.
 Bookkeeping that is not a governance change (a token's last_used_at) is not audited.
+The administration use cases built on these (permission-checked for the API and the pages,
+and as the operator for the CLI) are in `deshi.auth.admin`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy.orm import Session
 
 from deshi.audit import record_event, snapshot
 from deshi.auth import repo
-from deshi.auth.passwords import generate_password, hash_password, verify_password
+from deshi.auth.passwords import STANDARD_HASHER, PasswordHasher, generate_password
+from deshi.auth.throttle import ThrottlePolicy, record_failure, record_success
+from deshi.auth.throttle import check as check_throttle
+from deshi.auth.throttle import keys_for as throttle_keys
 from deshi.auth.tokens import generate_token, hash_token
 from deshi.db.base import utcnow
 from deshi.db.tables import ApiToken, Department, RoleGrant, User
@@ -23,6 +29,7 @@ from deshi.errors import AuthenticationFailed, Conflict, NotFound, ValidationFai
 from deshi.permissions import Grant, Principal
 
 __all__ = [
+    "DEFAULT_THROTTLE",
     "LAST_USED_RESOLUTION",
     "MIN_PASSWORD_LENGTH",
     "FirstAdmin",
@@ -41,6 +48,7 @@ __all__ = [
 
 MIN_PASSWORD_LENGTH = 12
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # how stale a token's last_used_at may be
+DEFAULT_THROTTLE = ThrottlePolicy()
 _HIDDEN = frozenset({"password_hash", "token_hash"})  # never copied into the audit log
 
 
@@ -77,9 +85,11 @@ def create_user(
     display_name: str,
     password: str | None = None,
     locale: str = "",
+    password_hasher: PasswordHasher = STANDARD_HASHER,
 ) -> User:
     """Create an active user; password None makes a token-only account, an empty locale lets
-    each request's Accept-Language choose the language."""
+    each request's Accept-Language choose the language. The password is hashed at the cost of
+    `password_hasher` (the process's `DESHI_PASSWORD_HASH_PROFILE`)."""
     email = normalise_email(email)
     if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
@@ -90,7 +100,7 @@ def create_user(
     user = User(
         email=email,
         display_name=display_name.strip() or email,
-        password_hash=hash_password(password) if password is not None else None,
+        password_hash=password_hasher.hash(password) if password is not None else None,
         locale=locale,
         is_active=True,
     )
@@ -102,17 +112,45 @@ def create_user(
     return user
 
 
-def authenticate_password(session: Session, *, email: str, password: str) -> User:
-    """The active user with this email and password; AuthenticationFailed otherwise."""
+def authenticate_password(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    password_hasher: PasswordHasher = STANDARD_HASHER,
+    address: str | None = None,
+    throttle: ThrottlePolicy = DEFAULT_THROTTLE,
+    now: datetime | None = None,
+) -> User:
+    """The active user with this email and password; AuthenticationFailed otherwise.
+
+    Throttled per account and per client `address` (deshi.auth.throttle): TooManyAttempts,
+    before any hashing, while either is locked. A failure is counted in `session`, so commit it
+    even when this raises AuthenticationFailed. An unknown email, an inactive or a token-only
+    account costs one hash check against a dummy hash, exactly like a wrong password, so the
+    time of the answer does not tell which accounts exist.
+    """
+    keys = throttle_keys(email=email, address=address)
+    check_throttle(session, keys=keys, now=now)
     try:
         user = repo.get_user_by_email(session, normalise_email(email))
     except ValidationFailed:
         user = None
     if user is None or not user.is_active or user.password_hash is None:
+        user, stored = None, _dummy_hash(password_hasher)
+    else:
+        stored = user.password_hash
+    if not password_hasher.verify(stored, password) or user is None:
+        record_failure(session, keys=keys, policy=throttle, now=now)
         raise AuthenticationFailed("wrong email or password")
-    if not verify_password(user.password_hash, password):
-        raise AuthenticationFailed("wrong email or password")
+    record_success(session, keys=keys)
     return user
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash(password_hasher: PasswordHasher) -> str:
+    """A hash of a random password at this hasher's cost, to verify unknown accounts against."""
+    return password_hasher.hash(generate_password())
 
 
 def grant_role(
@@ -196,13 +234,24 @@ def load_principal(session: Session, user_id: int) -> Principal:
     return Principal.of(user_id, grants, locale=user.locale)
 
 
-def create_first_admin(session: Session, *, email: str, display_name: str = "Admin") -> FirstAdmin:
+def create_first_admin(
+    session: Session,
+    *,
+    email: str,
+    display_name: str = "Admin",
+    password_hasher: PasswordHasher = STANDARD_HASHER,
+) -> FirstAdmin:
     """Create the workspace-wide admin with a random password; Conflict if users already exist."""
     if repo.any_user_exists(session):
         raise Conflict("the workspace is already initialised")
     password = generate_password()
     user = create_user(
-        session, actor="system:init", email=email, display_name=display_name, password=password
+        session,
+        actor="system:init",
+        email=email,
+        display_name=display_name,
+        password=password,
+        password_hasher=password_hasher,
     )
     grant_role(session, actor="system:init", user_id=user.id, role=Role.ADMIN, department_id=None)
     return FirstAdmin(user=user, password=password)

@@ -14,16 +14,36 @@ app = typer.Typer(
 
 def _register() -> None:
     """Attach every command module; each exposes `register(app)`."""
-    from deshi.cli import admin, backtest, demo, inventory, kpis, model, serve, worker
+    from deshi.cli import (
+        admin,
+        audit,
+        backtest,
+        backup,
+        demo,
+        department,
+        inventory,
+        kpis,
+        model,
+        process,
+        role,
+        serve,
+        token,
+        user,
+        worker,
+    )
 
     backtest.register(app)
     admin.register(app)
+    audit.register(app)
+    backup.register(app)
     serve.register(app)
     model.register(app)
     worker.register(app)
     kpis.register(app)
     demo.register(app)
     inventory.register(app)
+    for group in (department, user, role, token, process):
+        group.register(app)
 
 
 _register()

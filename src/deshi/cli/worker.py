@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from datetime import timedelta
 from types import FrameType
 
-import httpx
 import typer
 
 from deshi.cli._db import cli_settings
+from deshi.cli.logs import configure_logging
 from deshi.db import engine_from_settings, make_session_factory
 from deshi.jobs.queue import DEFAULT_LEASE
 from deshi.jobs.worker import Worker
 from deshi.learning.registry import AgentRegistry
 from deshi.web.background import default_handlers
+from deshi.webhooks.outbound import OutboundPolicy, outbound_client
 
 __all__ = ["register", "worker"]
 
 DB_HELP = "Database URL; default: DESHI_DATABASE_URL or sqlite:///./deshi.db."
+
+logger = logging.getLogger("deshi.worker")
 
 
 def worker(
@@ -35,33 +39,91 @@ def worker(
         "worker's job is retried after it.",
     ),
 ) -> None:
-    """Run queued jobs until stopped (SIGINT/SIGTERM finish the current job first).
+    """Run queued jobs until stopped.
+
+    SIGTERM or Ctrl-C lets the running job finish, for up to DESHI_SHUTDOWN_GRACE_SECONDS; a
+    second signal, or the end of that grace, releases the job back to the queue (another worker
+    runs it again) and the worker exits.
 
     Run as many workers as you like against one PostgreSQL database: they never take the same
     job, and a crashed worker's job is retried once its lease expires.
     """
     settings = cli_settings(db)
     engine = engine_from_settings(settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    with httpx.Client(timeout=10.0) as client:
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
+    with outbound_client() as client:
         registry = AgentRegistry(training_threads=settings.training_threads)
-        handlers = default_handlers(registry=registry, client=client)
+        outbound = OutboundPolicy.from_settings(settings)
+        handlers = default_handlers(registry=registry, client=client, outbound=outbound)
         runner = Worker(make_session_factory(engine), handlers, lease=timedelta(seconds=lease))
         try:
             if once:
-                typer.echo(f"Ran {runner.run_until_idle()} job(s).")
+                _run_once(runner)
                 return
-            stop = threading.Event()
-
-            def _stop(_signum: int, _frame: FrameType | None) -> None:
-                stop.set()
-
-            signal.signal(signal.SIGTERM, _stop)
-            signal.signal(signal.SIGINT, _stop)
+            shutdown = _GracefulShutdown(runner, grace=settings.shutdown_grace_seconds)
+            signal.signal(signal.SIGTERM, shutdown.on_signal)
+            signal.signal(signal.SIGINT, shutdown.on_signal)
             typer.echo(f"Worker {runner.name} running; Ctrl-C to stop.")
-            runner.run(stop, poll_seconds=poll)
+            try:
+                runner.run(shutdown.stop, poll_seconds=poll)
+            except _StopNow:
+                pass  # Worker.run_once released the running job: an orderly exit
+            finally:
+                shutdown.cancel()
         finally:
             engine.dispose()
+
+
+def _run_once(runner: Worker) -> None:
+    """`--once` (a cron job, say): SIGTERM gives the running job back to the queue at once."""
+    previous = signal.signal(signal.SIGTERM, _stop_now)
+    try:
+        typer.echo(f"Ran {runner.run_until_idle()} job(s).")
+    except _StopNow:
+        typer.echo("Stopped; the running job went back to the queue.")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_now(_signum: int, _frame: FrameType | None) -> None:
+    raise _StopNow
+
+
+class _StopNow(BaseException):
+    """Raised in the main thread to abandon the running job: its transaction rolls back as the
+    exception unwinds, then `Worker.run_once` releases the job back to the queue."""
+
+
+class _GracefulShutdown:
+    """First signal: stop after the running job, and arm a timer for the grace period. Second
+    signal: leave at once (the job is released as the exception unwinds it). End of the grace:
+    the timer releases the job from its own thread (whatever the main thread is blocked in),
+    then sends the second signal."""
+
+    def __init__(self, runner: Worker, *, grace: float) -> None:
+        self.runner = runner
+        self.grace = grace
+        self.stop = threading.Event()
+        self._timer: threading.Timer | None = None
+
+    def on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if not self.stop.is_set():
+            self.stop.set()
+            logger.info("stopping after the running job (at most %ss)", self.grace)
+            self._timer = threading.Timer(self.grace, self._expire, args=(signum,))
+            self._timer.daemon = True
+            self._timer.start()
+            return
+        raise _StopNow
+
+    def _expire(self, signum: int) -> None:
+        self.runner.release_current()
+        os.kill(os.getpid(), signum)
+
+    def cancel(self) -> None:
+        """Disarm the grace timer (the worker stopped in time)."""
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 def register(app: typer.Typer) -> None:

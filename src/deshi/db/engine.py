@@ -14,10 +14,13 @@ from sqlalchemy.engine import make_url
 
 from deshi.settings import Settings
 
-__all__ = ["LOCK_EARLY", "create_db_engine", "engine_from_settings", "is_sqlite"]
+__all__ = ["AUDIT_KEYS", "LOCK_EARLY", "create_db_engine", "engine_from_settings", "is_sqlite"]
 
 # Execution option: on SQLite, begin the transaction with BEGIN IMMEDIATE (see below).
 LOCK_EARLY: Final = "deshi_lock_early"
+# Execution option: the audit keys (`Settings.audit_keys()`), so every session on the engine
+# appends to and verifies the audit chain with them (deshi.audit.keys).
+AUDIT_KEYS: Final = "deshi_audit_keys"
 
 
 def is_sqlite(url: str) -> bool:
@@ -25,21 +28,30 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_db_engine(url: str, *, echo: bool = False, sqlite_busy_timeout_ms: int = 5000) -> Engine:
+def create_db_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    sqlite_busy_timeout_ms: int = 5000,
+    audit_keys: tuple[bytes, ...] = (),
+) -> Engine:
     """Create an engine for `url`; nothing is created at import time, callers own the engine."""
+    options = {AUDIT_KEYS: audit_keys} if audit_keys else {}
     if is_sqlite(url):
-        engine = create_engine(url, echo=echo)
+        engine = create_engine(url, echo=echo, execution_options=options)
         _install_sqlite_pragmas(engine, busy_timeout_ms=sqlite_busy_timeout_ms)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_pre_ping=True, execution_options=options)
 
 
 def engine_from_settings(settings: Settings) -> Engine:
-    """The engine `settings` describe: their database URL, SQL echo and SQLite busy timeout."""
+    """The engine `settings` describe: their database URL, SQL echo, SQLite busy timeout and
+    audit keys."""
     return create_db_engine(
         settings.database_url,
         echo=settings.sql_echo,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        audit_keys=settings.audit_keys(),
     )
 
 

@@ -7,10 +7,11 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
-from deshi.engine.featurize import Matrix, make_featurizer
+from deshi.engine.featurize import Featurizer, Matrix, make_featurizer
 from deshi.engine.heap import large_blocks_returned
 from deshi.engine.learn import LinearDecider
 from deshi.engine.memory import CaseMemory
@@ -46,6 +47,24 @@ MIN_HOLDOUT = 10
 RESIDENT_VERSIONS = 2
 
 
+class Trainer(Protocol):
+    """Fits a model version and returns it with the labelled items' vectors: `train_model`."""
+
+    def __call__(
+        self,
+        data: TrainingSet,
+        featurizer: Featurizer,
+        *,
+        version: int,
+        cutoff: int,
+        epsilon: float,
+        delta: float,
+        seed: int,
+        make_decider: DeciderFactory = ...,
+        parallelism: Parallelism = ...,
+    ) -> tuple[TrainedModel, Matrix]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RetrainReport:
     """What a retrain did: the challenger's numbers and whether it replaced the champion."""
@@ -67,10 +86,15 @@ class Agent:
     """A learning agent for one process. Not thread-safe: one agent per worker."""
 
     def __init__(
-        self, config: AgentConfig, *, make_decider: DeciderFactory = LinearDecider
+        self,
+        config: AgentConfig,
+        *,
+        make_decider: DeciderFactory = LinearDecider,
+        train: Trainer = train_model,
     ) -> None:
         self.config = config
         self.make_decider = make_decider
+        self.train = train
         self.observations: list[Observation] = []
         self.memory = CaseMemory()
         self.champion: TrainedModel | None = None
@@ -92,13 +116,14 @@ class Agent:
         versions: Sequence[TrainedModel] = (),
         champion_version: int | None = None,
         make_decider: DeciderFactory = LinearDecider,
+        train: Trainer = train_model,
     ) -> Agent:
         """Rebuild an agent from stored observations (in decision order) and model versions.
 
         The case memory and the audit monitor are replayed from the observations; the champion's
         featurizer re-vectorises the memory. No retrain happens here.
         """
-        agent = cls(config, make_decider=make_decider)
+        agent = cls(config, make_decider=make_decider, train=train)
         agent.versions = list(versions)
         for observation in observations:
             agent._take_in(observation)
@@ -278,7 +303,7 @@ class Agent:
         started = time.perf_counter()
         data = self._training_set()
         version = (self.versions[-1].version + 1) if self.versions else 1
-        challenger, vectors = train_model(
+        challenger, vectors = self.train(
             data,
             make_featurizer(self.config.featurizer),
             version=version,

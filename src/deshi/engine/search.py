@@ -47,9 +47,10 @@ RESCORE_CHUNK = 16  # queries whose shortlisted rows are gathered at once (≈ 1
 
 
 class SimilarityIndex:
-    """A corpus laid out for repeated top-k cosine searches."""
+    """A corpus laid out for repeated top-k cosine searches; corpora of `shortlist_from` rows
+    or more are searched through a shortlist (when their dense part suits a projection)."""
 
-    def __init__(self, corpus: Matrix) -> None:
+    def __init__(self, corpus: Matrix, *, shortlist_from: int = SHORTLIST_FROM) -> None:
         self.size = int(corpus.shape[0])
         # Similarity rows are laid out GROUP-aligned (the padding scores -inf), so top-k selection
         # can view them as groups without copying 27 MB per chunk.
@@ -69,11 +70,16 @@ class SimilarityIndex:
             )
         else:
             dense = np.asarray(corpus, dtype=np.float32)
-        self._projection = _projection(dense) if self.size >= SHORTLIST_FROM else None
+        self._projection = _projection(dense) if self.size >= shortlist_from else None
         # Exact: the dense part itself, transposed. Shortlist: its projection, plus the rows.
         self._rows = np.ascontiguousarray(dense) if self._projection is not None else None
         projected = dense if self._projection is None else dense @ self._projection
         self._dense_t = self._aligned(projected.T)
+
+    @property
+    def uses_shortlist(self) -> bool:
+        """True when searches score a shortlist exactly, False when they score every row."""
+        return self._projection is not None
 
     def top_k(self, queries: Matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Indices and similarities of the k most similar corpus rows per query, best first."""

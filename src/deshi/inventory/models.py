@@ -6,16 +6,15 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from deshi.inputs import InputModel
 from deshi.inventory.ranking import PlanPhase, RankedProcess
 from deshi.kpis.models import ReasonPublic
 
 __all__ = ["CandidateCreate", "CandidatePublic", "PlanPhasePublic", "RankedCandidatePublic"]
 
 
-class CandidateCreate(BaseModel):
+class CandidateCreate(InputModel):
     """A candidate process: how much work it is and how well its outcomes can be measured."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(min_length=1, max_length=200)
     monthly_volume: float = Field(ge=0, description="Items per month.")

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from deshi.domain import ItemStatus, ReviewAction
 from deshi.engine.types import Route, RouteReason
+from deshi.inputs import InputModel
 
 __all__ = [
     "AlternativePublic",
@@ -22,11 +24,14 @@ __all__ = [
     "ReviewPublic",
 ]
 
+# An item's structured fields are a few values (amounts, codes, names), not documents: the
+# bound keeps one item's row, and a batch of them, a bounded size.
+MAX_FIELDS = 100
+MAX_FIELDS_BYTES = 32_768
 
-class ItemCreate(BaseModel):
+
+class ItemCreate(InputModel):
     """One work item as a caller submits it; server-owned fields cannot be set."""
-
-    model_config = ConfigDict(extra="forbid")
 
     external_id: str | None = Field(
         default=None,
@@ -35,16 +40,29 @@ class ItemCreate(BaseModel):
         description="The caller's id; re-sending the same one returns the stored item.",
     )
     text: str = Field(default="", description="The text to decide on (size limit configurable).")
-    fields: dict[str, Any] = Field(default_factory=dict, description="Structured input fields.")
+    fields: dict[str, Any] = Field(
+        default_factory=dict,
+        max_length=MAX_FIELDS,
+        description=(
+            f"Structured input fields: at most {MAX_FIELDS}, together at most "
+            f"{MAX_FIELDS_BYTES:,} bytes as compact UTF-8 JSON."
+        ),
+    )
     entity_key: str | None = Field(
         default=None, max_length=200, description="Customer/vendor/employee key sharing memory."
     )
 
+    @field_validator("fields")
+    @classmethod
+    def _fields_fit(cls, value: dict[str, Any]) -> dict[str, Any]:
+        compact = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        if len(compact.encode("utf-8", "surrogatepass")) > MAX_FIELDS_BYTES:
+            raise ValueError(f"fields take at most {MAX_FIELDS_BYTES:,} bytes as JSON")
+        return value
 
-class ItemBatchCreate(BaseModel):
+
+class ItemBatchCreate(InputModel):
     """Items stored all-or-nothing; the limit is the `max_batch_items` setting."""
-
-    model_config = ConfigDict(extra="forbid")
 
     items: list[ItemCreate] = Field(min_length=1)
 

@@ -37,6 +37,7 @@ __all__ = [
     "claim",
     "enqueue",
     "finish",
+    "release",
     "renew",
     "retry_or_fail",
 ]
@@ -173,6 +174,18 @@ def _release(session: Session, job: ClaimedJob, **values: Any) -> None:
 def finish(session: Session, job: ClaimedJob) -> None:
     """Mark the job done in the caller's transaction; LeaseLostError if another worker has it."""
     _release(session, job, status=JobStatus.DONE, last_error=None)
+
+
+def release(session: Session, job: ClaimedJob, *, now: datetime | None = None) -> None:
+    """Give a running job back to the queue, due at `now`, without counting its attempt: the
+    worker is shutting down, the job did not fail. LeaseLostError if another worker has it."""
+    _release(
+        session,
+        job,
+        status=JobStatus.QUEUED,
+        run_after=now or utcnow(),
+        attempts=Job.attempts - 1,
+    )
 
 
 def retry_or_fail(

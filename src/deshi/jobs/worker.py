@@ -17,6 +17,14 @@ lease) loses its jobs.
 
 The worker reads the time and waits for it through its `clock` (`deshi.jobs.clock`): claims,
 renewals, back-offs, renewal intervals and idle polls all go by it.
+
+Shutting down: `run(stop)` finishes the running job and returns once `stop` is set. A shutdown
+that cannot wait calls `release_current()` (from any thread) to give the job back to the queue,
+due at once and its attempt not counted; the handler, if it goes on, can no longer commit
+(`finishing()` raises LeaseLostError). A KeyboardInterrupt or SystemExit raised inside a job
+releases it too. Only a worker killed outright (SIGKILL, power loss), or interrupted in the
+instant between committing a claim and starting the job, leaves its job leased, and then only
+until the lease runs out.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from deshi.jobs.queue import (
     LeaseLostError,
     claim,
     finish,
+    release,
     renew,
     retry_or_fail,
 )
@@ -98,6 +107,7 @@ class Worker:
     lease: timedelta = DEFAULT_LEASE
     max_attempts: int = MAX_ATTEMPTS
     clock: Clock = SYSTEM_CLOCK
+    _current: ClaimedJob | None = field(default=None, init=False, repr=False)
 
     def run_once(self) -> ClaimedJob | None:
         """Claim and run one due job; None when there was nothing to do."""
@@ -108,9 +118,35 @@ class Worker:
             )
         if job is None:
             return None
+        self._current = job
+        try:
+            self._run_claimed(job)
+        except BaseException:  # KeyboardInterrupt, SystemExit: the process is going down
+            self.release_current()
+            raise
+        finally:
+            self._current = None
+        return job
+
+    def release_current(self) -> ClaimedJob | None:
+        """Give the job this worker runs back to the queue (due now, its attempt not counted),
+        for a shutdown that cannot wait for it; safe from any thread. Returns the job, or None
+        when there was none or it was finished or taken over meanwhile."""
+        job = self._current
+        if job is None:
+            return None
+        try:
+            with transaction(self.factory) as session:
+                release(session, job, now=self.clock.now())
+        except LeaseLostError:
+            return None
+        logger.warning("job %s (%s): released back to the queue at shutdown", job.id, job.kind)
+        return job
+
+    def _run_claimed(self, job: ClaimedJob) -> None:
         if job.attempts > self.max_attempts:  # its workers kept dying mid-job
             self._fail(job, "lease expired after the last attempt")
-            return job
+            return
         run = JobRun(job, self.factory)
         try:
             with self._keeping_lease(job):
@@ -123,7 +159,6 @@ class Worker:
         except Exception as exc:
             logger.exception("job %s (%s) failed on attempt %s", job.id, job.kind, job.attempts)
             self._fail(job, f"{type(exc).__name__}: {exc}")
-        return job
 
     def run_until_idle(self, *, limit: int | None = None) -> int:
         """Run due jobs until none is left (or `limit` were run); returns how many ran."""

@@ -38,7 +38,14 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from deshi.db.tables import Decision, Item, Process, Review
-from deshi.engine import DEFAULT_POLICY, Agent, AgentConfig, Observation, TrainedModel
+from deshi.engine import (
+    DEFAULT_POLICY,
+    Agent,
+    AgentConfig,
+    MonitorState,
+    Observation,
+    TrainedModel,
+)
 from deshi.engine.agent import RESIDENT_VERSIONS
 from deshi.engine.learn import LinearDecider
 from deshi.engine.serialize import load_model
@@ -129,6 +136,13 @@ class AgentRegistry:
         `agent()` may be used inside)."""
         with self._lock_for(process_id):
             yield
+
+    def monitor_states(self) -> dict[int, MonitorState]:
+        """The audit monitor's state of every agent loaded here, as of its last use; agents
+        not used since this registry was built are absent (nothing is loaded to answer)."""
+        with self._guard:
+            entries = list(self._entries.values())
+        return {entry.process_id: entry.agent.monitor_state for entry in entries}
 
     def invalidate(self, process_id: int) -> None:
         """Forget a process's agent; it is rebuilt from the database on next use."""

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import re
+import math
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from deshi.domain import FeaturizerName, Mode, Stage
+from deshi.domain import Arm, FeaturizerName, Mode, NewLabels, Stage
 from deshi.engine import Policy
+from deshi.inputs import DbId, InputModel
+from deshi.processes.rule_patterns import MAX_PATTERN_CHARS, MAX_RULES, compile_pattern
 
 __all__ = [
     "AlwaysHumanRule",
+    "DepartmentCreate",
+    "DepartmentPublic",
+    "DepartmentUpdate",
     "ProcessCreate",
     "ProcessPublic",
     "ProcessUpdate",
@@ -21,16 +26,27 @@ __all__ = [
 
 _FEATURIZER = "tfidf (default), or embeddings: refused unless the `embeddings` extra is installed."
 _RULE_OPS = frozenset({">", ">=", "<", "<=", "==", "!=", "in", "contains"})
+_ARMS = ", ".join(arm.value for arm in Arm)
+ARM_SHARES_TOLERANCE = 1e-6  # shares are typed by people: 0.1 + 0.2 + 0.7 is not exactly 1.0
+
+# Bounds that keep a process row (and each audit snapshot of it) small.
+MAX_LABELS = 2000
+MAX_LABEL_CHARS = 200
+Label = Annotated[str, Field(min_length=1, max_length=MAX_LABEL_CHARS)]
 
 
-class AlwaysHumanRule(BaseModel):
-    """An item matching this rule is always reviewed: a regex searched (case-insensitively) in
-    the text or in one structured `field`, or a comparison `field op value`."""
-
-    model_config = ConfigDict(extra="forbid")
+class AlwaysHumanRule(InputModel):
+    """An item matching this rule is always reviewed: an RE2 regular expression searched
+    (case-insensitively, in time linear in the text) in the text or in one structured `field`,
+    or a comparison `field op value`."""
 
     name: str | None = Field(default=None, min_length=1, max_length=100)
-    pattern: str | None = Field(default=None, min_length=1, max_length=1000)
+    pattern: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_PATTERN_CHARS,
+        description="RE2 syntax: no backreferences or lookaround; `\\z` ends the text.",
+    )
     field: str | None = Field(default=None, min_length=1, max_length=200)
     op: str | None = Field(default=None, description="One of > >= < <= == != in contains.")
     value: Any = None
@@ -39,10 +55,7 @@ class AlwaysHumanRule(BaseModel):
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a valid regular expression: {exc}") from None
+            compile_pattern(value)  # ValueError with RE2's reason
         return value
 
     @field_validator("op")
@@ -57,19 +70,6 @@ class AlwaysHumanRule(BaseModel):
         if self.pattern is None and (self.field is None or self.op is None):
             raise ValueError("a rule needs a pattern, or a field and an op")
         return self
-
-
-class ProcessCreate(BaseModel):
-    """A new process; it starts in shadow mode with the default policy."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    department_id: int
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=10_000)
-    labels: list[str] = Field(default_factory=list, max_length=10_000)
-    input_fields: list[str] = Field(default_factory=list, max_length=1000)
-    featurizer: FeaturizerName = Field(default=FeaturizerName.TFIDF, description=_FEATURIZER)
 
 
 # Columns that are NOT NULL: a PATCH may omit them but not set them to null.
@@ -88,8 +88,22 @@ _NOT_NULL = frozenset(
         "currency",
         "stage",
         "featurizer",
+        "new_labels",
     }
 )
+
+
+def _omittable_not_nullable(schema: dict[str, Any]) -> None:
+    """The JSON schema of `ProcessUpdate` says what its validator does: a NOT NULL column's
+    field may be left out, but not sent as null (the `X | None` type only marks it optional)."""
+    for name in _NOT_NULL:
+        prop = schema["properties"][name]
+        options = [o for o in prop.pop("anyOf", []) if o.get("type") != "null"]
+        if len(options) == 1:
+            prop.update(options[0])
+        else:
+            prop["anyOf"] = options
+        prop.pop("default", None)
 
 
 def _policy_field(name: str, description: str | None = None) -> Any:
@@ -99,22 +113,59 @@ def _policy_field(name: str, description: str | None = None) -> Any:
     return Field(default=None, gt=bounds.low, lt=bounds.lt, le=bounds.le, description=description)
 
 
-class ProcessUpdate(BaseModel):
+class ProcessCreate(InputModel):
+    """A new process; unless told otherwise it starts in shadow mode with the default policy."""
+
+    department_id: DbId
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=10_000)
+    labels: list[Label] = Field(default_factory=list, max_length=MAX_LABELS)
+    input_fields: list[str] = Field(default_factory=list, max_length=1000)
+    featurizer: FeaturizerName = Field(default=FeaturizerName.TFIDF, description=_FEATURIZER)
+    # the policy to start with; omitted numbers take the default policy, the mode shadow
+    error_budget: float | None = _policy_field("error_budget", "ε")
+    confidence: float | None = _policy_field("confidence", "1 - δ")
+    audit_rate: float | None = _policy_field("audit_rate")
+    mode: Mode = Mode.SHADOW
+
+    def policy(self) -> dict[str, Any]:
+        """The policy values the caller chose, as column values."""
+        chosen = {
+            "error_budget": self.error_budget,
+            "confidence": self.confidence,
+            "audit_rate": self.audit_rate,
+        }
+        return {"mode": self.mode} | {k: v for k, v in chosen.items() if v is not None}
+
+
+class ProcessUpdate(InputModel):
     """A partial update of a process's description, policy, costs and plan (PATCH)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(json_schema_extra=_omittable_not_nullable)
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=10_000)
-    labels: list[str] | None = Field(default=None, max_length=10_000)
+    labels: list[Label] | None = Field(default=None, max_length=MAX_LABELS)
     error_budget: float | None = _policy_field("error_budget", "ε")
     confidence: float | None = _policy_field("confidence", "1 - δ")
     audit_rate: float | None = _policy_field("audit_rate")
     mode: Mode | None = None
-    sensitive_labels: list[str] | None = None
-    always_human_rules: list[AlwaysHumanRule] | None = None
+    sensitive_labels: list[Label] | None = Field(default=None, max_length=MAX_LABELS)
+    always_human_rules: list[AlwaysHumanRule] | None = Field(default=None, max_length=MAX_RULES)
     arms: dict[str, float] | None = Field(
-        default=None, description="Arm name → share, e.g. {'human_only': 0.1, 'ai_led': 0.9}."
+        default=None,
+        description=(
+            f"Arm name ({_ARMS}) → share in [0, 1]; the shares sum to 1, e.g. "
+            "{'human_only': 0.1, 'ai_led': 0.9}. {} ends the comparison."
+        ),
+    )
+    new_labels: NewLabels | None = Field(
+        default=None,
+        description=(
+            "Who may add a label by answering a review: reviewers (any correction may name a "
+            "new label) or owners (only those who manage the process; reviewers pick from the "
+            "label set). Each addition is audited as `process.labels_added`."
+        ),
     )
     featurizer: FeaturizerName | None = Field(default=None, description=_FEATURIZER)
     human_minutes_per_item: float | None = Field(default=None, ge=0)
@@ -134,9 +185,17 @@ class ProcessUpdate(BaseModel):
 
     @field_validator("arms")
     @classmethod
-    def _shares_non_negative(cls, value: dict[str, float] | None) -> dict[str, float] | None:
-        if value is not None and any(share < 0 for share in value.values()):
-            raise ValueError("arm shares must be >= 0")
+    def _known_arms_sharing_one(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if not value:
+            return value
+        unknown = sorted(set(value) - {arm.value for arm in Arm})
+        if unknown:
+            raise ValueError(f"unknown arm {unknown[0]!r}; arms are {_ARMS}")
+        if any(not 0 <= share <= 1 for share in value.values()):
+            raise ValueError("each arm's share is between 0 and 1")
+        total = math.fsum(value.values())
+        if abs(total - 1) > ARM_SHARES_TOLERANCE:
+            raise ValueError(f"arm shares must sum to 1, not {total:g}")
         return value
 
     def changes(self) -> dict[str, Any]:
@@ -168,6 +227,7 @@ class ProcessPublic(BaseModel):
     always_human_rules: list[dict[str, Any]]
     arms: dict[str, Any]
     featurizer: FeaturizerName
+    new_labels: NewLabels
     human_minutes_per_item: float | None
     hourly_rate: float | None
     cost_per_escaped_error: float | None
@@ -176,5 +236,28 @@ class ProcessPublic(BaseModel):
     stage: Stage
     planned_limited_production_on: date | None
     planned_scale_on: date | None
+    created_at: datetime
+    archived_at: datetime | None
+
+
+class DepartmentCreate(InputModel):
+    """A new department."""
+
+    name: str = Field(min_length=1, max_length=200)
+
+
+class DepartmentUpdate(InputModel):
+    """A department's new name."""
+
+    name: str = Field(min_length=1, max_length=200)
+
+
+class DepartmentPublic(BaseModel):
+    """A department as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
     created_at: datetime
     archived_at: datetime | None

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from deshi.db.tables import Department, Process
 
-__all__ = ["get_department_by_name", "get_process", "list_processes"]
+__all__ = ["get_department_by_name", "get_process", "list_departments", "list_processes"]
 
 
 def get_process(session: Session, process_id: int) -> Process | None:
@@ -29,4 +29,16 @@ def list_processes(
         query = query.where(Process.department_id.in_(sorted(department_ids)))
     if not include_archived:
         query = query.where(Process.archived_at.is_(None))
+    return list(session.scalars(query))
+
+
+def list_departments(
+    session: Session, *, department_ids: set[int] | None, include_archived: bool = False
+) -> list[Department]:
+    """Departments among `department_ids` (None: all), oldest first."""
+    query = select(Department).order_by(Department.id)
+    if department_ids is not None:
+        query = query.where(Department.id.in_(sorted(department_ids)))
+    if not include_archived:
+        query = query.where(Department.archived_at.is_(None))
     return list(session.scalars(query))

@@ -5,18 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from deshi.domain import ReviewAction
+from deshi.inputs import InputModel
 from deshi.items.models import DecisionPublic
 
 __all__ = ["ClaimedItemPublic", "ReviewCreate"]
 
 
-class ReviewCreate(BaseModel):
+class ReviewCreate(InputModel):
     """A reviewer's answer on a claimed item."""
-
-    model_config = ConfigDict(extra="forbid")
 
     action: ReviewAction
     label: str | None = Field(

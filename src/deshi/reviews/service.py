@@ -6,6 +6,11 @@ lease may be claimed by anyone. Escalated items stay queued for owners and admin
 Answers on blind items (audit samples, shadow mode, the human-only arm) must name a label: the
 stored action is then `accept` when it equals the agent's label and `correct` otherwise, so the
 review measures the agent without having shown it.
+
+An archived process takes no more claims or answers (Conflict). An answer naming a label the
+process does not have adds it to the label set when the process's `new_labels` setting lets the
+caller (reviewers: anyone who may review; owners: only those who manage the process), audited as
+`process.labels_added`; otherwise it is refused naming `label`.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from sqlalchemy.orm import Session
 from deshi.audit import record_event, snapshot
 from deshi.db.base import utcnow
 from deshi.db.tables import Decision, Item, Process, Review
-from deshi.domain import ItemStatus, ReviewAction
+from deshi.domain import ItemStatus, NewLabels, ReviewAction
 from deshi.errors import Conflict, ValidationFailed
 from deshi.items import events
 from deshi.items import repo as items_repo
@@ -45,6 +50,7 @@ def claim_next(
 ) -> ClaimedItemPublic | None:
     """Lease the next queued item (or one whose lease expired) to the caller; None if empty."""
     process = get_process_for(session, principal, process_id, Action.REVIEW)
+    _require_active(process)
     now = now or utcnow()
     item = repo.claim_next(
         session,
@@ -91,6 +97,11 @@ def _claimed(session: Session, process: Process, item: Item) -> ClaimedItemPubli
     )
 
 
+def _require_active(process: Process) -> None:
+    if process.archived_at is not None:
+        raise Conflict(f"process {process.id} is archived: its items take no more reviews")
+
+
 def _require_lease(item: Item, principal: Principal, now: datetime) -> None:
     held = (
         item.status is ItemStatus.CLAIMED
@@ -116,13 +127,16 @@ def submit_review(
     item, process = load_item_for(
         session, principal=principal, item_id=item_id, action=Action.REVIEW
     )
+    _require_active(process)
     now = now or utcnow()
     _require_lease(item, principal, now)
     decision = items_repo.decisions_of(session, [item.id]).get(item.id)
     blind = is_blind(process, item, decision)
     action, label = _final_answer(answer, decision, blind=blind)
-    if label is not None and label not in process.labels:
-        process.labels = [*process.labels, label]  # the label set grows with the work
+    labels_before = list(process.labels)
+    if label is not None and label not in labels_before:
+        _require_may_add_label(principal, process, label)
+        process.labels = [*labels_before, label]  # the label set grows with the work
     review = Review(
         item_id=item.id,
         reviewer_id=principal.user_id,
@@ -150,6 +164,15 @@ def submit_review(
         )
     if label is not None:
         _publish_completed(session, process=process, item=item, label=label, decision=decision)
+    if process.labels != labels_before:
+        record_event(
+            session,
+            actor=principal.actor,
+            action="process.labels_added",
+            obj=process,
+            before={"labels": labels_before},
+            after={"labels": list(process.labels)},
+        )
     record_event(
         session,
         actor=principal.actor,
@@ -159,6 +182,17 @@ def submit_review(
     )
     [public] = render_items(session, principal=principal, process=process, items=[item])
     return public
+
+
+def _require_may_add_label(principal: Principal, process: Process, label: str) -> None:
+    """ValidationFailed naming `label` when the process lets only its owners add labels and the
+    caller does not manage it."""
+    owners_only = process.new_labels == NewLabels.OWNERS
+    if owners_only and not can(principal, Action.MANAGE_PROCESS, process.department_id):
+        raise ValidationFailed(
+            f"{label!r} is not one of the process's labels, and only its owners may add labels",
+            field="label",
+        )
 
 
 def _publish_completed(

@@ -2,7 +2,9 @@
 
 The app owns its agent registry (`app.state.registry`, reached by routes through `RegistryDep`):
 pass `registry=AgentRegistry(make_decider=...)` to run every process's agent with another
-`deshi.engine.Decider`.
+`deshi.engine.Decider`. Likewise it owns the password hasher built from
+`settings.password_hash_profile` (`app.state.password_hasher`, reached through
+`PasswordHasherDep`).
 """
 
 from __future__ import annotations
@@ -13,13 +15,31 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from deshi.auth.passwords import PasswordHasher
 from deshi.db import engine_from_settings, make_session_factory
+from deshi.db.base import utcnow
 from deshi.learning.registry import AgentRegistry
 from deshi.settings import Settings
-from deshi.web.api import health, inventory, items, kpis, processes, queue, webhooks
+from deshi.web.api import (
+    admin,
+    audit,
+    health,
+    inventory,
+    items,
+    kpis,
+    model_versions,
+    processes,
+    queue,
+    webhooks,
+)
+from deshi.web.body_limit import BodyLimit
 from deshi.web.config import ApiConfig
 from deshi.web.errors import install_error_handlers
-from deshi.web.ui import install_ui
+from deshi.web.metrics import Metrics
+from deshi.web.metrics import router as metrics_router
+from deshi.web.openapi import install_api_docs, install_openapi
+from deshi.web.request_context import RequestContextMiddleware
+from deshi.web.ui import install_ui, login_throttle, session_policy
 
 __all__ = ["create_app"]
 
@@ -53,7 +73,7 @@ def create_app(
             yield
         finally:
             if worker is not None:
-                worker.stop()
+                worker.stop(settings.shutdown_grace_seconds)
             engine.dispose()
 
     app = FastAPI(
@@ -61,14 +81,53 @@ def create_app(
         summary="Learning agents for back-office work, within an error budget you set.",
         version="0.1.0",
         lifespan=lifespan,
+        openapi_url=None,  # served by install_api_docs, behind sign-in unless public
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.api_config = config
     app.state.registry = registry
+    app.state.password_hasher = PasswordHasher(settings.password_hash_profile)
+    app.state.login_throttle = login_throttle(settings)
+    app.state.clock = utcnow  # sessions and login throttling; tests set their own clock
     install_error_handlers(app)
-    for module in (health, processes, items, queue, kpis, webhooks, inventory):
+    routers = (
+        health,
+        processes,
+        items,
+        queue,
+        kpis,
+        webhooks,
+        inventory,
+        admin,
+        model_versions,
+        audit,
+    )
+    for module in routers:
         app.include_router(module.router)
+    install_openapi(app)
+    install_api_docs(app, public=settings.public_api_docs)
     secret = settings.secret_key.get_secret_value() if settings.secret_key else None
-    install_ui(app, secret_key=secret)  # the browser pages, /static and the session cookie
+    install_ui(  # the browser pages, /static and the session cookie
+        app,
+        secret_key=secret,
+        sessions=session_policy(settings),
+        secure_cookies=settings.secure_cookies,
+    )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # before any parsing
+    _install_operations(app, settings)
     return app
+
+
+def _install_operations(app: FastAPI, settings: Settings) -> None:
+    """`/metrics` (when enabled) and the request-id middleware, outermost so that its id and
+    access line cover every other middleware."""
+    token = settings.metrics_token if settings.metrics_enabled else None  # both, or off
+    metrics = Metrics(app.state.session_factory, app.state.registry) if token else None
+    app.state.metrics = metrics
+    app.state.metrics_token = token.get_secret_value().encode() if token else None
+    app.include_router(metrics_router)
+    observe = metrics.observe_request if metrics else None
+    app.add_middleware(RequestContextMiddleware, observe=observe)

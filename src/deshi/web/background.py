@@ -21,13 +21,20 @@ from deshi.learning.jobs import RETRAIN_JOB, retrain_handler
 from deshi.learning.registry import AgentRegistry
 from deshi.settings import Settings
 from deshi.webhooks.delivery import WEBHOOK_JOB, delivery_handler
+from deshi.webhooks.outbound import OutboundPolicy, outbound_client
 
 __all__ = ["BackgroundWorker", "default_handlers", "start_background_worker"]
 
 
-def default_handlers(*, registry: AgentRegistry, client: httpx.Client) -> Mapping[str, Handler]:
-    """Every job kind deshi queues, mapped to its handler."""
-    return {RETRAIN_JOB: retrain_handler(registry), WEBHOOK_JOB: delivery_handler(client)}
+def default_handlers(
+    *, registry: AgentRegistry, client: httpx.Client, outbound: OutboundPolicy
+) -> Mapping[str, Handler]:
+    """Every job kind deshi queues, mapped to its handler; webhooks post with `client` only
+    where `outbound` allows."""
+    return {
+        RETRAIN_JOB: retrain_handler(registry),
+        WEBHOOK_JOB: delivery_handler(client, outbound=outbound),
+    }
 
 
 @dataclass
@@ -40,10 +47,13 @@ class BackgroundWorker:
     engine: Engine
     client: httpx.Client
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Ask the worker to stop after its current job, wait for it, release resources."""
+    def stop(self, grace: float = 30.0) -> None:
+        """Ask the worker to stop after its current job and wait up to `grace` seconds; a job
+        still running then is released back to the queue. Then release the resources."""
         self.stop_event.set()
-        self.thread.join(timeout)
+        self.thread.join(grace)
+        if self.thread.is_alive():
+            self.worker.release_current()
         self.client.close()
         self.engine.dispose()
 
@@ -58,8 +68,9 @@ def start_background_worker(
     """Start a daemon thread running jobs on `settings.database_url` with `registry`'s agents;
     returns its handle."""
     engine = engine_from_settings(settings)
-    http = client or httpx.Client(timeout=10.0)
-    handlers = default_handlers(registry=registry, client=http)
+    http = client or outbound_client()
+    outbound = OutboundPolicy.from_settings(settings)
+    handlers = default_handlers(registry=registry, client=http, outbound=outbound)
     worker = Worker(make_session_factory(engine), handlers)
     stop = threading.Event()
     thread = threading.Thread(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from deshi.items.service import IngestLimits
 from deshi.reviews.service import DEFAULT_LEASE_SECONDS
 from deshi.settings import Settings
+from deshi.webhooks.outbound import OutboundPolicy
 
 __all__ = ["ApiConfig"]
 
@@ -16,12 +17,13 @@ class ApiConfig:
     """Request size limits, the review lease length, and whether the app runs the background
     worker (retrains, webhook deliveries) in a thread of its own: right for one node; off in
     tests and when separate worker processes run the jobs. `freeze_gc` is for long-running
-    servers (see `create_app`)."""
+    servers (see `create_app`). `outbound` decides which webhook URLs may be registered."""
 
     limits: IngestLimits = field(default_factory=IngestLimits)
     lease_seconds: int = DEFAULT_LEASE_SECONDS
     background_worker: bool = False
     freeze_gc: bool = False
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
 
     @classmethod
     def from_settings(
@@ -35,4 +37,5 @@ class ApiConfig:
             lease_seconds=settings.lease_seconds,
             background_worker=background_worker,
             freeze_gc=freeze_gc,
+            outbound=OutboundPolicy.from_settings(settings),
         )

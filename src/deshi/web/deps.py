@@ -1,5 +1,5 @@
-"""Request dependencies: the session (one transaction per request), the caller, and the app's
-agent registry.
+"""Request dependencies: the session (one transaction per request), the caller, the app's
+agent registry and its password hasher.
 
 Callers authenticate with `Authorization: Bearer dsh_…` (API tokens) or HTTP Basic with email
 and password (for the CLI). The caller is identified in a short transaction of its own, so the
@@ -8,7 +8,8 @@ request's own transaction holds no lock while it waits for anything else.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -20,14 +21,26 @@ from fastapi.security import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from deshi.auth.passwords import PasswordHasher
 from deshi.auth.service import authenticate_password, authenticate_token, load_principal
+from deshi.auth.throttle import ThrottlePolicy
 from deshi.db import transaction
 from deshi.errors import AuthenticationFailed
 from deshi.learning.registry import AgentRegistry
 from deshi.permissions import Principal
 from deshi.web.config import ApiConfig
 
-__all__ = ["ConfigDep", "FactoryDep", "PrincipalDep", "RegistryDep", "SessionDep"]
+__all__ = [
+    "ConfigDep",
+    "FactoryDep",
+    "LoginThrottleDep",
+    "PasswordHasherDep",
+    "PrincipalDep",
+    "RegistryDep",
+    "SessionDep",
+    "client_address",
+    "now_of",
+]
 
 _bearer = HTTPBearer(auto_error=False, description="An API token: `dsh_…`.")
 _basic = HTTPBasic(auto_error=False, description="Email and password (for the CLI).")
@@ -51,9 +64,37 @@ def get_registry(request: Request) -> AgentRegistry:
     return registry
 
 
+def get_password_hasher(request: Request) -> PasswordHasher:
+    """The app's password hasher, at the cost of `settings.password_hash_profile`."""
+    hasher: PasswordHasher = request.app.state.password_hasher
+    return hasher
+
+
 FactoryDep = Annotated[sessionmaker[Session], Depends(get_factory)]
 ConfigDep = Annotated[ApiConfig, Depends(get_config)]
 RegistryDep = Annotated[AgentRegistry, Depends(get_registry)]
+PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]
+
+
+def get_login_throttle(request: Request) -> ThrottlePolicy:
+    """The app's login throttling (`DESHI_LOGIN_*` settings)."""
+    policy: ThrottlePolicy = request.app.state.login_throttle
+    return policy
+
+
+LoginThrottleDep = Annotated[ThrottlePolicy, Depends(get_login_throttle)]
+
+
+def now_of(request: Request) -> datetime:
+    """The time by the app's clock (`app.state.clock`: utcnow; tests set their own)."""
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address: the peer's, or the one a trusted proxy forwarded (uvicorn applies
+    X-Forwarded-For from `DESHI_FORWARDED_ALLOW_IPS`)."""
+    return request.client.host if request.client else None
 
 
 def get_session(factory: FactoryDep) -> Iterator[Session]:
@@ -67,19 +108,36 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_principal(
+    request: Request,
     factory: FactoryDep,
+    password_hasher: PasswordHasherDep,
+    throttle: LoginThrottleDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     basic: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
 ) -> Principal:
-    """The authenticated caller with their role grants; 401 problem otherwise."""
+    """The authenticated caller with their role grants; 401 problem otherwise (429 while
+    password sign-ins are throttled)."""
     with transaction(factory) as session:
         if bearer is not None:
             user = authenticate_token(session, token=bearer.credentials)
-        elif basic is not None:
-            user = authenticate_password(session, email=basic.username, password=basic.password)
-        else:
+            return load_principal(session, user.id)
+        if basic is None:
             raise AuthenticationFailed("send an API token: Authorization: Bearer dsh_…")
-        return load_principal(session, user.id)
+        try:
+            user = authenticate_password(
+                session,
+                email=basic.username,
+                password=basic.password,
+                password_hasher=password_hasher,
+                address=client_address(request),
+                throttle=throttle,
+                now=now_of(request),
+            )
+        except AuthenticationFailed as failed:
+            refused = failed  # raised after the commit, which keeps the failure's count
+        else:
+            return load_principal(session, user.id)
+    raise refused
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

@@ -7,16 +7,19 @@ Who reads the answer decides its form, and the request says who that is:
 - the **workbench script** on a UI route (its fetches carry the CSRF token in the `X-CSRF-Token`
   header, which a navigation or a form post cannot set) gets problem+json too;
 - a **person** on any other UI route gets the HTML error page with the error's status, or, for
-  `LoginRequired`, a redirect to the sign-in page that comes back here afterwards.
+  `LoginRequired`, a redirect to the sign-in page that comes back here afterwards, and for
+  `TooManyAttempts` the sign-in page saying how long to wait. Both forms of a 429 carry
+  `Retry-After`.
 
 (The Accept header cannot tell the script from a person: the workbench asks for HTML too, since
 its answers are HTML fragments.)
 
 DeshiError subclasses carry their own status; request validation errors (bad JSON, wrong
 types, unknown or missing fields) become 422 naming the first offending `field` and listing
-all of them under `errors`; unknown routes and methods keep their 404/405; anything else is a
-500 without internals. Only DeshiErrors are rendered as pages: the others are problem+json for
-everyone.
+all of them under `errors`; unknown routes and methods keep their 404/405; a database that does
+not answer (down, restarting, locked) is a 503 with `Retry-After`, and a full disk a 507
+(`database_error`); anything else is a 500 without internals. Only DeshiErrors (the database's
+included) are rendered as pages: the others are problem+json for everyone.
 """
 
 from __future__ import annotations
@@ -29,15 +32,34 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException
 
-from deshi.errors import AuthenticationFailed, DeshiError, LoginRequired, ValidationFailed
+from deshi.errors import (
+    AuthenticationFailed,
+    DeshiError,
+    LoginRequired,
+    ServiceUnavailable,
+    StorageFull,
+    TooManyAttempts,
+    ValidationFailed,
+)
 from deshi.web.ui.deps import page_locale, render
 from deshi.web.ui.session import CSRF_HEADER
 
-__all__ = ["PROBLEM_JSON", "install_error_handlers", "on_ui", "problem_response", "wants_page"]
+__all__ = [
+    "PROBLEM_JSON",
+    "database_error",
+    "install_error_handlers",
+    "on_ui",
+    "problem_response",
+    "wants_page",
+]
 
 PROBLEM_JSON = "application/problem+json"
+SQLITE_FULL = 13  # sqlite3.SQLITE_FULL: "database or disk is full"
+POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
+DATABASE_RETRY_AFTER_SECONDS = 5  # a restarting PostgreSQL is back within seconds
 logger = logging.getLogger("deshi.web")
 
 
@@ -62,10 +84,18 @@ def problem_response(
 
 
 def _error_page(request: Request, exc: DeshiError) -> Response:
-    """The sign-in page for a missing session; the error page with its status otherwise."""
+    """The sign-in page for a missing session, and with a wait for throttled sign-ins; the
+    error page with its status otherwise."""
     if isinstance(exc, LoginRequired):
         target = quote(request.url.path, safe="/")
         return RedirectResponse(f"/login?next={target}", status_code=303)
+    if isinstance(exc, TooManyAttempts):
+        page = render(
+            request, "login.html", locale=page_locale(request), status_code=exc.status_code,
+            retry_after=exc.retry_after, next="/",
+        )  # fmt: skip
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     return render(
         request,
         "error.html",
@@ -90,9 +120,10 @@ async def _deshi_error(request: Request, exc: Exception) -> Response:
         return _error_page(request, exc)
     # The Bearer challenge is the API's; the UI's sessions start on its sign-in page.
     challenge = isinstance(exc, AuthenticationFailed) and not on_ui(request)
-    return problem_response(
-        request, exc.to_problem(), {"WWW-Authenticate": "Bearer"} if challenge else None
-    )
+    headers = {"WWW-Authenticate": "Bearer"} if challenge else {}
+    if isinstance(exc, TooManyAttempts):
+        headers["Retry-After"] = str(exc.retry_after)
+    return problem_response(request, exc.to_problem(), headers or None)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -122,6 +153,41 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, problem, dict(exc.headers or {}))
 
 
+def database_error(exc: DBAPIError) -> DeshiError | None:
+    """What a failure of the database driver means to the client: StorageFull when the disk is
+    full, ServiceUnavailable when the database is unreachable, restarting or locked (the
+    request may be sent again), None when it is a bug (a 500)."""
+    driver_error = exc.orig
+    if (
+        getattr(driver_error, "sqlite_errorcode", None) == SQLITE_FULL
+        or getattr(driver_error, "sqlstate", None) == POSTGRES_DISK_FULL
+    ):
+        return StorageFull(
+            "the database has no space left, so nothing from this request was stored; "
+            "free disk space, then send it again"
+        )
+    if isinstance(exc, OperationalError) or exc.connection_invalidated:
+        return ServiceUnavailable("the database is not available right now; try again shortly")
+    return None
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DBAPIError)
+    error = database_error(exc)
+    if error is None:
+        return await _unexpected(request, exc)
+    # One line, no traceback: an outage repeats on every request until it ends.
+    message = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
+    logger.error(
+        "database error on %s %s: %s: %s",
+        request.method, request.url.path, type(exc.orig).__name__, message,
+    )  # fmt: skip
+    response = await _deshi_error(request, error)
+    if isinstance(error, ServiceUnavailable):
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(request, DeshiError().to_problem())
@@ -132,4 +198,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DeshiError, _deshi_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _database_error)
+    app.add_exception_handler(InterfaceError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -1,27 +1,44 @@
-"""Queue and deliver webhook events; each attempt is one job, recorded on its delivery row."""
+"""Queue and deliver webhook events; each attempt is one job, recorded on its delivery row.
+
+Before each attempt the URL is checked again by `deshi.webhooks.outbound` with a fresh DNS
+lookup, and the request goes to the address that passed. A refused destination fails the
+delivery at once, with `last_error` starting `refused: ` (`count_failed_deliveries` counts them).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import Integer, case, func, select
 from sqlalchemy.orm import Session
 
 from deshi.db.base import utcnow
 from deshi.db.tables import DeliveryStatus, Process, Webhook, WebhookDelivery
 from deshi.jobs.queue import backoff, enqueue
 from deshi.jobs.worker import Handler, JobRun
+from deshi.webhooks.outbound import (
+    TIMEOUT_SECONDS,
+    OutboundPolicy,
+    RefusedDestinationError,
+    UnresolvedHostError,
+    check_destination,
+)
 from deshi.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 __all__ = [
     "ITEM_COMPLETED",
     "ITEM_DECIDED",
     "MAX_DELIVERY_ATTEMPTS",
+    "REFUSED_PREFIX",
     "WEBHOOK_JOB",
+    "FailedDeliveries",
+    "count_failed_deliveries",
     "deliver",
     "delivery_handler",
     "enqueue_event",
@@ -33,7 +50,24 @@ ITEM_DECIDED = "item.decided"
 ITEM_COMPLETED = "item.completed"
 WEBHOOK_JOB = "webhooks.deliver"
 MAX_DELIVERY_ATTEMPTS = 8  # 2s, 4s, … ≈ 4 minutes of retries in all
-TIMEOUT_SECONDS = 10.0
+REFUSED_PREFIX = "refused: "  # how `last_error` marks a destination the policy refused
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """Why an attempt failed; `final` failures are not retried."""
+
+    reason: str
+    final: bool = False
+
+
+class FailedDeliveries(NamedTuple):
+    """Deliveries given up: all of them, and those refused by the address policy."""
+
+    failed: int
+    refused: int
 
 
 def enqueue_event(
@@ -92,9 +126,12 @@ def render_body(delivery: WebhookDelivery, timestamp: int) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-def deliver(run: JobRun, delivery_id: int, *, client: httpx.Client) -> None:
+def deliver(
+    run: JobRun, delivery_id: int, *, client: httpx.Client, outbound: OutboundPolicy
+) -> None:
     """Make one attempt; on failure schedule the next one with exponential back-off, or give
-    up after MAX_DELIVERY_ATTEMPTS. The attempt is recorded on the delivery row.
+    up after MAX_DELIVERY_ATTEMPTS (at once when `outbound` refuses the destination). The
+    attempt is recorded on the delivery row.
 
     The POST is made with no transaction open, so a slow receiver holds no database lock.
     """
@@ -103,14 +140,18 @@ def deliver(run: JobRun, delivery_id: int, *, client: httpx.Client) -> None:
         if delivery is None or delivery.status is not DeliveryStatus.PENDING:
             return  # already delivered or given up (e.g. a re-run after a lost lease)
         hook = session.get(Webhook, delivery.webhook_id)
-    error = _post(delivery, hook, client) if hook is not None and hook.active else "inactive"
+    failure = (
+        _post(delivery, hook, client, outbound)
+        if hook is not None and hook.active
+        else _Failure("inactive", final=True)
+    )
     with run.finishing() as session:
         delivery = session.get_one(WebhookDelivery, delivery_id)
         delivery.attempts += 1
-        delivery.last_error = error
-        if error is None:
+        delivery.last_error = None if failure is None else failure.reason
+        if failure is None:
             delivery.status, delivery.next_attempt_at = DeliveryStatus.DELIVERED, None
-        elif error == "inactive" or delivery.attempts >= MAX_DELIVERY_ATTEMPTS:
+        elif failure.final or delivery.attempts >= MAX_DELIVERY_ATTEMPTS:
             delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
         else:
             delivery.next_attempt_at = utcnow() + backoff(delivery.attempts)
@@ -118,8 +159,29 @@ def deliver(run: JobRun, delivery_id: int, *, client: httpx.Client) -> None:
             enqueue(session, kind=WEBHOOK_JOB, payload=payload, run_after=delivery.next_attempt_at)
 
 
-def _post(delivery: WebhookDelivery, hook: Webhook, client: httpx.Client) -> str | None:
-    """POST the signed body; None on a 2xx answer, else why it failed."""
+def count_failed_deliveries(session: Session) -> FailedDeliveries:
+    """How many deliveries were given up, and how many of those the address policy refused."""
+    refused = WebhookDelivery.last_error.startswith(REFUSED_PREFIX, autoescape=True)
+    refused_count = func.coalesce(func.sum(case((refused, 1), else_=0)), 0)
+    query = select(func.count(), refused_count.cast(Integer)).where(
+        WebhookDelivery.status == DeliveryStatus.FAILED
+    )
+    failed, refused_total = session.execute(query).one()
+    return FailedDeliveries(failed, refused_total)
+
+
+def _post(
+    delivery: WebhookDelivery, hook: Webhook, client: httpx.Client, outbound: OutboundPolicy
+) -> _Failure | None:
+    """Check the destination again and POST the signed body to the address that passed; None
+    on a 2xx answer, else why it failed."""
+    try:
+        target = check_destination(hook.url, outbound)
+    except RefusedDestinationError as exc:
+        logger.warning("webhook %s: delivery %s refused: %s", hook.id, delivery.id, exc)
+        return _Failure(f"{REFUSED_PREFIX}{exc}"[:2000], final=True)
+    except UnresolvedHostError as exc:
+        return _Failure(f"DNS: {exc}"[:2000])
     timestamp = int(time.time())
     body = render_body(delivery, timestamp)
     headers = {
@@ -129,20 +191,31 @@ def _post(delivery: WebhookDelivery, hook: Webhook, client: httpx.Client) -> str
         "X-Deshi-Delivery": str(delivery.id),
         TIMESTAMP_HEADER: str(timestamp),
         SIGNATURE_HEADER: sign(hook.secret, body),
+        "Host": target.host_header,
     }
     try:
-        response = client.post(hook.url, content=body, headers=headers, timeout=TIMEOUT_SECONDS)
+        response = client.post(
+            target.url,
+            content=body,
+            headers=headers,
+            timeout=TIMEOUT_SECONDS,
+            follow_redirects=False,
+            extensions=target.extensions,
+        )
     except httpx.HTTPError as exc:
-        return f"{type(exc).__name__}: {exc}"[:2000]
+        return _Failure(f"{type(exc).__name__}: {exc}"[:2000])
     if response.is_success:
         return None
-    return f"HTTP {response.status_code}"
+    if response.is_redirect:
+        return _Failure(f"HTTP {response.status_code} (redirects are not followed)")
+    return _Failure(f"HTTP {response.status_code}")
 
 
-def delivery_handler(client: httpx.Client) -> Handler:
-    """The job handler for WEBHOOK_JOB."""
+def delivery_handler(client: httpx.Client, *, outbound: OutboundPolicy) -> Handler:
+    """The job handler for WEBHOOK_JOB; `client` should come from
+    `deshi.webhooks.outbound.outbound_client()`."""
 
     def handle(run: JobRun) -> None:
-        deliver(run, int(run.job.payload["delivery_id"]), client=client)
+        deliver(run, int(run.job.payload["delivery_id"]), client=client, outbound=outbound)
 
     return handle

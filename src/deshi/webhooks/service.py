@@ -1,7 +1,8 @@
 """Webhook use cases: register, list and remove a process's webhooks; each change is audited.
 
 Managing webhooks needs `manage_process` on the process (owners and admins). The signing secret
-is returned once, at registration, and never copied into the audit log.
+is returned once, at registration, and never copied into the audit log. A URL is registered only
+when `deshi.webhooks.outbound` finds it a public destination (or an allow-listed internal one).
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from deshi.permissions import Action, Principal
 from deshi.processes.service import get_process_for
 from deshi.webhooks.delivery import ITEM_COMPLETED, ITEM_DECIDED
 from deshi.webhooks.models import WebhookCreate, WebhookCreated, WebhookPublic
+from deshi.webhooks.outbound import (
+    OutboundPolicy,
+    RefusedDestinationError,
+    UnresolvedHostError,
+    check_destination,
+)
 
 __all__ = ["EVENTS", "SECRET_MARK", "create_webhook", "delete_webhook", "list_webhooks"]
 
@@ -27,13 +34,25 @@ _HIDDEN = frozenset({"secret"})
 
 
 def create_webhook(
-    session: Session, *, principal: Principal, process_id: int, data: WebhookCreate
+    session: Session,
+    *,
+    principal: Principal,
+    process_id: int,
+    data: WebhookCreate,
+    outbound: OutboundPolicy,
 ) -> WebhookCreated:
-    """Register an active webhook with a new random secret; the secret is returned only here."""
+    """Register an active webhook with a new random secret; the secret is returned only here.
+
+    The URL's host is resolved now, with `outbound`'s resolver, and refused (422 on `url`) when
+    it does not resolve or any of its addresses is internal and not allow-listed."""
     process = get_process_for(session, principal, process_id, Action.MANAGE_PROCESS)
     unknown = sorted(set(data.events) - set(EVENTS))
     if unknown:
         raise ValidationFailed(f"unknown events {unknown}; known: {list(EVENTS)}", field="events")
+    try:
+        check_destination(str(data.url), outbound)
+    except (RefusedDestinationError, UnresolvedHostError) as exc:
+        raise ValidationFailed(f"url: {exc}", field="url") from None
     hook = Webhook(
         process_id=process.id,
         url=str(data.url),

@@ -11,6 +11,7 @@ from deshi.db.tables.ops import (
     WebhookDelivery,
 )
 from deshi.db.tables.org import ApiToken, Department, RoleGrant, User
+from deshi.db.tables.sessions import LoginThrottle, UserSession
 from deshi.db.tables.work import Decision, Item, ModelVersion, Process, Review
 
 __all__ = [
@@ -24,11 +25,13 @@ __all__ = [
     "Item",
     "Job",
     "JobStatus",
+    "LoginThrottle",
     "ModelVersion",
     "Process",
     "Review",
     "RoleGrant",
     "User",
+    "UserSession",
     "Webhook",
     "WebhookDelivery",
 ]

@@ -32,6 +32,8 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     # Who may read it (deshi.audit.departments); no foreign key: the log outlives its objects.
     department_id: Mapped[int | None] = mapped_column(nullable=True)
+    # Which audit key made `hash` (an HMAC); None: a plain SHA-256 from before the chain was keyed.
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class Webhook(Base):

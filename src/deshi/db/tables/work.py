@@ -36,6 +36,10 @@ class Process(Base):
     arms: Mapped[dict[str, Any]] = mapped_column(default=dict)  # arm name → proportion
     # the agent's featurizer: "tfidf" or "embeddings" (deshi.processes.models.FeaturizerName)
     featurizer: Mapped[str] = mapped_column(String(32), default="tfidf", server_default="tfidf")
+    # who may add a label by answering a review: "reviewers" or "owners" (deshi.domain.NewLabels)
+    new_labels: Mapped[str] = mapped_column(
+        String(16), default="reviewers", server_default="reviewers"
+    )
     # costs
     human_minutes_per_item: Mapped[float | None] = mapped_column(Float)  # measured baseline
     hourly_rate: Mapped[float | None] = mapped_column(Float)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, status
 from deshi.inventory import service
 from deshi.inventory.models import CandidateCreate, CandidatePublic, RankedCandidatePublic
 from deshi.web.deps import PrincipalDep, SessionDep
+from deshi.web.params import PathId
 
 router = APIRouter(tags=["inventory"])
 
@@ -17,7 +18,7 @@ router = APIRouter(tags=["inventory"])
     status_code=status.HTTP_201_CREATED,
 )
 def add_candidate(
-    department_id: int, body: CandidateCreate, session: SessionDep, principal: PrincipalDep
+    department_id: PathId, body: CandidateCreate, session: SessionDep, principal: PrincipalDep
 ) -> object:
     """Propose a process for automation in a department you manage."""
     return service.add_candidate_for(
@@ -26,12 +27,12 @@ def add_candidate(
 
 
 @router.get("/departments/{department_id}/inventory", response_model=list[RankedCandidatePublic])
-def list_inventory(department_id: int, session: SessionDep, principal: PrincipalDep) -> object:
+def list_inventory(department_id: PathId, session: SessionDep, principal: PrincipalDep) -> object:
     """The department's candidates, best first, with expected yearly savings and a 90-day plan."""
     return service.ranked_inventory_for(session, principal=principal, department_id=department_id)
 
 
 @router.delete("/inventory/{candidate_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_candidate(candidate_id: int, session: SessionDep, principal: PrincipalDep) -> None:
+def delete_candidate(candidate_id: PathId, session: SessionDep, principal: PrincipalDep) -> None:
     """Remove a candidate from its department's inventory."""
     service.delete_candidate_for(session, principal=principal, candidate_id=candidate_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Response, status
@@ -9,6 +10,8 @@ from fastapi import APIRouter, Response, status
 from deshi.items import service
 from deshi.items.models import ItemBatchCreate, ItemBatchPublic, ItemCreate, ItemPublic
 from deshi.web.deps import ConfigDep, FactoryDep, PrincipalDep, RegistryDep, SessionDep
+from deshi.web.metrics import MetricsDep
+from deshi.web.params import PathId
 
 router = APIRouter(tags=["items"])
 
@@ -24,15 +27,17 @@ _IDEMPOTENT: dict[int | str, dict[str, Any]] = {
     responses=_IDEMPOTENT,
 )
 def create_item(
-    process_id: int,
+    process_id: PathId,
     body: ItemCreate,
     response: Response,
     factory: FactoryDep,
     principal: PrincipalDep,
     config: ConfigDep,
     registry: RegistryDep,
+    metrics: MetricsDep,
 ) -> ItemPublic:
     """Submit one item; it is decided and routed at once (201, or 200 when re-sent)."""
+    started = time.perf_counter()
     [item] = service.ingest_items(
         factory,
         principal=principal,
@@ -42,6 +47,8 @@ def create_item(
         batch=False,
         registry=registry,
     )
+    if metrics is not None:
+        metrics.observe_ingest([item], batch=False, seconds=time.perf_counter() - started)
     if not item.created:
         response.status_code = status.HTTP_200_OK
     return item
@@ -54,15 +61,17 @@ def create_item(
     responses=_IDEMPOTENT,
 )
 def create_items(
-    process_id: int,
+    process_id: PathId,
     body: ItemBatchCreate,
     response: Response,
     factory: FactoryDep,
     principal: PrincipalDep,
     config: ConfigDep,
     registry: RegistryDep,
+    metrics: MetricsDep,
 ) -> ItemBatchPublic:
     """Submit up to 1,000 items, all-or-nothing (201 if any is new, 200 if none is)."""
+    started = time.perf_counter()
     items = service.ingest_items(
         factory,
         principal=principal,
@@ -72,6 +81,8 @@ def create_items(
         batch=True,
         registry=registry,
     )
+    if metrics is not None:
+        metrics.observe_ingest(items, batch=True, seconds=time.perf_counter() - started)
     created = sum(item.created for item in items)
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -79,6 +90,6 @@ def create_items(
 
 
 @router.get("/items/{item_id}", response_model=ItemPublic)
-def get_item(item_id: int, session: SessionDep, principal: PrincipalDep) -> ItemPublic:
+def get_item(item_id: PathId, session: SessionDep, principal: PrincipalDep) -> ItemPublic:
     """An item with its lineage: decision (model version, threshold, evidence) and reviews."""
     return service.get_item(session, principal=principal, item_id=item_id)

@@ -15,6 +15,8 @@ from deshi.kpis.models import KpiReport, WarningPublic
 from deshi.kpis.process_warnings import warnings_for
 from deshi.kpis.weekly_report import weekly_report_html_for
 from deshi.web.deps import PrincipalDep, SessionDep
+from deshi.web.page_headers import page_headers
+from deshi.web.params import PathId
 
 router = APIRouter(prefix="/processes", tags=["kpis"])
 
@@ -27,7 +29,7 @@ LANG_HELP = (
 
 @router.get("/{process_id}/kpis", response_model=KpiReport)
 def get_kpis(
-    process_id: int,
+    process_id: PathId,
     session: SessionDep,
     principal: PrincipalDep,
     start: Annotated[date | None, Query(alias="from", description="First day (UTC).")] = None,
@@ -39,14 +41,14 @@ def get_kpis(
 
 
 @router.get("/{process_id}/warnings", response_model=list[WarningPublic])
-def get_warnings(process_id: int, session: SessionDep, principal: PrincipalDep) -> object:
+def get_warnings(process_id: PathId, session: SessionDep, principal: PrincipalDep) -> object:
     """The early warnings that fire now, most severe first."""
     return warnings_for(session, principal, process_id)
 
 
 @router.get("/{process_id}/report", response_class=HTMLResponse)
 def get_report(
-    process_id: int,
+    process_id: PathId,
     session: SessionDep,
     principal: PrincipalDep,
     week: Annotated[str, Query(description="ISO week, e.g. 2026-W47.")],
@@ -61,4 +63,6 @@ def get_report(
             chosen=None, user_locale=principal.locale, accept_language=accept_language
         )
     html = weekly_report_html_for(session, principal, process_id, week, locale=locale)
-    return HTMLResponse(html, headers={"Content-Language": locale, "Vary": "Accept-Language"})
+    return HTMLResponse(
+        html, headers=page_headers({"Content-Language": locale, "Vary": "Accept-Language"})
+    )

@@ -8,6 +8,7 @@ from deshi.items.models import ItemPublic
 from deshi.reviews import service
 from deshi.reviews.models import ClaimedItemPublic, ReviewCreate
 from deshi.web.deps import ConfigDep, PrincipalDep, RegistryDep, SessionDep
+from deshi.web.params import PathId
 
 router = APIRouter(tags=["review queue"])
 
@@ -18,7 +19,7 @@ router = APIRouter(tags=["review queue"])
     responses={204: {"description": "Nothing to claim."}},
 )
 def claim(
-    process_id: int, session: SessionDep, principal: PrincipalDep, config: ConfigDep
+    process_id: PathId, session: SessionDep, principal: PrincipalDep, config: ConfigDep
 ) -> object:
     """Lease the next queued item to you; blind items come without the agent's suggestion."""
     claimed = service.claim_next(
@@ -29,7 +30,7 @@ def claim(
 
 @router.post("/items/{item_id}/review", response_model=ItemPublic)
 def review(
-    item_id: int,
+    item_id: PathId,
     body: ReviewCreate,
     session: SessionDep,
     principal: PrincipalDep,
@@ -42,6 +43,6 @@ def review(
 
 
 @router.post("/items/{item_id}/release", response_model=ItemPublic)
-def release(item_id: int, session: SessionDep, principal: PrincipalDep) -> ItemPublic:
+def release(item_id: PathId, session: SessionDep, principal: PrincipalDep) -> ItemPublic:
     """Give an item you hold back to the queue."""
     return service.release_item(session, principal=principal, item_id=item_id)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from deshi.web.deps import PrincipalDep, SessionDep
+from deshi.web.deps import ConfigDep, PrincipalDep, SessionDep
+from deshi.web.params import PathId
 from deshi.webhooks import service
 from deshi.webhooks.models import WebhookCreate, WebhookCreated, WebhookPublic
 
@@ -13,15 +14,25 @@ router = APIRouter(prefix="/processes/{process_id}/webhooks", tags=["webhooks"])
 
 @router.post("", response_model=WebhookCreated, status_code=status.HTTP_201_CREATED)
 def create_webhook(
-    process_id: int, body: WebhookCreate, session: SessionDep, principal: PrincipalDep
+    process_id: PathId,
+    body: WebhookCreate,
+    session: SessionDep,
+    principal: PrincipalDep,
+    config: ConfigDep,
 ) -> WebhookCreated:
-    """Register a webhook; the response holds its signing secret, shown only this once."""
-    return service.create_webhook(session, principal=principal, process_id=process_id, data=body)
+    """Register a webhook; the response holds its signing secret, shown only this once.
+
+    The URL must be http or https without credentials, and its host must resolve to public
+    addresses only (loopback, private, link-local, CGNAT, multicast and reserved addresses are
+    refused unless `DESHI_WEBHOOK_ALLOW_HOSTS` lists them): 422 naming `url` otherwise."""
+    return service.create_webhook(
+        session, principal=principal, process_id=process_id, data=body, outbound=config.outbound
+    )
 
 
 @router.get("", response_model=list[WebhookPublic])
 def list_webhooks(
-    process_id: int, session: SessionDep, principal: PrincipalDep
+    process_id: PathId, session: SessionDep, principal: PrincipalDep
 ) -> list[WebhookPublic]:
     """The process's active webhooks (never their secrets)."""
     return service.list_webhooks(session, principal=principal, process_id=process_id)
@@ -29,7 +40,7 @@ def list_webhooks(
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_webhook(
-    process_id: int, webhook_id: int, session: SessionDep, principal: PrincipalDep
+    process_id: PathId, webhook_id: PathId, session: SessionDep, principal: PrincipalDep
 ) -> Response:
     """Remove a webhook: nothing more is sent to it; its delivery history stays."""
     service.delete_webhook(

@@ -1,5 +1,6 @@
 """The browser UI: server-rendered pages (Jinja2, Babel for English and Japanese), a small
-vendored script for the keyboard-first reviewer workbench, and a signed session cookie.
+vendored script for the keyboard-first reviewer workbench, and a session cookie that names a
+session kept on the server.
 
 `install_ui(app)` adds it to the API app. The UI shares the API's services and permission
 checks; it only adds the cookie session (see `session`) in place of API tokens.
@@ -10,16 +11,20 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from deshi.web.ui import routes, workbench
-from deshi.web.ui.session import Signer
+from deshi.auth.sessions import SessionPolicy
+from deshi.auth.throttle import ThrottlePolicy
+from deshi.settings import SecureCookies, Settings
+from deshi.web.ui import admin, routes, workbench
+from deshi.web.ui.session import BrowserSessions, Signer
 
-__all__ = ["BrowserNavigation", "install_ui"]
+__all__ = ["BrowserNavigation", "install_ui", "login_throttle", "session_policy"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 logger = logging.getLogger("deshi.web")
@@ -46,15 +51,40 @@ class BrowserNavigation:
 
 
 def install_ui(
-    app: FastAPI, *, secret_key: str | None = None, secure_cookies: bool = False
+    app: FastAPI,
+    *,
+    secret_key: str | None = None,
+    sessions: SessionPolicy | None = None,
+    secure_cookies: SecureCookies = "auto",
 ) -> None:
     """Add the pages, the workbench endpoints and /static to `app`; session cookies are signed
-    with `_session_key(secret_key)`."""
-    app.state.ui_signer = Signer(_session_key(secret_key), secure=secure_cookies)
+    with `_session_key(secret_key)`, sessions live as `sessions` says (default: 2 hours idle,
+    12 hours in all) and cookies are Secure as `secure_cookies` says."""
+    app.state.ui_sessions = BrowserSessions(
+        Signer(_session_key(secret_key)), sessions or SessionPolicy(), secure_cookies
+    )
     app.include_router(routes.router)
+    app.include_router(admin.router)
     app.include_router(workbench.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BrowserNavigation)
+
+
+def session_policy(settings: Settings) -> SessionPolicy:
+    """The settings' idle and absolute session timeouts."""
+    return SessionPolicy(
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        absolute=timedelta(hours=settings.session_max_hours),
+    )
+
+
+def login_throttle(settings: Settings) -> ThrottlePolicy:
+    """The settings' login throttling."""
+    return ThrottlePolicy(
+        free_per_account=settings.login_free_failures_per_account,
+        free_per_address=settings.login_free_failures_per_address,
+        max_delay=timedelta(seconds=settings.login_max_delay_seconds),
+    )
 
 
 def _session_key(secret_key: str | None) -> bytes:

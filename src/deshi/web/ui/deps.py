@@ -18,13 +18,14 @@ from deshi.db.tables import User
 from deshi.errors import LoginRequired, PermissionDenied
 from deshi.i18n import negotiate
 from deshi.permissions import Principal
+from deshi.web.page_headers import page_headers
 from deshi.web.ui.i18n import environment
 from deshi.web.ui.session import (
     CSRF_FIELD,
     CSRF_HEADER,
     LANG_COOKIE,
+    BrowserSessions,
     SessionData,
-    Signer,
     csrf_ok,
 )
 
@@ -34,7 +35,7 @@ __all__ = [
     "ViewerDep",
     "page_locale",
     "render",
-    "signer_of",
+    "sessions_of",
 ]
 
 
@@ -48,10 +49,10 @@ class Viewer:
     session: SessionData
 
 
-def signer_of(request: Request) -> Signer:
-    """The app's cookie signer (set by install_ui)."""
-    signer: Signer = request.app.state.ui_signer
-    return signer
+def sessions_of(request: Request) -> BrowserSessions:
+    """The app's browser sessions (set by install_ui)."""
+    sessions: BrowserSessions = request.app.state.ui_sessions
+    return sessions
 
 
 def page_locale(request: Request, user_locale: str | None = None) -> str:
@@ -64,8 +65,9 @@ def page_locale(request: Request, user_locale: str | None = None) -> str:
 
 
 def get_viewer(request: Request) -> Viewer:
-    """The signed-in, active user with their grants; LoginRequired otherwise."""
-    data = signer_of(request).read(request)
+    """The signed-in, active user with their grants; LoginRequired otherwise (also when the
+    session was signed out, ended or timed out)."""
+    data = sessions_of(request).read(request)
     if data is None or data.user_id is None:
         raise LoginRequired()
     factory: sessionmaker[Session] = request.app.state.session_factory
@@ -88,7 +90,7 @@ async def check_csrf(request: Request) -> None:
     ):
         value = (await request.form()).get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
-    if not csrf_ok(signer_of(request).read(request), sent):
+    if not csrf_ok(sessions_of(request).read(request), sent):
         raise PermissionDenied("the form has expired or was not sent by this site: reload it")
 
 
@@ -108,7 +110,7 @@ def render(
     """A rendered template with the common context (viewer, CSRF token, current path);
     `session` is the one being started when the request came without one."""
     if session is None:
-        session = viewer.session if viewer is not None else signer_of(request).read(request)
+        session = viewer.session if viewer is not None else sessions_of(request).read(request)
     html = (
         environment(locale)
         .get_template(template)
@@ -119,15 +121,4 @@ def render(
             **context,
         )
     )
-    return HTMLResponse(html, status_code=status_code, headers=_SECURITY_HEADERS)
-
-
-_SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
+    return HTMLResponse(html, status_code=status_code, headers=page_headers())

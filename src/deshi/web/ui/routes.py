@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from markupsafe import Markup
 
-from deshi.audit import audit_departments, list_events, verify_chain
+from deshi.audit import audit_departments, keyring_of, list_events, sign_head_for, verify_chain
 from deshi.auth.service import authenticate_password
 from deshi.db.tables import Process
 from deshi.errors import AuthenticationFailed
@@ -27,9 +27,18 @@ from deshi.kpis.records import iso_week
 from deshi.kpis.weekly_report import weekly_report_html_for
 from deshi.permissions import Action, Principal, can
 from deshi.processes.service import get_process_for, list_processes_for
-from deshi.web.deps import SessionDep
+from deshi.web.deps import (
+    FactoryDep,
+    LoginThrottleDep,
+    PasswordHasherDep,
+    SessionDep,
+    client_address,
+    now_of,
+)
+from deshi.web.page_headers import page_headers
+from deshi.web.params import PathId
 from deshi.web.ui import views
-from deshi.web.ui.deps import CsrfDep, ViewerDep, page_locale, render, signer_of
+from deshi.web.ui.deps import CsrfDep, ViewerDep, page_locale, render, sessions_of
 from deshi.web.ui.session import LANG_COOKIE, SessionData
 
 __all__ = ["router"]
@@ -47,15 +56,15 @@ def _local(target: str | None) -> str:
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str = "/") -> Response:
     """The sign-in form (with an anonymous session that carries its CSRF token)."""
-    signer = signer_of(request)
-    session = signer.read(request)
+    sessions = sessions_of(request)
+    session = sessions.read(request)
     if session is not None and session.user_id is not None:
         return RedirectResponse(_local(next), status_code=303)
-    session = session or SessionData.new(None)
+    session = session or SessionData.anonymous()
     response = render(
         request, "login.html", locale=page_locale(request), session=session, next=_local(next)
     )
-    signer.write(response, session)
+    sessions.write_anonymous(request, response, session)
     return response
 
 
@@ -63,29 +72,38 @@ def login_page(request: Request, next: str = "/") -> Response:
 def login(
     request: Request,
     db: SessionDep,
+    password_hasher: PasswordHasherDep,
+    throttle: LoginThrottleDep,
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    """Check the password; on success start a new session (a new CSRF token) and go on."""
+    """Check the password; on success start a new session (a new token and CSRF token) and go
+    on. Throttled: TooManyAttempts becomes the sign-in page with a 429 (web.errors)."""
     try:
-        user = authenticate_password(db, email=email, password=password)
-    except AuthenticationFailed:
+        user = authenticate_password(
+            db, email=email, password=password, password_hasher=password_hasher,
+            address=client_address(request), throttle=throttle, now=now_of(request),
+        )  # fmt: skip
+    except AuthenticationFailed:  # the failure is counted: this returns, so it is committed
         locale = page_locale(request)
         return render(
             request, "login.html", locale=locale, status_code=401, failed=True,
             email=email, next=_local(next),
         )  # fmt: skip
     response = RedirectResponse(_local(next), status_code=303)
-    signer_of(request).write(response, SessionData.new(user.id))
+    sessions_of(request).sign_in(request, response, db, user.id)
     return response
 
 
 @router.post("/logout", dependencies=[CsrfDep])
-def logout(request: Request) -> Response:
-    """End the session."""
+def logout(
+    request: Request, db: SessionDep, everywhere: Annotated[bool, Form()] = False
+) -> Response:
+    """End the session on the server: its cookie is refused from now on, wherever it is; with
+    `everywhere`, every session of the user, in every browser."""
     response = RedirectResponse("/login", status_code=303)
-    signer_of(request).write(response, SessionData.new(None))
+    sessions_of(request).sign_out(request, response, db, everywhere=everywhere)
     return response
 
 
@@ -114,11 +132,17 @@ def home(request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
     processes = list_processes_for(db, principal=viewer.principal)
     if processes:
         return RedirectResponse(_home_of(viewer.principal, processes[0]), status_code=303)
-    return render(request, "home.html", locale=viewer.locale, viewer=viewer, processes=[])
+    if viewer.principal.is_workspace_admin:  # a new workspace: the first-run steps
+        return RedirectResponse("/admin", status_code=303)
+    manages = any(can(viewer.principal, Action.MANAGE_PROCESS, g.department_id)
+                  for g in viewer.principal.grants)  # fmt: skip
+    return render(
+        request, "home.html", locale=viewer.locale, viewer=viewer, processes=[], manages=manages
+    )
 
 
 @router.get("/processes/{process_id}/work", response_class=HTMLResponse)
-def workbench(process_id: int, request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+def workbench(process_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
     """The reviewer workbench; the items themselves arrive by fetch (see `workbench`)."""
     process = get_process_for(db, viewer.principal, process_id, Action.READ)
     return render(
@@ -133,7 +157,7 @@ def workbench(process_id: int, request: Request, viewer: ViewerDep, db: SessionD
 
 
 @router.get("/ui/processes/{process_id}", response_class=HTMLResponse)
-def dashboard(process_id: int, request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+def dashboard(process_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
     """KPI cards, charts, warnings and the scale/hold/stop recommendation."""
     process = get_process_for(db, viewer.principal, process_id, Action.READ)
     report = kpi_report_for(db, viewer.principal, process_id)
@@ -155,7 +179,7 @@ def dashboard(process_id: int, request: Request, viewer: ViewerDep, db: SessionD
 
 @router.get("/ui/processes/{process_id}/report", response_class=HTMLResponse)
 def weekly_report(
-    process_id: int,
+    process_id: PathId,
     viewer: ViewerDep,
     db: SessionDep,
     week: Annotated[str | None, Query()] = None,
@@ -164,12 +188,11 @@ def weekly_report(
     UI language."""
     chosen = parse_week(week) if week else iso_week(datetime.now(UTC))
     html = weekly_report_html_for(db, viewer.principal, process_id, chosen, locale=viewer.locale)
-    headers = {"Cache-Control": "no-store", "Content-Language": viewer.locale}
-    return HTMLResponse(html, headers=headers)
+    return HTMLResponse(html, headers=page_headers({"Content-Language": viewer.locale}))
 
 
 @router.get("/ui/items/{item_id}", response_class=HTMLResponse)
-def item_page(item_id: int, request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+def item_page(item_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
     """One item with its lineage: decision, evidence and every review."""
     item = get_item(db, principal=viewer.principal, item_id=item_id)
     process = get_process_for(db, viewer.principal, item.process_id, Action.READ)
@@ -182,13 +205,16 @@ def item_page(item_id: int, request: Request, viewer: ViewerDep, db: SessionDep)
 def audit_log(
     request: Request,
     viewer: ViewerDep,
-    db: SessionDep,
+    factory: FactoryDep,
     before: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
     """The newest audit events of the viewer's departments (50 a page; every event for a
-    workspace admin) and whether the whole hash chain verifies."""
+    workspace admin) and whether the whole hash chain verifies. Read-only: verifying hashes
+    the whole log, which must not hold SQLite's write lock all the while."""
     departments = audit_departments(viewer.principal)
-    events = list_events(db, departments=departments, before=before, limit=50)
+    with factory() as db:
+        events = list_events(db, departments=departments, before=before, limit=50)
+        chain, keyed = verify_chain(db), keyring_of(db).current is not None
     return render(
         request,
         "audit.html",
@@ -196,6 +222,18 @@ def audit_log(
         viewer=viewer,
         events=events,
         scoped=departments is not None,
-        chain=verify_chain(db),
+        chain=chain,
+        can_anchor=keyed and chain.ok,
         older=events[-1].seq if len(events) == 50 and events[-1].seq > 1 else None,
     )
+
+
+@router.get("/audit/anchor.json")
+def audit_anchor(viewer: ViewerDep, factory: FactoryDep) -> Response:
+    """The audit log's signed head as an anchor file to download (what GET /audit/head
+    answers), for `deshi audit verify --anchor FILE`."""
+    with factory() as db:
+        anchor = sign_head_for(db, viewer.principal)
+    download = f'attachment; filename="deshi-audit-anchor-{anchor.seq}.json"'
+    headers = {"Content-Disposition": download, "Cache-Control": "no-store"}
+    return JSONResponse(anchor.to_json(), headers=headers)

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from deshi.reviews.models import ClaimedItemPublic, ReviewCreate
 from deshi.reviews.service import claim_next, release_item, submit_review
 from deshi.web.deps import ConfigDep, RegistryDep, SessionDep
+from deshi.web.params import PathId
 from deshi.web.ui.deps import CsrfDep, Viewer, ViewerDep, render
 
 __all__ = ["router"]
@@ -38,7 +39,7 @@ def _fragment(request: Request, viewer: Viewer, claimed: ClaimedItemPublic | Non
 
 @router.post("/processes/{process_id}/next", response_class=HTMLResponse, dependencies=[CsrfDep])
 def next_item(
-    process_id: int, request: Request, viewer: ViewerDep, db: SessionDep, config: ConfigDep
+    process_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep, config: ConfigDep
 ) -> Response:
     """Lease the next item to the viewer and render it (or the empty-queue note)."""
     claimed = claim_next(
@@ -49,7 +50,7 @@ def next_item(
 
 @router.post("/items/{item_id}/answer", dependencies=[CsrfDep])
 def answer(
-    item_id: int, body: ReviewCreate, viewer: ViewerDep, db: SessionDep, registry: RegistryDep
+    item_id: PathId, body: ReviewCreate, viewer: ViewerDep, db: SessionDep, registry: RegistryDep
 ) -> Response:
     """Submit the viewer's answer (accept, correct with a label, or escalate)."""
     submit_review(db, principal=viewer.principal, item_id=item_id, answer=body, registry=registry)
@@ -62,8 +63,8 @@ def answer(
     dependencies=[CsrfDep],
 )
 def skip(
-    process_id: int,
-    item_id: int,
+    process_id: PathId,
+    item_id: PathId,
     request: Request,
     viewer: ViewerDep,
     db: SessionDep,

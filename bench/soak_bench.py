@@ -1,0 +1,379 @@
+"""Soak benchmark: `deshi serve` (SQLite, in-process worker) under a steady mixed load for an hour.
+
+Builds a workspace on a temporary SQLite file (a department, an owner with a password and an API
+token, a BANKING77 process on autopilot), starts `deshi serve` with its background worker on a
+free 127.0.0.1 port, warms the process up with 300 reviewed items until the server's worker has
+trained a champion, and sends a fixed, paced cycle of requests from one client (a bounded loop on
+the loopback only):
+
+- `ingest`: one item, `POST /processes/{id}/items`;
+- `batch`: ten items, `POST /processes/{id}/items:batch`;
+- `claim` + `review`: `POST /processes/{id}/queue/claim`, then the true label
+  (`POST /items/{id}/review`); a 204 (empty queue) is not an error;
+- `kpis`: `GET /processes/{id}/kpis` (the API's dashboard data);
+- `dashboard`: the dashboard page `/ui/processes/{id}`, signed in through the login form.
+
+Every response other than 2xx counts as an error. The server's RSS (with any children) is read
+from /proc every `--sample-seconds`; the results (counts, errors, p50/p95/max per request kind,
+overall and per `--window-minutes`, every RSS sample, the growth after `--warmup-minutes`) are
+rewritten to `--out` at each sample, so a run stopped early still reports. Tracebacks in the
+server's log are counted at the end.
+
+    .venv/bin/python bench/soak_bench.py --minutes 60 --rate 6 --out bench/results/soak.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+import httpx
+from _support import banking77_rows, free_port, machine
+
+from deshi.auth.service import create_user, grant_role, issue_api_token
+from deshi.db import create_db_engine, make_session_factory, transaction
+from deshi.db.migrate import upgrade_to_head
+from deshi.domain import Mode, Role
+from deshi.processes.service import create_department, create_process
+
+DESHI = str(Path(sys.executable).with_name("deshi"))
+EMAIL, PASSWORD = "soak@example.com", "soak-password-0123456789"
+FIELD_RE = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]*)"')
+# One cycle of the load: ingest dominates, as in a back office; claim is followed by its review.
+CYCLE = ("ingest", "claim", "ingest", "batch", "kpis", "ingest", "claim", "ingest", "dashboard")
+
+
+@dataclass
+class Workspace:
+    url: str
+    token: str
+    process_id: int
+
+
+def build_workspace(url: str, labels: list[str]) -> Workspace:
+    """Schema at head; a department, an owner (password + API token), a process on autopilot."""
+    engine = create_db_engine(url)
+    upgrade_to_head(engine)
+    with transaction(make_session_factory(engine)) as session:
+        department = create_department(session, actor="bench", name="Soak")
+        user = create_user(
+            session, actor="bench", email=EMAIL, display_name="Soak", password=PASSWORD
+        )
+        grant_role(
+            session, actor="bench", user_id=user.id, role=Role.OWNER, department_id=department.id
+        )
+        token = issue_api_token(session, actor="bench", user_id=user.id, name="soak").plaintext
+        process = create_process(
+            session, actor="bench", department_id=department.id, name="soak", labels=labels
+        )
+        process.mode = Mode.AUTOPILOT
+    engine.dispose()
+    return Workspace(url, token, process.id)
+
+
+def sign_in(client: httpx.Client) -> None:
+    """Sign in through the login form (its CSRF token, then the session cookie)."""
+    page = client.get("/login", headers={"Accept": "text/html"})
+    page.raise_for_status()
+    found = FIELD_RE.search(page.text)
+    if not found:
+        raise RuntimeError("no csrf_token field on the login form")
+    form = {"csrf_token": unescape(found.group(1)), "next": "/", "email": EMAIL}
+    form["password"] = PASSWORD
+    done = client.post("/login", data=form, headers={"Accept": "text/html"})
+    if done.status_code != 303:
+        raise RuntimeError(f"login failed: HTTP {done.status_code}")
+
+
+def warm_up(client: httpx.Client, process_id: int, data: list[tuple[str, str]]) -> None:
+    """Review `data` through the API; the server's own worker retrains (its queue has the
+    jobs): wait until a champion model decides."""
+    truth = {f"w{i}": label for i, (_, label) in enumerate(data)}
+    body = {"items": [{"external_id": f"w{i}", "text": t} for i, (t, _) in enumerate(data)]}
+    client.post(f"/processes/{process_id}/items:batch", json=body).raise_for_status()
+    while (r := client.post(f"/processes/{process_id}/queue/claim")).status_code == 200:
+        item = r.json()
+        answer = {"action": "correct", "label": truth[item["external_id"]]}
+        client.post(f"/items/{item['id']}/review", json=answer).raise_for_status()
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        versions = client.get(f"/processes/{process_id}/models").json()
+        if any(v["status"] == "champion" for v in versions):
+            return
+        time.sleep(2)
+    raise RuntimeError("no champion model after the warm-up")
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of `pid` and its direct children, MiB."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    total_kib = 0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kib += int(line.split()[1])
+        except OSError:
+            continue
+    return total_kib / 1024
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0–100) by the nearest-rank method."""
+    ordered = sorted(values)
+    rank = max(1, round(q / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+@dataclass
+class Record:
+    """What the load loop saw: (seconds since start, kind, status, latency ms) per request."""
+
+    started: float = field(default_factory=time.monotonic)
+    samples: list[tuple[float, str, int, float]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    rss: list[tuple[float, float]] = field(default_factory=list)
+    late_ticks: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, kind: str, status: int, ms: float, detail: str = "") -> None:
+        at = time.monotonic() - self.started
+        with self.lock:
+            self.samples.append((at, kind, status, ms))
+            if not 200 <= status < 300:
+                self.errors.append(
+                    {"t": round(at, 1), "kind": kind, "status": status, "detail": detail[:300]}
+                )
+
+
+def stats(latencies: list[float]) -> dict[str, float | int]:
+    if not latencies:
+        return {"n": 0}
+    return {
+        "n": len(latencies),
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p95_ms": round(percentile(latencies, 95), 1),
+        "max_ms": round(max(latencies), 1),
+    }
+
+
+def summarize(record: Record, args: argparse.Namespace, extra: dict[str, Any]) -> dict[str, Any]:
+    with record.lock:
+        samples, rss, errors = list(record.samples), list(record.rss), list(record.errors)
+    kinds = sorted({kind for _, kind, _, _ in samples})
+    per_kind = {k: stats([ms for _, kind, _, ms in samples if kind == k]) for k in kinds}
+    window = args.window_minutes * 60
+    windows = []
+    if samples:
+        for start in range(0, int(samples[-1][0]) + 1, int(window)):
+            part = [s for s in samples if start <= s[0] < start + window]
+            windows.append(
+                {
+                    "from_min": start // 60,
+                    "requests": len(part),
+                    "kinds": {
+                        k: stats([ms for _, kind, _, ms in part if kind == k]) for k in kinds
+                    },
+                }
+            )
+    warm = [mib for at, mib in rss if at >= args.warmup_minutes * 60]
+    elapsed = samples[-1][0] if samples else 0.0
+    return {
+        **extra,
+        "elapsed_s": round(elapsed, 1),
+        "requests": len(samples),
+        "rate_per_s": round(len(samples) / elapsed, 2) if elapsed else 0.0,
+        "error_responses": len(errors),
+        "errors": errors[:50],
+        "late_ticks": record.late_ticks,
+        "per_kind": per_kind,
+        "windows": windows,
+        "rss_mib": [(round(at), round(mib, 1)) for at, mib in rss],
+        "rss_after_warmup": {
+            "first_mib": round(warm[0], 1) if warm else None,
+            "last_mib": round(warm[-1], 1) if warm else None,
+            "max_mib": round(max(warm), 1) if warm else None,
+            "growth_mib": round(max(warm) - warm[0], 1) if warm else None,
+        },
+    }
+
+
+def write(path: Path, summary: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(summary, indent=1))
+    tmp.replace(path)
+
+
+def load_loop(
+    api: httpx.Client,
+    ui: httpx.Client,
+    ws: Workspace,
+    data: list[tuple[str, str]],
+    record: Record,
+    args: argparse.Namespace,
+    stop: threading.Event,
+) -> None:
+    """Send the cycle at `args.rate` requests/s until `stop` (a review right after its claim)."""
+    truth: dict[str, str] = {}
+    pid, counter, tick = ws.process_id, 0, 1 / args.rate
+    next_at = time.monotonic()
+
+    def timed(kind: str, method: str, path: str, client: httpx.Client, **kw: Any) -> httpx.Response:
+        nonlocal next_at
+        now = time.monotonic()
+        if now < next_at:
+            time.sleep(next_at - now)
+        elif now - next_at > tick:
+            record.late_ticks += 1
+        next_at = max(next_at + tick, time.monotonic() - tick)
+        begin = time.perf_counter()
+        try:
+            response = client.request(method, path, **kw)
+        except httpx.TransportError as error:
+            record.add(kind, 0, (time.perf_counter() - begin) * 1000, repr(error))
+            raise
+        record.add(
+            kind,
+            response.status_code,
+            (time.perf_counter() - begin) * 1000,
+            "" if response.is_success else response.text,
+        )
+        return response
+
+    def item(i: int) -> dict[str, str]:
+        text, label = data[i % len(data)]
+        truth[f"s{i}"] = label
+        return {"external_id": f"s{i}", "text": text}
+
+    while not stop.is_set():
+        for kind in CYCLE:
+            if stop.is_set():
+                return
+            try:
+                if kind == "ingest":
+                    timed(kind, "POST", f"/processes/{pid}/items", api, json=item(counter))
+                    counter += 1
+                elif kind == "batch":
+                    body = {"items": [item(counter + j) for j in range(10)]}
+                    timed(kind, "POST", f"/processes/{pid}/items:batch", api, json=body)
+                    counter += 10
+                elif kind == "claim":
+                    claimed = timed(kind, "POST", f"/processes/{pid}/queue/claim", api)
+                    if claimed.status_code == 200:
+                        got = claimed.json()
+                        answer = {"action": "correct", "label": truth[got["external_id"]]}
+                        timed("review", "POST", f"/items/{got['id']}/review", api, json=answer)
+                elif kind == "kpis":
+                    timed(kind, "GET", f"/processes/{pid}/kpis", api)
+                else:
+                    timed(kind, "GET", f"/ui/processes/{pid}", ui, headers={"Accept": "text/html"})
+            except httpx.TransportError:
+                time.sleep(1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=60)
+    parser.add_argument("--rate", type=float, default=6, help="requests per second, in total")
+    parser.add_argument("--sample-seconds", type=float, default=30, help="RSS sample interval")
+    parser.add_argument("--warmup-minutes", type=float, default=5, help="RSS growth counts after")
+    parser.add_argument("--window-minutes", type=float, default=5, help="latency windows")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/soak.json"))
+    args = parser.parse_args()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    extra: dict[str, Any] = {
+        "commit": commit,
+        "machine": machine(),
+        "rate_target": args.rate,
+        "minutes_target": args.minutes,
+        "cycle": list(CYCLE),
+    }
+    data = banking77_rows(shuffle_seed=0)
+    with tempfile.TemporaryDirectory(prefix="deshi-soak-") as tmp:
+        ws = build_workspace(f"sqlite:///{Path(tmp) / 'soak.db'}", sorted({lb for _, lb in data}))
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        log_path = Path(tmp) / "serve.log"
+        env = {**os.environ, "DESHI_SECRET_KEY": "soak-" + "k" * 40}
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                [DESHI, "serve", "--db", ws.url, "--port", str(port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(log_path.read_text()[-2000:])
+                time.sleep(0.3)
+            headers = {"Authorization": f"Bearer {ws.token}"}
+            with (
+                httpx.Client(base_url=base, headers=headers, timeout=60) as api,
+                httpx.Client(base_url=base, timeout=60) as ui,
+            ):
+                warm_up(api, ws.process_id, data[-300:])
+                sign_in(ui)
+                record, stop = Record(), threading.Event()
+                loop = threading.Thread(
+                    target=load_loop, args=(api, ui, ws, data[:-300], record, args, stop)
+                )
+                loop.start()
+                end = record.started + args.minutes * 60
+                try:
+                    while time.monotonic() < end and loop.is_alive():
+                        record.rss.append((time.monotonic() - record.started, rss_mib(proc.pid)))
+                        write(args.out, summarize(record, args, extra))
+                        time.sleep(min(args.sample_seconds, max(0.0, end - time.monotonic())))
+                finally:
+                    stop.set()
+                    loop.join()
+                    record.rss.append((time.monotonic() - record.started, rss_mib(proc.pid)))
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            server_log = log_path.read_text(errors="replace")
+            extra["server_tracebacks"] = server_log.count("Traceback")
+            extra["server_exit_code"] = proc.returncode
+        summary = summarize(record, args, extra)
+        write(args.out, summary)
+    kinds = summary["per_kind"]
+    print(
+        f"{summary['elapsed_s'] / 60:.1f} min, {summary['requests']} requests "
+        f"({summary['rate_per_s']}/s), {summary['error_responses']} error responses, "
+        f"{extra['server_tracebacks']} tracebacks; RSS after warm-up {summary['rss_after_warmup']}"
+    )
+    for kind, s in kinds.items():
+        print(f"  {kind}: {s}")
+    sys.exit(0 if summary["error_responses"] == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()

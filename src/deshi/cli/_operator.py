@@ -1,0 +1,50 @@
+"""What the administration commands share: the operator's audit actor and one-object output.
+
+These commands act as the workspace operator, who holds the database (like `deshi init`): they
+check no role, and the audit log names them `cli:<os user>`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from typing import Any
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.table import Table
+
+DB_HELP = "Database URL; default: DESHI_DATABASE_URL or sqlite:///./deshi.db."
+JSON_HELP = "Print one JSON object (for scripts)."
+
+
+def operator_actor() -> str:
+    """How the operator is named in the audit log."""
+    return f"cli:{getpass.getuser()}"
+
+
+def emit(value: dict[str, Any]) -> None:
+    """Print one JSON object on one line."""
+    typer.echo(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def dumped(model: BaseModel) -> dict[str, Any]:
+    """A schema as JSON-ready values."""
+    return model.model_dump(mode="json")
+
+
+def print_table(columns: list[str], rows: list[list[str]], empty: str) -> None:
+    """A Rich table, or `empty` when there are no rows."""
+    if not rows:
+        typer.echo(empty)
+        return
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+def when(value: Any) -> str:
+    """A timestamp to the minute, or "-"."""
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "-"

@@ -1,0 +1,216 @@
+"""`deshi process create | list | update | archive`: processes and their policy."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+import typer
+from pydantic import BaseModel, ValidationError
+
+from deshi.cli._db import cli_session
+from deshi.cli._operator import DB_HELP, JSON_HELP, dumped, emit, operator_actor, print_table
+from deshi.processes import service
+from deshi.processes.models import ProcessCreate, ProcessPublic, ProcessUpdate
+
+__all__ = ["process_app", "register"]
+
+process_app = typer.Typer(
+    help="Processes: create, list, change the policy, archive.", no_args_is_help=True
+)
+LABELS_HELP = "Comma-separated labels, e.g. refund,complaint,other."
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _validated(model: type[_Model], fields: dict[str, Any]) -> _Model:
+    """Validate options like the API does; a bad value is one line on stderr and exit 1."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "input"
+        typer.echo(f"Error: {field}: {first['msg']}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _split(value: str | None) -> list[str] | None:
+    return None if value is None else [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _json_option(value: str | None, option: str) -> Any:
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        typer.echo(f"Error: {option}: not JSON: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@process_app.command("create")
+def create(
+    department_id: int = typer.Option(..., "--department", help="Department id."),
+    name: str = typer.Option(..., "--name", help="The process's name."),
+    labels: str = typer.Option("", "--labels", help=LABELS_HELP),
+    description: str = typer.Option("", "--description", help="What the process decides."),
+    featurizer: str = typer.Option("tfidf", "--featurizer", help="tfidf or embeddings."),
+    error_budget: float | None = typer.Option(None, "--error-budget", help="ε, e.g. 0.01."),
+    confidence: float | None = typer.Option(None, "--confidence", help="1 − δ, e.g. 0.95."),
+    audit_rate: float | None = typer.Option(None, "--audit-rate", help="e.g. 0.05."),
+    mode: str = typer.Option("shadow", "--mode", help="shadow, assist or autopilot."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Create a process (in shadow mode unless told otherwise; audited)."""
+    data = _validated(
+        ProcessCreate,
+        {
+            "department_id": department_id,
+            "name": name,
+            "labels": _split(labels) or [],
+            "description": description,
+            "featurizer": featurizer,
+            "error_budget": error_budget,
+            "confidence": confidence,
+            "audit_rate": audit_rate,
+            "mode": mode,
+        },
+    )
+    with cli_session(db) as session:
+        process = ProcessPublic.model_validate(
+            service.create_process(
+                session,
+                actor=operator_actor(),
+                department_id=data.department_id,
+                name=data.name,
+                labels=data.labels,
+                data=data,
+            )
+        )
+    if as_json:
+        emit({"id": process.id, "name": process.name, "department_id": process.department_id})
+    else:
+        typer.echo(f"Process {process.id} created: {process.name} ({process.mode.value})")
+
+
+@process_app.command("list")
+def list_processes(
+    department_id: int | None = typer.Option(None, "--department", help="Only this department."),
+    include_archived: bool = typer.Option(False, "--all", help="Include archived processes."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """List processes, oldest first."""
+    with cli_session(db) as session:
+        processes = [
+            ProcessPublic.model_validate(p)
+            for p in service.list_processes(
+                session, department_id=department_id, include_archived=include_archived
+            )
+        ]
+    if as_json:
+        emit({"processes": [dumped(p) for p in processes]})
+        return
+    rows = [
+        [
+            str(p.id),
+            p.name,
+            str(p.department_id),
+            p.mode.value,
+            f"{p.error_budget:g}",
+            str(len(p.labels)),
+            "archived" if p.archived_at else "live",
+        ]
+        for p in processes
+    ]
+    columns = ["id", "name", "department", "mode", "ε", "labels", "state"]
+    print_table(columns, rows, "No processes yet.")
+
+
+@process_app.command("update")
+def update(
+    process_id: int = typer.Argument(..., help="Process id."),
+    name: str | None = typer.Option(None, "--name", help="New name."),
+    labels: str | None = typer.Option(None, "--labels", help=LABELS_HELP),
+    error_budget: float | None = typer.Option(None, "--error-budget", help="ε, e.g. 0.01."),
+    confidence: float | None = typer.Option(None, "--confidence", help="1 − δ, e.g. 0.95."),
+    audit_rate: float | None = typer.Option(None, "--audit-rate", help="e.g. 0.05."),
+    mode: str | None = typer.Option(None, "--mode", help="shadow, assist or autopilot."),
+    sensitive: str | None = typer.Option(
+        None, "--sensitive-labels", help="Comma-separated labels never auto-completed."
+    ),
+    rules: str | None = typer.Option(
+        None, "--rules", help='Always-human rules as JSON, e.g. \'[{"pattern": "lawyer"}]\'.'
+    ),
+    arms: str | None = typer.Option(
+        None, "--arms", help='Arm shares as JSON, e.g. \'{"human_only": 0.1, "ai_led": 0.9}\'.'
+    ),
+    featurizer: str | None = typer.Option(None, "--featurizer", help="tfidf or embeddings."),
+    new_labels: str | None = typer.Option(
+        None, "--new-labels", help="Who may add a label by answering a review: reviewers or owners."
+    ),
+    minutes: float | None = typer.Option(None, "--human-minutes", help="Human minutes per item."),
+    hourly_rate: float | None = typer.Option(None, "--hourly-rate", help="Cost of an hour."),
+    error_cost: float | None = typer.Option(
+        None, "--cost-per-error", help="Cost of an escaped error."
+    ),
+    currency: str | None = typer.Option(None, "--currency", help="e.g. USD, JPY."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Change a process's policy, costs or labels; only the options given change (audited)."""
+    given = {
+        "name": name,
+        "labels": _split(labels),
+        "error_budget": error_budget,
+        "confidence": confidence,
+        "audit_rate": audit_rate,
+        "mode": mode,
+        "sensitive_labels": _split(sensitive),
+        "always_human_rules": _json_option(rules, "--rules"),
+        "arms": _json_option(arms, "--arms"),
+        "featurizer": featurizer,
+        "new_labels": new_labels,
+        "human_minutes_per_item": minutes,
+        "hourly_rate": hourly_rate,
+        "cost_per_escaped_error": error_cost,
+        "currency": currency,
+    }
+    changes = _validated(ProcessUpdate, {k: v for k, v in given.items() if v is not None})
+    with cli_session(db) as session:
+        process = service.get_process(session, process_id)
+        updated = ProcessPublic.model_validate(
+            service.apply_process_changes(
+                session, actor=operator_actor(), process=process, changes=changes
+            )
+        )
+    if as_json:
+        emit(dumped(updated))
+    else:
+        typer.echo(
+            f"Process {updated.id}: {updated.mode.value}, ε {updated.error_budget:g}, "
+            f"confidence {updated.confidence:g}, audit rate {updated.audit_rate:g}"
+        )
+
+
+@process_app.command("archive")
+def archive(
+    process_id: int = typer.Argument(..., help="Process id."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Archive a process: it keeps its history and takes no new items (audited)."""
+    with cli_session(db) as session:
+        process = service.get_process(session, process_id)
+        archived = ProcessPublic.model_validate(
+            service.archive_process_as(session, actor=operator_actor(), process=process)
+        )
+    if as_json:
+        emit(dumped(archived))
+    else:
+        typer.echo(f"Process {archived.id} archived.")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the `process` group to the main app."""
+    app.add_typer(process_app, name="process")

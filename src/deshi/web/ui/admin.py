@@ -1,0 +1,545 @@
+"""The Administration pages: first-run steps, departments, users and roles, API tokens,
+processes (create, policy, archive) and model versions.
+
+Each form posts to a route that calls the same service function as the API (which checks the
+viewer's permission) and redirects back; a refusal re-renders the page with its reason, and a
+secret (a one-time password, a token) is shown in the answer to its form and never again.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from deshi.auth import admin
+from deshi.auth.models import UserPublic
+from deshi.domain import FeaturizerName, Mode, Role
+from deshi.errors import DeshiError, ValidationFailed
+from deshi.inputs import MAX_ID
+from deshi.learning import versions
+from deshi.permissions import Action, Principal, can, require_workspace
+from deshi.processes import service as processes
+from deshi.processes.models import ProcessCreate, ProcessUpdate
+from deshi.web.deps import PasswordHasherDep, SessionDep
+from deshi.web.params import PathId
+from deshi.web.ui.deps import CsrfDep, Viewer, ViewerDep, render
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+Text = Annotated[str, Form()]
+
+
+def _page(
+    request: Request, viewer: Viewer, template: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    return render(
+        request, template, locale=viewer.locale, viewer=viewer, status_code=status_code, **context
+    )
+
+
+def _back(path: str) -> Response:
+    return RedirectResponse(path, status_code=303)
+
+
+def _validated(model: type[Any], fields: dict[str, Any]) -> Any:
+    """A form's fields validated like the API's body; ValidationFailed naming the field."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        raise ValidationFailed(f"{field}: {first['msg']}", field=field) from None
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
+
+
+# --- overview and first run ----------------------------------------------------------------
+
+
+def first_run_steps(db: Session, principal: Principal) -> list[dict[str, Any]]:
+    """The steps from a new workspace to a team at work, each done or not, with its page."""
+    departments = processes.list_departments_for(db, principal=principal)
+    live = processes.list_processes_for(db, principal=principal)
+    users = admin.list_users(db) if principal.is_workspace_admin else []
+    people = [u for u in users if u.id != principal.user_id and u.password_hash is not None]
+    tokens = admin.list_tokens(db) if principal.is_workspace_admin else []
+    return [
+        {"key": "department", "done": bool(departments), "href": "/admin/departments"},
+        {"key": "process", "done": bool(live), "href": "/admin/processes"},
+        {"key": "reviewers", "done": bool(people), "href": "/admin/users"},
+        {"key": "token", "done": bool(tokens), "href": "/admin/tokens"},
+    ]
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin_home(request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+    """The Administration area: the first-run steps and the sections."""
+    require_workspace(viewer.principal, Action.MANAGE_USERS)
+    steps = first_run_steps(db, viewer.principal)
+    return _page(request, viewer, "admin/home.html", steps=steps)
+
+
+# --- departments ---------------------------------------------------------------------------
+
+
+def _departments_page(
+    request: Request, viewer: Viewer, db: Session, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    departments = processes.list_departments_for(
+        db, principal=viewer.principal, include_archived=True
+    )
+    return _page(
+        request,
+        viewer,
+        "admin/departments.html",
+        status_code,
+        departments=departments,
+        **context,
+    )
+
+
+@router.get("/admin/departments", response_class=HTMLResponse)
+def departments_page(request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+    """Departments: create, rename, archive."""
+    require_workspace(viewer.principal, Action.MANAGE_USERS)
+    return _departments_page(request, viewer, db)
+
+
+@router.post("/admin/departments", dependencies=[CsrfDep])
+def create_department(request: Request, viewer: ViewerDep, db: SessionDep, name: Text) -> Response:
+    """Create a department."""
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            processes.create_department_for(db, principal=viewer.principal, name=name)
+    except DeshiError as exc:
+        return _departments_page(request, viewer, db, exc.status_code, error=exc.detail)
+    return _back("/admin/departments")
+
+
+@router.post("/admin/departments/{department_id}/rename", dependencies=[CsrfDep])
+def rename_department(
+    department_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep, name: Text
+) -> Response:
+    """Rename a department."""
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            processes.rename_department_for(
+                db, principal=viewer.principal, department_id=department_id, name=name
+            )
+    except DeshiError as exc:
+        return _departments_page(request, viewer, db, exc.status_code, error=exc.detail)
+    return _back("/admin/departments")
+
+
+@router.post("/admin/departments/{department_id}/archive", dependencies=[CsrfDep])
+def archive_department(
+    department_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep
+) -> Response:
+    """Archive a department whose processes are archived."""
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            processes.archive_department_for(
+                db, principal=viewer.principal, department_id=department_id
+            )
+    except DeshiError as exc:
+        return _departments_page(request, viewer, db, exc.status_code, error=exc.detail)
+    return _back("/admin/departments")
+
+
+# --- users and roles -----------------------------------------------------------------------
+
+
+def _users_page(
+    request: Request, viewer: Viewer, db: Session, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    users = admin.list_users_for(db, principal=viewer.principal)
+    grants = admin.list_grants(db)
+    departments = processes.list_departments_for(db, principal=viewer.principal)
+    names = {d.id: d.name for d in processes.list_departments(db, include_archived=True)}
+    return _page(
+        request,
+        viewer,
+        "admin/users.html",
+        status_code,
+        users=[UserPublic.of(u) for u in users],
+        grants={u.id: [g for g in grants if g.user_id == u.id] for u in users},
+        departments=departments,
+        department_names=names,
+        roles=[r.value for r in Role],
+        **context,
+    )
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+def users_page(request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+    """Users with their roles: invite, grant, revoke, reset a password, deactivate."""
+    return _users_page(request, viewer, db)
+
+
+@router.post("/admin/users", dependencies=[CsrfDep])
+def create_user(
+    request: Request,
+    viewer: ViewerDep,
+    db: SessionDep,
+    hasher: PasswordHasherDep,
+    email: Text,
+    display_name: Annotated[str, Form()] = "",
+    locale: Annotated[str, Form()] = "",
+    service: Annotated[bool, Form()] = False,
+    department_id: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "",
+) -> Response:
+    """Create a person (their one-time password is shown in the answer) or a service account,
+    with a first role when one is chosen."""
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            account = admin.create_account_for(
+                db,
+                principal=viewer.principal,
+                email=email,
+                display_name=display_name,
+                locale=locale,
+                service=service,
+                password_hasher=hasher,
+            )
+            if department_id and role:
+                admin.grant_role_for(
+                    db,
+                    principal=viewer.principal,
+                    user_id=account.user.id,
+                    role=Role(role),
+                    department_id=int(department_id),
+                )
+    except DeshiError as exc:
+        return _users_page(request, viewer, db, exc.status_code, error=exc.detail)
+    created = {"email": account.user.email, "password": account.password}
+    return _users_page(request, viewer, db, 201, created=created)
+
+
+@router.post("/admin/users/{user_id}", dependencies=[CsrfDep])
+def update_user(
+    user_id: PathId,
+    request: Request,
+    viewer: ViewerDep,
+    db: SessionDep,
+    display_name: Text,
+    locale: Annotated[str, Form()] = "",
+) -> Response:
+    """Change a user's display name and saved language."""
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            admin.update_user_for(
+                db,
+                principal=viewer.principal,
+                user_id=user_id,
+                display_name=display_name,
+                locale=locale,
+            )
+    except DeshiError as exc:
+        return _users_page(request, viewer, db, exc.status_code, error=exc.detail)
+    return _back("/admin/users")
+
+
+@router.post("/admin/users/{user_id}/roles", dependencies=[CsrfDep])
+def grant_role(
+    user_id: PathId,
+    request: Request,
+    viewer: ViewerDep,
+    db: SessionDep,
+    role: Text,
+    department_id: Annotated[str, Form()] = "",
+) -> Response:
+    """Grant a role in a department (none chosen: workspace-wide admin)."""
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            admin.grant_role_for(
+                db,
+                principal=viewer.principal,
+                user_id=user_id,
+                role=Role(role),
+                department_id=int(department_id) if department_id else None,
+            )
+    except DeshiError as exc:
+        return _users_page(request, viewer, db, exc.status_code, error=exc.detail)
+    return _back("/admin/users")
+
+
+@router.post("/admin/roles/{grant_id}/revoke", dependencies=[CsrfDep])
+def revoke_role(grant_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+    """Revoke a role grant."""
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            admin.revoke_grant_for(db, principal=viewer.principal, grant_id=grant_id)
+    except DeshiError as exc:
+        return _users_page(request, viewer, db, exc.status_code, error=exc.detail)
+    return _back("/admin/users")
+
+
+@router.post("/admin/users/{user_id}/deactivate", dependencies=[CsrfDep])
+def deactivate_user(
+    user_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep
+) -> Response:
+    """Deactivate a user: they are signed out everywhere at once."""
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            admin.deactivate_user_for(db, principal=viewer.principal, user_id=user_id)
+    except DeshiError as exc:
+        return _users_page(request, viewer, db, exc.status_code, error=exc.detail)
+    return _back("/admin/users")
+
+
+@router.post("/admin/users/{user_id}/reset-password", dependencies=[CsrfDep])
+def reset_password(
+    user_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep, hasher: PasswordHasherDep
+) -> Response:
+    """A new one-time password, shown in the answer only."""
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            password = admin.reset_password_for(
+                db, principal=viewer.principal, user_id=user_id, password_hasher=hasher
+            )
+    except DeshiError as exc:
+        return _users_page(request, viewer, db, exc.status_code, error=exc.detail)
+    email = admin.get_user(db, user_id).email
+    return _users_page(request, viewer, db, created={"email": email, "password": password})
+
+
+# --- API tokens ----------------------------------------------------------------------------
+
+
+def _tokens_page(
+    request: Request, viewer: Viewer, db: Session, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    everyone = viewer.principal.is_workspace_admin
+    tokens = admin.list_tokens_for(db, principal=viewer.principal, everyone=everyone)
+    services = [u for u in admin.list_users(db, include_inactive=False) if u.password_hash is None]
+    return _page(
+        request,
+        viewer,
+        "admin/tokens.html",
+        status_code,
+        tokens=tokens,
+        owners=admin.token_owners(db, tokens),
+        services=services if everyone else [],
+        **context,
+    )
+
+
+@router.get("/admin/tokens", response_class=HTMLResponse)
+def tokens_page(request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+    """Your API tokens (a workspace admin: every token) and a form to issue one."""
+    return _tokens_page(request, viewer, db)
+
+
+@router.post("/admin/tokens", dependencies=[CsrfDep])
+def issue_token(
+    request: Request,
+    viewer: ViewerDep,
+    db: SessionDep,
+    name: Text,
+    user_id: Annotated[str, Form()] = "",
+) -> Response:
+    """Issue a token for yourself or a service account; it is shown in the answer only."""
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            issued = admin.issue_token_for(
+                db, principal=viewer.principal, name=name, user_id=int(user_id) if user_id else None
+            )
+    except DeshiError as exc:
+        return _tokens_page(request, viewer, db, exc.status_code, error=exc.detail)
+    shown = {"name": issued.token.name, "token": issued.plaintext}
+    return _tokens_page(request, viewer, db, 201, issued=shown)
+
+
+@router.post("/admin/tokens/{token_id}/revoke", dependencies=[CsrfDep])
+def revoke_token(token_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+    """Revoke a token: it stops working at once."""
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            admin.revoke_token_for(db, principal=viewer.principal, token_id=token_id)
+    except DeshiError as exc:
+        return _tokens_page(request, viewer, db, exc.status_code, error=exc.detail)
+    return _back("/admin/tokens")
+
+
+# --- processes and model versions ----------------------------------------------------------
+
+
+def _processes_page(
+    request: Request, viewer: Viewer, db: Session, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    principal = viewer.principal
+    departments = [
+        d
+        for d in processes.list_departments_for(db, principal=principal)
+        if can(principal, Action.MANAGE_PROCESS, d.id)
+    ]
+    return _page(
+        request,
+        viewer,
+        "admin/processes.html",
+        status_code,
+        processes=processes.list_processes_for(db, principal=principal, include_archived=True),
+        departments=departments,
+        department_names={d.id: d.name for d in processes.list_departments(db)},
+        **context,
+    )
+
+
+@router.get("/admin/processes", response_class=HTMLResponse)
+def processes_page(request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+    """The processes you can see, and a form to create one where you manage processes."""
+    return _processes_page(request, viewer, db)
+
+
+@router.post("/admin/processes", dependencies=[CsrfDep])
+def create_process(
+    request: Request,
+    viewer: ViewerDep,
+    db: SessionDep,
+    department_id: Text,
+    name: Text,
+    labels: Annotated[str, Form()] = "",
+    error_budget: Annotated[str, Form()] = "",
+    mode: Annotated[str, Form()] = "shadow",
+) -> Response:
+    """Create a process and go to its settings."""
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            fields = {
+                "department_id": department_id,
+                "name": name,
+                "labels": _split(labels),
+                "mode": mode,
+                "error_budget": error_budget or None,
+            }
+            data = _validated(ProcessCreate, fields)
+            process = processes.create_process_for(db, principal=viewer.principal, data=data)
+    except DeshiError as exc:
+        return _processes_page(request, viewer, db, exc.status_code, error=exc.detail)
+    return _back(f"/admin/processes/{process.id}")
+
+
+def _settings_page(
+    request: Request,
+    viewer: Viewer,
+    db: Session,
+    process_id: int,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    process = processes.get_process_for(db, viewer.principal, process_id, Action.MANAGE_PROCESS)
+    return _page(
+        request,
+        viewer,
+        "admin/process_settings.html",
+        status_code,
+        process=process,
+        processes=processes.list_processes_for(db, principal=viewer.principal),
+        versions=versions.list_versions(db, process_id),
+        can_rollback=can(viewer.principal, Action.MANAGE_MODELS, process.department_id),
+        modes=[m.value for m in Mode],
+        featurizers=[f.value for f in FeaturizerName],
+        rules_json=json.dumps(process.always_human_rules, ensure_ascii=False),
+        arms_json=json.dumps(process.arms, ensure_ascii=False),
+        **context,
+    )
+
+
+@router.get("/admin/processes/{process_id}", response_class=HTMLResponse)
+def settings_page(
+    process_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep, saved: bool = False
+) -> Response:
+    """A process's policy, labels, costs and model versions."""
+    return _settings_page(request, viewer, db, process_id, request_saved=saved)
+
+
+def _policy_fields(form: dict[str, str]) -> dict[str, Any]:
+    """The settings form as a ProcessUpdate body: blank numbers unset, lists split, JSON read."""
+    fields: dict[str, Any] = {
+        "name": form.get("name") or None,
+        "labels": _split(form.get("labels", "")),
+        "sensitive_labels": _split(form.get("sensitive_labels", "")),
+        "mode": form.get("mode") or None,
+        "featurizer": form.get("featurizer") or None,
+        "currency": form.get("currency") or None,
+    }
+    for number in (
+        "error_budget",
+        "confidence",
+        "audit_rate",
+        "human_minutes_per_item",
+        "hourly_rate",
+        "cost_per_escaped_error",
+    ):
+        fields[number] = form.get(number) or None
+    for name in ("always_human_rules", "arms"):
+        raw = form.get(name, "").strip()
+        try:
+            fields[name] = json.loads(raw) if raw else None
+        except json.JSONDecodeError as exc:
+            raise ValidationFailed(f"{name}: not JSON: {exc}", field=name) from None
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+@router.post("/admin/processes/{process_id}", dependencies=[CsrfDep])
+async def save_settings(
+    process_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep
+) -> Response:
+    """Save the policy form (audited when something changed)."""
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            changes = _validated(ProcessUpdate, _policy_fields(form))
+            processes.update_process(
+                db, principal=viewer.principal, process_id=process_id, changes=changes
+            )
+    except DeshiError as exc:
+        return _settings_page(request, viewer, db, process_id, exc.status_code, error=exc.detail)
+    return _back(f"/admin/processes/{process_id}?saved=1")
+
+
+@router.post("/admin/processes/{process_id}/archive", dependencies=[CsrfDep])
+def archive_process(
+    process_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep
+) -> Response:
+    """Archive a process and go back to the process list."""
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            processes.archive_process(db, principal=viewer.principal, process_id=process_id)
+    except DeshiError as exc:
+        return _processes_page(request, viewer, db, exc.status_code, error=exc.detail)
+    return _back("/admin/processes")
+
+
+@router.post("/admin/processes/{process_id}/models/{version}/rollback", dependencies=[CsrfDep])
+def rollback_model(
+    process_id: PathId, version: int, request: Request, viewer: ViewerDep, db: SessionDep
+) -> Response:
+    """Make an earlier model version the champion again."""
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            versions.rollback_for(
+                db, principal=viewer.principal, process_id=process_id, version=version
+            )
+    except DeshiError as exc:
+        return _settings_page(request, viewer, db, process_id, exc.status_code, error=exc.detail)
+    return _back(f"/admin/processes/{process_id}")
+
+
+@router.get("/switch")
+def switch_process(
+    viewer: ViewerDep, db: SessionDep, process: Annotated[int, Query(ge=1, le=MAX_ID)]
+) -> Response:
+    """The header's process switcher: go to the chosen process's dashboard."""
+    chosen = processes.get_process_for(db, viewer.principal, process, Action.READ)
+    return _back(f"/processes/{chosen.id}")
