@@ -50,8 +50,9 @@ def _certified_item(
     return int(r.json()["id"])
 
 
-def _claim(client: TestClient, world: World, who: str) -> Any:
-    return client.post(f"/processes/{world.own_process}/queue/claim", headers=world.auth(who))
+def _claim(client: TestClient, world: World, who: str, *, resume: bool = True) -> Any:
+    url = f"/processes/{world.own_process}/queue/claim?resume={str(resume).lower()}"
+    return client.post(url, headers=world.auth(who))
 
 
 def test_two_reviewers_never_hold_the_same_item(client: TestClient, world: World) -> None:
@@ -59,10 +60,27 @@ def test_two_reviewers_never_hold_the_same_item(client: TestClient, world: World
     who = ["reviewer", "reviewer2", "owner"] * 4
 
     with ThreadPoolExecutor(max_workers=6) as pool:
-        responses = list(pool.map(lambda w: _claim(client, world, w), who))
+        responses = list(pool.map(lambda w: _claim(client, world, w, resume=False), who))
     claimed = [r.json()["id"] for r in responses if r.status_code == 200]
     assert sorted(claimed) == ids  # each item leased exactly once
     assert sum(r.status_code == 204 for r in responses) == len(who) - len(ids)
+
+
+def test_a_claim_gives_back_the_item_you_still_hold(client: TestClient, world: World) -> None:
+    first, second, _ = _seed(client, world, 3)
+    assert _claim(client, world, "reviewer").json()["id"] == first
+    assert _claim(client, world, "reviewer").json()["id"] == first  # a reload, not a new lease
+    assert _claim(client, world, "reviewer2").json()["id"] == second  # others never get it
+    assert _claim(client, world, "reviewer", resume=False).json()["id"] == 3
+
+
+def test_the_queue_count_leaves_out_held_items(client: TestClient, world: World) -> None:
+    _seed(client, world, 3)
+    url = f"/processes/{world.own_process}/queue/count"
+    assert client.get(url, headers=world.auth("reviewer")).json() == {"waiting": 3}
+    _claim(client, world, "reviewer")
+    assert client.get(url, headers=world.auth("reviewer2")).json() == {"waiting": 2}
+    assert client.get(url, headers=world.auth("auditor")).status_code == 403
 
 
 def test_claim_on_an_empty_queue_is_204(client: TestClient, world: World) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
@@ -10,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import chi2_contingency, chisquare
 
+from deshi.items import routing
 from deshi.items.arms import assign_arm
 
 PROPORTIONS = {"human_only": 0.2, "assisted": 0.3, "ai_led": 0.5}
@@ -65,7 +67,23 @@ def test_different_seeds_give_different_assignments() -> None:
     assert first != second
 
 
-@pytest.mark.parametrize("proportions", [{}, {"a": -0.1, "b": 1.1}, {"a": 0.0, "b": 0.0}])
+@pytest.mark.parametrize(
+    "proportions",
+    [{}, {"a": -0.1, "b": 1.1}, {"a": 0.0, "b": 0.0}, {"a": math.inf, "b": 1.0}, {"a": math.nan}],
+)
 def test_invalid_proportions_are_rejected(proportions: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="proportions"):
         assign_arm("x", proportions)
+
+
+def test_huge_shares_are_drawn_by_their_ratio() -> None:
+    keys = [f"item-{i}" for i in range(400)]
+    huge = [assign_arm(key, {"a": 1e308, "b": 1e308}) for key in keys]
+    assert huge == [assign_arm(key, {"a": 0.5, "b": 0.5}) for key in keys]
+
+
+def test_stored_arms_that_are_not_finite_numbers_are_ignored_when_routing() -> None:
+    stored = {"human_only": 1e308, "ai_led": 1e308, "assisted": "nan", "x": None}
+    arms = {routing.assign_arm(stored, f"item-{i}") for i in range(200)}
+    assert arms == {"human_only", "ai_led"}
+    assert routing.assign_arm({"ai_led": float("inf")}, "item-1") is None

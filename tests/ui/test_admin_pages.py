@@ -132,7 +132,8 @@ def test_the_policy_form_saves_every_field_and_refuses_bad_json(
 ) -> None:
     process_id = _setup(admin)
     page = f"/admin/processes/{process_id}"
-    assert "Inquiry routing" in admin.get(page).text
+    form = admin.get(page).text
+    assert "Inquiry routing" in form and 'name="new_labels"' in form
     saved = _post(
         admin,
         page,
@@ -147,6 +148,7 @@ def test_the_policy_form_saves_every_field_and_refuses_bad_json(
             "always_human_rules": '[{"pattern": "lawyer"}]',
             "arms": "",
             "featurizer": "tfidf",
+            "new_labels": "owners",
             "human_minutes_per_item": "4",
             "hourly_rate": "30",
             "cost_per_escaped_error": "50",
@@ -166,6 +168,7 @@ def test_the_policy_form_saves_every_field_and_refuses_bad_json(
         )
         assert process.always_human_rules == [{"pattern": "lawyer"}]
         assert (process.sensitive_labels, process.currency) == (["complaint"], "EUR")
+        assert process.new_labels == "owners"
         event = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "process.update")
         ).one()

@@ -35,7 +35,7 @@ def _reviews(page: Any, process_id: int) -> str:
 
 def _answer_by_keyboard(page: Any) -> None:
     """Answer the item on screen with keys only: Enter accepts a suggestion; a blind item is
-    answered by searching its first label (`/`, type, Enter)."""
+    answered by searching its first label (`/`, its full code, Enter)."""
     item = page.locator("[data-item-id]")
     item_id = item.get_attribute("data-item-id")
     if item.get_attribute("data-suggested"):
@@ -43,7 +43,7 @@ def _answer_by_keyboard(page: Any) -> None:
     else:
         label = page.locator("#label-list button").first.get_attribute("data-label")
         page.keyboard.press("/")
-        page.keyboard.type(label[:8])
+        page.keyboard.type(label)
         page.keyboard.press("Enter")
     page.wait_for_function("id => !document.querySelector(`[data-item-id='${id}']`)", arg=item_id)
 

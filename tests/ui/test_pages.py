@@ -187,6 +187,7 @@ def test_audit_log_shows_chain_status_to_auditors_only(client: TestClient) -> No
     _login(client, "auditor")
     page = client.get("/audit")
     assert page.status_code == 200 and 'data-chain="ok"' in page.text
+    assert client.get("/audit", params={"before": 2**63}).status_code == 422
 
 
 def test_audit_log_shows_only_the_readers_departments(client: TestClient, world: UiWorld) -> None:

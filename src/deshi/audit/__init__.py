@@ -24,6 +24,11 @@ migration 0011). Events without one verify by SHA-256 as before; from the first 
 with a key configured, every event is keyed, and an unkeyed event after a keyed one breaks the
 chain (a rewrite without the key cannot fall back to SHA-256). The first keyed event covers the
 hash of the last unkeyed one, so the unkeyed prefix is pinned too.
+
+Views verify incrementally (`verify_and_remember`, `deshi.audit.checkpoint`): a verified prefix
+is remembered and only later events are hashed; the remembered prefix adds no trust, so the
+page's "intact" means intact since the last full verification (`deshi audit verify`) plus the
+new events. The checkpoint module's docstring gives the threat model.
 """
 
 from deshi.audit.anchor import (
@@ -34,6 +39,7 @@ from deshi.audit.anchor import (
     sign_head,
     sign_head_for,
 )
+from deshi.audit.checkpoint import remember_verified, verify_and_remember, verify_incrementally
 from deshi.audit.keys import AuditKeyring, key_id_of, keyring_of
 from deshi.audit.listing import audit_departments, list_events
 from deshi.audit.service import ObjectRef, VerifyResult, record_event, snapshot, verify_chain
@@ -51,8 +57,11 @@ __all__ = [
     "list_events",
     "parse_anchor",
     "record_event",
+    "remember_verified",
     "sign_head",
     "sign_head_for",
     "snapshot",
+    "verify_and_remember",
     "verify_chain",
+    "verify_incrementally",
 ]

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from deshi.audit.chain import GENESIS_HASH, canonical_json, keyed_digest
+from deshi.audit.checkpoint import verify_incrementally
 from deshi.audit.keys import AuditKeyring, keyring_of
 from deshi.audit.listing import audit_departments
 from deshi.audit.service import VerifyResult, verify_chain
@@ -64,12 +65,17 @@ class Anchor:
 
 
 def sign_head(
-    session: Session, *, keyring: AuditKeyring | None = None, now: datetime | None = None
+    session: Session,
+    *,
+    keyring: AuditKeyring | None = None,
+    now: datetime | None = None,
+    incremental: bool = False,
 ) -> Anchor:
     """Verify the chain and sign its head with the current audit key.
 
     ServiceUnavailable without an audit key; IntegrityError when the chain is broken (a broken
-    head is not worth signing). Run it in a read-only session (it verifies the whole log).
+    head is not worth signing). Run it in a read-only session (it verifies the whole log, or
+    with `incremental` the events after the remembered verified prefix: `deshi.audit.checkpoint`).
     """
     keyring = keyring if keyring is not None else keyring_of(session)
     current = keyring.current
@@ -78,7 +84,8 @@ def sign_head(
             "signing the audit log's head needs an audit key (DESHI_AUDIT_KEY or "
             "DESHI_AUDIT_KEY_FILE)"
         )
-    result = verify_chain(session, keyring=keyring)
+    verify = verify_incrementally if incremental else verify_chain
+    result = verify(session, keyring=keyring)
     if not result.ok:
         raise IntegrityError(
             f"the audit chain is broken at event {result.first_bad_seq}: {result.reason}; "
@@ -97,11 +104,12 @@ def sign_head(
     return replace(anchor, signature=keyed_digest(key, anchor.signed_message()))
 
 
-def sign_head_for(session: Session, principal: Principal) -> Anchor:
+def sign_head_for(session: Session, principal: Principal, *, incremental: bool = True) -> Anchor:
     """`sign_head` for someone who may read the audit log (auditor, owner or admin somewhere):
-    the head reveals no event, only how many there are and the last one's hash."""
+    the head reveals no event, only how many there are and the last one's hash. Incremental by
+    default: the prefix was verified before, and the anchor pins it by hash from now on."""
     audit_departments(principal)  # PermissionDenied for anyone else
-    return sign_head(session)
+    return sign_head(session, incremental=incremental)
 
 
 def parse_anchor(text: str) -> Anchor:

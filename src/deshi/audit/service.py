@@ -33,7 +33,15 @@ from deshi.db.base import Base, utcnow
 from deshi.db.tables import AuditEvent, User
 from deshi.errors import ServiceUnavailable
 
-__all__ = ["ObjectRef", "VerifyResult", "record_event", "snapshot", "verify_chain"]
+__all__ = [
+    "ChainWalk",
+    "ObjectRef",
+    "VerifyResult",
+    "record_event",
+    "snapshot",
+    "verify_chain",
+    "walk_events",
+]
 
 _LOCK_NAMESPACE = 0x64657368  # "desh": first key of the two-int advisory lock
 _BATCH = 1000
@@ -67,6 +75,7 @@ class VerifyResult:
     unscoped: int = 0  # events hashed without their department (written before it was hashed)
     head_seq: int = 0  # seq of the last good event (0: none)
     keyed_from: int | None = None  # seq of the first keyed event; every later one is keyed
+    resumed_after: int = 0  # seq of a remembered verified prefix's end; 0: every event was read
 
 
 def snapshot(instance: Base, *, exclude: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -165,14 +174,10 @@ def verify_chain(session: Session, *, keyring: AuditKeyring | None = None) -> Ve
     It reads the whole log: run it in a read-only session, never inside a write transaction
     (on SQLite that would hold the database's write lock all along).
     """
-    walk = _ChainWalk(keyring if keyring is not None else keyring_of(session))
-    rows = session.execute(
-        select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=_BATCH)
-    ).scalars()
-    for event in rows:
-        problem = walk.step(event)
-        if problem is not None:
-            return walk.result(problem)
+    walk = ChainWalk(keyring if keyring is not None else keyring_of(session))
+    problem = walk_events(session, walk)
+    if problem is not None:
+        return walk.result(problem)
     if walk.checked == 0 and session.scalar(select(User.id).limit(1)) is not None:
         # Creating a user is audited, so a workspace with users has events.
         return walk.result(
@@ -181,9 +186,26 @@ def verify_chain(session: Session, *, keyring: AuditKeyring | None = None) -> Ve
     return walk.result(None)
 
 
+def walk_events(session: Session, walk: ChainWalk) -> tuple[int, str] | None:
+    """Step `walk` through the stored events from its `expected_seq` on, in seq order; the
+    first problem as (seq, reason), or None when every event read links and verifies."""
+    rows = session.execute(
+        select(AuditEvent)
+        .where(AuditEvent.seq >= walk.expected_seq)
+        .order_by(AuditEvent.seq)
+        .execution_options(yield_per=_BATCH)
+    ).scalars()
+    for event in rows:
+        problem = walk.step(event)
+        if problem is not None:
+            return problem
+    return None
+
+
 @dataclass(slots=True)
-class _ChainWalk:
-    """The state of a walk along the chain: what the next event must link to."""
+class ChainWalk:
+    """The state of a walk along the chain: what the next event must link to (a walk can
+    start after a verified prefix: `deshi.audit.checkpoint`)."""
 
     keyring: AuditKeyring
     expected_seq: int = 1
@@ -191,6 +213,7 @@ class _ChainWalk:
     checked: int = 0
     unscoped: int = 0
     keyed_from: int | None = None
+    resumed_after: int = 0
 
     def step(self, event: AuditEvent) -> tuple[int, str] | None:
         """Check the next event; the problem as (seq, reason), or None and move on."""
@@ -240,6 +263,7 @@ class _ChainWalk:
             unscoped=self.unscoped,
             head_seq=self.expected_seq - 1,
             keyed_from=self.keyed_from,
+            resumed_after=self.resumed_after,
         )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from deshi.audit import (
@@ -24,8 +25,10 @@ from deshi.audit import (
     check_anchor,
     keyring_of,
     parse_anchor,
+    remember_verified,
     sign_head,
     verify_chain,
+    verify_incrementally,
 )
 from deshi.cli._db import cli_settings
 from deshi.db import engine_from_settings, make_session_factory
@@ -68,19 +71,49 @@ def verify(
         help="An anchor from `deshi audit anchor`: also fail when the log is shorter than, or "
         "differs from, what was anchored.",
     ),
+    incremental: bool = typer.Option(
+        False,
+        "--incremental",
+        help="Hash only the events after the remembered verified prefix (what the audit page "
+        "does); by default every event is hashed, the auditor's ground truth.",
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Recompute the audit chain; exit 0 when intact, 1 naming the first bad event."""
+    """Recompute the audit chain; exit 0 when intact, 1 naming the first bad event.
+
+    A passing check is remembered as the verified prefix (in its own short transaction after
+    the read-only verification), so the audit page hashes only later events."""
     anchor = _read_anchor(anchor_file) if anchor_file is not None else None
     with _read_session(db) as session:
-        result = check_anchor(session, anchor) if anchor else verify_chain(session)
         keyed = keyring_of(session).current is not None
+        if anchor is not None:
+            result = check_anchor(session, anchor)
+        elif incremental:
+            result = verify_incrementally(session)
+        else:
+            result = verify_chain(session)
+    if result.ok and result.checked:
+        _remember(db, result)
     if as_json:
         typer.echo(json.dumps(_result_json(result, anchor), indent=2))
     else:
         _print_result(result, anchor, key_configured=keyed)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _remember(db: str | None, result: VerifyResult) -> None:
+    """Store the verified prefix in a short write transaction of its own."""
+    engine = engine_from_settings(cli_settings(db))
+    try:
+        with make_session_factory(engine).begin() as session:
+            remember_verified(session, result)
+    except SQLAlchemyError as error:  # e.g. a read-only database user: the check still stands
+        typer.echo(
+            f"Note: the verified prefix was not remembered: {error.__class__.__name__}", err=True
+        )
+    finally:
+        engine.dispose()
 
 
 def _read_anchor(path: Path) -> Anchor:
@@ -98,7 +131,12 @@ def _print_result(result: VerifyResult, anchor: Anchor | None, *, key_configured
         where = f" at event {result.first_bad_seq}" if result.first_bad_seq else ""
         typer.echo(f"Audit chain BROKEN{where}: {result.reason}", err=True)
         return
-    typer.echo(f"Audit chain intact: {result.checked} events, head {result.head_hash}")
+    typer.echo(f"Audit chain intact: {result.head_seq} events, head {result.head_hash}")
+    if result.resumed_after:
+        typer.echo(
+            f"Incremental: events up to {result.resumed_after} were verified before; "
+            f"{result.checked} hashed now. Run without --incremental to hash every event."
+        )
     if result.keyed_from is not None:
         typer.echo(f"Keyed (HMAC-SHA256) from event {result.keyed_from} on.")
     elif key_configured:
@@ -121,6 +159,7 @@ def _result_json(result: VerifyResult, anchor: Anchor | None) -> dict[str, Any]:
     return {
         "ok": result.ok,
         "checked": result.checked,
+        "resumed_after": result.resumed_after,
         "head_seq": result.head_seq,
         "head_hash": result.head_hash,
         "keyed_from": result.keyed_from,

@@ -6,6 +6,7 @@ import typer
 
 from deshi.cli._db import cli_session
 from deshi.cli._operator import DB_HELP, JSON_HELP, dumped, emit, operator_actor, print_table, when
+from deshi.inputs import MAX_ID
 from deshi.processes import service
 from deshi.processes.models import DepartmentPublic
 
@@ -54,7 +55,7 @@ def list_departments(
 
 @department_app.command("rename")
 def rename(
-    department_id: int = typer.Argument(..., help="Department id."),
+    department_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Department id."),
     name: str = typer.Argument(..., help="The new name."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
@@ -74,7 +75,7 @@ def rename(
 
 @department_app.command("archive")
 def archive(
-    department_id: int = typer.Argument(..., help="Department id."),
+    department_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Department id."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:

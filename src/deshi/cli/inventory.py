@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from deshi.cli._db import cli_session
+from deshi.inputs import MAX_ID
 from deshi.inventory import service
 from deshi.inventory.models import CandidateCreate, RankedCandidatePublic
 
@@ -38,7 +39,7 @@ def _candidate(**fields: object) -> CandidateCreate:
 
 @inventory_app.command("add")
 def add(
-    department_id: int = typer.Option(..., "--department", help=DEPARTMENT_HELP),
+    department_id: int = typer.Option(..., "--department", min=1, max=MAX_ID, help=DEPARTMENT_HELP),
     name: str = typer.Option(..., "--name", help="Name of the candidate process."),
     monthly_volume: float = typer.Option(..., "--monthly-volume", help="Items per month."),
     minutes: float = typer.Option(..., "--minutes", help="Human minutes per item today."),
@@ -113,7 +114,7 @@ def _table(department_id: int, ranked: list[RankedCandidatePublic]) -> Table:
 
 @inventory_app.command("list")
 def list_inventory(
-    department_id: int = typer.Option(..., "--department", help=DEPARTMENT_HELP),
+    department_id: int = typer.Option(..., "--department", min=1, max=MAX_ID, help=DEPARTMENT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the ranked inventory as JSON."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from deshi.cli._db import cli_session
 from deshi.i18n import DEFAULT_LOCALE, format_number, format_percent, parse_locale, translations
+from deshi.inputs import MAX_ID
 from deshi.kpis.context import get_process, parse_arm
 from deshi.kpis.explain import arm_name, explain
 from deshi.kpis.kpi_report import kpi_report
@@ -90,7 +91,7 @@ def _recommendation(found: KpiReport, locale: str) -> list[str]:
 
 
 def kpis(
-    process_id: int = typer.Option(..., "--process", help=PROCESS_HELP),
+    process_id: int = typer.Option(..., "--process", min=1, max=MAX_ID, help=PROCESS_HELP),
     start: datetime | None = typer.Option(None, "--from", formats=["%Y-%m-%d"], help="First day."),
     end: datetime | None = typer.Option(None, "--to", formats=["%Y-%m-%d"], help="Last day."),
     arm: str | None = typer.Option(None, "--arm", help="human_only, assisted or ai_led."),
@@ -117,7 +118,7 @@ def kpis(
 
 
 def report(
-    process_id: int = typer.Option(..., "--process", help=PROCESS_HELP),
+    process_id: int = typer.Option(..., "--process", min=1, max=MAX_ID, help=PROCESS_HELP),
     week: str = typer.Option(..., "--week", help="ISO week, e.g. 2026-W47."),
     out: Path = typer.Option(Path("report.html"), "--out", help="Where to write the HTML page."),
     lang: str = typer.Option(DEFAULT_LOCALE, "--lang", help="Language of the page: en or ja."),
@@ -132,7 +133,7 @@ def report(
 
 
 def warnings(
-    process_id: int = typer.Option(..., "--process", help=PROCESS_HELP),
+    process_id: int = typer.Option(..., "--process", min=1, max=MAX_ID, help=PROCESS_HELP),
     lang: str = typer.Option(DEFAULT_LOCALE, "--lang", help="Language of the warnings: en or ja."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from deshi.cli._db import cli_factory, cli_session, cli_settings
 from deshi.db.tables import ModelVersion, Process
 from deshi.errors import NotFound
+from deshi.inputs import MAX_ID
 from deshi.learning import service
 from deshi.learning.registry import AgentRegistry
 
@@ -34,7 +35,7 @@ def _process(session: Session, process_id: int) -> Process:
 
 @model_app.command("list")
 def list_versions(
-    process_id: int = typer.Option(..., "--process", help="Process id."),
+    process_id: int = typer.Option(..., "--process", min=1, max=MAX_ID, help="Process id."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """List every stored version of a process, newest first."""
@@ -65,8 +66,10 @@ def list_versions(
 
 @model_app.command("rollback")
 def rollback(
-    process_id: int = typer.Option(..., "--process", help="Process id."),
-    version: int = typer.Option(..., "--version", help="Version to make the champion."),
+    process_id: int = typer.Option(..., "--process", min=1, max=MAX_ID, help="Process id."),
+    version: int = typer.Option(
+        ..., "--version", min=1, max=MAX_ID, help="Version to make the champion."
+    ),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Make an earlier version the champion again (audited)."""
@@ -79,7 +82,7 @@ def rollback(
 
 @model_app.command("retrain")
 def retrain(
-    process_id: int = typer.Option(..., "--process", help="Process id."),
+    process_id: int = typer.Option(..., "--process", min=1, max=MAX_ID, help="Process id."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Retrain now; the challenger is promoted only if it beats the champion on held-out items."""

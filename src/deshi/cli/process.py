@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from deshi.cli._db import cli_session
 from deshi.cli._operator import DB_HELP, JSON_HELP, dumped, emit, operator_actor, print_table
+from deshi.inputs import MAX_ID
 from deshi.processes import service
 from deshi.processes.models import ProcessCreate, ProcessPublic, ProcessUpdate
 
@@ -49,7 +50,9 @@ def _json_option(value: str | None, option: str) -> Any:
 
 @process_app.command("create")
 def create(
-    department_id: int = typer.Option(..., "--department", help="Department id."),
+    department_id: int = typer.Option(
+        ..., "--department", min=1, max=MAX_ID, help="Department id."
+    ),
     name: str = typer.Option(..., "--name", help="The process's name."),
     labels: str = typer.Option("", "--labels", help=LABELS_HELP),
     description: str = typer.Option("", "--description", help="What the process decides."),
@@ -95,7 +98,9 @@ def create(
 
 @process_app.command("list")
 def list_processes(
-    department_id: int | None = typer.Option(None, "--department", help="Only this department."),
+    department_id: int | None = typer.Option(
+        None, "--department", min=1, max=MAX_ID, help="Only this department."
+    ),
     include_archived: bool = typer.Option(False, "--all", help="Include archived processes."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
@@ -129,7 +134,7 @@ def list_processes(
 
 @process_app.command("update")
 def update(
-    process_id: int = typer.Argument(..., help="Process id."),
+    process_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Process id."),
     name: str | None = typer.Option(None, "--name", help="New name."),
     labels: str | None = typer.Option(None, "--labels", help=LABELS_HELP),
     error_budget: float | None = typer.Option(None, "--error-budget", help="ε, e.g. 0.01."),
@@ -195,7 +200,7 @@ def update(
 
 @process_app.command("archive")
 def archive(
-    process_id: int = typer.Argument(..., help="Process id."),
+    process_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Process id."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:

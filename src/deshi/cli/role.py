@@ -9,6 +9,7 @@ from deshi.auth.models import RoleGrantPublic
 from deshi.cli._db import cli_session
 from deshi.cli._operator import DB_HELP, JSON_HELP, dumped, emit, operator_actor, print_table, when
 from deshi.domain import Role
+from deshi.inputs import MAX_ID
 
 __all__ = ["register", "role_app"]
 
@@ -21,7 +22,9 @@ DEPARTMENT_HELP = "Department id; omitted: a workspace-wide grant (admin only)."
 @role_app.command("grant")
 def grant(
     email: str = typer.Argument(..., help="The user's email."),
-    department_id: int | None = typer.Option(None, "--department", help=DEPARTMENT_HELP),
+    department_id: int | None = typer.Option(
+        None, "--department", min=1, max=MAX_ID, help=DEPARTMENT_HELP
+    ),
     role: Role = typer.Option(..., "--role", help="admin, owner, reviewer or auditor."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
@@ -47,7 +50,9 @@ def grant(
 
 @role_app.command("list")
 def list_roles(
-    department_id: int | None = typer.Option(None, "--department", help="Only this department."),
+    department_id: int | None = typer.Option(
+        None, "--department", min=1, max=MAX_ID, help="Only this department."
+    ),
     email: str | None = typer.Option(None, "--user", help="Only this user's grants."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
@@ -78,7 +83,9 @@ def list_roles(
 
 @role_app.command("revoke")
 def revoke(
-    grant_id: int = typer.Argument(..., help="Grant id (see `deshi role list`)."),
+    grant_id: int = typer.Argument(
+        ..., min=1, max=MAX_ID, help="Grant id (see `deshi role list`)."
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:

@@ -9,6 +9,7 @@ from deshi.auth.models import TokenPublic
 from deshi.auth.service import issue_api_token, revoke_api_token
 from deshi.cli._db import cli_session
 from deshi.cli._operator import DB_HELP, JSON_HELP, dumped, emit, operator_actor, print_table, when
+from deshi.inputs import MAX_ID
 
 __all__ = ["register", "token_app"]
 
@@ -70,7 +71,9 @@ def list_tokens(
 
 @token_app.command("revoke")
 def revoke(
-    token_id: int = typer.Argument(..., help="Token id (see `deshi token list`)."),
+    token_id: int = typer.Argument(
+        ..., min=1, max=MAX_ID, help="Token id (see `deshi token list`)."
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:

@@ -7,6 +7,7 @@ the assignment cannot correlate with the item's text: the arms compare like with
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 
 __all__ = ["assign_arm", "unit_interval_hash"]
@@ -23,13 +24,16 @@ def unit_interval_hash(key: str, seed: int | str = 0) -> float:
 def _validated(proportions: Mapping[str, float]) -> list[tuple[str, float]]:
     if not proportions:
         raise ValueError("proportions must name at least one arm")
-    if any(share < 0 for share in proportions.values()):
-        raise ValueError(f"proportions must be >= 0, got {dict(proportions)}")
-    total = sum(proportions.values())
-    if total <= 0:
+    if not all(math.isfinite(share) and share >= 0 for share in proportions.values()):
+        raise ValueError(f"proportions must be finite and >= 0, got {dict(proportions)}")
+    largest = max(proportions.values())
+    if largest <= 0:
         raise ValueError("proportions must not all be 0")
+    # Scaled by the largest share first, so that huge shares (1e308) cannot overflow the sum.
+    scaled = {arm: share / largest for arm, share in proportions.items()}
+    total = sum(scaled.values())
     # Sorted by name so the result does not depend on the mapping's insertion order.
-    return [(arm, share / total) for arm, share in sorted(proportions.items())]
+    return [(arm, share / total) for arm, share in sorted(scaled.items())]
 
 
 def assign_arm(key: str, proportions: Mapping[str, float], seed: int | str = 0) -> str:

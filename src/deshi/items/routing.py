@@ -14,6 +14,7 @@ matched rule into the engine call, and the engine routes the item to `review` (R
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,8 +42,22 @@ def assign_arm(arms: Mapping[str, Any], key: str) -> str | None:
     The draw is `deshi.items.arms.assign_arm`, whose proportions and independence from the item's
     content are what the KPI tests check.
     """
-    shares = {name: float(share) for name, share in arms.items() if float(share) > 0}
+    shares = {name: share for name, share in _finite_shares(arms).items() if share > 0}
     return draw_arm(key, shares) if shares else None
+
+
+def _finite_shares(arms: Mapping[str, Any]) -> dict[str, float]:
+    """The arms whose share is a finite number; shares stored before arms were validated on
+    input (r0010, 2026-12-05) may be anything, and must not stop every ingest."""
+    shares: dict[str, float] = {}
+    for name, share in arms.items():
+        try:
+            value = float(share)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(value):
+            shares[name] = value
+    return shares
 
 
 def initial_status(mode: Mode, route: Route, arm: str | None) -> ItemStatus:

@@ -4,19 +4,22 @@ Two reviewers must never hold the same item. PostgreSQL: `SELECT … FOR UPDATE 
 picks a row no other transaction is claiming, then it is updated. SQLite: one conditional
 `UPDATE … WHERE id = (next claimable) AND still claimable RETURNING id`; SQLite runs one
 writer at a time, so the condition is re-checked under the write lock.
+
+A caller who still holds an unexpired lease gets that item back (its lease renewed) before
+any new one, so a reload or a detour to another page never strands the item for a lease.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from deshi.db.tables import Item, Review
 from deshi.domain import ItemStatus, ReviewAction
 
-__all__ = ["claim_next"]
+__all__ = ["claim_next", "count_waiting", "renew_held"]
 
 
 def _claimable(process_id: int, now: datetime, *, include_escalated: bool) -> ColumnElement[bool]:
@@ -31,6 +34,34 @@ def _claimable(process_id: int, now: datetime, *, include_escalated: bool) -> Co
         return condition
     escalated = exists().where(Review.item_id == Item.id, Review.action == ReviewAction.ESCALATE)
     return and_(condition, ~escalated)
+
+
+def renew_held(
+    session: Session, *, process_id: int, user_id: int, now: datetime, expires_at: datetime
+) -> Item | None:
+    """Renew and return the oldest item the user still holds in the process; None if none."""
+    held = and_(
+        Item.process_id == process_id,
+        Item.status == ItemStatus.CLAIMED,
+        Item.lease_owner == user_id,
+        Item.lease_expires_at > now,
+    )
+    item_id = session.scalar(select(Item.id).where(held).order_by(Item.id).limit(1))
+    if item_id is None:
+        return None
+    session.execute(
+        update(Item).where(Item.id == item_id, held).values(lease_expires_at=expires_at),
+        execution_options={"synchronize_session": False},
+    )
+    return session.get(Item, item_id, populate_existing=True)
+
+
+def count_waiting(
+    session: Session, *, process_id: int, now: datetime, include_escalated: bool
+) -> int:
+    """How many items of the process a reviewer could claim now (one COUNT query)."""
+    claimable = _claimable(process_id, now, include_escalated=include_escalated)
+    return session.scalar(select(func.count()).select_from(Item).where(claimable)) or 0
 
 
 def claim_next(

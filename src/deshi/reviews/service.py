@@ -1,7 +1,9 @@
 """Review use cases: claim the next item with a lease, answer it (feeding learning), release it.
 
 Only the lease holder may answer or release an item, and only while the lease runs; an expired
-lease may be claimed by anyone. Escalated items stay queued for owners and admins only.
+lease may be claimed by anyone. A claim first gives the caller back the item it still holds
+(lease renewed), so reloading a page never strands an item; a skip asks for a fresh one.
+Escalated items stay queued for owners and admins only.
 
 Answers on blind items (audit samples, shadow mode, the human-only arm) must name a label: the
 stored action is then `accept` when it equals the agent's label and `correct` otherwise, so the
@@ -35,7 +37,13 @@ from deshi.processes.service import get_process_for
 from deshi.reviews import repo
 from deshi.reviews.models import ClaimedItemPublic, ReviewCreate
 
-__all__ = ["DEFAULT_LEASE_SECONDS", "claim_next", "release_item", "submit_review"]
+__all__ = [
+    "DEFAULT_LEASE_SECONDS",
+    "claim_next",
+    "count_waiting",
+    "release_item",
+    "submit_review",
+]
 
 DEFAULT_LEASE_SECONDS = 300
 
@@ -46,20 +54,35 @@ def claim_next(
     principal: Principal,
     process_id: int,
     lease_seconds: int = DEFAULT_LEASE_SECONDS,
+    resume_held: bool = True,
     now: datetime | None = None,
 ) -> ClaimedItemPublic | None:
-    """Lease the next queued item (or one whose lease expired) to the caller; None if empty."""
+    """Lease an item to the caller; None if the queue is empty.
+
+    With `resume_held` the caller's own unexpired lease comes first (renewed); otherwise, and
+    when it holds none, the next queued item (or one whose lease expired)."""
     process = get_process_for(session, principal, process_id, Action.REVIEW)
     _require_active(process)
     now = now or utcnow()
-    item = repo.claim_next(
-        session,
-        process_id=process.id,
-        user_id=principal.user_id,
-        now=now,
-        expires_at=now + timedelta(seconds=lease_seconds),
-        include_escalated=can(principal, Action.MANAGE_PROCESS, process.department_id),
-    )
+    expires_at = now + timedelta(seconds=lease_seconds)
+    item = None
+    if resume_held:
+        item = repo.renew_held(
+            session,
+            process_id=process.id,
+            user_id=principal.user_id,
+            now=now,
+            expires_at=expires_at,
+        )
+    if item is None:
+        item = repo.claim_next(
+            session,
+            process_id=process.id,
+            user_id=principal.user_id,
+            now=now,
+            expires_at=expires_at,
+            include_escalated=can(principal, Action.MANAGE_PROCESS, process.department_id),
+        )
     if item is None:
         return None
     record_event(
@@ -70,6 +93,19 @@ def claim_next(
         after={"status": item.status.value, "lease_expires_at": item.lease_expires_at},
     )
     return _claimed(session, process, item)
+
+
+def count_waiting(
+    session: Session, *, principal: Principal, process_id: int, now: datetime | None = None
+) -> int:
+    """How many items of the process the caller could claim now (held ones not counted)."""
+    process = get_process_for(session, principal, process_id, Action.REVIEW)
+    return repo.count_waiting(
+        session,
+        process_id=process.id,
+        now=now or utcnow(),
+        include_escalated=can(principal, Action.MANAGE_PROCESS, process.department_id),
+    )
 
 
 def _claimed(session: Session, process: Process, item: Item) -> ClaimedItemPublic:

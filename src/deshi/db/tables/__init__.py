@@ -3,6 +3,7 @@
 from deshi.db.base import Base
 from deshi.db.tables.inventory import InventoryCandidate
 from deshi.db.tables.ops import (
+    AuditCheckpoint,
     AuditEvent,
     DeliveryStatus,
     Job,
@@ -16,6 +17,7 @@ from deshi.db.tables.work import Decision, Item, ModelVersion, Process, Review
 
 __all__ = [
     "ApiToken",
+    "AuditCheckpoint",
     "AuditEvent",
     "Base",
     "Decision",

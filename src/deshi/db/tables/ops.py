@@ -11,7 +11,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from deshi.db.base import Base, UTCDateTime, str_enum, utcnow
 
-__all__ = ["AuditEvent", "DeliveryStatus", "Job", "JobStatus", "Webhook", "WebhookDelivery"]
+__all__ = [
+    "AuditCheckpoint",
+    "AuditEvent",
+    "DeliveryStatus",
+    "Job",
+    "JobStatus",
+    "Webhook",
+    "WebhookDelivery",
+]
 
 
 class AuditEvent(Base):
@@ -34,6 +42,22 @@ class AuditEvent(Base):
     department_id: Mapped[int | None] = mapped_column(nullable=True)
     # Which audit key made `hash` (an HMAC); None: a plain SHA-256 from before the chain was keyed.
     key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class AuditCheckpoint(Base):
+    """The end of the audit chain's verified prefix, to resume verifying after it (one row,
+    id 1; see deshi.audit.checkpoint). It adds no trust: it only saves re-hashing."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    head_seq: Mapped[int] = mapped_column(BigInteger)  # last verified event (its seq)
+    head_hash: Mapped[str] = mapped_column(String(64))  # that event's hash when verified
+    event_count: Mapped[int] = mapped_column(BigInteger)  # events with seq <= head_seq then
+    keyed_from: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    unscoped: Mapped[int] = mapped_column(BigInteger)  # unscoped events in the prefix
+    full: Mapped[bool] = mapped_column()  # True: the last verification read every event
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Webhook(Base):

@@ -32,7 +32,10 @@ _PROBLEM = "application/problem+json"
     },
 )
 def audit_head(factory: FactoryDep, principal: PrincipalDep) -> AuditAnchorPublic:
-    """Verify the whole chain and return its head signed with the audit key: an anchor.
+    """Verify the chain and return its head signed with the audit key: an anchor.
+
+    Only the events after the remembered verified prefix are hashed (the prefix was verified by
+    an earlier check and is pinned by this anchor's hash); `deshi audit verify` checks them all.
 
     For auditors, owners and admins. Keep the body elsewhere; `deshi audit verify --anchor`
     later proves the log was neither cut short nor rewritten up to it. It reads the log in a

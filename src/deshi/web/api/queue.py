@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel
 
 from deshi.items.models import ItemPublic
 from deshi.reviews import service
@@ -12,6 +15,20 @@ from deshi.web.params import PathId
 
 router = APIRouter(tags=["review queue"])
 
+ResumeQuery = Annotated[
+    bool,
+    Query(
+        description="Give back the item you still hold (lease renewed) before a new one; "
+        "false always leases a further item."
+    ),
+]
+
+
+class QueueCount(BaseModel):
+    """Items waiting in a process's queue that you could claim now."""
+
+    waiting: int
+
 
 @router.post(
     "/processes/{process_id}/queue/claim",
@@ -19,13 +36,29 @@ router = APIRouter(tags=["review queue"])
     responses={204: {"description": "Nothing to claim."}},
 )
 def claim(
-    process_id: PathId, session: SessionDep, principal: PrincipalDep, config: ConfigDep
+    process_id: PathId,
+    session: SessionDep,
+    principal: PrincipalDep,
+    config: ConfigDep,
+    resume: ResumeQuery = True,
 ) -> object:
-    """Lease the next queued item to you; blind items come without the agent's suggestion."""
+    """Lease an item to you: the one you still hold first, else the next queued one; blind
+    items come without the agent's suggestion."""
     claimed = service.claim_next(
-        session, principal=principal, process_id=process_id, lease_seconds=config.lease_seconds
+        session,
+        principal=principal,
+        process_id=process_id,
+        lease_seconds=config.lease_seconds,
+        resume_held=resume,
     )
     return claimed if claimed is not None else Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/processes/{process_id}/queue/count", response_model=QueueCount)
+def count(process_id: PathId, session: SessionDep, principal: PrincipalDep) -> QueueCount:
+    """How many items you could claim now (items held by a live lease are not counted)."""
+    waiting = service.count_waiting(session, principal=principal, process_id=process_id)
+    return QueueCount(waiting=waiting)
 
 
 @router.post("/items/{item_id}/review", response_model=ItemPublic)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from deshi.auth import admin
 from deshi.auth.models import UserPublic
-from deshi.domain import FeaturizerName, Mode, Role
+from deshi.domain import FeaturizerName, Mode, NewLabels, Role
 from deshi.errors import DeshiError, ValidationFailed
 from deshi.inputs import MAX_ID
 from deshi.learning import versions
@@ -449,6 +449,7 @@ def _settings_page(
         can_rollback=can(viewer.principal, Action.MANAGE_MODELS, process.department_id),
         modes=[m.value for m in Mode],
         featurizers=[f.value for f in FeaturizerName],
+        new_label_choices=[choice.value for choice in NewLabels],
         rules_json=json.dumps(process.always_human_rules, ensure_ascii=False),
         arms_json=json.dumps(process.arms, ensure_ascii=False),
         **context,
@@ -471,6 +472,7 @@ def _policy_fields(form: dict[str, str]) -> dict[str, Any]:
         "sensitive_labels": _split(form.get("sensitive_labels", "")),
         "mode": form.get("mode") or None,
         "featurizer": form.get("featurizer") or None,
+        "new_labels": form.get("new_labels") or None,
         "currency": form.get("currency") or None,
     }
     for number in (

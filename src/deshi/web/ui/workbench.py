@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
+from deshi.items.models import AlternativePublic, DecisionPublic
 from deshi.reviews.models import ClaimedItemPublic, ReviewCreate
-from deshi.reviews.service import claim_next, release_item, submit_review
+from deshi.reviews.service import claim_next, count_waiting, release_item, submit_review
 from deshi.web.deps import ConfigDep, RegistryDep, SessionDep
 from deshi.web.params import PathId
 from deshi.web.ui.deps import CsrfDep, Viewer, ViewerDep, render
@@ -22,18 +24,46 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 MAX_ALTERNATIVES = 5
 
 
-def _fragment(request: Request, viewer: Viewer, claimed: ClaimedItemPublic | None) -> Response:
+def label_name(code: str) -> str:
+    """A label's readable name: `card_not_arrived` → "Card not arrived" (the code stays the
+    value sent back, and the tooltip)."""
+    words = code.replace("_", " ").replace("-", " ").split()
+    if not words:
+        return code
+    first = words[0]
+    return " ".join([first[:1].upper() + first[1:], *words[1:]])
+
+
+def _alternatives(suggestion: DecisionPublic | None) -> list[AlternativePublic]:
+    """The other labels to pick by number: the suggested one is already shown with its
+    calibrated confidence, so its raw score would only stand beside it as a second number."""
+    if suggestion is None:
+        return []
+    others = [alt for alt in suggestion.alternatives if alt.label != suggestion.label]
+    return others[:MAX_ALTERNATIVES]
+
+
+def _fragment(
+    request: Request,
+    viewer: Viewer,
+    db: Session,
+    process_id: int,
+    claimed: ClaimedItemPublic | None,
+) -> Response:
+    waiting = count_waiting(db, principal=viewer.principal, process_id=process_id)
     if claimed is None:
-        return render(request, "_empty.html", locale=viewer.locale, viewer=viewer)
+        return render(request, "_empty.html", locale=viewer.locale, viewer=viewer, waiting=waiting)
     suggestion = claimed.suggestion
     return render(
         request,
         "_item.html",
         locale=viewer.locale,
         viewer=viewer,
+        waiting=waiting,
+        label_name=label_name,
         item=claimed,
         suggestion=suggestion,
-        alternatives=suggestion.alternatives[:MAX_ALTERNATIVES] if suggestion else [],
+        alternatives=_alternatives(suggestion),
     )
 
 
@@ -41,11 +71,12 @@ def _fragment(request: Request, viewer: Viewer, claimed: ClaimedItemPublic | Non
 def next_item(
     process_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep, config: ConfigDep
 ) -> Response:
-    """Lease the next item to the viewer and render it (or the empty-queue note)."""
+    """Render the item the viewer holds (a reload gives it back), else lease the next one (or
+    render the empty-queue note)."""
     claimed = claim_next(
         db, principal=viewer.principal, process_id=process_id, lease_seconds=config.lease_seconds
     )
-    return _fragment(request, viewer, claimed)
+    return _fragment(request, viewer, db, process_id, claimed)
 
 
 @router.post("/items/{item_id}/answer", dependencies=[CsrfDep])
@@ -73,7 +104,11 @@ def skip(
     """Lease the next item first, then give this one back, so a skip never returns the
     same item at once."""
     claimed = claim_next(
-        db, principal=viewer.principal, process_id=process_id, lease_seconds=config.lease_seconds
+        db,
+        principal=viewer.principal,
+        process_id=process_id,
+        lease_seconds=config.lease_seconds,
+        resume_held=False,
     )
     release_item(db, principal=viewer.principal, item_id=item_id)
-    return _fragment(request, viewer, claimed)
+    return _fragment(request, viewer, db, process_id, claimed)

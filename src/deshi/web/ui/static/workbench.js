@@ -79,11 +79,30 @@
     return [...root.querySelectorAll("#label-list button")].filter((b) => !b.parentElement.hidden);
   }
 
+  // Enter in the search submits only a deliberate choice: the single label left by the filter,
+  // or one whose code or name was typed in full. An empty search never picks anything.
+  function chosenLabel(query) {
+    const wanted = query.trim().toLowerCase();
+    if (!wanted) return null;
+    const visible = visibleLabels();
+    if (visible.length === 1) return visible[0].dataset.label;
+    const exact = visible.find((b) => b.dataset.label.toLowerCase() === wanted
+      || b.textContent.trim().toLowerCase() === wanted);
+    return exact ? exact.dataset.label : null;
+  }
+
+  const help = document.getElementById("keys-help");
+  function openHelp() { if (help && !help.open) help.showModal(); }
+  const helpButton = document.getElementById("keys-open");
+  if (helpButton) helpButton.addEventListener("click", openHelp);
+
   root.addEventListener("input", (event) => {
     if (event.target.id !== "label-search") return;
     const query = event.target.value.trim().toLowerCase();
     for (const button of root.querySelectorAll("#label-list button")) {
-      button.parentElement.hidden = !button.dataset.label.toLowerCase().includes(query);
+      const name = button.textContent.trim().toLowerCase();
+      button.parentElement.hidden =
+        !button.dataset.label.toLowerCase().includes(query) && !name.includes(query);
     }
   });
 
@@ -99,12 +118,13 @@
 
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (help && help.open) return;  // the dialog closes itself on Esc
     const target = event.target;
     if (target.id === "label-search") {
       if (event.key === "Enter") {
         event.preventDefault();
-        const first = visibleLabels()[0];
-        if (first) pick(first.dataset.label);
+        const label = chosenLabel(target.value);
+        if (label) pick(label);
       } else if (event.key === "Escape") {
         target.value = "";
         target.dispatchEvent(new Event("input", { bubbles: true }));
@@ -123,6 +143,7 @@
     else if (event.key === "/") { event.preventDefault(); if (search()) search().focus(); }
     else if (event.key === "e") { event.preventDefault(); answer("escalate"); }
     else if (event.key === "s") { event.preventDefault(); skip(); }
+    else if (event.key === "?") { event.preventDefault(); openHelp(); }
   });
 
   loadNext();
