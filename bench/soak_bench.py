@@ -361,6 +361,10 @@ def main() -> None:
                 proc.kill()
             server_log = log_path.read_text(errors="replace")
             extra["server_tracebacks"] = server_log.count("Traceback")
+            lines = server_log.splitlines()
+            extra["server_traceback_sources"] = sorted(
+                {lines[i - 1][-160:] for i, ln in enumerate(lines) if ln.startswith("Traceback")}
+            )
             extra["server_exit_code"] = proc.returncode
         summary = summarize(record, args, extra)
         write(args.out, summary)

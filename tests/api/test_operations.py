@@ -9,9 +9,9 @@ import pytest
 from api_world import World
 from fastapi.testclient import TestClient
 
-from conftest import CHEAP_HASHING
 from deshi.settings import Settings
 from deshi.web import create_app
+from fakes import CHEAP_HASHING
 
 
 def test_readyz_answers_when_the_database_does(client: TestClient) -> None:

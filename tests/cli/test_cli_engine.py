@@ -4,7 +4,9 @@ setting such as DESHI_SQL_ECHO reaches all of them (`deshi.db.engine_from_settin
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,12 +28,31 @@ INVOCATIONS = {
     "warnings": ["warnings", "--process", "1"],
     "audit verify": ["audit", "verify"],
     "audit anchor": ["audit", "anchor", "--out", "-"],
-    "backup": ["backup", "--out", "/dev/null"],
-    "restore": ["restore", "/dev/null"],
+    "backup": ["backup", "--out", "{tmp}/backup.deshi"],
+    "restore": ["restore", "{tmp}/no-such-backup.deshi"],
     "model list": ["model", "list", "--process", "1"],
     "model rollback": ["model", "rollback", "--process", "1", "--version", "1"],
     "model retrain": ["model", "retrain", "--process", "1"],
     "inventory list": ["inventory", "list", "--department", "1"],
+    "department create": ["department", "create", "Finance"],
+    "department list": ["department", "list"],
+    "department rename": ["department", "rename", "1", "Accounts"],
+    "department archive": ["department", "archive", "1"],
+    "user create": ["user", "create", "ann@example.com"],
+    "user list": ["user", "list"],
+    "user update": ["user", "update", "ann@example.com", "--name", "Ann"],
+    "user deactivate": ["user", "deactivate", "ann@example.com"],
+    "user reset-password": ["user", "reset-password", "ann@example.com"],
+    "role grant": ["role", "grant", "ann@example.com", "--role", "reviewer"],
+    "role list": ["role", "list"],
+    "role revoke": ["role", "revoke", "1"],
+    "token issue": ["token", "issue", "ann@example.com", "--name", "crm"],
+    "token list": ["token", "list"],
+    "token revoke": ["token", "revoke", "1"],
+    "process create": ["process", "create", "--department", "1", "--name", "x"],
+    "process list": ["process", "list"],
+    "process update": ["process", "update", "1", "--mode", "assist"],
+    "process archive": ["process", "archive", "1"],
     "inventory add": [
         "inventory", "add", "--department", "1", "--name", "x", "--monthly-volume", "1",
         "--minutes", "1", "--exception-rate", "0", "--measurability", "1", "--hourly-rate", "1",
@@ -58,9 +79,12 @@ def _commands_with_db() -> set[str]:
 def echoed_engines() -> Iterator[list[bool]]:
     """The `echo` flag of every engine that opens a connection meanwhile."""
     seen: list[bool] = []
+    here = threading.get_ident()
 
     def on_connect(connection: Connection) -> None:
-        seen.append(bool(connection.engine.echo))
+        # Only this thread's: a worker thread another test left polling has its own engine.
+        if threading.get_ident() == here:
+            seen.append(bool(connection.engine.echo))
 
     # A handler of our own keeps SQLAlchemy from adding one bound to the runner's stdout.
     quiet = logging.NullHandler()
@@ -77,14 +101,20 @@ def test_every_database_command_is_checked_below() -> None:
 
 @pytest.mark.parametrize("command", sorted(INVOCATIONS))
 def test_sql_echo_reaches_the_commands_engine(
-    db_url: str, command: str, echoed_engines: list[bool], monkeypatch: pytest.MonkeyPatch
+    db_url: str,
+    command: str,
+    echoed_engines: list[bool],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     runner = CliRunner()
     assert runner.invoke(app, ["init", "--db", db_url]).exit_code == 0
     echoed_engines.clear()
     monkeypatch.setenv("DESHI_SQL_ECHO", "true")
 
-    runner.invoke(app, [*INVOCATIONS[command], "--db", db_url])  # may fail: no such process
+    # Files go to the test's own folder: as root, writing "to /dev/null" replaces the device.
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in INVOCATIONS[command]]
+    runner.invoke(app, [*args, "--db", db_url])  # may fail: no such process
 
     assert echoed_engines and all(echoed_engines)
 

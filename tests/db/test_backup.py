@@ -173,3 +173,15 @@ def test_backing_up_a_missing_sqlite_file_fails_without_creating_it(tmp_path: Pa
     result = _deshi("backup", "--out", str(tmp_path / "b"), "--db", f"sqlite:///{tmp_path}/no.db")
     assert result.exit_code == 1 and "Not a deshi database" in result.output
     assert not (tmp_path / "no.db").exists() and not (tmp_path / "b").exists()
+
+
+def test_a_backup_never_replaces_something_that_is_not_a_file(
+    session_factory: sessionmaker[Session], db_url: str, tmp_path: Path
+) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("one backend is enough: the check is before either")
+    folder = tmp_path / "already-a-folder"
+    folder.mkdir()
+    result = _deshi("backup", "--out", str(folder), "--db", db_url)
+    assert result.exit_code == 1 and "is not a regular file" in result.output
+    assert folder.is_dir()

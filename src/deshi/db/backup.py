@@ -56,6 +56,9 @@ class BackupFile:
 def backup_database(url: str, out: Path) -> BackupFile:
     """Write a consistent copy of the database at `url` to `out` (replaced if it exists)."""
     out = out.resolve()
+    if out.exists() and not out.is_file():
+        # The copy is renamed into place: run as root, that would replace a device or a folder.
+        raise ValidationFailed(f"{out} exists and is not a regular file", field="out")
     if is_sqlite(url):
         _sqlite_backup(_sqlite_path(url, must_exist=True), out)
         backend: Backend = "sqlite"

@@ -525,7 +525,7 @@ def archive_process(
 
 @router.post("/admin/processes/{process_id}/models/{version}/rollback", dependencies=[CsrfDep])
 def rollback_model(
-    process_id: PathId, version: int, request: Request, viewer: ViewerDep, db: SessionDep
+    process_id: PathId, version: PathId, request: Request, viewer: ViewerDep, db: SessionDep
 ) -> Response:
     """Make an earlier model version the champion again."""
     try:

@@ -13,7 +13,6 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from conftest import CHEAP_HASHING
 from deshi.db import transaction
 from deshi.db.tables import (
     DeliveryStatus,
@@ -29,6 +28,7 @@ from deshi.learning.registry import AgentRegistry
 from deshi.settings import Settings
 from deshi.web import create_app
 from deshi.web.config import ApiConfig
+from fakes import CHEAP_HASHING
 
 TOKEN = "m" * 40
 SCRAPER = {"Authorization": f"Bearer {TOKEN}"}
