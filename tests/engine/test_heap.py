@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import platform
 import resource
 import sys
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
@@ -32,24 +35,41 @@ def _returned_on_free() -> int:
     return held - _resident()
 
 
-def test_a_large_array_freed_while_training_goes_back_to_the_system() -> None:
+def _freed_while_training() -> int:
     np.ones(BLOCK + (8 << 20), dtype=np.uint8)  # freed at once: glibc's threshold slides past BLOCK
     with heap.large_blocks_returned():
-        returned = _returned_on_free()
-    assert returned > BLOCK * 3 // 4
+        return _returned_on_free()
 
 
-def test_after_training_a_large_array_stays_for_reuse() -> None:
+def _freed_after_training() -> int:
     with heap.large_blocks_returned():
         pass
     heap.release_free_heap()  # so the heap's free top is small, under the trim threshold
-    assert _returned_on_free() < BLOCK // 4  # kept: deciding reuses its arrays' memory
+    return _returned_on_free()
 
 
-def test_an_inner_block_leaves_the_outer_one_in_force() -> None:
+def _freed_after_an_inner_block() -> int:
     np.ones(BLOCK + (8 << 20), dtype=np.uint8)
     with heap.large_blocks_returned():
         with heap.large_blocks_returned():  # a retrain that embeds a large batch
             pass
-        returned = _returned_on_free()
-    assert returned > BLOCK * 3 // 4
+        return _returned_on_free()
+
+
+def _in_a_fresh_process(scenario: Callable[[], int]) -> int:
+    """Run `scenario` in a new interpreter: what the allocator returns depends on the heap's
+    history, which the tests run before this one (and their threads) would otherwise decide."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(scenario).result(timeout=120)
+
+
+def test_a_large_array_freed_while_training_goes_back_to_the_system() -> None:
+    assert _in_a_fresh_process(_freed_while_training) > BLOCK * 3 // 4
+
+
+def test_after_training_a_large_array_stays_for_reuse() -> None:
+    assert _in_a_fresh_process(_freed_after_training) < BLOCK // 4  # kept: deciding reuses it
+
+
+def test_an_inner_block_leaves_the_outer_one_in_force() -> None:
+    assert _in_a_fresh_process(_freed_after_an_inner_block) > BLOCK * 3 // 4
