@@ -4,16 +4,13 @@ server on a free local port with headless Debian Chromium driven by Playwright."
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
+from live_server import serve
 from sqlalchemy.orm import Session, sessionmaker
 from ui_world import UiWorld, seed
 
@@ -22,9 +19,9 @@ from deshi.db import create_db_engine, make_session_factory
 from deshi.db.migrate import upgrade_to_head
 from deshi.settings import Settings
 from deshi.web import create_app
+from fakes import CHEAP_HASHING
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHEAP_HASHING = "fast-insecure"  # argon2id at tiny costs: same code paths, a hundredth of the time
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -65,35 +62,11 @@ def _settings(url: str) -> Settings:
     return Settings(database_url=url, password_hash_profile=CHEAP_HASHING)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def server(ui_db: tuple[str, UiWorld]) -> Iterator[str]:
     """A real uvicorn server on 127.0.0.1 serving the seeded database; yields its base URL."""
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(_settings(ui_db[0])),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-    )
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(_settings(ui_db[0]))) as base_url:
+        yield base_url
 
 
 @pytest.fixture(scope="module")

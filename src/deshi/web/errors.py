@@ -33,6 +33,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from deshi.errors import (
@@ -117,7 +118,8 @@ def _field(loc: Sequence[int | str]) -> str:
 async def _deshi_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DeshiError)
     if wants_page(request):
-        return _error_page(request, exc)
+        # Rendering may look the session up in the database: never on the event loop.
+        return await run_in_threadpool(_error_page, request, exc)
     # The Bearer challenge is the API's; the UI's sessions start on its sign-in page.
     challenge = isinstance(exc, AuthenticationFailed) and not on_ui(request)
     headers = {"WWW-Authenticate": "Bearer"} if challenge else {}

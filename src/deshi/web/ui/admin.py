@@ -27,7 +27,7 @@ from deshi.processes import service as processes
 from deshi.processes.models import ProcessCreate, ProcessUpdate
 from deshi.web.deps import PasswordHasherDep, SessionDep
 from deshi.web.params import PathId
-from deshi.web.ui.deps import CsrfDep, Viewer, ViewerDep, render
+from deshi.web.ui.deps import CsrfDep, FormDep, Viewer, ViewerDep, render
 
 __all__ = ["router"]
 
@@ -494,11 +494,10 @@ def _policy_fields(form: dict[str, str]) -> dict[str, Any]:
 
 
 @router.post("/admin/processes/{process_id}", dependencies=[CsrfDep])
-async def save_settings(
-    process_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep
+def save_settings(
+    process_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep, form: FormDep
 ) -> Response:
     """Save the policy form (audited when something changed)."""
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     try:
         with db.begin_nested():  # a refusal undoes only this form's changes
             changes = _validated(ProcessUpdate, _policy_fields(form))

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from deshi.auth.service import load_principal
 from deshi.db import transaction
@@ -31,6 +32,7 @@ from deshi.web.ui.session import (
 
 __all__ = [
     "CsrfDep",
+    "FormDep",
     "Viewer",
     "ViewerDep",
     "page_locale",
@@ -83,15 +85,29 @@ ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 
 
 async def check_csrf(request: Request) -> None:
-    """Refuse a state-changing request that does not echo its session's CSRF token."""
+    """Refuse a state-changing request that does not echo its session's CSRF token.
+
+    Async only to read a form body; the session lookup is a blocking database call, so it runs
+    in the threadpool: on the event loop it would stall every request, including the one
+    holding SQLite's write lock, which then could not commit (a deadlock until busy_timeout)."""
     sent = request.headers.get(CSRF_HEADER)
     if sent is None and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
         value = (await request.form()).get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
-    if not csrf_ok(sessions_of(request).read(request), sent):
+    session = await run_in_threadpool(sessions_of(request).read, request)
+    if not csrf_ok(session, sent):
         raise PermissionDenied("the form has expired or was not sent by this site: reload it")
+
+
+async def form_fields(request: Request) -> dict[str, str]:
+    """The request's form fields that are text (file fields dropped), read by an async
+    dependency so the route itself can be a plain function run in the threadpool."""
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+
+FormDep = Annotated[dict[str, str], Depends(form_fields)]
 
 
 CsrfDep = Depends(check_csrf)
