@@ -33,10 +33,28 @@ def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, 
             yield method, path, operation
 
 
-@pytest.mark.parametrize("path", DOC_PATHS)
-def test_docs_send_an_anonymous_visitor_to_sign_in(client: TestClient, path: str) -> None:
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_doc_pages_send_an_anonymous_visitor_to_sign_in(client: TestClient, path: str) -> None:
     r = client.get(path, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"/login?next={path}"
+
+
+@pytest.mark.parametrize("accept", [None, "application/json", "text/html"])
+def test_the_document_refuses_an_anonymous_program_with_a_problem(
+    client: TestClient, accept: str | None
+) -> None:
+    """A program fetching the document gets a 401 it can read, not a sign-in page."""
+    headers = {"Accept": accept} if accept else {}
+    r = client.get("/openapi.json", headers=headers, follow_redirects=False)
+    assert r.status_code == 401 and r.headers["content-type"] == PROBLEM_JSON
+    assert r.json()["instance"] == "/openapi.json"
+
+
+def test_every_operation_documents_the_database_outage(client: TestClient, world: World) -> None:
+    for method, path, operation in _operations(_document(client, world)):
+        assert "503" in operation["responses"], (method, path)
+        if method in {"post", "put", "patch", "delete"}:
+            assert "507" in operation["responses"], (method, path)
 
 
 @pytest.mark.parametrize("path", DOC_PATHS)

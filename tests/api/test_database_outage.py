@@ -18,11 +18,12 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.db import is_sqlite
+from deshi.db.failures import database_error
 from deshi.db.tables import Item
 from deshi.errors import StorageFull
 from deshi.settings import Settings
 from deshi.web import create_app
-from deshi.web.errors import PROBLEM_JSON, database_error
+from deshi.web.errors import PROBLEM_JSON
 
 CHEAP_HASHING = "fast-insecure"
 DRIVER_WORDS = ("sqlite", "psycopg", "Traceback", "OperationalError", "SELECT", "INSERT")

@@ -8,9 +8,11 @@ from contextlib import contextmanager
 
 import typer
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.db import engine_from_settings, make_session_factory, transaction
+from deshi.db.failures import database_error, first_line
 from deshi.errors import DeshiError
 from deshi.settings import Settings
 
@@ -29,13 +31,19 @@ def cli_settings(db: str | None = None) -> Settings:
 
 @contextmanager
 def cli_factory(db: str | None) -> Iterator[sessionmaker[Session]]:
-    """Sessions on the database, for commands that run several transactions; DeshiErrors
-    become one line on stderr and exit 1."""
+    """Sessions on the database, for commands that run several transactions; DeshiErrors and
+    an unreachable, locked or full database become one line on stderr and exit 1."""
     engine = engine_from_settings(cli_settings(db))
     try:
         yield make_session_factory(engine)
     except DeshiError as exc:
         typer.echo(f"Error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    except DBAPIError as exc:
+        meaning = database_error(exc)
+        if meaning is None:
+            raise  # a bug: its traceback is the report
+        typer.echo(f"Error: {meaning.detail} ({first_line(exc)})", err=True)
         raise typer.Exit(1) from None
     finally:
         engine.dispose()

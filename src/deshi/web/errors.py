@@ -36,12 +36,12 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from deshi.db.failures import database_error, first_line
 from deshi.errors import (
     AuthenticationFailed,
     DeshiError,
     LoginRequired,
     ServiceUnavailable,
-    StorageFull,
     TooManyAttempts,
     ValidationFailed,
 )
@@ -50,7 +50,6 @@ from deshi.web.ui.session import CSRF_HEADER
 
 __all__ = [
     "PROBLEM_JSON",
-    "database_error",
     "install_error_handlers",
     "on_ui",
     "problem_response",
@@ -58,8 +57,6 @@ __all__ = [
 ]
 
 PROBLEM_JSON = "application/problem+json"
-SQLITE_FULL = 13  # sqlite3.SQLITE_FULL: "database or disk is full"
-POSTGRES_DISK_FULL = "53100"  # SQLSTATE disk_full
 DATABASE_RETRY_AFTER_SECONDS = 5  # a restarting PostgreSQL is back within seconds
 logger = logging.getLogger("deshi.web")
 
@@ -72,8 +69,17 @@ def on_ui(request: Request) -> bool:
 
 
 def wants_page(request: Request) -> bool:
-    """Whether a person reads this request's error (an HTML page), not a program."""
-    return on_ui(request) and CSRF_HEADER not in request.headers
+    """Whether a person reads this request's error (an HTML page), not a program: a UI
+    route, not called by the workbench script (which sends its CSRF header), nor by a client
+    that asks for JSON (`Accept: application/json`, or a `.json` URL such as the OpenAPI
+    document)."""
+    return on_ui(request) and CSRF_HEADER not in request.headers and not _asks_json(request)
+
+
+def _asks_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    json_accepted = "application/json" in accept and "text/html" not in accept
+    return json_accepted or request.url.path.endswith(".json")
 
 
 def problem_response(
@@ -155,34 +161,15 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, problem, dict(exc.headers or {}))
 
 
-def database_error(exc: DBAPIError) -> DeshiError | None:
-    """What a failure of the database driver means to the client: StorageFull when the disk is
-    full, ServiceUnavailable when the database is unreachable, restarting or locked (the
-    request may be sent again), None when it is a bug (a 500)."""
-    driver_error = exc.orig
-    if (
-        getattr(driver_error, "sqlite_errorcode", None) == SQLITE_FULL
-        or getattr(driver_error, "sqlstate", None) == POSTGRES_DISK_FULL
-    ):
-        return StorageFull(
-            "the database has no space left, so nothing from this request was stored; "
-            "free disk space, then send it again"
-        )
-    if isinstance(exc, OperationalError) or exc.connection_invalidated:
-        return ServiceUnavailable("the database is not available right now; try again shortly")
-    return None
-
-
 async def _database_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DBAPIError)
     error = database_error(exc)
     if error is None:
         return await _unexpected(request, exc)
     # One line, no traceback: an outage repeats on every request until it ends.
-    message = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
     logger.error(
         "database error on %s %s: %s: %s",
-        request.method, request.url.path, type(exc.orig).__name__, message,
+        request.method, request.url.path, type(exc.orig).__name__, first_line(exc),
     )  # fmt: skip
     response = await _deshi_error(request, error)
     if isinstance(error, ServiceUnavailable):

@@ -11,13 +11,15 @@
 - 409 on operations that change state (POST, PATCH, DELETE);
 - 413 and 422 on operations with a request body, 422 on those with parameters (FastAPI's own
   `HTTPValidationError` body is replaced: the renderer answers a problem with `errors`);
-- any other error status a route declares itself (`responses={503: ...}` on `/healthz`) gets
-  the problem body too.
+- 503 on every operation (the database is unreachable, restarting or locked: send it again
+  after `Retry-After`), and 507 on those that change state (the database's disk is full);
+- any other error status a route declares itself gets the problem body too.
 
 **The documentation pages.** `/docs` (Swagger UI), `/redoc` and `/openapi.json` load nothing from
 outside the server (the scripts are vendored under `/static/vendor/`, see its README; a
 Content-Security-Policy holds the pages to the server) and need a signed-in session or an API
-token, unless `DESHI_PUBLIC_API_DOCS` opens them to everyone.
+token, unless `DESHI_PUBLIC_API_DOCS` opens them to everyone. Without either, a browser is sent to
+the sign-in page, and a program asking for `/openapi.json` gets a 401 problem.
 """
 
 from __future__ import annotations
@@ -72,7 +74,9 @@ _DESCRIPTIONS = {
     413: "The request body is too large.",
     422: "Invalid input; `field` names the first offender, `errors` lists all.",
     429: "Too many failed sign-ins; `Retry-After` says when to try again.",
-    503: "A dependency (the database) does not answer (`unavailable`).",
+    503: "The database does not answer; send the request again after `Retry-After`"
+    " (`unavailable`).",
+    507: "The database's disk is full; nothing of this request was stored (`storage_full`).",
 }
 _CHANGES_STATE = frozenset({"post", "put", "patch", "delete"})
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -81,13 +85,14 @@ _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 def _statuses(method: str, operation: dict[str, Any]) -> set[int]:
     """The error statuses `operation` can answer, read from what it declares."""
     statuses = {int(s) for s in operation.get("responses", {}) if str(s)[0] in "45"}
+    statuses.add(503)
     if operation.get("security"):
         statuses |= {401, 403, 429}
     parameters = operation.get("parameters", [])
     if "requestBody" in operation or any(p.get("in") == "path" for p in parameters):
         statuses.add(404)  # an id in the path, or in the body (`department_id`, `user_id`)
     if method in _CHANGES_STATE:
-        statuses.add(409)
+        statuses |= {409, 507}
     if "requestBody" in operation:
         statuses |= {413, 422}
     if parameters:
