@@ -129,12 +129,30 @@ def test_printed_password_logs_in(demo: DemoRun, session: Session) -> None:
     assert user.email == demo.summary["login_email"]
 
 
-def test_second_run_refuses_to_clobber_without_fresh(demo: DemoRun) -> None:
+def test_a_second_run_serves_the_finished_demo_again_without_rebuilding_it(
+    demo: DemoRun,
+) -> None:
     before = (demo.workspace / "deshi.db").stat().st_mtime_ns
     result = _run(demo.workspace, "--weeks", "1", "--items-per-week", "5")
-    assert result.exit_code == 1
-    assert "--fresh" in result.output
+    assert result.exit_code == 0, result.output
+    assert "already holds a finished demo" in result.output and "--fresh" in result.output
+    assert f"deshi serve --db sqlite:///{demo.workspace / 'deshi.db'}" in result.output
+    assert PASSWORD.search(result.output) is None  # the password was shown once, at build time
     assert (demo.workspace / "deshi.db").stat().st_mtime_ns == before
+
+
+def test_an_interrupted_build_is_not_served_but_rebuilt_with_fresh(tmp_path: Path) -> None:
+    first = _run(tmp_path, "--weeks", "1", "--items-per-week", "5")
+    assert first.exit_code == 0, first.output
+    marker = tmp_path / ".deshi-demo"
+    marker.write_text('{"created_by": "deshi demo", "database": "deshi.db"}\n', encoding="utf-8")
+    before = (tmp_path / "deshi.db").stat().st_mtime_ns
+
+    refused = _run(tmp_path, "--weeks", "1", "--items-per-week", "5")
+    assert refused.exit_code == 1 and "did not finish building" in refused.output
+    assert (tmp_path / "deshi.db").stat().st_mtime_ns == before
+    rebuilt = _run(tmp_path, "--fresh", "--weeks", "1", "--items-per-week", "5")
+    assert rebuilt.exit_code == 0 and PASSWORD.search(rebuilt.output), rebuilt.output
 
 
 def test_a_database_not_made_by_the_demo_is_never_overwritten(tmp_path: Path) -> None:
@@ -145,7 +163,7 @@ def test_a_database_not_made_by_the_demo_is_never_overwritten(tmp_path: Path) ->
 
 
 def test_every_workspace_gets_its_own_password(demo: DemoRun, tmp_path: Path) -> None:
-    first = _run(tmp_path, "--weeks", "1", "--items-per-week", "8")
+    first = _run(tmp_path, "--fresh", "--weeks", "1", "--items-per-week", "8")
     again = _run(tmp_path, "--fresh", "--weeks", "1", "--items-per-week", "8")
     assert first.exit_code == 0 and again.exit_code == 0, first.output + again.output
     passwords = {DemoRun(tmp_path, r, {}).password for r in (first, again)} | {demo.password}

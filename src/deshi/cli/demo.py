@@ -34,9 +34,23 @@ def demo(
     port: int = typer.Option(8000, help="TCP port to serve on."),
 ) -> None:
     """Simulate WEEKS weeks of a back-office process on BANKING77 through the real services,
-    print a login, and serve the workspace."""
+    print a login, and serve the workspace; a workspace that already holds a finished demo is
+    served again as it is (--fresh rebuilds it)."""
     from deshi.sim.demo import DemoConfig
-    from deshi.sim.demo_workspace import WorkspaceExistsError
+    from deshi.sim.demo_workspace import LOGIN_EMAIL, WorkspaceExistsError, completed_demo
+
+    existing = None if fresh else completed_demo(workspace)
+    if existing is not None:
+        url = f"sqlite:///{existing}"
+        typer.echo(
+            f"{workspace} already holds a finished demo: serving it again (--fresh rebuilds it)."
+        )
+        typer.echo(
+            f"Login: {LOGIN_EMAIL}, with the password printed when it was built "
+            f"(a new one: deshi user reset-password {LOGIN_EMAIL} --db {url})"
+        )
+        _serve_or_hint(url, serve=serve, host=host, port=port)
+        return
 
     config = DemoConfig(
         workspace=workspace,
@@ -56,13 +70,18 @@ def demo(
     _print_summary(result.summary)
     typer.echo(f"Login: {result.login_email}")
     typer.echo(f"Password (generated for this workspace, shown once): {result.login_password}")
+    _serve_or_hint(result.database_url, serve=serve, host=host, port=port)
+
+
+def _serve_or_hint(url: str, *, serve: bool, host: str, port: int) -> None:
+    """Serve the workspace's database, or say how to serve it later."""
     if serve:
         from deshi.cli.serve import serve as serve_api
 
         typer.echo(f"Serving http://{host}:{port}/ (Ctrl+C to stop)")
-        serve_api(host=host, port=port, db=result.database_url, worker=True)
+        serve_api(host=host, port=port, db=url, worker=True)
     else:
-        typer.echo(f"Serve it later with: deshi serve --db {result.database_url}")
+        typer.echo(f"Serve it later with: deshi serve --db {url}")
 
 
 def _simulate(config: DemoConfig) -> DemoResult:

@@ -46,7 +46,12 @@ from deshi.reviews.service import claim_next, submit_review
 from deshi.sim.dataset import LabelledItem, load_bundled
 from deshi.sim.demo_summary import summarize
 from deshi.sim.demo_timing import DemoWeek, arrival_times, demo_weeks, handling_seconds, review_time
-from deshi.sim.demo_workspace import DemoPeople, prepare_workspace, set_up_organisation
+from deshi.sim.demo_workspace import (
+    DemoPeople,
+    mark_completed,
+    prepare_workspace,
+    set_up_organisation,
+)
 
 __all__ = ["DemoConfig", "DemoResult", "Progress", "run_demo"]
 
@@ -105,6 +110,7 @@ def run_demo(
         summary = summarize(factory, process_id=people.process_id, now=started)
     finally:
         engine.dispose()
+    mark_completed(config.workspace, utcnow())
     summary = {
         "workspace": str(config.workspace),
         "database_url": url,

@@ -27,6 +27,8 @@ __all__ = [
     "MARKER_FILE",
     "DemoPeople",
     "WorkspaceExistsError",
+    "completed_demo",
+    "mark_completed",
     "prepare_workspace",
     "set_up_organisation",
 ]
@@ -76,8 +78,7 @@ def prepare_workspace(directory: Path, *, fresh: bool) -> Path:
             )
         if not fresh:
             raise WorkspaceExistsError(
-                f"{db_path} already holds a demo; pass --fresh to recreate it "
-                f"(or run `deshi serve --db sqlite:///{db_path}` to look at it again)"
+                f"{db_path} holds a demo that did not finish building; pass --fresh to recreate it"
             )
     for path in (db_path, *siblings):
         path.unlink(missing_ok=True)
@@ -85,6 +86,25 @@ def prepare_workspace(directory: Path, *, fresh: bool) -> Path:
     marker = {"created_by": "deshi demo", "database": DB_FILE}
     (directory / MARKER_FILE).write_text(json.dumps(marker) + "\n", encoding="utf-8")
     return db_path
+
+
+def completed_demo(directory: Path) -> Path | None:
+    """The database of a demo that finished building in `directory`, or None."""
+    db_path, marker = directory / DB_FILE, directory / MARKER_FILE
+    if not (db_path.exists() and marker.exists()):
+        return None
+    try:
+        recorded = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return db_path if isinstance(recorded, dict) and recorded.get("completed_at") else None
+
+
+def mark_completed(directory: Path, when: datetime) -> None:
+    """Record in the marker that the demo finished building, so a later `deshi demo` serves
+    it again instead of rebuilding it."""
+    marker = {"created_by": "deshi demo", "database": DB_FILE, "completed_at": when.isoformat()}
+    (directory / MARKER_FILE).write_text(json.dumps(marker) + "\n", encoding="utf-8")
 
 
 @dataclass(frozen=True, slots=True)
