@@ -8,31 +8,50 @@ import pytest
 
 from deshi.engine.metrics import Estimate
 from deshi.kpis import warnings as early
+from deshi.kpis.budget import budget_evidence
 from deshi.kpis.explain import SENTENCES, explain
 from deshi.kpis.reasons import Reason
-from deshi.kpis.recommend import WeekEvidence, recommend
+from deshi.kpis.recommend import Evidence, Period, recommend
 from deshi.kpis.records import KpiPolicy
 
 POLICY = KpiPolicy(error_budget=0.01, acceptance_target=0.8, weeks_required=2)
-GOOD = WeekEvidence(
-    "2025-W02",
+TWO_WEEKS = Period("2025-W02", "2025-W03", 2)
+GOOD = Evidence(
+    TWO_WEEKS,
     Estimate(5000.0, 1234.5, 9000.0, 100),
-    Estimate(0.0, 0.0, 0.008, 460),
+    budget_evidence(600, 0, budget=0.01, confidence=0.95),
     Estimate(0.9, 0.85, 0.94, 200),
+    "USD",
+    17.0,
+    0.05,
 )
-UNSURE = WeekEvidence(
-    "2025-W03",
+UNSURE = Evidence(
+    TWO_WEEKS,
     Estimate(2000.0, -1000.0, 5000.0, 100),
-    Estimate(0.0, 0.0, 0.06, 60),
+    budget_evidence(170, 0, budget=0.01, confidence=0.95),
     Estimate(0.7, 0.63, 0.76, 200),
+    "USD",
+    17.0,
+    0.05,
 )
-UNMEASURED = WeekEvidence("2025-W03", None, None, None)
-STOP = [
-    WeekEvidence("2025-W02", Estimate(-5000.0, -9000.0, -1000.0, 100), None, None),
-    WeekEvidence(
-        "2025-W03", Estimate(-5000.0, -9000.0, -1000.0, 100), Estimate(0.08, 0.04, 0.14, 100), None
-    ),
-]
+SOON = Evidence(
+    TWO_WEEKS,
+    None,
+    budget_evidence(440, 0, budget=0.01, confidence=0.95),
+    None,
+    "USD",
+    30.0,
+    0.05,
+)
+UNMEASURED = Evidence(Period("2025-W03", "2025-W03", 1), None, None, None, "USD")
+NOTHING = Evidence(Period(), None, None, None, "USD")
+STOP = Evidence(
+    TWO_WEEKS,
+    Estimate(-5000.0, -9000.0, -1000.0, 100),
+    budget_evidence(100, 8, budget=0.01, confidence=0.95),
+    None,
+    "USD",
+)
 
 
 def _every_sentence() -> list[early.EarlyWarning | Reason]:
@@ -57,8 +76,8 @@ def _every_sentence() -> list[early.EarlyWarning | Reason]:
     ]
     reasons = [
         reason
-        for weeks in ([], [GOOD], [GOOD, GOOD], [UNSURE, UNSURE], [GOOD, UNMEASURED], STOP)
-        for reason in recommend(weeks, POLICY).reasons
+        for evidence in (NOTHING, GOOD, UNSURE, SOON, UNMEASURED, STOP)
+        for reason in recommend(evidence, POLICY).reasons
     ]
     return [w for w in warnings if w is not None] + reasons
 
@@ -86,12 +105,13 @@ def test_every_sentence_has_a_japanese_reading(said: early.EarlyWarning | Reason
 
 
 def test_japanese_sentences_carry_their_numbers_in_the_locales_format() -> None:
-    positive, holds, _ = recommend([GOOD, GOOD], POLICY).reasons
+    positive, holds, _ = recommend(GOOD, POLICY).reasons
     assert (
-        _japanese(positive)
-        == "純削減額は 2 週間、確信をもってプラスでした（下限の最小値 1,234.50）。"
+        _japanese(positive) == "期間の純削減額は確信をもってプラスです：少なくとも 1,234.50 USD。"
     )
-    assert "0.80%" in _japanese(holds) and "1.00%" in _japanese(holds)
+    assert "1.00%" in _japanese(holds) and "600 件" in _japanese(holds)
+    needed = recommend(UNSURE, POLICY).reasons[-1]
+    assert needed.code == "audits_needed" and "5%" in _japanese(needed)
     stage = early.stage_overdue("limited_production", date(2025, 2, 1), date(2025, 2, 4))
     assert stage is not None and "「限定本番」" in _japanese(stage)
 

@@ -1,124 +1,142 @@
-"""Scale / hold / stop recommendation and its reasons."""
+"""Scale / hold / stop over one period, its reasons, and what would change a hold."""
 
 from __future__ import annotations
 
-from kpi_records import audit_item, auto_item, human_only_item, reviewed_item
+import math
 
 from deshi.engine.metrics import Estimate
-from deshi.kpis.recommend import WeekEvidence, recommend, weekly_evidence
-from deshi.kpis.records import Costs, ItemRecord, KpiPolicy
+from deshi.kpis.budget import BudgetEvidence, budget_evidence
+from deshi.kpis.recommend import Evidence, Period, recommend
+from deshi.kpis.records import KpiPolicy
 
 POLICY = KpiPolicy(error_budget=0.01, acceptance_target=0.8, weeks_required=2)
+TWELVE_WEEKS = Period("2026-W36", "2026-W47", 12)
 GOOD_SAVINGS = Estimate(5000.0, 1000.0, 9000.0, 100)
 UNSURE_SAVINGS = Estimate(2000.0, -1000.0, 5000.0, 100)
 BAD_SAVINGS = Estimate(-5000.0, -9000.0, -1000.0, 100)
-SAFE_ERROR = Estimate(0.0, 0.0, 0.008, 460)
-UNPROVEN_ERROR = Estimate(0.0, 0.0, 0.06, 60)
-BROKEN_ERROR = Estimate(0.08, 0.04, 0.14, 100)
 HIGH_ACCEPTANCE = Estimate(0.9, 0.85, 0.94, 200)
 LOW_ACCEPTANCE = Estimate(0.7, 0.63, 0.76, 200)
 
 
-def _week(
-    week: str,
+def _budget(audits: int, errors: int, budget: float = 0.01) -> BudgetEvidence:
+    found = budget_evidence(audits, errors, budget=budget, confidence=0.95)
+    assert found is not None
+    return found
+
+
+SAFE = _budget(600, 0)  # 600 error-free audits prove 1 %
+UNPROVEN = _budget(170, 0)  # the demo's twelve weeks of 5 % audits do not
+BROKEN = _budget(100, 8)
+
+
+def _evidence(
+    *,
+    period: Period = TWELVE_WEEKS,
     savings: Estimate | None = GOOD_SAVINGS,
-    error: Estimate | None = SAFE_ERROR,
+    budget: BudgetEvidence | None = SAFE,
     acceptance: Estimate | None = HIGH_ACCEPTANCE,
-) -> WeekEvidence:
-    return WeekEvidence(week, savings, error, acceptance)
+    audits_per_week: float = 17.0,
+    audit_rate: float = 0.05,
+) -> Evidence:
+    return Evidence(period, savings, budget, acceptance, "USD", audits_per_week, audit_rate)
 
 
-def _codes(weeks: list[WeekEvidence]) -> tuple[str, list[str]]:
-    recommendation = recommend(weeks, POLICY)
-    return recommendation.action, [reason.code for reason in recommendation.reasons]
+def _codes(evidence: Evidence) -> tuple[str, list[str]]:
+    found = recommend(evidence, POLICY)
+    return found.action, [reason.code for reason in found.reasons]
 
 
-def test_scale_when_every_condition_held_for_the_required_weeks() -> None:
-    weeks = [_week("2025-W01", savings=BAD_SAVINGS), _week("2025-W02"), _week("2025-W03")]
-    assert _codes(weeks) == ("scale", ["savings_positive", "budget_holds", "acceptance_met"])
+def test_scale_when_every_condition_holds_over_the_period() -> None:
+    assert _codes(_evidence()) == ("scale", ["savings_positive", "budget_holds", "acceptance_met"])
 
 
-def test_scale_reasons_carry_their_numbers() -> None:
-    reasons = recommend([_week("2025-W02"), _week("2025-W03")], POLICY).reasons
-    savings = reasons[0]
-    assert savings.params == {"weeks": 2, "lowest_bound": 1000.0}
-    assert "1,000.00" in savings.message
-    assert reasons[1].params == {"upper_bound": 0.008, "budget": 0.01}
+def test_the_recommendation_names_the_period_it_judges() -> None:
+    assert recommend(_evidence(), POLICY).period == TWELVE_WEEKS
+
+
+def test_reasons_carry_their_numbers_with_units() -> None:
+    savings, budget, acceptance = recommend(_evidence(), POLICY).reasons
+    assert savings.params == {"value": 5000.0, "low": 1000.0, "currency": "USD"}
+    assert "at least 1,000.00 USD" in savings.message
+    assert budget.params["audits"] == 600 and budget.params["errors"] == 0
+    assert budget.params["upper_bound"] == round(SAFE.estimate.high, 4) <= 0.01
+    assert "0 error(s) in 600 audits" in budget.message and "<= 1.00%" in budget.message
+    assert acceptance.params == {"value": 0.9, "target": 0.8}
 
 
 def test_hold_while_fewer_weeks_than_required_were_observed() -> None:
-    assert _codes([_week("2025-W03")]) == ("hold", ["not_enough_weeks"])
+    evidence = _evidence(period=Period("2026-W47", "2026-W47", 1))
+    assert _codes(evidence) == ("hold", ["not_enough_weeks"])
 
 
-def test_hold_when_one_recent_week_fell_short() -> None:
-    weeks = [_week("2025-W02", savings=UNSURE_SAVINGS), _week("2025-W03")]
-    assert _codes(weeks) == ("hold", ["savings_not_proven"])
-
-
-def test_hold_when_the_error_budget_is_not_proven() -> None:
-    weeks = [_week("2025-W02"), _week("2025-W03", error=UNPROVEN_ERROR)]
-    assert _codes(weeks) == ("hold", ["budget_not_proven"])
+def test_hold_when_savings_are_not_proven() -> None:
+    action, codes = _codes(_evidence(savings=UNSURE_SAVINGS))
+    assert (action, codes) == ("hold", ["savings_not_proven"])
+    reason = recommend(_evidence(savings=UNSURE_SAVINGS), POLICY).reasons[0]
+    assert "lower bound -1,000.00 USD" in reason.message
 
 
 def test_hold_when_acceptance_is_below_the_owners_target() -> None:
-    weeks = [_week("2025-W02", acceptance=LOW_ACCEPTANCE), _week("2025-W03")]
-    assert _codes(weeks) == ("hold", ["acceptance_below_target"])
+    assert _codes(_evidence(acceptance=LOW_ACCEPTANCE)) == ("hold", ["acceptance_below_target"])
+
+
+def test_hold_on_an_unproven_budget_says_how_many_audits_and_weeks_would_prove_it() -> None:
+    found = recommend(_evidence(budget=UNPROVEN), POLICY)
+    assert found.action == "hold"
+    assert [r.code for r in found.reasons] == ["budget_not_proven", "audits_needed"]
+    needed = found.reasons[1].params
+    # by hand: with 0 errors the proof evidence is (1 - (1-ε)^(n+1)) / ((n+1) ε (1-ε)^n),
+    # which must reach 1/α = 20; the first n that does, minus the 170 audits already made
+    n = 0
+    while (1 - 0.99 ** (n + 1)) / ((n + 1) * 0.01 * 0.99**n) < 20:
+        n += 1
+    assert needed["audits"] == n - 170 == UNPROVEN.audits_needed
+    assert needed["weeks"] == math.ceil((n - 170) / 17.0)
+    # twice the required weeks would be too slow: the rate that does it in 2 weeks
+    raised = math.ceil(0.05 * (n - 170) / (17.0 * 2) * 100) / 100
+    assert needed["raised_rate"] == min(raised, 0.5)
+    assert needed["raised_weeks"] == math.ceil((n - 170) / (17.0 * needed["raised_rate"] / 0.05))
+    assert f"{n - 170} more error-free audits prove the budget" in found.reasons[1].message
+
+
+def test_a_hold_at_a_sufficient_pace_suggests_no_higher_audit_rate() -> None:
+    found = recommend(_evidence(budget=_budget(440, 0), audits_per_week=30.0), POLICY)
+    needed = found.reasons[-1]
+    assert needed.code == "audits_needed" and "raised_rate" not in needed.params
+    assert needed.params["weeks"] == math.ceil(needed.params["audits"] / 30.0) <= 2
+
+
+def test_without_audits_the_hold_says_no_audit_is_coming() -> None:
+    found = recommend(_evidence(budget=None, audits_per_week=0.0), POLICY)
+    codes = [r.code for r in found.reasons]
+    assert codes == ["budget_unmeasured", "audits_needed"]
+    assert "weeks" not in found.reasons[-1].params
 
 
 def test_hold_names_every_unmeasured_condition() -> None:
-    weeks = [_week("2025-W02"), _week("2025-W03", savings=None, error=None, acceptance=None)]
-    assert _codes(weeks) == (
-        "hold",
-        ["savings_unmeasured", "budget_unmeasured", "acceptance_unmeasured"],
-    )
+    evidence = _evidence(savings=None, budget=None, acceptance=None)
+    action, codes = _codes(evidence)
+    assert action == "hold"
+    assert codes[:3] == ["savings_unmeasured", "budget_unmeasured", "acceptance_unmeasured"]
 
 
-def test_stop_when_savings_were_negative_with_confidence_for_the_required_weeks() -> None:
-    weeks = [_week("2025-W02", savings=BAD_SAVINGS), _week("2025-W03", savings=BAD_SAVINGS)]
-    assert _codes(weeks) == ("stop", ["savings_negative"])
+def test_stop_when_the_audits_break_the_budget_even_early() -> None:
+    evidence = _evidence(period=Period("2026-W47", "2026-W47", 1), budget=BROKEN)
+    found = recommend(evidence, POLICY)
+    assert (found.action, [r.code for r in found.reasons]) == ("stop", ["budget_broken"])
+    assert found.reasons[0].params["lower_bound"] > 0.01
+    assert "8 error(s) in 100 audits" in found.reasons[0].message
 
 
-def test_one_bad_week_is_not_enough_to_stop() -> None:
-    weeks = [_week("2025-W02", savings=UNSURE_SAVINGS), _week("2025-W03", savings=BAD_SAVINGS)]
-    assert _codes(weeks)[0] == "hold"
+def test_stop_when_savings_are_negative_with_confidence_over_the_required_weeks() -> None:
+    assert _codes(_evidence(savings=BAD_SAVINGS)) == ("stop", ["savings_negative"])
+    short = _evidence(period=Period("2026-W47", "2026-W47", 1), savings=BAD_SAVINGS)
+    assert _codes(short)[0] == "hold"
 
 
-def test_stop_when_the_latest_week_broke_the_budget_with_confidence() -> None:
-    weeks = [_week("2025-W02"), _week("2025-W03", error=BROKEN_ERROR)]
-    action, codes = _codes(weeks)
-    assert (action, codes) == ("stop", ["budget_broken"])
-    reason = recommend(weeks, POLICY).reasons[0]
-    assert reason.params["week"] == "2025-W03"
-
-
-def test_weeks_are_judged_in_calendar_order_whatever_the_input_order() -> None:
-    weeks = [_week("2025-W03"), _week("2025-W01", savings=BAD_SAVINGS), _week("2025-W02")]
-    assert _codes(weeks)[0] == "scale"
-
-
-def _two_weeks_of_items() -> list[ItemRecord]:
-    items = [human_only_item(seconds=600.0 + (i % 3) * 60) for i in range(40)]
-    for day in (0.0, 7.0):
-        items += [auto_item(day=day) for _ in range(50)]
-        items += [audit_item(day=day, wrong=False, seconds=120.0) for _ in range(10)]
-        items += [reviewed_item(day=day, seconds=120.0) for _ in range(9)]
-        items.append(reviewed_item(day=day, final="b", action="correct", seconds=200.0))
-    return items
-
-
-def test_weekly_evidence_builds_one_row_per_week_from_items() -> None:
-    costs = Costs(hourly_rate=3000.0, cost_per_escaped_error=5000.0, running_cost_per_week=100.0)
-    evidence = weekly_evidence(_two_weeks_of_items(), costs, POLICY)
-    assert [row.week for row in evidence] == ["2025-W02", "2025-W03"]
-    second = evidence[1]
-    assert second.acceptance is not None and second.acceptance.value == 0.9
-    assert second.auto_error is not None and second.auto_error.n == 10
-    assert second.net_savings is not None
-    # Ten error-free audits cannot prove a 1% budget: the rule must hold, not scale.
-    assert recommend(evidence, POLICY).action == "hold"
-
-
-def test_no_weeks_at_all_holds_for_lack_of_evidence() -> None:
-    result = recommend([], KpiPolicy())
-    assert result.action == "hold"
-    assert [r.code for r in result.reasons] == ["not_enough_weeks"]
+def test_no_week_at_all_holds_for_lack_of_evidence() -> None:
+    found = recommend(_evidence(period=Period(), savings=None, budget=None, acceptance=None),
+                      KpiPolicy())  # fmt: skip
+    assert found.action == "hold"
+    assert found.reasons[0].code == "not_enough_weeks"
+    assert found.reasons[0].params == {"weeks_observed": 0, "weeks_required": 2}

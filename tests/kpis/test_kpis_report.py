@@ -10,6 +10,7 @@ import pytest
 
 from deshi.engine.metrics import Estimate
 from deshi.kpis import warnings as early
+from deshi.kpis.budget import budget_evidence
 from deshi.kpis.explain import explain
 from deshi.kpis.models import (
     BusinessKpis,
@@ -18,13 +19,14 @@ from deshi.kpis.models import (
     Kpis,
     Metric,
     ModelKpis,
+    PeriodPublic,
     ProductKpis,
     ReasonPublic,
     RecommendationPublic,
     WarningPublic,
     WeekKpis,
 )
-from deshi.kpis.recommend import WeekEvidence, recommend
+from deshi.kpis.recommend import Evidence, Period, recommend
 from deshi.kpis.records import KpiPolicy
 from deshi.kpis.report import WeeklyReport, render_weekly_report, summary_rows
 
@@ -48,8 +50,8 @@ JAPANESE_ROWS = [
     "純削減額（USD）",
     "レビュー数",
 ]
-# ASCII words a Japanese page may keep: names, codes, units and the file the footer points to.
-NOT_ENGLISH = {"AI", "ISO", "USD", "UTC", "deshi", "docs", "kpis", "md"}
+# ASCII words a Japanese page may keep: names, codes, units and the interval methods' names.
+NOT_ENGLISH = {"AI", "ISO", "USD", "UTC", "deshi", "Wilson", "Clopper", "Pearson", "Welch"}
 
 
 def _metric(value: float, low: float, high: float, n: int) -> Metric:
@@ -100,13 +102,16 @@ def _layers(scale: int) -> dict[str, object]:
 def _said_now() -> tuple[RecommendationPublic, list[WarningPublic]]:
     """A hold with its reasons and two warnings, made by the kpis code itself."""
     policy = KpiPolicy(error_budget=0.01, acceptance_target=0.8, weeks_required=2)
-    evidence = WeekEvidence(
-        "2026-W46",
-        Estimate(2000.0, -1000.0, 5000.0, 100),
-        Estimate(0.0, 0.0, 0.06, 60),
-        Estimate(0.7, 0.63, 0.76, 200),
+    evidence = Evidence(
+        period=Period("2026-W45", "2026-W46", 2),
+        net_savings=Estimate(2000.0, -1000.0, 5000.0, 100),
+        budget=budget_evidence(60, 0, budget=0.01, confidence=0.95),
+        acceptance=Estimate(0.7, 0.63, 0.76, 200),
+        currency="USD",
+        audits_per_week=30.0,
+        audit_rate=0.05,
     )
-    found = recommend([evidence], policy)
+    found = recommend(evidence, policy)
     reasons = [
         ReasonPublic(code=r.code, message=r.message, params=dict(r.params)) for r in found.reasons
     ]
@@ -119,7 +124,8 @@ def _said_now() -> tuple[RecommendationPublic, list[WarningPublic]]:
         for w in fired
         if w is not None
     ]
-    return RecommendationPublic(action=found.action, reasons=reasons), warnings
+    period = PeriodPublic(first_week="2026-W45", last_week="2026-W46", weeks=2, partial=False)
+    return RecommendationPublic(action=found.action, reasons=reasons, period=period), warnings
 
 
 def _report(process_name: str = "問い合わせ振り分け") -> WeeklyReport:
@@ -170,10 +176,10 @@ def test_the_japanese_report_has_japanese_headings_and_row_labels() -> None:
     assert '<html lang="ja">' in html
     assert "<title>deshi 週次レポート — 問い合わせ振り分け — 2026-W46</title>" in html
     assert "<h1>問い合わせ振り分け：2026-W46 の週次レポート</h1>" in html
-    assert re.findall(r"<h2>(.*?)</h2>", html) == ["数値", "早期警告", "推移"]
+    assert re.findall(r"<h2[^>]*>(.*?)</h2>", html) == ["数値", "早期警告", "推移", "指標の定義"]
     assert "<th>指標</th><th>2026-W46</th><th>期間累計</th>" in html
     assert [row[0] for row in _table_rows(html)] == JAPANESE_ROWS
-    assert "推奨: <strong>維持</strong>" in html
+    assert "2026-W45～2026-W46（2 週）の推奨: <strong>維持</strong>" in html
     assert "学習曲線：週ごとのエージェント正解率" in html
     assert ">人のみ<" in html and ">AIアシスト<" in html and ">AI主導<" in html
 
@@ -197,7 +203,7 @@ def test_the_japanese_report_formats_values_dates_and_sentences_for_japanese() -
     assert overall == "85.7%（68.5%～94.3%、n=1,120）"
     assert _table_rows(html)[-1][1:] == ["28（n=28）", "1,120（n=1,120）"]
     assert "予算 ε = 1.00%" in html  # the budget line of the auto error chart
-    assert "deshi が 2026/11/16 9:30:00（UTC）に作成。" in html
+    assert "deshi が 2026/11/16 9:30:00（UTC）に作成しました。" in html
     for said in _sentences(report):
         assert f'data-code="{said.code}">' in html
         assert escape(explain(said, locale="ja"), quote=False) in html
@@ -211,14 +217,22 @@ def test_the_english_report_reads_as_before() -> None:
     assert '<html lang="en">' in html
     assert "<title>deshi weekly report — routing — 2026-W46</title>" in html
     assert "<h1>routing: week 2026-W46</h1>" in html
-    assert re.findall(r"<h2>(.*?)</h2>", html) == ["Numbers", "Early warnings", "Over time"]
+    assert re.findall(r"<h2[^>]*>(.*?)</h2>", html) == [
+        "Numbers",
+        "Early warnings",
+        "Over time",
+        "Metric definitions",
+    ]
     rows = _table_rows(html)
     assert [row[0] for row in rows] == ENGLISH_ROWS
     assert rows[0][1:] == ["85.7% (68.5% to 94.3%, n=28)", "85.7% (68.5% to 94.3%, n=1,120)"]
     assert rows[6][1] == "2,436 (-1,367 to 4,485, n=26)"
     assert "Nov 9, 2026 to Nov 15, 2026." in html
     assert "Error budget ε = 1.00%." in html
-    assert f"Recommendation: <strong>{report.kpis.recommendation.action}</strong>" in html
+    assert (
+        "Recommendation for 2026-W45 to 2026-W46 (2 week(s)): "
+        f"<strong>{report.kpis.recommendation.action}</strong>"
+    ) in html
     for said in _sentences(report):
         assert escape(said.message, quote=False) in html
     assert "<strong>warning</strong>: The process has no owner.</li>" in html
@@ -229,6 +243,7 @@ def test_the_english_report_reads_as_before() -> None:
         assert f"<title>{title}</title>" in html
     assert ">budget ε = 1.00%<" in html and ">human only<" in html
     assert "Generated by deshi at Nov 16, 2026, 9:30:00\u202fAM UTC." in html
+    assert "docs/kpis.md" not in html
 
 
 def test_a_week_without_items_shows_dashes_in_both_languages() -> None:

@@ -7,6 +7,7 @@ from datetime import date, datetime
 import pytest
 
 from deshi.engine.metrics import Estimate, proportion_wilson
+from deshi.kpis.budget import budget_evidence
 from deshi.kpis.warnings import (
     EarlyWarning,
     autopilot_suspended,
@@ -121,3 +122,15 @@ def test_collect_keeps_fired_warnings_most_severe_first() -> None:
     fired = collect(no_owner(None), None, autopilot_suspended(True), no_owner("x"))
     assert [warning.code for warning in fired] == ["autopilot_suspended", "no_owner"]
     assert all(isinstance(warning, EarlyWarning) for warning in fired)
+
+
+def test_broken_follows_the_periods_audits_when_given_as_the_verdict_does() -> None:
+    one_bad_week = Estimate(0.2, 0.05, 0.45, 20)  # Clopper-Pearson alone would say broken
+    calm = budget_evidence(400, 3, budget=0.05, confidence=0.95)
+    warning = error_budget_at_risk(one_bad_week, 0.05, period=calm)
+    assert warning is not None and warning.code == "error_budget_at_risk"
+    broken = budget_evidence(100, 15, budget=0.05, confidence=0.95)
+    assert broken is not None and broken.broken
+    warning = error_budget_at_risk(None, 0.05, period=broken)
+    assert warning is not None and warning.code == "error_budget_broken"
+    assert warning.params["lower_bound"] == round(broken.estimate.low, 4)

@@ -17,7 +17,7 @@ from deshi.db.tables import Decision, Item
 from deshi.engine import RouteReason
 from deshi.engine.metrics import Estimate
 from deshi.kpis import business, flywheel, model_quality, product
-from deshi.kpis.recommend import recommend, weekly_evidence
+from deshi.kpis.budget import budget_evidence
 from deshi.kpis.records import Costs, KpiPolicy, by_week, only_arm, weeks_spanned
 
 COSTS = Costs(hourly_rate=3000.0, cost_per_escaped_error=500.0, currency="USD")
@@ -85,11 +85,38 @@ def test_overall_kpis_match_the_pure_functions(client: TestClient, world: KpiWor
     )
     assert overall["flywheel"]["active_reviewers"] == 2
     assert overall["flywheel"]["accuracy_gain_per_week"]["value"] == pytest.approx(0.05)
-    expected = recommend(weekly_evidence(records, COSTS, POLICY), POLICY)
-    assert body["recommendation"]["action"] == expected.action
-    assert [r["code"] for r in body["recommendation"]["reasons"]] == [
-        r.code for r in expected.reasons
-    ]
+    audits, errors = model_quality.audit_counts(records)
+    budget = budget_evidence(audits, errors, budget=0.01, confidence=0.95)
+    assert budget is not None
+    assert_metric(overall["model"]["auto_error"], budget.estimate)
+    assert overall["model"]["budget"]["audits_needed"] == budget.audits_needed
+
+
+def test_the_recommendation_judges_the_numbers_the_overall_kpis_show(
+    client: TestClient, world: KpiWorld
+) -> None:
+    body = _kpis(client, world)
+    overall, recommendation = body["overall"], body["recommendation"]
+    period = recommendation["period"]
+    assert (period["first_week"], period["last_week"]) == (world.weeks[0], world.weeks[-1])
+    assert period["weeks"] == len(world.weeks) and period["partial"] is False
+    said = {reason["code"]: reason["params"] for reason in recommendation["reasons"]}
+    for code in ("savings_positive", "savings_not_proven", "savings_negative"):
+        if code in said:
+            bound = "high" if code == "savings_negative" else "low"
+            assert said[code][bound] == round(overall["business"]["net_savings"][bound], 2)
+            assert said[code]["currency"] == "USD"
+    # the world's 5 wrong answers in 16 audits break a 1 % budget: the card says so too
+    assert recommendation["action"] == "stop" and overall["model"]["budget"]["broken"]
+    broken = said["budget_broken"]
+    assert broken["lower_bound"] == round(overall["model"]["auto_error"]["low"], 4) > 0.01
+    assert broken["audits"] == overall["model"]["auto_error"]["n"] == 16
+    assert broken["errors"] == overall["model"]["budget"]["errors"] == 5
+    if "acceptance_met" in said or "acceptance_below_target" in said:
+        accepted = said.get("acceptance_met") or said["acceptance_below_target"]
+        assert accepted["value"] == round(overall["product"]["acceptance"]["value"], 4)
+    if recommendation["action"] == "hold" and not overall["model"]["budget"]["holds"]:
+        assert said["audits_needed"]["audits"] == overall["model"]["budget"]["audits_needed"]
     assert body["confidence"] == 0.95 and body["currency"] == "USD"
 
 

@@ -21,7 +21,8 @@ def test_kpis_prints_a_table_per_week_and_the_recommendation(db_url: str, world:
     for week in world.weeks:
         assert week in result.output
     assert "overall" in result.output
-    assert "Recommendation:" in result.output
+    first, last = world.weeks[0], world.weeks[-1]
+    assert f"Recommendation for {first} to {last} ({len(world.weeks)} week(s)): " in result.output
 
 
 def test_kpis_json_parses_and_filters_by_arm(db_url: str, world: KpiWorld) -> None:
@@ -90,9 +91,9 @@ def test_kpis_in_japanese_translates_the_table_and_the_recommendation(
     assert "業務プロセス" in result.output and "信頼区間" in result.output  # the title
     assert "案件数" in result.output and "純削減額（USD）" in result.output  # the headers
     assert "全体" in result.output and "overall" not in result.output
-    assert "推奨：維持" in result.output  # the world's process is on hold
-    assert "承認率が目標を下回っています" in result.output  # a reason, explained from its code
-    assert "Recommendation" not in result.output and "Acceptance" not in result.output
+    assert "週）の推奨：停止" in result.output  # 5 wrong in 16 audits break a 1 % budget
+    assert "エラー予算を超過しました" in result.output  # a reason, explained from its code
+    assert "Recommendation" not in result.output and "Error budget" not in result.output
     for week in world.weeks:
         assert week in result.output
 
@@ -121,3 +122,15 @@ def test_kpis_and_warnings_refuse_an_unknown_language_in_one_line(
     result = runner.invoke(app, args)
     assert result.exit_code == 1
     assert result.output == "Error: unsupported language 'fr'; use one of en, ja\n"
+
+
+def test_report_links_back_into_the_app_at_the_base_url(
+    db_url: str, world: KpiWorld, tmp_path: Path
+) -> None:
+    out = tmp_path / "linked.html"
+    args = ["report", "--process", str(world.process), "--week", world.weeks[-1], "--db", db_url]
+    result = runner.invoke(app, [*args, "--out", str(out), "--base-url", "https://deshi.test/"])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert f'href="https://deshi.test/ui/processes/{world.process}"' in html
+    assert 'href="https://deshi.test/ui/help/metrics"' in html

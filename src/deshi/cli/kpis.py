@@ -86,7 +86,16 @@ def _recommendation(found: KpiReport, locale: str) -> list[str]:
     gettext = translations(locale).gettext
     recommendation = found.recommendation
     action = {"scale": gettext("scale"), "hold": gettext("hold"), "stop": gettext("stop")}
-    lines = [gettext("Recommendation: %(action)s") % {"action": action[recommendation.action]}]
+    period = recommendation.period
+    head = gettext("Recommendation: %(action)s") % {"action": action[recommendation.action]}
+    if period.first_week is not None:
+        names = {"first": period.first_week, "last": period.last_week, "weeks": period.weeks}
+        judged = gettext("Recommendation for %(first)s to %(last)s (%(weeks)s week(s))") % names
+        head = gettext("%(judged)s: %(action)s") % {
+            "judged": judged,
+            "action": action[recommendation.action],
+        }
+    lines = [head]
     return lines + [f"  - {explain(reason, locale=locale)}" for reason in recommendation.reasons]
 
 
@@ -122,12 +131,20 @@ def report(
     week: str = typer.Option(..., "--week", help="ISO week, e.g. 2026-W47."),
     out: Path = typer.Option(Path("report.html"), "--out", help="Where to write the HTML page."),
     lang: str = typer.Option(DEFAULT_LOCALE, "--lang", help="Language of the page: en or ja."),
+    base_url: str = typer.Option(
+        "",
+        "--base-url",
+        help="The app's address (e.g. https://deshi.example.com), so the page's links back into "
+        "the app work from a file; without it they are relative to the app's root.",
+    ),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Write the weekly report of a process as one self-contained HTML page."""
     with cli_session(db) as session:
         process = get_process(session, process_id)
-        html = weekly_report_html(session, process, week, locale=parse_locale(lang))
+        html = weekly_report_html(
+            session, process, week, locale=parse_locale(lang), base_url=base_url
+        )
     out.write_text(html, encoding="utf-8")
     typer.echo(f"Wrote {out}")
 

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy.orm import Session
 
 from deshi.db.tables import Process
+from deshi.engine.types import DEFAULT_POLICY
 from deshi.errors import NotFound, ValidationFailed
 from deshi.kpis import repo as kpi_repo
 from deshi.kpis.records import ARMS, Arm, Costs, ItemRecord, KpiPolicy, ModelEvent, week_end
@@ -39,6 +40,7 @@ class KpiContext:
     costs: Costs
     policy: KpiPolicy
     events: Sequence[ModelEvent] = ()
+    audit_rate: float = DEFAULT_POLICY.audit_rate  # share of would-be-auto items audited now
 
 
 def get_process(session: Session, process_id: int) -> Process:
@@ -85,7 +87,8 @@ def load_context(session: Session, process: Process) -> KpiContext:
         currency=process.currency,
     )
     policy = KpiPolicy(error_budget=process.error_budget, confidence=process.confidence)
-    return KpiContext(costs, policy, kpi_repo.load_model_events(session, process.id))
+    events = kpi_repo.load_model_events(session, process.id)
+    return KpiContext(costs, policy, events, audit_rate=process.audit_rate)
 
 
 def day_start(day: date | None, *, after: bool = False) -> datetime | None:

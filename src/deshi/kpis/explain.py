@@ -18,9 +18,9 @@ from deshi.i18n import format_number, format_percent, translations
 
 __all__ = ["SENTENCES", "Said", "Sentence", "arm_name", "explain"]
 
-# How a parameter is shown: as given, an integer, a share with 1 or 2 decimals, an amount
+# How a parameter is shown: as given, an integer, a share with 0, 1 or 2 decimals, an amount
 # with 2 decimals, or a process stage (a msgid of its own).
-Kind = Literal["text", "count", "percent1", "percent2", "amount", "stage"]
+Kind = Literal["text", "count", "percent0", "percent1", "percent2", "amount", "stage"]
 
 
 class Said(Protocol):
@@ -53,6 +53,12 @@ _AUTO_ERROR: Mapping[str, Kind] = {
     "error": "percent2", "lower_bound": "percent2", "budget": "percent2",
 }  # fmt: skip
 _WEEKS: Mapping[str, Kind] = {"weeks_observed": "count", "weeks_required": "count"}
+_MONEY: Mapping[str, Kind] = {"value": "amount", "low": "amount", "currency": "text"}
+_BUDGET: Mapping[str, Kind] = {
+    "errors": "count", "audits": "count", "upper_bound": "percent2", "lower_bound": "percent2",
+    "budget": "percent2",
+}  # fmt: skip
+_PACE: Mapping[str, Kind] = {"audits": "count", "rate": "percent0", "weeks": "count"}
 
 # Keyed by code, or "code:variant" where one code has two sentences (see `_key`).
 SENTENCES: dict[str, Sentence] = {
@@ -104,59 +110,84 @@ SENTENCES: dict[str, Sentence] = {
     "not_enough_weeks:none": Sentence(
         _n_("No week observed yet; %(weeks_required)s required."), {"weeks_required": "count"}
     ),
-    "savings_unmeasured": Sentence(
-        _n_("Net savings cannot be measured yet in %(week)s."), {"week": "text"}
-    ),
+    "savings_unmeasured": Sentence(_n_("Net savings cannot be measured yet.")),
     "budget_unmeasured": Sentence(
-        _n_("The audited auto-complete error cannot be measured yet in %(week)s."),
-        {"week": "text"},
+        _n_("No auto-completed item was audited yet, so the error budget cannot be judged.")
     ),
     "acceptance_unmeasured": Sentence(
-        _n_("Acceptance cannot be measured yet in %(week)s."), {"week": "text"}
+        _n_("Acceptance cannot be measured yet: no suggestion was reviewed.")
     ),
     "savings_positive": Sentence(
         _n_(
-            "Net savings were positive with confidence for %(weeks)s week(s) "
-            "(lowest lower bound %(lowest_bound)s)."
+            "Net savings over the period are positive with confidence: "
+            "at least %(low)s %(currency)s."
         ),
-        {"weeks": "count", "lowest_bound": "amount"},
+        _MONEY,
     ),
     "savings_not_proven": Sentence(
         _n_(
-            "Net savings are not yet positive with confidence "
-            "(lowest lower bound %(lowest_bound)s)."
+            "Net savings over the period are %(value)s %(currency)s but not yet positive "
+            "with confidence (lower bound %(low)s %(currency)s)."
         ),
-        {"lowest_bound": "amount"},
+        _MONEY,
     ),
     "savings_negative": Sentence(
         _n_(
-            "Net savings were negative with confidence for %(weeks)s week(s) "
-            "(highest upper bound %(highest_bound)s)."
+            "Net savings over the period are negative with confidence: "
+            "at most %(high)s %(currency)s."
         ),
-        {"weeks": "count", "highest_bound": "amount"},
+        {"high": "amount", "currency": "text"},
     ),
     "budget_holds": Sentence(
-        _n_("Auto-complete error is within budget: upper bound %(upper_bound)s <= %(budget)s."),
-        {"upper_bound": "percent2", "budget": "percent2"},
+        _n_(
+            "Auto-complete error is within budget: %(errors)s error(s) in %(audits)s audits, "
+            "upper bound %(upper_bound)s <= %(budget)s."
+        ),
+        _BUDGET,
     ),
     "budget_not_proven": Sentence(
         _n_(
-            "Auto-complete error is not proven within budget: "
-            "upper bound %(upper_bound)s > %(budget)s."
+            "Auto-complete error is not yet proven within budget: %(errors)s error(s) in "
+            "%(audits)s audits, upper bound %(upper_bound)s > %(budget)s."
         ),
-        {"upper_bound": "percent2", "budget": "percent2"},
+        _BUDGET,
     ),
     "budget_broken": Sentence(
-        _n_("Error budget broken in %(week)s: lower bound %(lower_bound)s > %(budget)s."),
-        {"week": "text", "lower_bound": "percent2", "budget": "percent2"},
+        _n_(
+            "Error budget broken: %(errors)s error(s) in %(audits)s audits, "
+            "lower bound %(lower_bound)s > %(budget)s."
+        ),
+        _BUDGET,
     ),
     "acceptance_met": Sentence(
-        _n_("Acceptance met the target every week (lowest %(lowest)s >= %(target)s)."),
-        {"lowest": "percent1", "target": "percent1"},
+        _n_("Acceptance over the period is %(value)s, meeting the target %(target)s."),
+        {"value": "percent1", "target": "percent1"},
     ),
     "acceptance_below_target": Sentence(
-        _n_("Acceptance is below the target (lowest %(lowest)s < %(target)s)."),
-        {"lowest": "percent1", "target": "percent1"},
+        _n_("Acceptance over the period is %(value)s, below the target %(target)s."),
+        {"value": "percent1", "target": "percent1"},
+    ),
+    "audits_needed": Sentence(
+        _n_(
+            "%(audits)s more error-free audits prove the budget; at the current audit rate "
+            "(%(rate)s) and volume that is about %(weeks)s week(s); raising the audit rate to "
+            "%(raised_rate)s makes it about %(raised_weeks)s week(s)."
+        ),
+        {**_PACE, "raised_rate": "percent0", "raised_weeks": "count"},
+    ),
+    "audits_needed:current": Sentence(
+        _n_(
+            "%(audits)s more error-free audits prove the budget; at the current audit rate "
+            "(%(rate)s) and volume that is about %(weeks)s week(s)."
+        ),
+        _PACE,
+    ),
+    "audits_needed:no_pace": Sentence(
+        _n_(
+            "%(audits)s more error-free audits prove the budget; no audit was drawn in "
+            "recent weeks, so none will come at this pace."
+        ),
+        {"audits": "count"},
     ),
 }
 
@@ -170,6 +201,8 @@ def _key(said: Said) -> str:
         return "autopilot_suspended:why"
     if said.code == "not_enough_weeks" and said.params.get("weeks_observed") == 0:
         return "not_enough_weeks:none"
+    if said.code == "audits_needed" and "raised_rate" not in said.params:
+        return "audits_needed:current" if "weeks" in said.params else "audits_needed:no_pace"
     return said.code
 
 
@@ -182,7 +215,8 @@ def _format(kind: Kind, value: str | int | float, locale: str) -> str:
         return str(int(value))  # as the English messages show counts: no grouping
     if kind == "amount":
         return format_number(float(value), locale=locale, digits=2)
-    return format_percent(float(value), locale=locale, digits=1 if kind == "percent1" else 2)
+    digits = {"percent0": 0, "percent1": 1}.get(kind, 2)
+    return format_percent(float(value), locale=locale, digits=digits)
 
 
 def arm_name(code: str, *, locale: str) -> str:

@@ -10,33 +10,47 @@ a statistic itself: the arithmetic is `deshi.kpis.model_quality`, `product`, `bu
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
+from deshi.db.base import utcnow
 from deshi.db.tables import Process
-from deshi.engine.metrics import exact_count
+from deshi.engine.metrics import Estimate, exact_count
 from deshi.kpis import business, flywheel, model_quality, product
+from deshi.kpis.budget import BudgetEvidence, budget_evidence
 from deshi.kpis.context import KpiContext, load_context, load_records
 from deshi.kpis.models import (
+    BudgetPublic,
     BusinessKpis,
     FlywheelKpis,
     KpiReport,
     Kpis,
+    Metric,
     ModelKpis,
+    PeriodPublic,
     ProductKpis,
     ReasonPublic,
     RecommendationPublic,
     WeekKpis,
     metric,
 )
-from deshi.kpis.reasons import Param, Reason
-from deshi.kpis.recommend import Recommendation, recommend, weekly_evidence
-from deshi.kpis.records import Arm, ItemRecord, KpiPolicy, by_week, only_arm, weeks_spanned
+from deshi.kpis.recommend import Evidence, Period, Recommendation, recommend
+from deshi.kpis.records import (
+    Arm,
+    ItemRecord,
+    by_week,
+    iso_week,
+    only_arm,
+    week_end,
+    weeks_spanned,
+)
 from deshi.permissions import Action, Principal
 from deshi.processes.service import get_process_for
 
-__all__ = ["compute_kpis", "kpi_report", "kpi_report_for"]
+__all__ = ["compute_kpis", "kpi_report", "kpi_report_for", "period_evidence"]
+
+RECENT_WEEKS = 2  # complete weeks whose audits give the current pace (recent: it changes)
 
 
 def kpi_report(
@@ -46,11 +60,16 @@ def kpi_report(
     start: date | None = None,
     end: date | None = None,
     arm: Arm | None = None,
+    now: datetime | None = None,
 ) -> KpiReport:
-    """The process's KPIs from `start` to `end` (inclusive), overall and per ISO week."""
+    """The process's KPIs from `start` to `end` (inclusive), overall and per ISO week, and the
+    recommendation over the same period, judged on the same numbers as the overall KPIs (of
+    every arm: with `arm`, the whole process's are computed for it too)."""
     records = load_records(session, process, start, end)
     context = load_context(session, process)
     overall, weeks = compute_kpis(records, context, arm=arm)
+    whole = overall if arm is None else compute_kpis(records, context)[0]
+    evidence = period_evidence(records, whole, context, now=now or utcnow())
     return KpiReport(
         process_id=process.id,
         arm=arm,
@@ -61,7 +80,7 @@ def kpi_report(
         currency=context.costs.currency,
         overall=overall,
         weeks=weeks,
-        recommendation=_recommendation(records, context),
+        recommendation=_public(recommend(evidence, context.policy)),
     )
 
 
@@ -73,10 +92,11 @@ def kpi_report_for(
     start: date | None = None,
     end: date | None = None,
     arm: Arm | None = None,
+    now: datetime | None = None,
 ) -> KpiReport:
     """`kpi_report` for a principal who may read the process."""
     process = get_process_for(session, principal, process_id, Action.READ)
-    return kpi_report(session, process, start=start, end=end, arm=arm)
+    return kpi_report(session, process, start=start, end=end, arm=arm, now=now)
 
 
 def compute_kpis(
@@ -111,7 +131,7 @@ def compute_kpis(
     ]
     overall = Kpis(
         items=len(chosen),
-        model=_model(chosen, context),
+        model=_overall_model(chosen, context),
         product=_product(chosen, context),
         business=_business(chosen, records, context, weeks=weeks_spanned(chosen)),
         flywheel=_flywheel(chosen, context),
@@ -209,21 +229,104 @@ def _flywheel(items: Sequence[ItemRecord], context: KpiContext) -> FlywheelKpis:
     )
 
 
-def _recommendation(records: Sequence[ItemRecord], context: KpiContext) -> RecommendationPublic:
+def _overall_model(items: Sequence[ItemRecord], context: KpiContext) -> ModelKpis:
+    """The model layer of a whole period: its auto error is the budget evidence's (anytime-valid
+    bounds), the very estimate the recommendation judges."""
+    plain = _model(items, context)
+    audits, errors = model_quality.audit_counts(items)
     policy = context.policy
-    evidence = weekly_evidence(records, context.costs, policy)
-    found = recommend(evidence, policy) if evidence else _no_weeks_yet(policy)
+    found = budget_evidence(
+        audits, errors, budget=policy.error_budget, confidence=policy.confidence
+    )
+    if found is None:
+        return plain
+    budget = BudgetPublic(
+        audits=found.audits,
+        errors=found.errors,
+        budget=found.budget,
+        holds=found.holds,
+        broken=found.broken,
+        audits_needed=found.audits_needed,
+    )
+    return plain.model_copy(update={"auto_error": metric(found.estimate), "budget": budget})
+
+
+def _estimate(found: Metric | None) -> Estimate | None:
+    return None if found is None else Estimate(found.value, found.low, found.high, found.n)
+
+
+def _budget(model: ModelKpis) -> BudgetEvidence | None:
+    """The budget evidence the overall KPIs show, as the decision rule reads it."""
+    if model.budget is None or model.auto_error is None:
+        return None
+    b = model.budget
+    estimate = Estimate(
+        model.auto_error.value, model.auto_error.low, model.auto_error.high, b.audits
+    )
+    return BudgetEvidence(
+        b.audits, b.errors, b.budget, estimate, b.holds, b.broken, b.audits_needed
+    )
+
+
+def _weeks_between(first: str, last: str) -> list[str]:
+    weeks = [first]
+    while weeks[-1] < last:
+        weeks.append(iso_week(week_end(weeks[-1])))
+    return weeks
+
+
+def _ended(week: str, now: datetime) -> bool:
+    aware = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    return week_end(week).replace(tzinfo=UTC) <= aware
+
+
+def _audits_per_week(records: Sequence[ItemRecord], weeks: list[str], now: datetime) -> float:
+    """Audits per week over the last `RECENT_WEEKS` complete weeks (the weeks so far if none)."""
+    complete = [week for week in weeks if _ended(week, now)]
+    recent = (complete or weeks)[-RECENT_WEEKS:]
+    if not recent:
+        return 0.0
+    grouped = by_week(records)
+    audits = sum(model_quality.audit_counts(grouped.get(week, []))[0] for week in recent)
+    return audits / len(recent)
+
+
+def period_evidence(
+    records: Sequence[ItemRecord], overall: Kpis, context: KpiContext, *, now: datetime
+) -> Evidence:
+    """What the decision rule reads: the period of `records` and the numbers of `overall` (the
+    cards), plus the recent pace of audits."""
+    keys = list(by_week(records))
+    weeks = _weeks_between(keys[0], keys[-1]) if keys else []
+    period = Period(
+        first_week=keys[0] if keys else None,
+        last_week=keys[-1] if keys else None,
+        weeks=weeks_spanned(records),
+        partial=bool(keys) and not _ended(keys[-1], now),
+    )
+    return Evidence(
+        period=period,
+        net_savings=_estimate(overall.business.net_savings),
+        budget=_budget(overall.model),
+        acceptance=_estimate(overall.product.acceptance),
+        currency=context.costs.currency,
+        audits_per_week=_audits_per_week(records, weeks, now),
+        audit_rate=context.audit_rate,
+    )
+
+
+def _public(found: Recommendation) -> RecommendationPublic:
+    period = found.period
     return RecommendationPublic(
         action=found.action,
         reasons=[
             ReasonPublic(code=r.code, message=r.message, params=dict(r.params))
             for r in found.reasons
         ],
+        period=PeriodPublic(
+            first_week=period.first_week,
+            last_week=period.last_week,
+            weeks=period.weeks,
+            partial=period.partial,
+        ),
     )
-
-
-def _no_weeks_yet(policy: KpiPolicy) -> Recommendation:
-    """Hold with no week observed (`recommend` needs at least one week of evidence)."""
-    message = f"Only 0 of {policy.weeks_required} required week(s) observed."
-    params: dict[str, Param] = {"weeks_observed": 0, "weeks_required": policy.weeks_required}
-    return Recommendation("hold", (Reason("not_enough_weeks", message, params),))

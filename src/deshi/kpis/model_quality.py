@@ -13,7 +13,13 @@ from deshi.engine.metrics import (
 )
 from deshi.kpis.records import ItemRecord
 
-__all__ = ["accuracy", "calibration_error", "error_budget_holds", "realized_auto_error"]
+__all__ = [
+    "accuracy",
+    "audit_counts",
+    "calibration_error",
+    "error_budget_holds",
+    "realized_auto_error",
+]
 
 
 def _judged(items: Sequence[ItemRecord]) -> list[ItemRecord]:
@@ -57,9 +63,14 @@ def realized_auto_error(
     error rate is an unbiased estimate of the error of the auto-completed ones. (If the audit rate
     changed within the period, weight by 1 / audit rate instead; per-week estimates avoid that.)
     """
+    audits, wrong = audit_counts(items)
+    return proportion_exact(wrong, audits, confidence=confidence)
+
+
+def audit_counts(items: Sequence[ItemRecord]) -> tuple[int, int]:
+    """Audited items with both labels known, and how many of them the agent got wrong."""
     audited = [item for item in _judged(items) if item.route == "audit"]
-    wrong = sum(1 for item in audited if not item.agent_was_right)
-    return proportion_exact(wrong, len(audited), confidence=confidence)
+    return len(audited), sum(1 for item in audited if not item.agent_was_right)
 
 
 def error_budget_holds(auto_error: Estimate | None, error_budget: float) -> bool:

@@ -15,12 +15,14 @@ from pydantic import BaseModel, Field
 from deshi.engine.metrics import Estimate
 
 __all__ = [
+    "BudgetPublic",
     "BusinessKpis",
     "FlywheelKpis",
     "KpiReport",
     "Kpis",
     "Metric",
     "ModelKpis",
+    "PeriodPublic",
     "ProductKpis",
     "ReasonPublic",
     "RecommendationPublic",
@@ -46,12 +48,29 @@ def metric(estimate: Estimate | None) -> Metric | None:
     return Metric(value=estimate.value, low=estimate.low, high=estimate.high, n=estimate.n)
 
 
+class BudgetPublic(BaseModel):
+    """The error budget judged on every audit of the period (anytime-valid bounds)."""
+
+    audits: int
+    errors: int
+    budget: float = Field(description="The error budget ε.")
+    holds: bool = Field(description="The audits prove the error is below ε.")
+    broken: bool = Field(description="The audits prove the error is above ε (autopilot stops).")
+    audits_needed: int = Field(description="More error-free audits that would prove ε.")
+
+
 class ModelKpis(BaseModel):
     """How often the agent is right, how honest its confidence is, its real auto error."""
 
     accuracy: Metric | None
     calibration_error: Metric | None
-    auto_error: Metric | None = Field(description="Realized auto-complete error on the audits.")
+    auto_error: Metric | None = Field(
+        description="Realized auto-complete error on the audits: per week a Clopper-Pearson "
+        "interval; over a whole period the anytime-valid bounds the recommendation judges."
+    )
+    budget: BudgetPublic | None = Field(
+        default=None, description="Over a whole period only: the audits against the budget."
+    )
 
 
 class ProductKpis(BaseModel):
@@ -112,11 +131,21 @@ class ReasonPublic(BaseModel):
     params: dict[str, str | int | float]
 
 
+class PeriodPublic(BaseModel):
+    """The ISO weeks a recommendation judges; `partial`: the last one had not ended yet."""
+
+    first_week: str | None
+    last_week: str | None
+    weeks: int
+    partial: bool
+
+
 class RecommendationPublic(BaseModel):
-    """Scale, hold or stop, with the reasons."""
+    """Scale, hold or stop over a period, with the reasons."""
 
     action: Literal["scale", "hold", "stop"]
     reasons: list[ReasonPublic]
+    period: PeriodPublic
 
 
 class WarningPublic(BaseModel):

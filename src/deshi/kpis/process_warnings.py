@@ -19,6 +19,7 @@ from deshi.engine.metrics import Estimate
 from deshi.kpis import business, flywheel, model_quality, product
 from deshi.kpis import repo as kpi_repo
 from deshi.kpis import warnings as early
+from deshi.kpis.budget import BudgetEvidence, budget_evidence
 from deshi.kpis.context import KpiContext, load_context
 from deshi.kpis.models import WarningPublic
 from deshi.kpis.records import ItemRecord, KpiPolicy, by_week, iso_week, week_end
@@ -111,9 +112,17 @@ def compute_warnings(
         early.error_budget_at_risk(
             model_quality.realized_auto_error(last, confidence=policy.confidence),
             policy.error_budget,
+            period=_budget(records, policy),
         ),
         early.autopilot_suspended(suspended_since is not None, since=suspended_since),
     )
+
+
+def _budget(records: Sequence[ItemRecord], policy: KpiPolicy) -> BudgetEvidence | None:
+    """Every audit to date under the recommendation's test, so a "broken" warning and a "stop"
+    verdict cannot disagree."""
+    audits, errors = model_quality.audit_counts(records)
+    return budget_evidence(audits, errors, budget=policy.error_budget, confidence=policy.confidence)
 
 
 def _backlog(records: Sequence[ItemRecord], week: str, now: datetime) -> int:

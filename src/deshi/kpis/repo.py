@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deshi.db.tables import Decision, Item, ModelVersion, Process, Review, User
-from deshi.domain import Mode
+from deshi.domain import ItemOrigin, Mode
 from deshi.engine.types import RouteReason
 from deshi.kpis.records import ARMS, Arm, ItemRecord, ModelEvent, ReviewAction, RouteName
 
@@ -43,8 +43,13 @@ def load_item_records(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> list[ItemRecord]:
-    """The process's decided items created in [start, end), oldest first."""
-    query = select(Item).where(Item.process_id == process.id).order_by(Item.created_at, Item.id)
+    """The process's decided live items created in [start, end), oldest first (imported
+    history is not live work: it is left out)."""
+    query = (
+        select(Item)
+        .where(Item.process_id == process.id, Item.origin == ItemOrigin.LIVE.value)
+        .order_by(Item.created_at, Item.id)
+    )
     if start is not None:
         query = query.where(Item.created_at >= start)
     if end is not None:

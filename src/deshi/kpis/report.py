@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, partial
 
 from jinja2 import Environment, PackageLoader
@@ -28,11 +28,19 @@ from deshi.i18n import (
     translations,
 )
 from deshi.kpis.charts import week_chart, week_series
+from deshi.kpis.definitions import HELP_PATH, definitions
 from deshi.kpis.explain import arm_name, explain
 from deshi.kpis.models import KpiReport, Kpis, Metric, WarningPublic, WeekKpis
 from deshi.kpis.records import ARMS
 
-__all__ = ["Row", "WeeklyReport", "format_metric", "render_weekly_report", "summary_rows"]
+__all__ = [
+    "Row",
+    "WeeklyReport",
+    "format_metric",
+    "render_weekly_report",
+    "summary_rows",
+    "week_charts",
+]
 
 Format = Callable[[float], str]
 
@@ -48,6 +56,28 @@ class WeeklyReport:
     kpis: KpiReport
     warnings: Sequence[WarningPublic]
     generated_at: datetime  # UTC
+    base_url: str = ""  # the app's address for links back; "" gives links relative to its root
+
+    @property
+    def partial(self) -> bool:
+        """True when the report was made before the week ended: its numbers cover part of it."""
+        end = datetime.combine(self.sunday + timedelta(days=1), time(), tzinfo=UTC)
+        made = self.generated_at
+        return (made if made.tzinfo else made.replace(tzinfo=UTC)) < end
+
+    def link(self, path: str) -> str:
+        """An address in the app: absolute with `base_url`, else relative to the app's root."""
+        return f"{self.base_url.rstrip('/')}{path}"
+
+    @property
+    def dashboard_url(self) -> str:
+        """The process's dashboard in the app."""
+        return self.link(f"/ui/processes/{self.kpis.process_id}")
+
+    @property
+    def help_url(self) -> str:
+        """The app's page of metric definitions."""
+        return self.link(HELP_PATH)
 
     @property
     def this_week(self) -> WeekKpis | None:
@@ -122,7 +152,8 @@ def render_weekly_report(report: WeeklyReport, *, locale: str = DEFAULT_LOCALE) 
         report=report,
         rows=summary_rows(report, locale),
         recommendation=report.kpis.recommendation,
-        charts=[Markup(chart) for chart in _charts(report, locale)],
+        charts=[Markup(chart) for chart in week_charts(report.kpis, locale)],
+        definitions=definitions(locale),
     )
 
 
@@ -157,10 +188,11 @@ def _costs(week: WeekKpis) -> float | None:
     return running + (error_cost.value if error_cost else 0.0)
 
 
-def _charts(report: WeeklyReport, locale: str) -> list[str]:
-    """Learning curve, automation, auto error vs budget, handling time per arm, savings."""
+def week_charts(report: KpiReport, locale: str) -> list[str]:
+    """Learning curve, automation, auto error vs budget, handling time per arm, savings: the
+    weekly report's charts, which the dashboard shows too."""
     gettext = translations(locale).gettext
-    weeks = report.kpis.weeks
+    weeks = report.weeks
     share = partial(format_percent, locale=locale, digits=2, trim=True)
     amount = partial(format_number, locale=locale, digits=2, trim=True)
     over_weeks = week_chart(weeks, locale=locale)
@@ -189,9 +221,9 @@ def _charts(report: WeeklyReport, locale: str) -> list[str]:
             },
             title=gettext("Audited auto-complete error per week (gaps: no audits)"),
             y_label=gettext("error of auto-completed"),
-            hline=report.kpis.error_budget,
+            hline=report.error_budget,
             hline_label=gettext("budget ε = %(budget)s")
-            % {"budget": format_percent(report.kpis.error_budget, locale=locale, digits=2)},
+            % {"budget": format_percent(report.error_budget, locale=locale, digits=2)},
             y_format=share,
         ),
         over_weeks(
@@ -209,8 +241,8 @@ def _charts(report: WeeklyReport, locale: str) -> list[str]:
                 gettext("error + running cost"): _cumulative(weeks, _costs),
             },
             title=gettext("Cumulative savings and costs (%(currency)s)")
-            % {"currency": report.kpis.currency},
-            y_label=report.kpis.currency,
+            % {"currency": report.currency},
+            y_label=report.currency,
             y_format=amount,
         ),
     ]

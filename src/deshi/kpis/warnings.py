@@ -16,6 +16,7 @@ from typing import Literal
 from scipy.stats import norm
 
 from deshi.engine.metrics import Estimate
+from deshi.kpis.budget import BudgetEvidence
 from deshi.kpis.reasons import Param
 
 __all__ = [
@@ -152,30 +153,51 @@ def quality_drift(
 
 
 def error_budget_at_risk(
-    auto_error: Estimate | None, error_budget: float, *, risk_share: float = 0.8
+    auto_error: Estimate | None,
+    error_budget: float,
+    *,
+    risk_share: float = 0.8,
+    period: BudgetEvidence | None = None,
 ) -> EarlyWarning | None:
-    """Critical when the audited auto error is above budget with confidence (lower bound > eps);
-    a warning when its point estimate reached `risk_share` of the budget."""
+    """Critical when the budget is broken; a warning when `auto_error`'s point estimate reached
+    `risk_share` of the budget.
+
+    Broken is decided by `period`, every audit to date under the recommendation's anytime-valid
+    test, when it is given (so the warning and the "stop" verdict always agree); without it, by
+    `auto_error`'s lower bound above the budget."""
+    if period is not None and period.broken:
+        return _budget_broken(period.estimate, error_budget)
     if auto_error is None:
         return None
-    params: dict[str, Param] = {
-        "error": round(auto_error.value, 4),
-        "lower_bound": round(auto_error.low, 4),
-        "budget": error_budget,
-    }
-    if auto_error.low > error_budget:
-        message = (
-            f"Error budget broken: auto-complete error is at least {auto_error.low:.2%} "
-            f"(budget {error_budget:.2%})."
-        )
-        return EarlyWarning("error_budget_broken", "critical", message, params)
+    if period is None and auto_error.low > error_budget:
+        return _budget_broken(auto_error, error_budget)
     if auto_error.value >= risk_share * error_budget:
         message = (
             f"Error budget at risk: auto-complete error {auto_error.value:.2%} "
             f"against a budget of {error_budget:.2%}."
         )
-        return EarlyWarning("error_budget_at_risk", "warning", message, params)
+        return EarlyWarning(
+            "error_budget_at_risk", "warning", message, _params(auto_error, error_budget)
+        )
     return None
+
+
+def _params(auto_error: Estimate, error_budget: float) -> dict[str, Param]:
+    return {
+        "error": round(auto_error.value, 4),
+        "lower_bound": round(auto_error.low, 4),
+        "budget": error_budget,
+    }
+
+
+def _budget_broken(auto_error: Estimate, error_budget: float) -> EarlyWarning:
+    message = (
+        f"Error budget broken: auto-complete error is at least {auto_error.low:.2%} "
+        f"(budget {error_budget:.2%})."
+    )
+    return EarlyWarning(
+        "error_budget_broken", "critical", message, _params(auto_error, error_budget)
+    )
 
 
 def autopilot_suspended(

@@ -31,10 +31,12 @@ def weekly_report_html(
     *,
     locale: str = DEFAULT_LOCALE,
     now: datetime | None = None,
+    base_url: str = "",
 ) -> str:
     """The self-contained HTML report of an ISO week in `locale`: KPIs from the start to that
     week's end, the recommendation then, and the warnings as of the week's end (or now, if
-    sooner)."""
+    sooner). A week not over at `now` is marked partial. Its links lead back into the app at
+    `base_url`, or relative to the app's root when it is empty (right when the app serves it)."""
     week = parse_week(week)
     monday, sunday = week_bounds(week)
     now = now or utcnow()
@@ -44,9 +46,10 @@ def weekly_report_html(
         week=week,
         monday=monday,
         sunday=sunday,
-        kpis=kpi_report(session, process, end=sunday),
+        kpis=kpi_report(session, process, end=sunday, now=now),
         warnings=process_warnings(session, process, now=as_of),
         generated_at=now,
+        base_url=base_url,
     )
     return render_weekly_report(report, locale=locale)
 

@@ -1,14 +1,18 @@
-"""Shapes the pages show, computed from service results: KPI cards and charts."""
+"""Shapes the pages show, computed from service results: KPI cards and charts.
+
+The dashboard shows the same numbers as the weekly report: the cards are the period's overall
+KPIs (the very estimates the recommendation judges), and the charts are the report's
+(`deshi.kpis.report.week_charts`). Each card names the definition it links to on the help page.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-from deshi.charts import Point
-from deshi.i18n import translations
-from deshi.kpis.charts import week_chart, week_series
-from deshi.kpis.models import KpiReport, Metric
+from deshi.kpis.definitions import help_link
+from deshi.kpis.models import BudgetPublic, KpiReport, Metric
+from deshi.kpis.report import week_charts
 
 __all__ = ["KpiCard", "charts", "kpi_cards"]
 
@@ -17,12 +21,19 @@ Kind = Literal["count", "percent", "seconds", "hours", "money", "ratio"]
 
 @dataclass(frozen=True, slots=True)
 class KpiCard:
-    """One number on the dashboard; `key` is stable (tests and CSS), `title` is a msgid."""
+    """One number on the dashboard; `key` is stable (tests, CSS and the help page's anchor),
+    `title` is a msgid, `budget` is set on the auto-complete error card only."""
 
     key: str
     title: str
     kind: Kind
     metric: Metric | None
+    budget: BudgetPublic | None = None
+
+    @property
+    def help(self) -> str:
+        """Where the card's definition is, on the help page."""
+        return help_link(self.key)
 
 
 def _n_(message: str) -> str:
@@ -34,13 +45,14 @@ def kpi_cards(report: KpiReport) -> list[KpiCard]:
     """The headline KPIs of the whole period, model to business."""
     k = report.overall
     items = Metric(value=k.items, low=k.items, high=k.items, n=k.items)
+    error, budget = k.model.auto_error, k.model.budget
     return [
         KpiCard("items", _n_("Items"), "count", items),
         KpiCard("reviews", _n_("Reviews"), "count", k.flywheel.reviews),
         KpiCard("accuracy", _n_("Agent accuracy"), "percent", k.model.accuracy),
         KpiCard("automation", _n_("Automation"), "percent", k.product.automation),
         KpiCard("acceptance", _n_("Suggestions accepted"), "percent", k.product.acceptance),
-        KpiCard("auto_error", _n_("Auto-complete error"), "percent", k.model.auto_error),
+        KpiCard("auto_error", _n_("Auto-complete error"), "percent", error, budget),
         KpiCard("handling", _n_("Handling time (s)"), "seconds", k.product.handling_seconds),
         KpiCard("hours_saved", _n_("Hours saved"), "hours", k.business.hours_saved),
         KpiCard("net_savings", _n_("Net savings"), "money", k.business.net_savings),
@@ -48,28 +60,5 @@ def kpi_cards(report: KpiReport) -> list[KpiCard]:
 
 
 def charts(report: KpiReport, locale: str) -> list[str]:
-    """SVG charts of accuracy and automation per ISO week, titled in the page's language."""
-    gettext = translations(locale).gettext
-    weeks = report.weeks
-    over_weeks = week_chart(weeks, locale=locale)
-
-    def share(value: float) -> str:
-        return f"{value:.0%}"
-
-    def chart(name: str, points: list[Point], title: str, y_label: str) -> str:
-        return over_weeks({name: points}, title=title, y_label=y_label, y_max=1.0, y_format=share)
-
-    return [
-        chart(
-            gettext("accuracy"),
-            week_series(weeks, lambda w: w.model.accuracy),
-            gettext("Learning curve: agent accuracy per week"),
-            gettext("accuracy"),
-        ),
-        chart(
-            gettext("automation"),
-            week_series(weeks, lambda w: w.product.automation),
-            gettext("Automation per week"),
-            gettext("auto-completed"),
-        ),
-    ]
+    """The weekly report's five charts, titled in the page's language; none without a week."""
+    return week_charts(report, locale) if report.weeks else []

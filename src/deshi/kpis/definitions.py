@@ -1,0 +1,152 @@
+"""What every number on the dashboard and in the weekly report means, in one place.
+
+The help page of the app (`/ui/help/metrics`) and the weekly report's "Metric definitions"
+section both render this list, so an owner reads the same sentence wherever a number appears;
+docs/kpis.md holds the same definitions with their formulas for developers. Each `key` is the
+anchor of the definition on the help page and, for the dashboard's cards, the card's key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deshi.i18n import translations
+
+__all__ = ["DEFINITIONS", "HELP_PATH", "Definition", "definitions", "help_link"]
+
+HELP_PATH = "/ui/help/metrics"
+
+
+def _n_(message: str) -> str:
+    """Mark a msgid for extraction; it is translated when rendered."""
+    return message
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """A metric's anchor, name and one-paragraph meaning (msgids, translated when shown)."""
+
+    key: str
+    name: str
+    text: str
+
+
+DEFINITIONS: tuple[Definition, ...] = (
+    Definition(
+        "recommendation",
+        _n_("Recommendation"),
+        _n_(
+            "Scale when, over at least the required weeks, net savings are positive with "
+            "confidence, the audits prove the error budget and acceptance meets the target; "
+            "stop when the audits break the budget or net savings are negative with confidence; "
+            "hold otherwise, saying what would change it. It judges the period the numbers show."
+        ),
+    ),
+    Definition(
+        "intervals",
+        _n_("Intervals and n"),
+        _n_(
+            "Each number comes with its interval at the process's confidence and n, the "
+            "observations behind it. A dash means it cannot be measured yet."
+        ),
+    ),
+    Definition("items", _n_("Items"), _n_("Items created in the period, in every arm.")),
+    Definition(
+        "reviews",
+        _n_("Reviews"),
+        _n_("Reviews completed in the period (accepted, corrected or escalated); counted."),
+    ),
+    Definition(
+        "accuracy",
+        _n_("Agent accuracy"),
+        _n_(
+            "Share of reviewed items where the agent's label equals the person's final label "
+            "(Wilson interval)."
+        ),
+    ),
+    Definition(
+        "automation",
+        _n_("Automation"),
+        _n_(
+            "Share of all items the agent completed alone; audited items count as not "
+            "automated (Wilson interval)."
+        ),
+    ),
+    Definition(
+        "acceptance",
+        _n_("Suggestions accepted"),
+        _n_(
+            "Share of the items reviewed with the agent's suggestion shown that the reviewer "
+            "accepted unchanged (Wilson interval); the recommendation compares it with the "
+            "owner's target."
+        ),
+    ),
+    Definition(
+        "auto_error",
+        _n_("Auto-complete error"),
+        _n_(
+            "Share of audited items the agent got wrong. Audits are a random, blind sample of "
+            "the items the agent would complete alone. Per week: Clopper-Pearson interval. Over "
+            "a period: bounds that stay valid however often they are read, as the autopilot's "
+            "monitor uses."
+        ),
+    ),
+    Definition(
+        "error_budget",
+        _n_("Error budget ε"),
+        _n_(
+            "The highest auto-complete error the owner accepts. The audits prove it when the "
+            "upper bound is at most ε and break it when the lower bound is above ε; each "
+            "error-free audit narrows the bound, and the recommendation says how many more "
+            "would prove it."
+        ),
+    ),
+    Definition(
+        "handling",
+        _n_("Handling time (s)"),
+        _n_(
+            "Mean human seconds per completed item, auto-completed items counting 0 "
+            "(t interval); per arm on the chart."
+        ),
+    ),
+    Definition(
+        "hours_saved",
+        _n_("Hours saved"),
+        _n_(
+            "Assisted and AI-led items × (mean human-only seconds − their mean seconds) ÷ 3,600, "
+            "against the human-only arm as the baseline (Welch interval)."
+        ),
+    ),
+    Definition(
+        "net_savings",
+        _n_("Net savings"),
+        _n_(
+            "Hours saved × hourly rate − cost of escaped errors − running cost, in the "
+            "process's currency; its interval combines the parts at their extremes."
+        ),
+    ),
+    Definition(
+        "escaped_errors",
+        _n_("Escaped errors"),
+        _n_(
+            "Auto-completed items × auto-complete error: wrong answers nobody checked, costed "
+            "at the cost per escaped error."
+        ),
+    ),
+    Definition(
+        "partial_week",
+        _n_("Partial week"),
+        _n_("A week that has not ended yet: its numbers cover the days so far."),
+    ),
+)
+
+
+def definitions(locale: str) -> list[Definition]:
+    """The definitions with their names and texts translated into `locale`."""
+    gettext = translations(locale).gettext
+    return [Definition(d.key, gettext(d.name), gettext(d.text)) for d in DEFINITIONS]
+
+
+def help_link(key: str, *, base_url: str = "") -> str:
+    """The address of one definition on the app's help page (relative without `base_url`)."""
+    return f"{base_url.rstrip('/')}{HELP_PATH}#{key}"
