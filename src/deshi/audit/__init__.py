@@ -1,6 +1,8 @@
 """The append-only, hash-chained audit log: `record_event` to append, `verify_chain` to check,
 `sign_head` and `check_anchor` to prove its length, `audit_departments` and `list_events` to read
-the events a principal may see.
+the events a principal may see (filtered: `deshi.audit.query`; named: `deshi.audit.names`), and
+`export_events` / `verify_export` to take a filtered range away with the proof that checks it
+(`deshi.audit.export`).
 
 Why a keyed chain rather than signed checkpoints. Someone who can write to the database can
 rewrite an event and recompute every later SHA-256, and the plain chain still verifies. Two
@@ -40,22 +42,46 @@ from deshi.audit.anchor import (
     sign_head_for,
 )
 from deshi.audit.checkpoint import remember_verified, verify_and_remember, verify_incrementally
+from deshi.audit.export import (
+    EXPORT_FORMAT,
+    ExportCheck,
+    ExportProof,
+    check_against_log,
+    export_events,
+    read_export,
+    verify_export,
+)
 from deshi.audit.keys import AuditKeyring, key_id_of, keyring_of
-from deshi.audit.listing import audit_departments, list_events
+from deshi.audit.listing import EventPage, audit_departments, list_events, page_events
+from deshi.audit.names import Names, names_for
+from deshi.audit.query import EventFilter, EventPageQuery, ExportQuery
 from deshi.audit.service import ObjectRef, VerifyResult, record_event, snapshot, verify_chain
 
 __all__ = [
     "ANCHOR_FORMAT",
+    "EXPORT_FORMAT",
     "Anchor",
     "AuditKeyring",
+    "EventFilter",
+    "EventPage",
+    "EventPageQuery",
+    "ExportCheck",
+    "ExportProof",
+    "ExportQuery",
+    "Names",
     "ObjectRef",
     "VerifyResult",
     "audit_departments",
+    "check_against_log",
     "check_anchor",
+    "export_events",
     "key_id_of",
     "keyring_of",
     "list_events",
+    "names_for",
+    "page_events",
     "parse_anchor",
+    "read_export",
     "record_event",
     "remember_verified",
     "sign_head",
@@ -63,5 +89,6 @@ __all__ = [
     "snapshot",
     "verify_and_remember",
     "verify_chain",
+    "verify_export",
     "verify_incrementally",
 ]

@@ -1,4 +1,4 @@
-"""The UI's pages: sign in and out, home, process dashboard, item lineage, audit log.
+"""The UI's pages: sign in and out, home, process dashboard, item lineage (the audit log: `audit`).
 
 Each route parses, calls a service and renders a template; the reviewer workbench's fetch
 endpoints live in `workbench`. `/processes/{id}` and `/items/{id}` are the API's paths too:
@@ -11,22 +11,16 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 
-from deshi.audit import (
-    audit_departments,
-    keyring_of,
-    list_events,
-    sign_head_for,
-    verify_and_remember,
-)
 from deshi.auth.service import authenticate_password
 from deshi.db.tables import Process
 from deshi.errors import AuthenticationFailed
 from deshi.i18n import LOCALES
 from deshi.items.service import get_item
 from deshi.kpis.context import parse_week
+from deshi.kpis.definitions import HELP_PATH, definitions
 from deshi.kpis.kpi_report import kpi_report_for
 from deshi.kpis.process_warnings import warnings_for
 from deshi.kpis.records import iso_week
@@ -34,7 +28,6 @@ from deshi.kpis.weekly_report import weekly_report_html_for
 from deshi.permissions import Action, Principal, can
 from deshi.processes.service import get_process_for, list_processes_for
 from deshi.web.deps import (
-    FactoryDep,
     LoginThrottleDep,
     PasswordHasherDep,
     SessionDep,
@@ -42,7 +35,7 @@ from deshi.web.deps import (
     now_of,
 )
 from deshi.web.page_headers import page_headers
-from deshi.web.params import PathId, QueryId
+from deshi.web.params import PathId
 from deshi.web.ui import views
 from deshi.web.ui.deps import CsrfDep, ViewerDep, page_locale, render, sessions_of
 from deshi.web.ui.session import LANG_COOKIE, SessionData
@@ -180,6 +173,22 @@ def dashboard(process_id: PathId, request: Request, viewer: ViewerDep, db: Sessi
         warnings=warnings_for(db, viewer.principal, process_id),
         week=iso_week(datetime.now(UTC)),
         can_review=can(viewer.principal, Action.REVIEW, process.department_id),
+        definitions={d.key: d for d in definitions(viewer.locale)},
+        help_url=HELP_PATH,
+    )
+
+
+@router.get(HELP_PATH, response_class=HTMLResponse)
+def metrics_help(request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+    """What every number on the dashboard and in the weekly report means (one source:
+    `deshi.kpis.definitions`)."""
+    return render(
+        request,
+        "metrics_help.html",
+        locale=viewer.locale,
+        viewer=viewer,
+        processes=list_processes_for(db, principal=viewer.principal),
+        definitions=definitions(viewer.locale),
     )
 
 
@@ -205,43 +214,3 @@ def item_page(item_id: PathId, request: Request, viewer: ViewerDep, db: SessionD
     return render(
         request, "item.html", locale=viewer.locale, viewer=viewer, item=item, process=process
     )
-
-
-@router.get("/audit", response_class=HTMLResponse)
-def audit_log(
-    request: Request,
-    viewer: ViewerDep,
-    factory: FactoryDep,
-    before: QueryId = None,
-) -> Response:
-    """The newest audit events of the viewer's departments (50 a page; every event for a
-    workspace admin) and whether the hash chain verifies: incrementally, from the remembered
-    verified prefix on, read-only; the prefix is remembered after, in its own short transaction
-    (no write lock is held while hashing)."""
-    departments = audit_departments(viewer.principal)
-    with factory() as db:
-        events = list_events(db, departments=departments, before=before, limit=50)
-        keyed = keyring_of(db).current is not None
-    chain = verify_and_remember(factory)  # hashes only the events after the verified prefix
-    return render(
-        request,
-        "audit.html",
-        locale=viewer.locale,
-        viewer=viewer,
-        events=events,
-        scoped=departments is not None,
-        chain=chain,
-        can_anchor=keyed and chain.ok,
-        older=events[-1].seq if len(events) == 50 and events[-1].seq > 1 else None,
-    )
-
-
-@router.get("/audit/anchor.json")
-def audit_anchor(viewer: ViewerDep, factory: FactoryDep) -> Response:
-    """The audit log's signed head as an anchor file to download (what GET /audit/head
-    answers), for `deshi audit verify --anchor FILE`."""
-    with factory() as db:
-        anchor = sign_head_for(db, viewer.principal)
-    download = f'attachment; filename="deshi-audit-anchor-{anchor.seq}.json"'
-    headers = {"Content-Disposition": download, "Cache-Control": "no-store"}
-    return JSONResponse(anchor.to_json(), headers=headers)
