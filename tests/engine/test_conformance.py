@@ -33,6 +33,7 @@ from deshi.engine.featurize import (
     Matrix,
     TfidfFeaturizer,
 )
+from deshi.engine.featurize_multilingual import E5Featurizer, MultilingualFeaturizer
 from deshi.engine.serialize import dump_model, load_model
 from deshi.engine.types import Policy
 from fakes import CentroidDecider
@@ -44,6 +45,9 @@ needs_embeddings = pytest.mark.skipif(
 
 FEATURIZERS = [
     pytest.param(TfidfFeaturizer, id="tfidf"),
+    pytest.param(lambda: TfidfFeaturizer(words="sudachi"), id="ja-words"),
+    pytest.param(MultilingualFeaturizer, id="multilingual"),
+    pytest.param(E5Featurizer, id="e5"),
     pytest.param(HybridFeaturizer, id="embeddings", marks=needs_embeddings),
     pytest.param(EmbeddingFeaturizer, id="sentence-embeddings", marks=needs_embeddings),
 ]
@@ -54,6 +58,8 @@ DECIDERS = [
 # The agent's featurizers, by the names a process's setting takes.
 AGENT_FEATURIZERS = [
     pytest.param("tfidf", id="tfidf"),
+    pytest.param("ja_words", id="ja_words"),
+    pytest.param("multilingual", id="multilingual"),
     pytest.param("embeddings", id="embeddings", marks=needs_embeddings),
 ]
 

@@ -22,6 +22,8 @@ class FakeRetrainReport:
     promoted: bool
     version: int
     seconds: float = 0.0
+    threshold: float | None = None
+    expected_automation: float = 0.0
 
 
 @dataclass
@@ -70,7 +72,8 @@ class FakeAgent:
     def retrain(self) -> FakeRetrainReport:
         self.version += 1
         self.labelled_since_retrain = 0
-        return FakeRetrainReport(promoted=True, version=self.version)
+        threshold = 0.5 + self.version / 100
+        return FakeRetrainReport(promoted=True, version=self.version, threshold=threshold)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from rich.table import Table
 from typer.core import TyperCommand
 
 from deshi.engine import DEFAULT_POLICY, Policy, PolicyError
+from deshi.engine.types import FEATURIZER_NAMES
 from deshi.errors import ValidationFailed
 from deshi.i18n import DEFAULT_LOCALE, parse_locale
 from deshi.sim.backtest import (
@@ -86,7 +87,16 @@ def backtest(
     report_out: Annotated[
         Path | None, typer.Option("--report", help="Write a self-contained HTML report here.")
     ] = None,
-    featurizer: Annotated[str, typer.Option(help="tfidf or embeddings.")] = "tfidf",
+    featurizer: Annotated[
+        str, typer.Option(help="tfidf, ja_words, multilingual or embeddings (docs/engine.md).")
+    ] = "tfidf",
+    history: Annotated[
+        Path | None,
+        typer.Option(
+            help="Labelled history (same columns), taken in as reviewed items and trained on "
+            "before the stream is replayed as live."
+        ),
+    ] = None,
     window: Annotated[int, typer.Option(help="Items per window of the learning curve.")] = 500,
     lang: Annotated[
         str, typer.Option(help="Language of the summary and the HTML report: en or ja.")
@@ -107,11 +117,12 @@ def backtest(
         )
         dataset = _load(path, bundled, text_col, label_col)
         stream = dataset.shuffled(shuffle_seed).head(limit).require_backtestable()
+        past = _load_history(history, text_col, label_col)
     except ValueError as error:
         _fail(str(error))
     if shuffle_seed is None and stream.grouped_by_label:
         typer.echo(_GROUPED_WARNING, err=True)
-    result = _run_with_progress(stream, settings)
+    result = _run_with_progress(stream, settings, past)
     console = Console()
     console.print(_summary_table(result, locale))
     verdict = budget_verdict(result, locale=locale)
@@ -135,8 +146,9 @@ def _policy(error_budget: float, confidence: float, audit_rate: float) -> Policy
 
 def _check_options(featurizer: str, window: int, limit: int | None) -> None:
     """Raise ValueError, naming the option, for values out of range."""
-    if featurizer not in ("tfidf", "embeddings"):
-        raise ValueError(f"--featurizer must be 'tfidf' or 'embeddings', got {featurizer!r}")
+    if featurizer not in FEATURIZER_NAMES:
+        names = ", ".join(repr(name) for name in FEATURIZER_NAMES)
+        raise ValueError(f"--featurizer must be one of {names}, got {featurizer!r}")
     if window < 1:
         raise ValueError(f"--window must be at least 1, got {window}")
     if limit is not None and limit < 1:
@@ -173,8 +185,21 @@ def _load(
     return load_dataset(path, text_col=text_col, label_col=label_col)
 
 
-def _run_with_progress(stream: Dataset, settings: BacktestSettings) -> BacktestResult:
-    """Run the backtest under a Rich progress bar on stderr."""
+def _load_history(path: Path | None, text_col: str | None, label_col: str | None) -> Dataset | None:
+    """The history file, read with the stream's columns, its case ids kept apart from the
+    stream's (both number their rows from 1)."""
+    if path is None:
+        return None
+    if text_col is None or label_col is None:
+        raise ValueError("--text-col and --label-col are required with --history")
+    loaded = load_dataset(path, text_col=text_col, label_col=label_col)
+    return loaded.renamed("history-").require_backtestable()
+
+
+def _run_with_progress(
+    stream: Dataset, settings: BacktestSettings, history: Dataset | None = None
+) -> BacktestResult:
+    """Run the backtest under a Rich progress bar on stderr (the history is taken in first)."""
     columns = (
         TextColumn("[bold]backtest"),
         BarColumn(),
@@ -192,7 +217,7 @@ def _run_with_progress(stream: Dataset, settings: BacktestSettings) -> BacktestR
             automation = f"{step.automation_rate:.1%}"
             progress.update(task, completed=step.done, speed=speed, automation=automation)
 
-        return run_backtest(stream, settings=settings, on_progress=show)
+        return run_backtest(stream, settings=settings, history=history, on_progress=show)
 
 
 def _summary_table(result: BacktestResult, locale: str) -> Table:

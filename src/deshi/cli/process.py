@@ -56,7 +56,11 @@ def create(
     name: str = typer.Option(..., "--name", help="The process's name."),
     labels: str = typer.Option("", "--labels", help=LABELS_HELP),
     description: str = typer.Option("", "--description", help="What the process decides."),
-    featurizer: str = typer.Option("tfidf", "--featurizer", help="tfidf or embeddings."),
+    featurizer: str = typer.Option(
+        "tfidf",
+        "--featurizer",
+        help="tfidf, ja_words, multilingual or embeddings (docs/engine.md).",
+    ),
     error_budget: float | None = typer.Option(None, "--error-budget", help="ε, e.g. 0.01."),
     confidence: float | None = typer.Option(None, "--confidence", help="1 − δ, e.g. 0.95."),
     audit_rate: float | None = typer.Option(None, "--audit-rate", help="e.g. 0.05."),
@@ -150,7 +154,9 @@ def update(
     arms: str | None = typer.Option(
         None, "--arms", help='Arm shares as JSON, e.g. \'{"human_only": 0.1, "ai_led": 0.9}\'.'
     ),
-    featurizer: str | None = typer.Option(None, "--featurizer", help="tfidf or embeddings."),
+    featurizer: str | None = typer.Option(
+        None, "--featurizer", help="tfidf, ja_words, multilingual or embeddings (docs/engine.md)."
+    ),
     new_labels: str | None = typer.Option(
         None, "--new-labels", help="Who may add a label by answering a review: reviewers or owners."
     ),

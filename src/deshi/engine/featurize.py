@@ -1,7 +1,8 @@
 """Featurizers: text → L2-normalised vectors, so a dot product is a cosine similarity.
 
-The default needs no tokenizer: word n-grams catch whole terms in space-separated languages and
-character n-grams catch the rest, including Japanese, where words are not separated by spaces.
+The default needs no extra: word n-grams catch whole terms and character n-grams catch the rest.
+Words are split at spaces, except where the texts are mostly Japanese, which writes no spaces:
+there Sudachi (whose dictionary ships in a wheel) splits them (`WordSplit`, docs/engine.md).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import threading
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, ClassVar, Protocol
+from functools import lru_cache
+from typing import Any, ClassVar, Literal, Protocol, Self
 
 import numpy as np
 from scipy import sparse
@@ -21,6 +23,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from deshi.engine.heap import large_blocks_returned, release_free_heap
+from deshi.engine.japanese import contains_japanese, word_tokens
+from deshi.engine.types import FEATURIZER_NAMES
 
 Matrix = Any  # scipy.sparse.csr_matrix or a dense numpy array, rows L2-normalised
 
@@ -55,8 +59,41 @@ def normalise(text: str) -> str:
     return text.lower().translate(_PUNCTUATION)
 
 
+# How a TfidfFeaturizer finds words: at spaces, with Sudachi, or (auto) by the fitted texts.
+WordSplit = Literal["auto", "spaces", "sudachi"]
+# "auto" splits with Sudachi when at least this share of the fitted texts holds kana or kanji.
+JAPANESE_SHARE = 0.3
+
+
+def japanese_share(texts: Sequence[str]) -> float:
+    """Share of the texts that hold kana or kanji (0 for none)."""
+    return sum(map(contains_japanese, texts)) / len(texts) if texts else 0.0
+
+
+def resolve_words(words: WordSplit, texts: Sequence[str]) -> WordSplit:
+    """The split "auto" stands for on these texts; an explicit split stays as it is."""
+    if words != "auto":
+        return words
+    return "sudachi" if japanese_share(texts) >= JAPANESE_SHARE else "spaces"
+
+
+@lru_cache(maxsize=50_000)  # a retrain re-vectorises every remembered text (≈ 1 KB each)
+def _sudachi_words(text: str) -> tuple[str, ...]:
+    return tuple(word_tokens(text))
+
+
+def sudachi_words(text: str) -> list[str]:
+    """Sudachi's words of a (normalised) text, cached: the word vectorizer's tokenizer."""
+    return list(_sudachi_words(text))
+
+
 class TfidfFeaturizer:
     """Word 1–2-gram plus character 2–4-gram TF-IDF (within word boundaries), sublinear tf.
+
+    Words are split at spaces or by Sudachi (`words`; "auto" picks at `fit`, by the texts).
+    Split at spaces, a Japanese clause is one "word" that no other text shares: half of every
+    vector was then a private token, which capped the cosine of two different texts at 0.5 and
+    let the decider learn items by heart (docs/engine.md, "Japanese").
 
     scikit-learn learns the vocabularies and idf weights; `transform` builds the same matrix
     about three times faster. Character n-grams never cross a word boundary, so a text's
@@ -69,14 +106,18 @@ class TfidfFeaturizer:
     name = "tfidf"
     word_cache_size = 200_000  # distinct words whose n-gram ids are kept (a few hundred bytes each)
 
-    def __init__(self, *, max_char_ngram: int = 4, min_df: int = 1) -> None:
+    def __init__(
+        self, *, max_char_ngram: int = 4, min_df: int = 1, words: WordSplit = "auto"
+    ) -> None:
         self.max_char_ngram = max_char_ngram
         self.min_df = min_df
+        self.words: WordSplit = words  # resolved to "spaces" or "sudachi" by `fit`
         self._word: TfidfVectorizer | None = None
         self._char: TfidfVectorizer | None = None
         self._char_ids: dict[str, np.ndarray] = {}
 
     def fit(self, texts: Sequence[str]) -> TfidfFeaturizer:
+        self.words = resolve_words(self.words, texts)
         self._word, self._char = self._vectorizers()
         self._word.fit(texts)
         self._char.fit(texts)
@@ -88,6 +129,8 @@ class TfidfFeaturizer:
         word = TfidfVectorizer(
             sublinear_tf=True, ngram_range=(1, 2), min_df=self.min_df, preprocessor=normalise
         )
+        if self.words == "sudachi":
+            word.set_params(tokenizer=sudachi_words, token_pattern=None, lowercase=False)
         char = TfidfVectorizer(
             sublinear_tf=True,
             analyzer="char_wb",
@@ -151,6 +194,7 @@ class TfidfFeaturizer:
         return {
             "max_char_ngram": self.max_char_ngram,
             "min_df": self.min_df,
+            "words": self.words,
             "word": _vectorizer_state(self._word) if fitted else None,
             "char": _vectorizer_state(self._char) if fitted else None,
         }
@@ -158,7 +202,11 @@ class TfidfFeaturizer:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> TfidfFeaturizer:
         """The featurizer `to_state` describes; it transforms exactly as the original did."""
-        featurizer = cls(max_char_ngram=state["max_char_ngram"], min_df=state["min_df"])
+        featurizer = cls(
+            max_char_ngram=state["max_char_ngram"],
+            min_df=state["min_df"],
+            words=state.get("words", "spaces"),  # stored before Sudachi: split at spaces
+        )
         if state["word"] is not None and state["char"] is not None:
             featurizer._word, featurizer._char = featurizer._vectorizers()
             _restore_vectorizer(featurizer._word, state["word"])
@@ -296,8 +344,19 @@ class EmbeddingFeaturizer:
         return cls(batch_size=state["batch_size"])
 
 
-class HybridFeaturizer:
-    """Sentence embeddings side by side with the default n-grams: the `embeddings` featurizer.
+class SentenceFeaturizer(Protocol):
+    """The sentence half of a side-by-side featurizer: dense rows, storable."""
+
+    def fit(self, texts: Sequence[str]) -> Any: ...
+
+    def transform(self, texts: Sequence[str]) -> Matrix: ...
+
+    def to_state(self) -> dict[str, Any]: ...
+
+
+class SideBySideFeaturizer:
+    """Sentence embeddings side by side with the default n-grams; subclasses name the sentence
+    model (`sentence_type`).
 
     Each half carries half of a row's squared length, so a cosine is the mean of the two cosines.
     The embeddings know that "my card has not arrived" and "where is my card" ask the same; the
@@ -306,14 +365,15 @@ class HybridFeaturizer:
     (docs/benchmarks-history.md, "Why MiniLM ⊕ TF-IDF").
     """
 
-    name = "embeddings"
+    name: str
+    sentence_type: ClassVar[Any]  # a SentenceFeaturizer class with `from_state`
     half = float(np.sqrt(0.5))  # each half's weight
 
     def __init__(self) -> None:
         self.ngrams = TfidfFeaturizer()
-        self.sentences = EmbeddingFeaturizer()
+        self.sentences: SentenceFeaturizer = self.sentence_type()
 
-    def fit(self, texts: Sequence[str]) -> HybridFeaturizer:
+    def fit(self, texts: Sequence[str]) -> Self:
         self.ngrams.fit(texts)
         self.sentences.fit(texts)
         return self
@@ -326,12 +386,19 @@ class HybridFeaturizer:
         return {"ngrams": self.ngrams.to_state(), "sentences": self.sentences.to_state()}
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> HybridFeaturizer:
+    def from_state(cls, state: dict[str, Any]) -> Self:
         """The featurizer `to_state` describes."""
         featurizer = cls()
         featurizer.ngrams = TfidfFeaturizer.from_state(state["ngrams"])
-        featurizer.sentences = EmbeddingFeaturizer.from_state(state["sentences"])
+        featurizer.sentences = cls.sentence_type.from_state(state["sentences"])
         return featurizer
+
+
+class HybridFeaturizer(SideBySideFeaturizer):
+    """MiniLM sentence embeddings beside the n-grams: the `embeddings` featurizer (English)."""
+
+    name = "embeddings"
+    sentence_type = EmbeddingFeaturizer
 
 
 def side_by_side(ngrams: sparse.csr_matrix, sentences: np.ndarray) -> sparse.csr_matrix:
@@ -354,7 +421,7 @@ def side_by_side(ngrams: sparse.csr_matrix, sentences: np.ndarray) -> sparse.csr
     data[~is_sentence], indices[~is_sentence] = ngrams.data, ngrams.indices
     data[is_sentence] = sentences.ravel()
     indices[is_sentence] = np.tile(np.arange(width, dtype=index_type) + ngrams.shape[1], n)
-    data *= HybridFeaturizer.half
+    data *= SideBySideFeaturizer.half
     return sparse.csr_matrix((data, indices, indptr), shape=(n, ngrams.shape[1] + width))
 
 
@@ -373,9 +440,17 @@ def missing_extra(name: str) -> str | None:
 
 
 def make_featurizer(name: str) -> Featurizer:
-    """Build a featurizer by its configured name."""
+    """Build a featurizer by its configured name (one of FEATURIZER_NAMES)."""
     if name == "tfidf":
         return TfidfFeaturizer()
+    if name == "ja_words":
+        return TfidfFeaturizer(words="sudachi")
     if name == "embeddings":
         return HybridFeaturizer()
-    raise ValueError(f"unknown featurizer {name!r} (expected 'tfidf' or 'embeddings')")
+    if name == "multilingual":
+        # Imported here: that module builds on this one.
+        from deshi.engine.featurize_multilingual import MultilingualFeaturizer
+
+        return MultilingualFeaturizer()
+    names = ", ".join(FEATURIZER_NAMES)
+    raise ValueError(f"unknown featurizer {name!r} (expected one of {names})")

@@ -28,6 +28,7 @@ import numpy as np
 
 from deshi.engine.confidence import ConfidenceModel
 from deshi.engine.featurize import EmbeddingFeaturizer, HybridFeaturizer, TfidfFeaturizer
+from deshi.engine.featurize_multilingual import E5Featurizer, MultilingualFeaturizer
 from deshi.engine.learn import LinearDecider
 from deshi.engine.model import CalibrationData, TrainedModel
 from deshi.engine.policy import Calibration, RegionTest
@@ -94,6 +95,8 @@ def register_kind(kind: str, cls: type[Component]) -> None:
 register_kind("tfidf", TfidfFeaturizer)
 register_kind("embeddings", HybridFeaturizer)
 register_kind("sentence-embeddings", EmbeddingFeaturizer)
+register_kind("multilingual", MultilingualFeaturizer)
+register_kind("e5", E5Featurizer)
 register_kind("linear-svm", LinearDecider)
 register_kind("logistic-confidence", ConfidenceModel)
 

@@ -199,12 +199,17 @@ class Policy:
 DEFAULT_POLICY: Final = Policy()
 
 
+# The featurizers an agent can use, by name (deshi.engine.featurize.make_featurizer builds them;
+# deshi.domain.FeaturizerName mirrors them for processes).
+FEATURIZER_NAMES: Final = ("tfidf", "ja_words", "embeddings", "multilingual")
+
+
 @dataclass(frozen=True, slots=True)
 class AgentConfig:
     """Process-owner settings and engine knobs. Constructing it validates it."""
 
     policy: Policy = DEFAULT_POLICY  # ε, 1 − δ and the audit rate
-    featurizer: str = "tfidf"  # "tfidf" or "embeddings"
+    featurizer: str = "tfidf"  # one of FEATURIZER_NAMES
     sensitive_labels: frozenset[str] = field(default_factory=frozenset)
     retrain_every: int = 200  # new labelled items that trigger a retrain
     seed: int = 0
@@ -213,7 +218,8 @@ class AgentConfig:
     def __post_init__(self) -> None:
         if self.training_threads is not None and self.training_threads < 1:
             raise ValueError(f"training_threads must be >= 1, got {self.training_threads}")
-        if self.featurizer not in ("tfidf", "embeddings"):
-            raise ValueError(f"featurizer must be 'tfidf' or 'embeddings', got {self.featurizer!r}")
+        if self.featurizer not in FEATURIZER_NAMES:
+            names = ", ".join(repr(name) for name in FEATURIZER_NAMES)
+            raise ValueError(f"featurizer must be one of {names}, got {self.featurizer!r}")
         if self.retrain_every < 1:
             raise ValueError(f"retrain_every must be >= 1, got {self.retrain_every}")

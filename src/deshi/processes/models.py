@@ -24,7 +24,11 @@ __all__ = [
 ]
 
 
-_FEATURIZER = "tfidf (default), or embeddings: refused unless the `embeddings` extra is installed."
+_FEATURIZER = (
+    "tfidf (default: n-grams, Japanese words by Sudachi when most texts are Japanese), ja_words"
+    " (Sudachi words always), multilingual (multilingual-e5 embeddings beside the n-grams), or"
+    " embeddings (MiniLM, English): refused unless the `embeddings` extra is installed."
+)
 _RULE_OPS = frozenset({">", ">=", "<", "<=", "==", "!=", "in", "contains"})
 _ARMS = ", ".join(arm.value for arm in Arm)
 ARM_SHARES_TOLERANCE = 1e-6  # shares are typed by people: 0.1 + 0.2 + 0.7 is not exactly 1.0

@@ -4,6 +4,10 @@ Each item is decided by the agent as it stands at that moment. Items routed to r
 are answered by a simulated reviewer who gives the true label, and the agent learns from them
 exactly as in production; auto-completed items teach nothing (recorded with label=None). Because
 the simulation knows the truth of auto-completed items, their realized error is exact.
+
+With a history (`run_backtest(..., history=...)`, `deshi backtest LIVE --history HISTORY`), the
+agent first takes the history in as reviewed items, retrains once on it (the warm start), and
+only then is the live stream replayed; the figures are the live stream's.
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ __all__ = [
     "BacktestProgress",
     "BacktestResult",
     "BacktestSettings",
+    "HistoryStats",
     "WindowStats",
     "run_backtest",
+    "take_in_history",
 ]
 
 BOUND_CONFIDENCE = 0.95  # level of the reported one-sided upper bound on the auto error
@@ -35,6 +41,12 @@ class RetrainReport(Protocol):
 
     @property
     def promoted(self) -> bool: ...
+
+    @property
+    def threshold(self) -> float | None: ...
+
+    @property
+    def expected_automation(self) -> float: ...
 
 
 class BacktestAgent(Protocol):
@@ -156,6 +168,8 @@ class BacktestResult:
     labels: tuple[str, ...] = ()
     skipped_blank: int = 0
     skipped_unlabelled: int = 0
+    first_auto_index: int | None = None  # 0-based stream position of the first auto-completion
+    history: HistoryStats | None = None  # the warm start, when a history was taken in first
 
     @property
     def automation_rate(self) -> float:
@@ -228,7 +242,34 @@ class BacktestResult:
             "seed": settings.seed,
             "featurizer": settings.featurizer,
             "window": settings.window,
+            "first_auto_index": self.first_auto_index,
+            # TODO(issue #22 point 3): the label audit's figures over the history belong here;
+            # the label audit is another engineer's work and is not wired in yet.
+            "history": self.history.to_dict() if self.history is not None else None,
             "windows": [window.to_dict() for window in self.windows],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryStats:
+    """What the warm start took in and what the retrain on it certified."""
+
+    source: str
+    items: int
+    labels: int
+    threshold: float | None  # certified on the history; None = no threshold passed
+    expected_automation: float  # share of the history at or above that threshold
+    seconds: float  # taking the history in and retraining on it
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures."""
+        return {
+            "source": self.source,
+            "items": self.items,
+            "labels": self.labels,
+            "threshold": self.threshold,
+            "expected_automation": self.expected_automation,
+            "seconds": self.seconds,
         }
 
 
@@ -265,9 +306,12 @@ class _Replay:
     closed: list[WindowStats] = field(default_factory=list)
     retrains: int = 0
     promotions: int = 0
+    first_auto_index: int | None = None
 
     def add(self, decision: Decision, truth: str) -> None:
         """Count one decided item in the totals and in the open window."""
+        if self.first_auto_index is None and decision.route is Route.AUTO:
+            self.first_auto_index = self.total.items
         self.total.add(decision, truth)
         self.window.add(decision, truth)
 
@@ -293,19 +337,23 @@ def run_backtest(
     *,
     settings: BacktestSettings,
     agent: BacktestAgent | None = None,
+    history: Dataset | None = None,
     on_progress: ProgressCallback | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> BacktestResult:
-    """Replay the dataset's items in order through `agent` (a fresh engine Agent by default).
+    """Replay the dataset's items in order through `agent` (a fresh engine Agent by default),
+    after taking in `history` (if given) as reviewed items and retraining on it.
 
-    Never prints; `on_progress` is called after every item.
+    Never prints; `on_progress` is called after every live item.
     """
     agent = agent if agent is not None else _engine_agent(settings)
     items = dataset.items
     replay = _Replay()
     started = clock()
-    if settings.featurizer == "embeddings":  # embed the stream in batches; counted in the time
-        _warm_embeddings([item.text for item in items])
+    past = history.items if history is not None else ()
+    # Embed the texts in batches up front (embeddings depend on no other item); counted in the time.
+    _warm_embeddings(settings.featurizer, [item.text for item in (*past, *items)])
+    warm_start = take_in_history(agent, history, clock=clock) if history is not None else None
     for position, item in enumerate(items, start=1):
         decision = _replay_one(agent, item, replay)
         if position % settings.window == 0 or position == len(items):
@@ -315,11 +363,42 @@ def run_backtest(
                 BacktestProgress(position, len(items), replay.total.auto, clock() - started)
             )
     seconds = clock() - started
-    return _result(dataset, settings, replay, seconds)
+    return _result(dataset, settings, replay, seconds, warm_start)
+
+
+def take_in_history(
+    agent: BacktestAgent, history: Dataset, *, clock: Callable[[], float] = time.perf_counter
+) -> HistoryStats:
+    """Record every history item as reviewed (a person gave its label), then retrain once: the
+    threshold the live stream starts with is certified on the history, cross-fitted."""
+    started = clock()
+    for item in history.items:
+        agent.record(
+            Observation(
+                case_id=item.case_id,
+                text=item.text,
+                route=Route.REVIEW,
+                label=item.label,
+                audit_rate=1.0,  # a reviewed item was labelled for certain
+            )
+        )
+    report = agent.retrain()
+    return HistoryStats(
+        source=history.source,
+        items=len(history.items),
+        labels=len(history.labels),
+        threshold=report.threshold,
+        expected_automation=report.expected_automation,
+        seconds=clock() - started,
+    )
 
 
 def _result(
-    dataset: Dataset, settings: BacktestSettings, replay: _Replay, seconds: float
+    dataset: Dataset,
+    settings: BacktestSettings,
+    replay: _Replay,
+    seconds: float,
+    history: HistoryStats | None = None,
 ) -> BacktestResult:
     """Freeze a finished replay into its result."""
     total = replay.total
@@ -339,6 +418,8 @@ def _result(
         labels=dataset.labels,
         skipped_blank=dataset.skipped_blank_text,
         skipped_unlabelled=dataset.skipped_blank_label,
+        first_auto_index=replay.first_auto_index,
+        history=history,
     )
 
 
@@ -363,11 +444,16 @@ def _replay_one(agent: BacktestAgent, item: LabelledItem, replay: _Replay) -> De
     return decision
 
 
-def _warm_embeddings(texts: list[str]) -> None:
+def _warm_embeddings(featurizer: str, texts: list[str]) -> None:
     """Embeddings do not depend on other items, so computing them up front leaks nothing."""
-    from deshi.engine.featurize import EmbeddingFeaturizer
+    if featurizer == "embeddings":
+        from deshi.engine.featurize import EmbeddingFeaturizer
 
-    EmbeddingFeaturizer().warm(texts)
+        EmbeddingFeaturizer().warm(texts)
+    elif featurizer == "multilingual":
+        from deshi.engine.featurize_multilingual import E5Featurizer
+
+        E5Featurizer().transform(texts)
 
 
 def _engine_agent(settings: BacktestSettings) -> BacktestAgent:

@@ -93,6 +93,12 @@ class Dataset:
             return self
         return replace(self, items=self.items[:limit])
 
+    def renamed(self, prefix: str) -> Dataset:
+        """The same items with `prefix` before each case id (history and live rows both start
+        at "row-1", and the agent keys audits and folds by case id)."""
+        items = tuple(replace(item, case_id=f"{prefix}{item.case_id}") for item in self.items)
+        return replace(self, items=items)
+
     def require_backtestable(self) -> Dataset:
         """Return self, or raise DatasetError when there are no items or only one label."""
         if not self.items:
