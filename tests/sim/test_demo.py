@@ -22,7 +22,11 @@ from deshi.audit import verify_chain
 from deshi.auth.service import authenticate_password
 from deshi.cli.main import app
 from deshi.db import create_db_engine, make_session_factory
-from deshi.db.tables import Item, ModelVersion, Review
+from deshi.db.tables import Item, KnowledgeDocument, ModelVersion, Process, Review
+from deshi.drafting.extractive import ExtractiveDrafter
+from deshi.drafting.models import DraftRequest
+from deshi.drafting.service import draft_reply
+from deshi.knowledge import KnowledgeIndex
 from deshi.sim.demo_timing import (
     MEDIAN_SECONDS,
     arrival_times,
@@ -47,16 +51,22 @@ class DemoRun:
 
 
 def _run(workspace: Path, *args: str) -> Result:
-    command = ["demo", "--workspace", str(workspace), "--no-serve", *args]
+    """`deshi demo` without serving; no imported history unless `args` ask for it."""
+    history = [] if "--history" in args else ["--history", "0"]
+    command = ["demo", "--workspace", str(workspace), "--no-serve", *history, *args]
     return CliRunner().invoke(app, command)
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
-    """One small demo (3 weeks × 60 items) shared by the tests of this module."""
+    """One small demo (600 items of history, then 3 weeks × 60 items) shared by the tests of
+    this module."""
     root = tmp_path_factory.mktemp("demo")
     out = root / "summary.json"
-    result = _run(root / "ws", "--weeks", "3", "--items-per-week", "60", "--json", str(out))
+    result = _run(
+        root / "ws", "--weeks", "3", "--items-per-week", "60", "--history", "600",
+        "--json", str(out),
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     return DemoRun(root / "ws", result, json.loads(out.read_text(encoding="utf-8")))
 
@@ -70,11 +80,18 @@ def session(demo: DemoRun) -> Iterator[Session]:
 
 
 def test_items_fall_in_three_distinct_past_iso_weeks(demo: DemoRun, session: Session) -> None:
-    created = list(session.scalars(select(Item.created_at)))
+    live = select(Item.created_at).where(Item.origin == "live")
+    created = list(session.scalars(live))
     weeks = {"{}-W{:02d}".format(*moment.isocalendar()[:2]) for moment in created}
     assert len(created) == 180
     assert sorted(weeks) == demo.summary["weeks"]
     assert max(created) <= datetime.now(UTC)
+
+
+def test_the_history_is_dated_before_the_first_week(demo: DemoRun, session: Session) -> None:
+    past = list(session.scalars(select(Item.created_at).where(Item.origin == "history")))
+    first_live = min(session.scalars(select(Item.created_at).where(Item.origin == "live")))
+    assert len(past) == 600 and max(past) < first_live
 
 
 def test_reviews_carry_handling_seconds_in_the_past(session: Session) -> None:
@@ -99,7 +116,28 @@ def test_audit_chain_verifies(session: Session) -> None:
 def test_last_items_are_left_in_the_queue(demo: DemoRun) -> None:
     items = demo.summary["items"]
     assert items["queued"] == 30
-    assert items["total"] == 180
+    assert items["total"] == 180  # live items only: the history is counted apart
+    assert demo.summary["history_items"] == 600
+    assert "Imported 600 items of the team's history first." in demo.result.output
+
+
+def test_imported_history_gives_automation_from_the_first_week(tmp_path: Path) -> None:
+    """Warm start: 4,600 items of the team's past work certify a threshold before week 1."""
+    out = tmp_path / "summary.json"
+    result = _run(
+        tmp_path / "ws", "--weeks", "1", "--items-per-week", "100", "--history", "4600",
+        "--json", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(out.read_text(encoding="utf-8"))
+    assert summary["history_items"] == 4600
+    assert summary["items"]["auto_completed"] > 0
+    assert summary["per_week"][0]["automation"] > 0.2
+
+
+def test_too_much_history_is_refused_with_the_numbers(tmp_path: Path) -> None:
+    result = _run(tmp_path, "--weeks", "12", "--items-per-week", "700", "--history", "5000")
+    assert result.exit_code == 1 and "BANKING77 has 13083" in result.output
 
 
 def test_json_summary_has_the_documented_fields(demo: DemoRun) -> None:
@@ -186,3 +224,22 @@ def test_handling_time_medians_match_the_docs(situation: str) -> None:
     rng = random.Random(7)
     median = statistics.median(handling_seconds(situation, rng) for _ in range(4000))
     assert median == pytest.approx(MEDIAN_SECONDS[situation], rel=0.05)
+
+
+def test_the_demo_department_drafts_replies_from_its_policy_pages(session: Session) -> None:
+    documents = session.scalars(select(KnowledgeDocument.name)).all()
+    assert sorted(documents) == [
+        "cards.md",
+        "exchange-rates.md",
+        "fees-and-refunds.md",
+        "identity.md",
+        "lost-and-stolen.md",
+        "top-ups-and-transfers.md",
+    ]
+    process = session.scalars(select(Process)).one()
+    ask = DraftRequest(department_id=process.department_id, message="My new card has not arrived")
+    draft = draft_reply(
+        session, actor="test", request=ask, drafter=ExtractiveDrafter(), index=KnowledgeIndex()
+    )
+    assert "[1]" in draft.text and draft.faithfulness == 1.0
+    assert any(c.cited and c.document == "cards.md" for c in draft.citations)

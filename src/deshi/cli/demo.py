@@ -21,6 +21,11 @@ def demo(
     weeks: int = typer.Option(12, min=1, max=52, help="ISO weeks to simulate, ending this week."),
     items_per_week: int = typer.Option(700, min=1, help="Items arriving each week."),
     seed: int = typer.Option(0, help="Seed of the data order and the simulated people."),
+    history: int = typer.Option(
+        4600,
+        min=0,
+        help="Items of the team's past work imported before week 1 (0: start cold).",
+    ),
     fresh: bool = typer.Option(False, "--fresh", help="Recreate an existing demo workspace."),
     error_budget: float = typer.Option(
         DEFAULT_POLICY.error_budget,
@@ -58,6 +63,7 @@ def demo(
         items_per_week=items_per_week,
         seed=seed,
         fresh=fresh,
+        history=history,
         error_budget=error_budget,
     )
     try:
@@ -109,6 +115,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
     items, reviews, versions = summary["items"], summary["reviews"], summary["model_versions"]
     automation = summary["automation"]
     auto_error = summary["auto_error_from_audits"]
+    if summary["history_items"]:
+        typer.echo(f"Imported {summary['history_items']} items of the team's history first.")
     typer.echo(
         f"Simulated {items['total']} items over {len(summary['weeks'])} weeks "
         f"in {summary['simulation_seconds']} s: {items['auto_completed']} auto-completed, "

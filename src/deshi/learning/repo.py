@@ -13,7 +13,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from deshi.db.base import utcnow
 from deshi.db.tables import Decision, Item, ModelVersion, Review
-from deshi.domain import ItemStatus, ModelStatus
+from deshi.domain import ItemOrigin, ItemStatus, ModelStatus
 from deshi.engine import Observation, Route, RouteReason
 from deshi.learning.cursor import MAX_GAPS, IdCursor
 
@@ -162,6 +162,7 @@ def load_history(session: Session, process_id: int, *, default_audit_rate: float
         latest.pop(item.id, None)  # re-decided: the item moves to its latest decision
         latest[item.id] = (decision, version, item)
     history = History(review_cursor, decision_cursor)
+    _take_imported(session, process_id, history, default_audit_rate=default_audit_rate)
     for decision, version, item in latest.values():
         label = labels.get(item.id)
         if label is None and item.status is not ItemStatus.AUTO_COMPLETED:
@@ -173,6 +174,35 @@ def load_history(session: Session, process_id: int, *, default_audit_rate: float
         )
         history.recorded_items.add(item.id)
     return history
+
+
+def _take_imported(
+    session: Session, process_id: int, history: History, *, default_audit_rate: float
+) -> None:
+    """Imported history items come first, in import order: labelled by a human, never decided
+    by the agent (no prediction, so they are memory and training data, not audit evidence).
+    An import ends with a retrain, whose new version makes every registry reload to see them."""
+    query = (
+        select(Item.id, Item.text, Item.history_label, Item.entity_key)
+        .where(
+            Item.process_id == process_id,
+            Item.origin == ItemOrigin.HISTORY.value,
+            Item.history_label.is_not(None),
+        )
+        .order_by(Item.id)
+    )
+    for item_id, text, label, entity in session.execute(query):  # columns: no ORM objects
+        history.observations.append(
+            Observation(
+                case_id=str(item_id),
+                text=text,
+                route=Route.REVIEW,
+                label=label,
+                audit_rate=default_audit_rate,
+                entity=entity,
+            )
+        )
+        history.recorded_items.add(item_id)
 
 
 def start_cursor(session: Session, column: InstrumentedAttribute[int]) -> IdCursor:

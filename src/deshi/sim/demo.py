@@ -36,6 +36,8 @@ from deshi.db.tables import Decision, Item, ModelVersion
 from deshi.domain import ItemStatus, ReviewAction
 from deshi.engine import DEFAULT_POLICY
 from deshi.errors import Conflict, ValidationFailed
+from deshi.history.reader import HistoryRow
+from deshi.history.service import import_history
 from deshi.items.models import ItemCreate, ItemPublic
 from deshi.items.service import IngestLimits, ingest_items
 from deshi.learning.registry import AgentRegistry
@@ -51,6 +53,7 @@ from deshi.sim.demo_workspace import (
     mark_completed,
     prepare_workspace,
     set_up_organisation,
+    store_demo_knowledge,
 )
 
 __all__ = ["DemoConfig", "DemoResult", "Progress", "run_demo"]
@@ -72,6 +75,7 @@ class DemoConfig:
     error_budget: float = DEFAULT_POLICY.error_budget  # ε of the process
     keep_open: int = 30  # queued items of the final week left for a newcomer
     batch_size: int = 20  # items arriving between two visits of the reviewers
+    history: int = 4_600  # labelled items of the team's past work, imported before week 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +97,7 @@ def run_demo(
     started_clock = time.perf_counter()
     started = now or utcnow()
     weeks = demo_weeks(config.weeks, started)
-    items = _items(config)
+    items, past = _items(config)
     db_path = prepare_workspace(config.workspace, fresh=config.fresh)
     url = f"sqlite:///{db_path}"
     engine = create_db_engine(url)
@@ -101,11 +105,19 @@ def run_demo(
         upgrade_to_head(engine)
         factory = make_session_factory(engine)
         with transaction(factory) as session:
-            labels = sorted({item.label for item in items})
+            labels = sorted({item.label for item in [*items, *past]})
             people = set_up_organisation(
                 session, labels=labels, since=weeks[0].start, error_budget=config.error_budget
             )
-        simulation = _Simulation(factory, AgentRegistry(), people, config, started, progress)
+            store_demo_knowledge(
+                session, actor=people.owner.actor, department_id=people.department_id
+            )
+        registry = AgentRegistry()
+        if past:
+            _import_history(
+                factory, registry, people, past, before=weeks[0].start, progress=progress
+            )
+        simulation = _Simulation(factory, registry, people, config, started, progress)
         simulation.run(weeks, items)
         summary = summarize(factory, process_id=people.process_id, now=started)
     finally:
@@ -123,18 +135,64 @@ def run_demo(
     return DemoResult(url, people.login_email, people.login_password, people.process_id, summary)
 
 
-def _items(config: DemoConfig) -> list[LabelledItem]:
-    """The first weeks × items_per_week items of the shuffled bundled data."""
+def _items(config: DemoConfig) -> tuple[list[LabelledItem], list[LabelledItem]]:
+    """The live items (the first weeks × items_per_week of the shuffled bundled data) and the
+    team's history (the next `config.history` items): two disjoint slices."""
     if config.items_per_week < 1:
         raise ValueError("--items-per-week must be at least 1")
+    if config.history < 0:
+        raise ValueError("--history must be at least 0")
     dataset = load_bundled("banking77").shuffled(config.seed)
     wanted = config.weeks * config.items_per_week
-    if wanted > len(dataset.items):
+    if wanted + config.history > len(dataset.items):
         raise ValueError(
-            f"{config.weeks} weeks × {config.items_per_week} items need {wanted} items; "
-            f"BANKING77 has {len(dataset.items)}"
+            f"{config.weeks} weeks × {config.items_per_week} items and {config.history} items "
+            f"of history need {wanted + config.history} items; BANKING77 has "
+            f"{len(dataset.items)}"
         )
-    return list(dataset.items[:wanted])
+    return list(dataset.items[:wanted]), list(dataset.items[wanted : wanted + config.history])
+
+
+def _import_history(
+    factory: sessionmaker[Session],
+    registry: AgentRegistry,
+    people: DemoPeople,
+    past: Sequence[LabelledItem],
+    *,
+    before: datetime,
+    progress: Progress | None,
+) -> None:
+    """Import the team's past work, as an owner would with `deshi import`: it becomes the case
+    memory, the first model is trained and its threshold calibrated on it (warm start), and its
+    labels are audited; dated over the 8 weeks before the first simulated week."""
+    if progress is not None:
+        progress(0, len(past), "importing the team's history")
+    span = timedelta(weeks=8) / max(len(past), 1)
+    rows = [
+        HistoryRow(
+            row=position + 2,
+            text=item.text,
+            label=item.label,
+            external_id=f"history-{item.case_id}",
+            time=before - timedelta(weeks=8) + span * position,
+        )
+        for position, item in enumerate(past)
+    ]
+    import_history(
+        factory,
+        actor=people.owner.actor,
+        process_id=people.process_id,
+        rows=rows,
+        registry=registry,
+        source="deshi demo: BANKING77 history",
+    )
+    with transaction(factory) as session:  # the first model was trained just before week 1
+        for column in (ModelVersion.created_at, ModelVersion.promoted_at):
+            session.execute(
+                update(ModelVersion)
+                .where(ModelVersion.process_id == people.process_id, column.is_not(None))
+                .values({column.key: before})
+            )
 
 
 @dataclass

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.db.tables import Item, ModelVersion, Review
-from deshi.domain import ItemStatus, ModelStatus
+from deshi.domain import ItemOrigin, ItemStatus, ModelStatus
 from deshi.kpis.context import get_process
 from deshi.kpis.kpi_report import kpi_report
 from deshi.kpis.process_warnings import process_warnings
@@ -20,12 +20,18 @@ __all__ = ["summarize"]
 
 
 def summarize(factory: sessionmaker[Session], *, process_id: int, now: datetime) -> dict[str, Any]:
-    """Items, automation, audited auto error, reviews, model versions, KPIs and warnings."""
+    """Live items (the imported history counted apart), automation, audited auto error,
+    reviews, model versions, KPIs and warnings."""
     with factory() as session:
         process = get_process(session, process_id)
         report = kpi_report(session, process)
         warnings = process_warnings(session, process, now=now)
         statuses = _item_statuses(session, process_id)
+        history = session.scalar(
+            select(func.count())
+            .select_from(Item)
+            .where(Item.process_id == process_id, Item.origin == ItemOrigin.HISTORY.value)
+        )
         reviews = _reviews(session, process_id)
         versions = _versions(session, process_id)
     overall = report.overall
@@ -34,6 +40,7 @@ def summarize(factory: sessionmaker[Session], *, process_id: int, now: datetime)
     return {
         "process_id": process_id,
         "items": {"total": sum(statuses.values()), **statuses},
+        "history_items": int(history or 0),
         "automation": None if automation is None else automation.value,
         "auto_error_from_audits": None if auto_error is None else auto_error.model_dump(),
         "reviews": reviews,
@@ -59,7 +66,9 @@ def _value(metric: Any) -> float | None:
 
 def _item_statuses(session: Session, process_id: int) -> dict[str, int]:
     query = (
-        select(Item.status, func.count()).where(Item.process_id == process_id).group_by(Item.status)
+        select(Item.status, func.count())
+        .where(Item.process_id == process_id, Item.origin == ItemOrigin.LIVE.value)
+        .group_by(Item.status)
     )
     counts = {status.value: 0 for status in (ItemStatus.AUTO_COMPLETED, ItemStatus.COMPLETED)}
     counts[ItemStatus.QUEUED.value] = 0

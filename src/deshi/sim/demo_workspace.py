@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -18,6 +19,8 @@ from deshi.auth.service import create_first_admin, create_user, grant_role, load
 from deshi.db.tables import Department, Process, User
 from deshi.domain import Mode, Role, Stage
 from deshi.engine import DEFAULT_POLICY
+from deshi.knowledge import KnowledgeIndex
+from deshi.knowledge.service import SourceFile, store_documents
 from deshi.permissions import Principal
 from deshi.processes.models import ProcessCreate, ProcessUpdate
 from deshi.processes.service import create_department, create_process_for, update_process
@@ -31,6 +34,7 @@ __all__ = [
     "mark_completed",
     "prepare_workspace",
     "set_up_organisation",
+    "store_demo_knowledge",
 ]
 
 DB_FILE = "deshi.db"
@@ -116,6 +120,7 @@ class DemoPeople:
     login_email: str
     login_password: str
     process_id: int
+    department_id: int
 
 
 def set_up_organisation(
@@ -158,7 +163,24 @@ def set_up_organisation(
         login_email=admin.user.email,
         login_password=admin.password,
         process_id=process.id,
+        department_id=department.id,
     )
+
+
+def store_demo_knowledge(session: Session, *, actor: str, department_id: int) -> int:
+    """Store the policy pages written for the demo (deshi/data/demo_knowledge) in the
+    department's knowledge base, so the workbench drafts replies with citations; returns how
+    many documents were stored."""
+    folder = resources.files("deshi") / "data" / "demo_knowledge"
+    files = [
+        SourceFile(entry.name, entry.read_bytes())
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".md") and entry.name != "README.md"
+    ]
+    store_documents(
+        session, actor=actor, department_id=department_id, files=files, index=KnowledgeIndex()
+    )
+    return len(files)
 
 
 def _backdate(

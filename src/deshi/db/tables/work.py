@@ -105,6 +105,12 @@ class Item(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "live" or "history" (deshi.domain.ItemOrigin): history items are imported completed, with
+    # their human label in `history_label` (a live item's label is its reviews' final label),
+    # and the handling time the source system recorded, if any; the live KPIs leave them out.
+    origin: Mapped[str] = mapped_column(String(16), default="live", server_default="live")
+    history_label: Mapped[str | None] = mapped_column(String(200))
+    handling_seconds: Mapped[float | None] = mapped_column(Float)
 
 
 class Decision(Base):
