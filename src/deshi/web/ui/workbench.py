@@ -10,9 +10,16 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from deshi.drafting.core import CITATION
+from deshi.drafting.models import MAX_MESSAGE_CHARS, DraftPublic, DraftRequest
+from deshi.drafting.service import draft_reply_for
 from deshi.items.models import AlternativePublic, DecisionPublic
+from deshi.items.service import load_item_for
+from deshi.permissions import Action
 from deshi.reviews.models import ClaimedItemPublic, ReviewCreate
 from deshi.reviews.service import claim_next, count_waiting, release_item, submit_review
+from deshi.web.api.drafting import DrafterDep
+from deshi.web.api.knowledge import KnowledgeDep
 from deshi.web.deps import ConfigDep, RegistryDep, SessionDep
 from deshi.web.params import PathId
 from deshi.web.ui.deps import CsrfDep, Viewer, ViewerDep, render
@@ -112,3 +119,53 @@ def skip(
     )
     release_item(db, principal=viewer.principal, item_id=item_id)
     return _fragment(request, viewer, db, process_id, claimed)
+
+
+@router.post("/items/{item_id}/draft", response_class=HTMLResponse, dependencies=[CsrfDep])
+def draft(
+    item_id: PathId,
+    request: Request,
+    viewer: ViewerDep,
+    db: SessionDep,
+    index: KnowledgeDep,
+    drafter: DrafterDep,
+) -> Response:
+    """A reply to the item drafted from its department's documents (an HTML fragment): each
+    citation links to its passage, each sentence its sources do not support is marked."""
+    item, process = load_item_for(
+        db, principal=viewer.principal, item_id=item_id, action=Action.REVIEW
+    )
+    result = None
+    if item.text.strip():
+        ask = DraftRequest(
+            department_id=process.department_id, message=item.text[:MAX_MESSAGE_CHARS]
+        )
+        result = draft_reply_for(
+            db, principal=viewer.principal, request=ask, drafter=drafter, index=index
+        )
+    return render(
+        request,
+        "_draft.html",
+        locale=viewer.locale,
+        viewer=viewer,
+        draft=result,
+        sentences=_linked_sentences(result) if result is not None else [],
+    )
+
+
+def _linked_sentences(result: DraftPublic) -> list[dict[str, object]]:
+    """Each sentence as pieces of text and citation links, with its verdict."""
+    urls = {c.number: c for c in result.citations}
+    shown = []
+    for sentence in result.sentences:
+        pieces: list[dict[str, object]] = []
+        for part in CITATION.split(sentence.sentence):
+            if part.isdigit() and int(part) in urls:
+                citation = urls[int(part)]
+                pieces.append(
+                    {"number": citation.number, "url": citation.url, "title": citation.document}
+                )
+            elif part:
+                pieces.append({"text": part})
+        shown.append({"pieces": pieces, "supported": sentence.supported})
+    return shown

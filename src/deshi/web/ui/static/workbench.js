@@ -75,6 +75,19 @@
       `/ui/processes/${processId}/items/${current.dataset.itemId}/skip`)));
   }
 
+  // A reply drafted from the department's documents, shown under the item; the item stays.
+  function draftReply() {
+    const current = item();
+    const slot = root.querySelector("#draft-slot");
+    if (!current || !slot) return;
+    run(async () => {
+      slot.textContent = root.dataset.msgDrafting || "…";
+      const response = await post(`/ui/items/${current.dataset.itemId}/draft`);
+      if (!response.ok) { slot.textContent = ""; fail(response.status); return; }
+      slot.innerHTML = await response.text();
+    });
+  }
+
   function visibleLabels() {
     return [...root.querySelectorAll("#label-list button")].filter((b) => !b.parentElement.hidden);
   }
@@ -113,6 +126,7 @@
     else if (button.dataset.action === "accept") accept();
     else if (button.dataset.action === "escalate") answer("escalate");
     else if (button.dataset.action === "skip") skip();
+    else if (button.dataset.action === "draft") draftReply();
     else if (button.dataset.action === "refresh") loadNext();
   });
 
@@ -143,6 +157,7 @@
     else if (event.key === "/") { event.preventDefault(); if (search()) search().focus(); }
     else if (event.key === "e") { event.preventDefault(); answer("escalate"); }
     else if (event.key === "s") { event.preventDefault(); skip(); }
+    else if (event.key === "d") { event.preventDefault(); draftReply(); }
     else if (event.key === "?") { event.preventDefault(); openHelp(); }
   });
 
