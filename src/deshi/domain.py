@@ -12,6 +12,8 @@ columns and the API carry; renaming a value is a schema change.
     NewLabels     who may add a label to a process by answering a review
     ModelStatus   lifecycle of a trained model version
     ItemStatus    lifecycle of an item
+    ItemOrigin    whether an item came in live or was imported from a team's history
+    FlagStatus    where a label-audit flag on a history item stands
     ReviewAction  what a reviewer did with an item
 """
 
@@ -22,6 +24,8 @@ from enum import StrEnum
 __all__ = [
     "Arm",
     "FeaturizerName",
+    "FlagStatus",
+    "ItemOrigin",
     "ItemStatus",
     "Mode",
     "ModelStatus",
@@ -60,8 +64,10 @@ class Stage(StrEnum):
 class FeaturizerName(StrEnum):
     """How a process's agent turns texts into vectors (docs/engine.md)."""
 
-    TFIDF = "tfidf"  # word and character n-grams: no extra dependency, any language
-    EMBEDDINGS = "embeddings"  # sentence embeddings beside the n-grams: the `embeddings` extra
+    TFIDF = "tfidf"  # word and character n-grams, words by Sudachi on mostly Japanese texts
+    JA_WORDS = "ja_words"  # the same, words always by Sudachi (mixed-language processes)
+    EMBEDDINGS = "embeddings"  # MiniLM embeddings beside the n-grams: the `embeddings` extra
+    MULTILINGUAL = "multilingual"  # multilingual-e5 embeddings beside the n-grams: any language
 
 
 class Arm(StrEnum):
@@ -105,3 +111,18 @@ class ReviewAction(StrEnum):
     ACCEPT = "accept"  # the suggested label is right
     CORRECT = "correct"  # the reviewer chose another label
     ESCALATE = "escalate"  # needs someone else; no final label yet
+
+
+class ItemOrigin(StrEnum):
+    """Where an item came from: the live stream, or a team's labelled history (imported)."""
+
+    LIVE = "live"  # ingested, decided and routed by the agent
+    HISTORY = "history"  # imported completed with its human label; out of the live KPIs
+
+
+class FlagStatus(StrEnum):
+    """Where a label-audit flag on a history item stands (deshi.history.audit)."""
+
+    OPEN = "open"  # suspected mislabelled, waiting for an owner
+    CONFIRMED = "confirmed"  # an owner kept the label
+    CORRECTED = "corrected"  # an owner replaced the label

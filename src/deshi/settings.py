@@ -283,6 +283,29 @@ class Settings(BaseSettings):
         ),
     )
 
+    llm_base_url: str | None = Field(
+        default=None,
+        description=(
+            "An OpenAI-compatible chat endpoint that drafts replies from the knowledge base, "
+            "e.g. `http://127.0.0.1:8080/v1` (llama.cpp's server, vLLM, Ollama) or a cloud "
+            "API. Personal data are replaced by placeholders before any text is sent. Unset: "
+            "drafts are extractive (the documents' own sentences with their citations)."
+        ),
+        pattern=r"^https?://\S+$",
+    )
+    llm_model: str = Field(
+        default="default", max_length=200, description="The model name sent to that endpoint."
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="Bearer key of that endpoint, if it needs one."
+    )
+    llm_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=1800,
+        description="How long a draft may take before the extractive draft is used instead.",
+    )
+
     @field_validator("audit_key")
     @classmethod
     def _long_audit_key(cls, key: SecretStr | None) -> SecretStr | None:

@@ -155,6 +155,23 @@ def test_a_deactivated_user_is_locked_out_at_once(
     assert (event.before["is_active"], event.after["is_active"]) == (True, False)
 
 
+def test_a_reactivated_user_is_let_in_again_with_their_grants(
+    client: TestClient, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    admin, reviewer = world.auth("workspace_admin"), world.auth("reviewer")
+    user_id = world.user_ids["reviewer"]
+    assert client.post(f"/users/{user_id}/reactivate", headers=admin).status_code == 409
+    client.post(f"/users/{user_id}/deactivate", headers=admin)
+    response = client.post(f"/users/{user_id}/reactivate", headers=admin)
+    assert response.status_code == 200 and response.json()["is_active"] is True
+
+    assert client.get(f"/processes/{world.own_process}", headers=reviewer).status_code == 200
+    password = _basic("reviewer@example.com", "a long enough password")
+    assert client.get("/processes", headers=password).status_code == 200
+    [event] = _events(session_factory, "user.reactivate")
+    assert (event.before["is_active"], event.after["is_active"]) == (False, True)
+
+
 def test_the_last_workspace_admin_stays(client: TestClient, world: World) -> None:
     admin = world.auth("workspace_admin")
     me = world.user_ids["workspace_admin"]

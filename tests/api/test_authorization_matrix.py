@@ -388,10 +388,17 @@ WORKSPACE_ENDPOINTS: dict[str, tuple[Call, set[str], int]] = {
         EVERYONE,
         200,
     ),
-    # last: deactivating someone else's account
+    # last: deactivating someone else's account, then letting them in again
     "deactivate user": (
         lambda c, w, who, p: c.post(
             f"/users/{_user_id(w, 'reviewer2')}/deactivate", headers=w.auth(who)
+        ),
+        WS_ONLY,
+        200,
+    ),
+    "reactivate user": (
+        lambda c, w, who, p: c.post(
+            f"/users/{_user_id(w, 'reviewer2')}/reactivate", headers=w.auth(who)
         ),
         WS_ONLY,
         200,

@@ -109,6 +109,9 @@ def test_deactivating_stops_the_users_tokens(workspace: str, api: TestClient) ->
     assert deshi(workspace, "user", "deactivate", "ops@example.com")["is_active"] is False
     assert api.get("/processes", headers=headers).status_code == 401
 
+    assert deshi(workspace, "user", "reactivate", "ops@example.com")["is_active"] is True
+    assert api.get("/processes", headers=headers).status_code == 200
+
 
 def test_revoke_archive_rename_reset_and_update(workspace: str, api: TestClient) -> None:
     deshi(workspace, "department", "create", "Ops")

@@ -45,6 +45,5 @@ def test_a_locked_database_is_one_line(tmp_path: Path) -> None:
 
     assert result.exit_code == 1, result.output
     assert result.output.strip().splitlines() == [
-        "Error: the database is not available right now; try again shortly "
-        "(database is locked)"
+        "Error: the database is not available right now; try again shortly (database is locked)"
     ]

@@ -57,7 +57,30 @@ INVOCATIONS = {
         "inventory", "add", "--department", "1", "--name", "x", "--monthly-volume", "1",
         "--minutes", "1", "--exception-rate", "0", "--measurability", "1", "--hourly-rate", "1",
     ],
+    "user reactivate": ["user", "reactivate", "ann@example.com"],
+    "audit list": ["audit", "list"],
+    "audit export": ["audit", "export", "--out", "{tmp}/audit.jsonl", "--format", "jsonl"],
+    "audit verify-export": ["audit", "verify-export", "{tmp}/audit.jsonl"],
+    "import": [
+        "import", "{tmp}/history.csv", "--process", "1", "--text-col", "text",
+        "--label-col", "label",
+    ],
+    "history show": ["history", "show", "--process", "1"],
+    "history audit": ["history", "audit", "--process", "1"],
+    "knowledge sync": ["knowledge", "sync", "{tmp}", "--department", "1"],
+    "knowledge search": ["knowledge", "search", "cards", "--department", "1"],
+    "knowledge list": ["knowledge", "list", "--department", "1"],
+    "knowledge remove": ["knowledge", "remove", "x.md", "--department", "1"],
+    "draft": ["draft", "my card", "--department", "1"],
+    "webhook add": ["webhook", "add", "https://example.com/hook", "--process", "1"],
+    "webhook list": ["webhook", "list", "--process", "1"],
+    "webhook remove": ["webhook", "remove", "1", "--process", "1"],
 }  # fmt: skip
+
+
+# What a command needs before it reaches the database (run before the echo is switched on).
+SETUP = {"audit verify-export": ["audit", "export", "--out", "{tmp}/audit.jsonl"]}
+FILES = {"import": ("history.csv", "text,label\nwhere is my card,card\nrefund please,refund\n")}
 
 
 def _commands_with_db() -> set[str]:
@@ -109,6 +132,12 @@ def test_sql_echo_reaches_the_commands_engine(
 ) -> None:
     runner = CliRunner()
     assert runner.invoke(app, ["init", "--db", db_url]).exit_code == 0
+    if command in FILES:
+        name, content = FILES[command]
+        (tmp_path / name).write_text(content, encoding="utf-8")
+    if command in SETUP:
+        setup = [arg.replace("{tmp}", str(tmp_path)) for arg in SETUP[command]]
+        assert runner.invoke(app, [*setup, "--db", db_url]).exit_code == 0
     echoed_engines.clear()
     monkeypatch.setenv("DESHI_SQL_ECHO", "true")
 

@@ -87,3 +87,12 @@ def browser() -> Iterator[Any]:
         launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: str) -> Iterator[Any]:
+    """A fresh browser context (no cookies) with English preferred."""
+    context = browser.new_context(base_url=server, locale="en-US")
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()

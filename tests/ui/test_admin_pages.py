@@ -205,6 +205,10 @@ def test_an_invited_reviewer_signs_in_with_the_password_shown_once(
         assert (
             reviewer.get(f"/processes/{process_id}/work", follow_redirects=False).status_code == 303
         )
+        assert 'action="/admin/users/2/reactivate"' in admin.get("/admin/users").text
+        assert _post(admin, "/admin/users/2/reactivate", {}).status_code == 303  # type: ignore[attr-defined]
+        _login(reviewer, "hana@example.com", password)  # old sessions stay ended: sign in again
+        assert reviewer.get(f"/processes/{process_id}/work").status_code == 200
 
 
 def test_a_service_account_token_is_shown_once_and_works(

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from ui_world import PASSWORD, UiWorld
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def page(browser: Any, server: str) -> Iterator[Any]:
-    """A fresh browser context (no cookies) with English preferred."""
-    context = browser.new_context(base_url=server, locale="en-US")
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
 
 
 def _login(page: Any, who: str) -> None:

@@ -5,7 +5,6 @@ keys."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,15 +12,6 @@ from test_browser import _login
 from ui_world import UiWorld
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def page(browser: Any, server: str) -> Iterator[Any]:
-    """A fresh browser context (no cookies) with English preferred."""
-    context = browser.new_context(base_url=server, locale="en-US")
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
 
 
 def _shown_item(page: Any) -> str:

@@ -227,6 +227,25 @@ def deactivate_user_for(session: Session, *, principal: Principal, user_id: int)
     return deactivate_user(session, actor=principal.actor, user_id=user_id)
 
 
+def reactivate_user(session: Session, *, actor: str, user_id: int) -> User:
+    """Let a deactivated user in again: their grants and API tokens work as they did (revoke a
+    token that should not); their old browser sessions stay ended, so a person signs in again
+    with their password (reset it if it may have leaked)."""
+    user = get_user(session, user_id)
+    if user.is_active:
+        raise Conflict(f"user {user_id} is already active")
+    before = snapshot(user, exclude=_HIDDEN)
+    user.is_active = True
+    _record_change(session, actor, "user.reactivate", user, before)
+    return user
+
+
+def reactivate_user_for(session: Session, *, principal: Principal, user_id: int) -> User:
+    """`reactivate_user` by a workspace admin."""
+    require_workspace(principal, Action.MANAGE_USERS)
+    return reactivate_user(session, actor=principal.actor, user_id=user_id)
+
+
 def reset_password(
     session: Session,
     *,

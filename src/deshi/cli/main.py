@@ -21,7 +21,10 @@ def _register() -> None:
         backup,
         demo,
         department,
+        draft,
+        history,
         inventory,
+        knowledge,
         kpis,
         model,
         process,
@@ -29,6 +32,7 @@ def _register() -> None:
         serve,
         token,
         user,
+        webhook,
         worker,
     )
 
@@ -41,8 +45,11 @@ def _register() -> None:
     worker.register(app)
     kpis.register(app)
     demo.register(app)
+    draft.register(app)
     inventory.register(app)
-    for group in (department, user, role, token, process):
+    history.register(app)
+    knowledge.register(app)
+    for group in (department, user, role, token, process, webhook):
         group.register(app)
 
 

@@ -1,5 +1,5 @@
-"""`deshi user create | list | update | deactivate | reset-password`: people and service
-accounts."""
+"""`deshi user create | list | update | deactivate | reactivate | reset-password`: people and
+service accounts."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ __all__ = ["register", "user_app"]
 
 user_app = typer.Typer(
     help="Users: create (a one-time password, or a service account), list, deactivate, "
-    "reset a password.",
+    "reactivate, reset a password.",
     no_args_is_help=True,
 )
 LOCALE_HELP = "Saved language: en or ja (default: each request's Accept-Language)."
@@ -124,6 +124,24 @@ def deactivate(
         emit(dumped(user))
     else:
         typer.echo(f"User {user.id} ({user.email}) deactivated.")
+
+
+@user_app.command("reactivate")
+def reactivate(
+    email: str = typer.Argument(..., help="The user's email."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Let a deactivated user in again, with the grants they had (audited)."""
+    with cli_session(db) as session:
+        user_id = admin.find_user(session, email).id
+        user = UserPublic.of(
+            admin.reactivate_user(session, actor=operator_actor(), user_id=user_id)
+        )
+    if as_json:
+        emit(dumped(user))
+    else:
+        typer.echo(f"User {user.id} ({user.email}) reactivated.")
 
 
 @user_app.command("reset-password")

@@ -19,7 +19,7 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any, Final
 
-__all__ = ["contains_japanese", "sentences", "word_tokens"]
+__all__ = ["contains_japanese", "person_name_spans", "sentences", "word_tokens"]
 
 # Hiragana, katakana (with the half-width block) and the CJK ideographs Japanese uses.
 _JAPANESE: Final = re.compile(
@@ -64,6 +64,40 @@ def word_tokens(text: str) -> list[str]:
     return tokens
 
 
+def person_name_spans(text: str) -> list[tuple[int, int]]:
+    """Where the text names a person, as (start, end) offsets into `text`: adjacent names that
+    Sudachi's dictionary tags 人名 hold a family and a given name (山田太郎), or a name is
+    followed by an honorific (田中さん, 花子様).
+
+    A lone word the dictionary also lists as a name (ギア, ミラー) is not taken: only names
+    the dictionary knows are found, so this is the Japanese half of `deshi.privacy`'s name
+    rule, not a full NER model."""
+    if not contains_japanese(text):
+        return []
+    tokenizer = _tokenizer_c()
+    found: list[tuple[int, int]] = []
+    for offset in range(0, len(text), _MAX_CHUNK_CHARS):
+        piece = text[offset : offset + _MAX_CHUNK_CHARS]
+        run: list[tuple[int, int, str]] = []  # (start, end, 姓 or 名) of adjacent names
+        for morpheme in [*tokenizer.tokenize(piece), None]:
+            pos = morpheme.part_of_speech() if morpheme is not None else ()
+            if pos and pos[2] == "人名" and (not run or run[-1][1] == morpheme.begin()):
+                run.append((morpheme.begin(), morpheme.end(), pos[3]))
+                continue
+            if run and _is_person(run, piece):
+                found.append((offset + run[0][0], offset + run[-1][1]))
+            run = [(morpheme.begin(), morpheme.end(), pos[3])] if pos and pos[2] == "人名" else []
+    return found
+
+
+_HONORIFIC: Final = re.compile(r"(?:さん|様|さま|殿|氏|君|くん|ちゃん|先生)")
+
+
+def _is_person(run: list[tuple[int, int, str]], piece: str) -> bool:
+    kinds = {kind for _, _, kind in run}
+    return {"姓", "名"} <= kinds or _HONORIFIC.match(piece, run[-1][1]) is not None
+
+
 def _chunks(text: str) -> Iterator[str]:
     """Pieces of at most _MAX_CHUNK_CHARS, cut at sentence ends where there are any."""
     piece = ""
@@ -90,6 +124,17 @@ def _tokenizer() -> tuple[Any, Any]:
 
         cached = (_shared_dictionary().tokenizer(mode=SplitMode.A), SplitMode.A)
         _local.tokenizer = cached
+    return cached
+
+
+def _tokenizer_c() -> Any:
+    """This thread's Sudachi tokenizer in split mode C (whole names and compounds)."""
+    cached = getattr(_local, "tokenizer_c", None)
+    if cached is None:
+        from sudachipy import SplitMode
+
+        cached = _shared_dictionary().tokenizer(mode=SplitMode.C)
+        _local.tokenizer_c = cached
     return cached
 
 

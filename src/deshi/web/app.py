@@ -18,14 +18,20 @@ from fastapi import FastAPI
 from deshi.auth.passwords import PasswordHasher
 from deshi.db import engine_from_settings, make_session_factory
 from deshi.db.base import utcnow
+from deshi.drafting.core import Drafter
+from deshi.drafting.service import make_drafter
+from deshi.knowledge import KnowledgeIndex
 from deshi.learning.registry import AgentRegistry
 from deshi.settings import Settings
 from deshi.web.api import (
     admin,
     audit,
+    drafting,
     health,
+    history,
     inventory,
     items,
+    knowledge,
     kpis,
     model_versions,
     processes,
@@ -39,17 +45,24 @@ from deshi.web.metrics import Metrics
 from deshi.web.metrics import router as metrics_router
 from deshi.web.openapi import install_api_docs, install_openapi
 from deshi.web.request_context import RequestContextMiddleware
+from deshi.web.ui import history as history_pages
 from deshi.web.ui import install_ui, login_throttle, session_policy
+from deshi.web.ui import knowledge as knowledge_pages
 
 __all__ = ["create_app"]
 
 
 def create_app(
-    settings: Settings, *, config: ApiConfig | None = None, registry: AgentRegistry | None = None
+    settings: Settings,
+    *,
+    config: ApiConfig | None = None,
+    registry: AgentRegistry | None = None,
+    drafter: Drafter | None = None,
 ) -> FastAPI:
     """Build the API on the settings' database; limits and the lease length come from the
     settings unless `config` is given, the agents from `registry` (unless given, a new
-    `AgentRegistry` with the default decider and the settings' training threads). The engine
+    `AgentRegistry` with the default decider and the settings' training threads), drafts from
+    `drafter` (unless given, the settings': `deshi.drafting.service.make_drafter`). The engine
     is disposed at shutdown."""
     engine = engine_from_settings(settings)
 
@@ -92,6 +105,8 @@ def create_app(
     app.state.password_hasher = PasswordHasher(settings.password_hash_profile)
     app.state.login_throttle = login_throttle(settings)
     app.state.clock = utcnow  # sessions and login throttling; tests set their own clock
+    app.state.knowledge = KnowledgeIndex()  # the knowledge base's embedder and vector cache
+    app.state.drafter = drafter or make_drafter(settings)
     install_error_handlers(app)
     routers = (
         health,
@@ -104,6 +119,9 @@ def create_app(
         admin,
         model_versions,
         audit,
+        knowledge,
+        drafting,
+        history,
     )
     for module in routers:
         app.include_router(module.router)
@@ -116,6 +134,8 @@ def create_app(
         sessions=session_policy(settings),
         secure_cookies=settings.secure_cookies,
     )
+    app.include_router(knowledge_pages.router)  # the knowledge base's pages
+    app.include_router(history_pages.router)  # history import and the label audit
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # before any parsing
     _install_operations(app, settings)
     return app

@@ -9,6 +9,8 @@
   429 is the sign-in throttle on HTTP Basic passwords);
 - 404 on operations with an id in the path, or a body (which may name an object by id);
 - 409 on operations that change state (POST, PATCH, DELETE);
+- 400 on operations that take a file (`multipart/form-data`): a body that is not well-formed
+  multipart is refused before any field is read;
 - 413 and 422 on operations with a request body, 422 on those with parameters (FastAPI's own
   `HTTPValidationError` body is replaced: the renderer answers a problem with `errors`);
 - 503 on every operation (the database is unreachable, restarting or locked: send it again
@@ -67,6 +69,7 @@ class Problem(BaseModel):
 
 
 _DESCRIPTIONS = {
+    400: "The body is not well-formed multipart data.",
     401: "No, unknown or revoked credentials (`unauthenticated`).",
     403: "Your role here does not allow this (`forbidden`).",
     404: "No such object, or it is in a department you cannot see (`not_found`).",
@@ -95,6 +98,8 @@ def _statuses(method: str, operation: dict[str, Any]) -> set[int]:
         statuses |= {409, 507}
     if "requestBody" in operation:
         statuses |= {413, 422}
+        if "multipart/form-data" in operation["requestBody"].get("content", {}):
+            statuses.add(400)
     if parameters:
         statuses.add(422)
     return statuses

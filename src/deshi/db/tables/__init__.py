@@ -1,7 +1,9 @@
 """Every table of deshi, importable from one place (Alembic reads `Base.metadata` from here)."""
 
 from deshi.db.base import Base
+from deshi.db.tables.history import HistoryImport, LabelFlag
 from deshi.db.tables.inventory import InventoryCandidate
+from deshi.db.tables.knowledge import KnowledgeDocument, KnowledgePassage, KnowledgeVersion
 from deshi.db.tables.ops import (
     AuditCheckpoint,
     AuditEvent,
@@ -23,10 +25,15 @@ __all__ = [
     "Decision",
     "DeliveryStatus",
     "Department",
+    "HistoryImport",
     "InventoryCandidate",
     "Item",
     "Job",
     "JobStatus",
+    "KnowledgeDocument",
+    "KnowledgePassage",
+    "KnowledgeVersion",
+    "LabelFlag",
     "LoginThrottle",
     "ModelVersion",
     "Process",

@@ -135,6 +135,12 @@ def deactivate_user(user_id: PathId, session: SessionDep, principal: PrincipalDe
     return UserPublic.of(admin.deactivate_user_for(session, principal=principal, user_id=user_id))
 
 
+@router.post("/users/{user_id}/reactivate", response_model=UserPublic)
+def reactivate_user(user_id: PathId, session: SessionDep, principal: PrincipalDep) -> UserPublic:
+    """Let a deactivated user in again, with the grants they had (409 if already active)."""
+    return UserPublic.of(admin.reactivate_user_for(session, principal=principal, user_id=user_id))
+
+
 @router.post("/users/{user_id}/reset-password", response_model=PasswordIssued)
 def reset_password(
     user_id: PathId, session: SessionDep, principal: PrincipalDep, hasher: PasswordHasherDep

@@ -297,6 +297,19 @@ def deactivate_user(
     return _back("/admin/users")
 
 
+@router.post("/admin/users/{user_id}/reactivate", dependencies=[CsrfDep])
+def reactivate_user(
+    user_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep
+) -> Response:
+    """Let a deactivated user in again, with the grants they had."""
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            admin.reactivate_user_for(db, principal=viewer.principal, user_id=user_id)
+    except DeshiError as exc:
+        return _users_page(request, viewer, db, exc.status_code, error=exc.detail)
+    return _back("/admin/users")
+
+
 @router.post("/admin/users/{user_id}/reset-password", dependencies=[CsrfDep])
 def reset_password(
     user_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep, hasher: PasswordHasherDep
