@@ -243,8 +243,8 @@ class BacktestResult:
             "featurizer": settings.featurizer,
             "window": settings.window,
             "first_auto_index": self.first_auto_index,
-            # TODO(issue #22 point 3): the label audit's figures over the history belong here;
-            # the label audit is another engineer's work and is not wired in yet.
+            # The label audit's figures over the history are not reported here yet: the audit
+            # (deshi.history.audit) reads the database, the backtest runs on the engine alone.
             "history": self.history.to_dict() if self.history is not None else None,
             "windows": [window.to_dict() for window in self.windows],
         }
