@@ -9,6 +9,9 @@
 - texts hold no lone surrogate (`"\\ud800"` in JSON): such a string cannot be encoded as UTF-8,
   so neither database could store it.
 
+`validated` is how the forms and the CLI's options are checked against the same schemas as the
+API's bodies: a refusal is `ValidationFailed` naming the first invalid field.
+
 `DbId` bounds an object id in a body to what an id column holds (1 … 2^31 − 1); the web layer's
 path parameter type (`deshi.web.params.PathId`) has the same bounds. Each failure is a
 validation error on the field that carries the value, and the API answers 422 naming it.
@@ -18,15 +21,30 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-__all__ = ["MAX_ID", "DbId", "InputModel", "unstorable"]
+from deshi.errors import ValidationFailed
+
+__all__ = ["MAX_ID", "DbId", "InputModel", "unstorable", "validated"]
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 MAX_ID = 2**31 - 1  # id columns are INTEGER: 4 bytes on PostgreSQL (a larger id is a 500 there)
 
 DbId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def validated(model: type[_Model], fields: Mapping[str, Any]) -> _Model:
+    """`fields` as a `model`, validated like an API body; ValidationFailed("field: why")
+    naming the first invalid field otherwise."""
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        raise ValidationFailed(f"{field or 'input'}: {first['msg']}", field=field) from None
 
 
 def unstorable(value: Any) -> str | None:

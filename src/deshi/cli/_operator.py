@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import getpass
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 import typer
 from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
+
+from deshi.errors import ValidationFailed
+from deshi.inputs import validated
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 DB_HELP = "Database URL; default: DESHI_DATABASE_URL or sqlite:///./deshi.db."
 JSON_HELP = "Print one JSON object (for scripts)."
@@ -22,6 +28,16 @@ JSON_HELP = "Print one JSON object (for scripts)."
 def operator_actor() -> str:
     """How the operator is named in the audit log."""
     return f"cli:{getpass.getuser()}"
+
+
+def options_as(model: type[_Model], fields: Mapping[str, Any]) -> _Model:
+    """The command's options as `model`, validated like the API's body; a bad value is one
+    line on stderr ("Error: field: why") and exit 1."""
+    try:
+        return validated(model, fields)
+    except ValidationFailed as exc:
+        typer.echo(f"Error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
 
 
 def emit(value: dict[str, Any]) -> None:

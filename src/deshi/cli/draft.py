@@ -8,10 +8,9 @@ draft is extractive."""
 from __future__ import annotations
 
 import typer
-from pydantic import ValidationError
 
 from deshi.cli._db import cli_session, cli_settings
-from deshi.cli._operator import DB_HELP, JSON_HELP, dumped, emit, operator_actor
+from deshi.cli._operator import DB_HELP, JSON_HELP, dumped, emit, operator_actor, options_as
 from deshi.drafting.models import DraftRequest
 from deshi.drafting.service import draft_reply, make_drafter
 from deshi.inputs import MAX_ID
@@ -30,12 +29,9 @@ def draft(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Draft a reply from the department's documents, citing them as [n]."""
-    try:
-        request = DraftRequest(department_id=department_id, message=message, top_k=top)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        typer.echo(f"Error: {'.'.join(map(str, first['loc']))}: {first['msg']}", err=True)
-        raise typer.Exit(1) from None
+    request = options_as(
+        DraftRequest, {"department_id": department_id, "message": message, "top_k": top}
+    )
     drafter = make_drafter(cli_settings(db))
     with cli_session(db) as session:
         result = draft_reply(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import getpass
 
 import typer
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from rich.console import Console
 from rich.table import Table
 
 from deshi.cli._db import cli_session
+from deshi.cli._operator import options_as
 from deshi.inputs import MAX_ID
 from deshi.inventory import service
 from deshi.inventory.models import CandidateCreate, RankedCandidatePublic
@@ -24,17 +25,6 @@ inventory_app = typer.Typer(
     no_args_is_help=True,
 )
 _RANKED = TypeAdapter(list[RankedCandidatePublic])
-
-
-def _candidate(**fields: object) -> CandidateCreate:
-    """Validate the options like the API does; a bad value is one line on stderr and exit 1."""
-    try:
-        return CandidateCreate.model_validate(fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "input"
-        typer.echo(f"Error: {field}: {first['msg']}", err=True)
-        raise typer.Exit(1) from None
 
 
 @inventory_app.command("add")
@@ -55,15 +45,18 @@ def add(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Add a candidate process to a department's inventory (audited)."""
-    data = _candidate(
-        name=name,
-        monthly_volume=monthly_volume,
-        minutes_per_item=minutes,
-        exception_rate=exception_rate,
-        measurability=measurability,
-        hourly_rate=hourly_rate,
-        currency=currency,
-        notes=notes,
+    data = options_as(
+        CandidateCreate,
+        {
+            "name": name,
+            "monthly_volume": monthly_volume,
+            "minutes_per_item": minutes,
+            "exception_rate": exception_rate,
+            "measurability": measurability,
+            "hourly_rate": hourly_rate,
+            "currency": currency,
+            "notes": notes,
+        },
     )
     actor = f"cli:{getpass.getuser()}"
     with cli_session(db) as session:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
-from pydantic import BaseModel, ValidationError
 
 from deshi.cli._db import cli_session
-from deshi.cli._operator import DB_HELP, JSON_HELP, dumped, emit, operator_actor, print_table
+from deshi.cli._operator import (
+    DB_HELP,
+    JSON_HELP,
+    dumped,
+    emit,
+    operator_actor,
+    options_as,
+    print_table,
+)
 from deshi.inputs import MAX_ID
 from deshi.processes import service
 from deshi.processes.models import ProcessCreate, ProcessPublic, ProcessUpdate
@@ -20,18 +27,6 @@ process_app = typer.Typer(
     help="Processes: create, list, change the policy, archive.", no_args_is_help=True
 )
 LABELS_HELP = "Comma-separated labels, e.g. refund,complaint,other."
-_Model = TypeVar("_Model", bound=BaseModel)
-
-
-def _validated(model: type[_Model], fields: dict[str, Any]) -> _Model:
-    """Validate options like the API does; a bad value is one line on stderr and exit 1."""
-    try:
-        return model.model_validate(fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "input"
-        typer.echo(f"Error: {field}: {first['msg']}", err=True)
-        raise typer.Exit(1) from None
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -69,7 +64,7 @@ def create(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Create a process (in shadow mode unless told otherwise; audited)."""
-    data = _validated(
+    data = options_as(
         ProcessCreate,
         {
             "department_id": department_id,
@@ -187,7 +182,7 @@ def update(
         "cost_per_escaped_error": error_cost,
         "currency": currency,
     }
-    changes = _validated(ProcessUpdate, {k: v for k, v in given.items() if v is not None})
+    changes = options_as(ProcessUpdate, {k: v for k, v in given.items() if v is not None})
     with cli_session(db) as session:
         process = service.get_process(session, process_id)
         updated = ProcessPublic.model_validate(

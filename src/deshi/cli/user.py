@@ -3,6 +3,8 @@ service accounts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 
 from deshi.auth import admin
@@ -10,7 +12,7 @@ from deshi.auth.models import UserPublic
 from deshi.auth.passwords import PasswordHasher
 from deshi.cli._db import cli_session, cli_settings
 from deshi.cli._operator import DB_HELP, JSON_HELP, dumped, emit, operator_actor, print_table, when
-from deshi.db.tables import RoleGrant
+from deshi.db.tables import RoleGrant, User
 
 __all__ = ["register", "user_app"]
 
@@ -115,15 +117,7 @@ def deactivate(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Deactivate a user: their password, tokens and sessions stop working at once (audited)."""
-    with cli_session(db) as session:
-        user_id = admin.find_user(session, email).id
-        user = UserPublic.of(
-            admin.deactivate_user(session, actor=operator_actor(), user_id=user_id)
-        )
-    if as_json:
-        emit(dumped(user))
-    else:
-        typer.echo(f"User {user.id} ({user.email}) deactivated.")
+    _change_access(email, admin.deactivate_user, "deactivated", as_json=as_json, db=db)
 
 
 @user_app.command("reactivate")
@@ -133,15 +127,20 @@ def reactivate(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Let a deactivated user in again, with the grants they had (audited)."""
+    _change_access(email, admin.reactivate_user, "reactivated", as_json=as_json, db=db)
+
+
+def _change_access(
+    email: str, change: Callable[..., User], done: str, *, as_json: bool, db: str | None
+) -> None:
+    """Apply `change` (deactivate or reactivate) to the user with this email, as the operator."""
     with cli_session(db) as session:
         user_id = admin.find_user(session, email).id
-        user = UserPublic.of(
-            admin.reactivate_user(session, actor=operator_actor(), user_id=user_id)
-        )
+        user = UserPublic.of(change(session, actor=operator_actor(), user_id=user_id))
     if as_json:
         emit(dumped(user))
     else:
-        typer.echo(f"User {user.id} ({user.email}) reactivated.")
+        typer.echo(f"User {user.id} ({user.email}) {done}.")
 
 
 @user_app.command("reset-password")

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import typer
-from pydantic import ValidationError
 
 from deshi.cli._db import cli_session, cli_settings
-from deshi.cli._operator import DB_HELP, JSON_HELP, dumped, emit, operator_actor, print_table, when
+from deshi.cli._operator import (
+    DB_HELP,
+    JSON_HELP,
+    dumped,
+    emit,
+    operator_actor,
+    options_as,
+    print_table,
+    when,
+)
 from deshi.inputs import MAX_ID
 from deshi.webhooks import service
 from deshi.webhooks.models import WebhookCreate
@@ -32,12 +40,7 @@ def add(
 ) -> None:
     """Register a webhook; its URL must resolve to public addresses unless
     DESHI_WEBHOOK_ALLOW_HOSTS lists it (audited; the secret is printed once)."""
-    try:
-        data = WebhookCreate.model_validate({"url": url, "events": events})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        typer.echo(f"Error: {'.'.join(map(str, first['loc'])) or 'url'}: {first['msg']}", err=True)
-        raise typer.Exit(1) from None
+    data = options_as(WebhookCreate, {"url": url, "events": events})
     outbound = OutboundPolicy.from_settings(cli_settings(db))
     with cli_session(db) as session:
         created = service.register_webhook(

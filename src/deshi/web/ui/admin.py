@@ -13,14 +13,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from deshi.auth import admin
 from deshi.auth.models import UserPublic
 from deshi.domain import FeaturizerName, Mode, NewLabels, Role
 from deshi.errors import DeshiError, ValidationFailed
-from deshi.inputs import MAX_ID
+from deshi.inputs import MAX_ID, validated
 from deshi.learning import versions
 from deshi.permissions import Action, Principal, can, require_workspace
 from deshi.processes import service as processes
@@ -46,16 +45,6 @@ def _page(
 
 def _back(path: str) -> Response:
     return RedirectResponse(path, status_code=303)
-
-
-def _validated(model: type[Any], fields: dict[str, Any]) -> Any:
-    """A form's fields validated like the API's body; ValidationFailed naming the field."""
-    try:
-        return model.model_validate(fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise ValidationFailed(f"{field}: {first['msg']}", field=field) from None
 
 
 def _split(value: str) -> list[str]:
@@ -435,7 +424,7 @@ def create_process(
                 "mode": mode,
                 "error_budget": error_budget or None,
             }
-            data = _validated(ProcessCreate, fields)
+            data = validated(ProcessCreate, fields)
             process = processes.create_process_for(db, principal=viewer.principal, data=data)
     except DeshiError as exc:
         return _processes_page(request, viewer, db, exc.status_code, error=exc.detail)
@@ -513,7 +502,7 @@ def save_settings(
     """Save the policy form (audited when something changed)."""
     try:
         with db.begin_nested():  # a refusal undoes only this form's changes
-            changes = _validated(ProcessUpdate, _policy_fields(form))
+            changes = validated(ProcessUpdate, _policy_fields(form))
             processes.update_process(
                 db, principal=viewer.principal, process_id=process_id, changes=changes
             )

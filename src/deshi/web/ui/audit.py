@@ -18,7 +18,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
-from pydantic import ValidationError
 
 from deshi.audit import (
     EventFilter,
@@ -37,6 +36,7 @@ from deshi.audit.names import actor_name, actor_user, object_name, object_proces
 from deshi.db.tables import AuditEvent
 from deshi.errors import ValidationFailed
 from deshi.i18n import translations
+from deshi.inputs import validated
 from deshi.permissions import Principal
 from deshi.web.deps import FactoryDep
 from deshi.web.params import QueryId
@@ -65,12 +65,7 @@ def page_filters(params: Mapping[str, str]) -> EventFilter:
             except (ValueError, OverflowError):
                 raise ValidationFailed(f"{name}: not a date (YYYY-MM-DD)", field=name) from None
             fields[key] = datetime.combine(day, time(), tzinfo=UTC)
-    try:
-        return EventFilter.model_validate(fields)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        raise ValidationFailed(f"{field}: {first['msg']}", field=field) from None
+    return validated(EventFilter, fields)
 
 
 def _form_values(params: Mapping[str, str]) -> dict[str, str]:

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from deshi.errors import DeshiError, ValidationFailed
+from deshi.errors import DeshiError
+from deshi.inputs import validated
 from deshi.permissions import Action
 from deshi.processes.service import get_process_for
 from deshi.web.deps import ConfigDep, SessionDep
@@ -68,7 +68,7 @@ def add_webhook(
 ) -> Response:
     """Register a webhook; the answer shows its signing secret, only this once."""
     try:
-        data = _webhook_form(url, events or [])
+        data = validated(WebhookCreate, {"url": url.strip(), "events": events or []})
         with db.begin_nested():  # a refusal undoes only this form's changes
             created = service.create_webhook(
                 db,
@@ -95,13 +95,3 @@ def remove_webhook(
     except DeshiError as exc:
         return _page(request, viewer, db, process_id, exc.status_code, error=exc.detail)
     return RedirectResponse(f"/admin/processes/{process_id}/webhooks", status_code=303)
-
-
-def _webhook_form(url: str, events: list[str]) -> WebhookCreate:
-    """The form validated like the API's body; ValidationFailed naming the field."""
-    try:
-        return WebhookCreate.model_validate({"url": url.strip(), "events": events})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "url"
-        raise ValidationFailed(f"{field}: {first['msg']}", field=field) from None
