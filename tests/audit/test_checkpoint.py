@@ -86,7 +86,12 @@ def test_an_edit_of_the_prefix_end_is_caught(db_url: str, engine: object, tamper
     with keyed_factory(db_url, KEY) as factory:
         append(factory, 4)
         verify_and_remember(factory)
-        tamper("UPDATE audit_events SET hash = 'f' || substr(hash, 2) WHERE seq = 4")
+        # Flip the first hex digit to one it is not: a fixed 'f' would be no change one time in 16.
+        tamper(
+            "UPDATE audit_events SET hash = "
+            "CASE WHEN substr(hash, 1, 1) = 'f' THEN 'e' ELSE 'f' END || substr(hash, 2) "
+            "WHERE seq = 4"
+        )
         with factory() as session:
             result = verify_incrementally(session)
     assert not result.ok and result.first_bad_seq == 4
