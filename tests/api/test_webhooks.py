@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -18,10 +19,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from deshi.db.base import utcnow
 from deshi.db.tables import AuditEvent, Webhook
 from deshi.engine.training import DeciderFactory
+from deshi.jobs.clock import SYSTEM_CLOCK, Clock
 from deshi.jobs.worker import Worker
 from deshi.learning.registry import AgentRegistry
+from deshi.reviews.service import COMPLETION_HOLD_SECONDS
 from deshi.settings import Settings
 from deshi.web.config import ApiConfig
 from deshi.webhooks import verify
@@ -96,12 +100,30 @@ def make_decider() -> DeciderFactory:
     return CentroidDecider
 
 
-def _deliver_all(factory: sessionmaker[Session]) -> int:
-    """What `deshi worker` does: run every due webhook job once."""
+@dataclass
+class LaterClock:
+    """The real time moved on by `ahead`: runs the jobs held back until then (the worker's
+    clock seam, `deshi.jobs.clock`)."""
+
+    ahead: timedelta
+
+    def now(self) -> datetime:
+        return utcnow() + self.ahead
+
+    def wait(self, stop: threading.Event, seconds: float) -> bool:
+        return stop.wait(seconds)
+
+
+# Past the undo window, when a reviewed item's `item.completed` is first sent.
+AFTER_UNDO_WINDOW = LaterClock(timedelta(seconds=COMPLETION_HOLD_SECONDS + 1))
+
+
+def _deliver_all(factory: sessionmaker[Session], clock: Clock = SYSTEM_CLOCK) -> int:
+    """What `deshi worker` does: run every job due by `clock` once."""
     outbound = OutboundPolicy.from_settings(LOCAL_RECEIVER)
     with httpx.Client() as http:
         handlers = {WEBHOOK_JOB: delivery_handler(http, outbound=outbound)}
-        return Worker(factory, handlers).run_until_idle()
+        return Worker(factory, handlers, clock=clock).run_until_idle()
 
 
 def _register(client: TestClient, world: World, url: str, events: list[str] | None = None) -> Any:
@@ -154,7 +176,8 @@ def test_decided_and_reviewed_items_are_delivered_signed(
         headers=world.auth("reviewer"),
     )
     assert r.status_code == 200, r.text
-    assert _deliver_all(session_factory) == 2
+    assert _deliver_all(session_factory) == 1  # the completion waits out the undo window
+    assert _deliver_all(session_factory, AFTER_UNDO_WINDOW) == 1
     decided, completed = receiver.documents(hook["secret"])
     assert decided["event"] == "item.decided" and completed["event"] == "item.completed"
     assert decided["data"] == {
@@ -175,6 +198,25 @@ def test_decided_and_reviewed_items_are_delivered_signed(
         headers=world.auth("owner"),
     )
     assert resent.status_code == 200 and _deliver_all(session_factory) == 0  # nothing new
+
+
+@ALLOW_LOCAL_RECEIVER
+def test_an_undone_answer_sends_one_completion_for_the_answer_that_stands(
+    client: TestClient, world: World, session_factory: sessionmaker[Session], receiver: Receiver
+) -> None:
+    hook = _register(client, world, receiver.url, ["item.completed"])
+    _ingest(client, world, "ext-1")
+    reviewer = world.auth("reviewer")
+    claimed = client.post(f"/processes/{world.own_process}/queue/claim", headers=reviewer).json()
+    url = f"/items/{claimed['id']}/review"
+    first = {"action": "correct", "label": "lost_or_stolen_card"}
+    assert client.post(url, json=first, headers=reviewer).status_code == 200
+    assert client.post(f"{url}/undo", headers=reviewer).status_code == 200
+    second = {"action": "correct", "label": "card_arrival"}
+    assert client.post(url, json=second, headers=reviewer).status_code == 200
+    _deliver_all(session_factory, AFTER_UNDO_WINDOW)  # the withdrawn one's job finds nothing
+    [completed] = receiver.documents(hook["secret"])
+    assert completed["data"]["label"] == "card_arrival"
 
 
 @ALLOW_LOCAL_RECEIVER

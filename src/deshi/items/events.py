@@ -6,6 +6,7 @@ Events are queued in the caller's transaction, so a rolled-back ingest or review
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -59,7 +60,11 @@ def publish_completed(
     label: str,
     route: str | None,
     model_version: int | None,
+    not_before: datetime | None = None,
 ) -> None:
-    """`item.completed` for an item a reviewer completed with `label`."""
+    """`item.completed` for an item a reviewer completed with `label`, first sent at
+    `not_before` (default now)."""
     payload = event_payload(item, label=label, route=route, model_version=model_version)
-    enqueue_events(session, process=process, events=[(ITEM_COMPLETED, payload)])
+    enqueue_events(
+        session, process=process, events=[(ITEM_COMPLETED, payload)], not_before=not_before
+    )

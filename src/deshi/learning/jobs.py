@@ -21,6 +21,7 @@ def retrain_handler(registry: AgentRegistry) -> Handler:
             registry=registry,
             routine=True,
             finishing=run.finishing,
+            relearn=bool(run.job.payload.get("relearn")),
         )
 
     return handle

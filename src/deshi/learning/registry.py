@@ -11,7 +11,8 @@ Several API and worker processes may serve one PostgreSQL database. Each keeps i
 `AgentRegistry`; before an agent is used, the registry runs three cheap queries:
 
 1. the newest and the champion model version: if either moved (a retrain or a rollback made
-   elsewhere), or the process's policy changed, the agent is rebuilt with `Agent.restore`;
+   elsewhere), or the process's policy or `memory_epoch` changed (an answer was undone, so a
+   label must leave the case memory), the agent is rebuilt with `Agent.restore`;
 2. reviews not taken in yet: each new final label goes to `agent.record` (into the case
    memory at once);
 3. auto-completed decisions not taken in yet: recorded unlabelled.
@@ -87,6 +88,7 @@ class AgentEntry:
     recorded_items: set[int]
     stored_versions: set[int] = field(default_factory=set)
     default_audit_rate: float = DEFAULT_POLICY.audit_rate
+    memory_epoch: int = 0  # the process's `memory_epoch` this agent was built at
 
     def record(self, observation: Observation, item_id: int) -> None:
         """Give the agent one decided item, at most once per item."""
@@ -167,7 +169,12 @@ class AgentRegistry:
         state = repo.version_state(session, process.id)
         with self._guard:
             entry = self._entries.get(process.id)
-        if entry is None or entry.config != config or entry.state != state:
+        if (
+            entry is None
+            or entry.config != config
+            or entry.state != state
+            or entry.memory_epoch != process.memory_epoch
+        ):
             entry = self._load(session, process, config, state)
             with self._guard:
                 self._entries[process.id] = entry
@@ -200,6 +207,7 @@ class AgentRegistry:
             recorded_items=history.recorded_items,
             stored_versions=set(repo.version_ids(session, process.id)),
             default_audit_rate=process.audit_rate,
+            memory_epoch=process.memory_epoch,
         )
 
     def _catch_up(self, session: Session, entry: AgentEntry) -> None:

@@ -16,7 +16,8 @@ from deshi.engine.featurize import missing_extra
 from deshi.errors import Conflict, NotFound, ValidationFailed
 from deshi.permissions import Action, Principal, can_see, require, require_workspace
 from deshi.processes import repo
-from deshi.processes.models import ProcessCreate, ProcessUpdate
+from deshi.processes.label_names import merged_names
+from deshi.processes.models import LabelNamesUpdate, LabelPublic, ProcessCreate, ProcessUpdate
 
 __all__ = [
     "apply_process_changes",
@@ -31,12 +32,15 @@ __all__ = [
     "get_department",
     "get_process",
     "get_process_for",
+    "labels_of",
     "list_departments",
     "list_departments_for",
     "list_processes",
     "list_processes_for",
     "rename_department",
     "rename_department_for",
+    "set_label_names",
+    "set_label_names_for",
     "update_process",
 ]
 
@@ -276,6 +280,48 @@ def apply_process_changes(
         setattr(process, name, value)
     _record_change(session, actor, "process.update", process, before)
     return process
+
+
+def set_label_names(
+    session: Session, *, actor: str, process: Process, changes: LabelNamesUpdate
+) -> list[LabelPublic]:
+    """Give a live process's labels readable names (per language; an empty name removes one);
+    audited as `process.label_names` when something changed. The labels with their names."""
+    if process.archived_at is not None:
+        raise Conflict(f"process {process.id} is archived")
+    before = {"label_names": dict(process.label_names or {})}
+    process.label_names = merged_names(process.label_names, changes.names, process.labels)
+    after = {"label_names": process.label_names}
+    if after != before:
+        record_event(
+            session,
+            actor=actor,
+            action="process.label_names",
+            obj=process,
+            before=before,
+            after=after,
+        )
+    return labels_of(process)
+
+
+def set_label_names_for(
+    session: Session, *, principal: Principal, process_id: int, changes: LabelNamesUpdate
+) -> list[LabelPublic]:
+    """`set_label_names` for a caller who may manage the process."""
+    process = get_process_for(session, principal, process_id, Action.MANAGE_PROCESS)
+    return set_label_names(session, actor=principal.actor, process=process, changes=changes)
+
+
+def labels_of(process: Process) -> list[LabelPublic]:
+    """The process's labels in order, each with the names it has been given."""
+    names = process.label_names or {}
+    return [
+        LabelPublic(
+            code=str(code),
+            names={lang: named[code] for lang, named in names.items() if named.get(code)},
+        )
+        for code in process.labels or ()
+    ]
 
 
 def _check_featurizer(name: str) -> None:

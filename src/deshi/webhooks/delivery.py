@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import httpx
@@ -35,6 +36,7 @@ __all__ = [
     "ITEM_COMPLETED",
     "ITEM_DECIDED",
     "MAX_DELIVERY_ATTEMPTS",
+    "PROCESS_DRIFT",
     "REFUSED_PREFIX",
     "WEBHOOK_JOB",
     "FailedDeliveries",
@@ -44,10 +46,12 @@ __all__ = [
     "enqueue_event",
     "enqueue_events",
     "render_body",
+    "withdraw_unsent",
 ]
 
 ITEM_DECIDED = "item.decided"
 ITEM_COMPLETED = "item.completed"
+PROCESS_DRIFT = "process.drift"  # live items stopped resembling the history (deshi.items.drift)
 WEBHOOK_JOB = "webhooks.deliver"
 MAX_DELIVERY_ATTEMPTS = 8  # 2s, 4s, … ≈ 4 minutes of retries in all
 REFUSED_PREFIX = "refused: "  # how `last_error` marks a destination the policy refused
@@ -79,10 +83,15 @@ def enqueue_event(
 
 
 def enqueue_events(
-    session: Session, *, process: Process, events: Sequence[tuple[str, Mapping[str, Any]]]
+    session: Session,
+    *,
+    process: Process,
+    events: Sequence[tuple[str, Mapping[str, Any]]],
+    not_before: datetime | None = None,
 ) -> list[WebhookDelivery]:
     """`enqueue_event` for many (event, payload) pairs: the webhooks are read once, and a
-    process without webhooks costs one query however many events there are."""
+    process without webhooks costs one query however many events there are. With `not_before`
+    the first attempt waits until then (a reviewed completion waits out its undo window)."""
     if not events:
         return []
     hooks = list(
@@ -92,13 +101,13 @@ def enqueue_events(
             .order_by(Webhook.id)
         )
     )
-    now = utcnow()
+    due = not_before or utcnow()
     deliveries = [
         WebhookDelivery(
             webhook_id=hook.id,
             event=event,
             payload=dict(payload),
-            next_attempt_at=now,
+            next_attempt_at=due,
             status=DeliveryStatus.PENDING,
         )
         for event, payload in events
@@ -110,8 +119,27 @@ def enqueue_events(
     session.add_all(deliveries)
     session.flush()
     for delivery in deliveries:
-        enqueue(session, kind=WEBHOOK_JOB, payload={"delivery_id": delivery.id})
+        enqueue(session, kind=WEBHOOK_JOB, payload={"delivery_id": delivery.id}, run_after=due)
     return deliveries
+
+
+def withdraw_unsent(session: Session, *, process: Process, event: str, item_id: int) -> int:
+    """Delete the deliveries of `event` about one item that were never attempted (their jobs
+    then find nothing to send); returns how many. An undone answer withdraws its
+    `item.completed` this way, so receivers never hear of a completion that was taken back."""
+    hooks = select(Webhook.id).where(Webhook.process_id == process.id)
+    unsent = session.scalars(
+        select(WebhookDelivery).where(
+            WebhookDelivery.webhook_id.in_(hooks),
+            WebhookDelivery.event == event,
+            WebhookDelivery.status == DeliveryStatus.PENDING,
+            WebhookDelivery.attempts == 0,
+        )
+    ).all()
+    withdrawn = [d for d in unsent if d.payload.get("item_id") == item_id]
+    for delivery in withdrawn:
+        session.delete(delivery)
+    return len(withdrawn)
 
 
 def render_body(delivery: WebhookDelivery, timestamp: int) -> bytes:

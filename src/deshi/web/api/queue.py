@@ -1,4 +1,5 @@
-"""Review queue routes: claim the next item with a lease, answer it, release it."""
+"""Review queue routes: claim the next item with a lease, answer it (or undo the answer),
+release it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from pydantic import BaseModel
 from deshi.items.models import ItemPublic
 from deshi.reviews import service
 from deshi.reviews.models import ClaimedItemPublic, ReviewCreate
+from deshi.reviews.service import UNDO_WINDOW_SECONDS
+from deshi.reviews.undo import undo_review
+from deshi.web.api.knowledge import KnowledgeDep
 from deshi.web.deps import ConfigDep, PrincipalDep, RegistryDep, SessionDep
 from deshi.web.params import PathId
 
@@ -40,16 +44,19 @@ def claim(
     session: SessionDep,
     principal: PrincipalDep,
     config: ConfigDep,
+    index: KnowledgeDep,
     resume: ResumeQuery = True,
 ) -> object:
     """Lease an item to you: the one you still hold first, else the next queued one; blind
-    items come without the agent's suggestion."""
+    items come without the agent's suggestion. Each comes with the passages of its
+    department's documents that bear on it (found on its first claim, then kept)."""
     claimed = service.claim_next(
         session,
         principal=principal,
         process_id=process_id,
         lease_seconds=config.lease_seconds,
         resume_held=resume,
+        index=index,
     )
     return claimed if claimed is not None else Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -79,3 +86,27 @@ def review(
 def release(item_id: PathId, session: SessionDep, principal: PrincipalDep) -> ItemPublic:
     """Give an item you hold back to the queue."""
     return service.release_item(session, principal=principal, item_id=item_id)
+
+
+@router.post(
+    "/items/{item_id}/review/undo",
+    response_model=ClaimedItemPublic,
+    responses={
+        403: {"description": "The answer is someone else's: only its reviewer may undo it."},
+        404: {"description": "No such item, or not in a department you can see."},
+        409: {
+            "description": f"No answer to undo, the {UNDO_WINDOW_SECONDS} s undo window is "
+            "over, the item was taken up again, or the process is archived."
+        },
+    },
+)
+def undo(
+    item_id: PathId, session: SessionDep, principal: PrincipalDep, config: ConfigDep
+) -> ClaimedItemPublic:
+    """Take back your last answer on an item within the undo window (30 s): the item
+    is held by you again (a fresh lease) to answer anew. The withdrawn answer leaves the KPIs
+    and the case memory, its `item.completed` webhook is never sent, and the audit log records
+    `review.undo`."""
+    return undo_review(
+        session, principal=principal, item_id=item_id, lease_seconds=config.lease_seconds
+    )
