@@ -16,6 +16,7 @@ from deshi.inputs import InputModel
 __all__ = [
     "AlternativePublic",
     "DecisionPublic",
+    "EvidencePassagePublic",
     "EvidencePublic",
     "ItemBatchCreate",
     "ItemBatchPublic",
@@ -83,6 +84,22 @@ class EvidencePublic(BaseModel):
     similarity: float
 
 
+class EvidencePassagePublic(BaseModel):
+    """A passage of the department's documents found for the item's text when it was first
+    shown; `url` opens the document's page at the passage, in the version it was found in."""
+
+    passage_id: int
+    document_id: int
+    document: str = Field(description="The document's name.")
+    version: int = Field(description="The document version the passage was found in.")
+    page: int | None = Field(description="The PDF page, when the document has pages.")
+    section: str = Field(description="The heading the passage is under (may be empty).")
+    excerpt: str = Field(description="The passage's first few hundred characters.")
+    score: float = Field(description="Hybrid (reciprocal-rank fused) retrieval score.")
+    url: str = Field(description="The knowledge page of that version, at the passage.")
+    source_url: str = Field(description="The original file (API), at the page for a PDF.")
+
+
 class DecisionPublic(BaseModel):
     """The agent's decision with everything needed to explain it."""
 
@@ -146,6 +163,16 @@ class ItemPublic(BaseModel):
         description="Hidden (null) from reviewers while a blind item is still open."
     )
     reviews: list[ReviewPublic]
+    evidence_passages: list[EvidencePassagePublic] | None = Field(
+        default=None,
+        description="The department's documents that bear on the item (top 3), found when it "
+        "was first shown to a person or read with `GET /items/{id}` and kept as they were "
+        "then; null until then (or for an item without a decision), empty when the knowledge "
+        "base had nothing.",
+    )
+    passages_retrieved_at: datetime | None = Field(
+        default=None, description="When `evidence_passages` were found."
+    )
 
 
 class ItemBatchPublic(BaseModel):

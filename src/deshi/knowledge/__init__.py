@@ -4,7 +4,7 @@
     chunk.py    blocks → passages of whole sentences (Japanese 。 included), bounded in size
     lexical.py  full-text ranking over Sudachi words: SQLite FTS5 / PostgreSQL tsvector
     vectors.py  embeddings stored as bytes, a department's matrix cached; `KnowledgeIndex`
-    search.py   hybrid search fused by reciprocal rank; `evidence_for`, the seam for decisions
+    search.py   hybrid search fused by reciprocal rank; `evidence_for`, a decision's passages
     service.py  store (upload, sync), list, read, open a passage, remove; permissions and audit
     links.py    where a passage opens (the document page at its anchor, the original file)
 

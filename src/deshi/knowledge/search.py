@@ -7,8 +7,8 @@ calibration between a BM25-like rank and a cosine, which differ in scale on ever
 Ties keep the order of the first ranking that found them (embeddings first: on the benchmarks
 they are the stronger single ranking).
 
-`search` serves one query; `search_many` embeds many queries in one batch (the benchmark, and
-evidence for a batch of items). `evidence_for` is the seam for decisions (see its docstring).
+`search` serves one query; `search_many` embeds many queries in one batch (the benchmark).
+`evidence_for` finds a decision's evidence passages (`deshi.items.passages` stores them).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from deshi.errors import NotFound
 from deshi.knowledge import lexical, repo
 from deshi.knowledge.links import passage_url, source_url
-from deshi.knowledge.models import SearchHit, SearchMode
+from deshi.knowledge.models import MAX_QUERY_CHARS, SearchHit, SearchMode
 from deshi.knowledge.vectors import KnowledgeIndex
 from deshi.permissions import Action, Principal, require
 from deshi.processes.service import get_department
@@ -119,14 +119,18 @@ def evidence_for(
 ) -> list[SearchHit]:
     """The passages that bear on an item's text, as evidence beside its similar cases.
 
-    The seam for decisions (a follow-up, not wired yet): `learning.service.decide_items` (or
-    `items.service.ingest_items`, which knows the process's department) would call this per
-    item and store the hits' (passage_id, document, version, page, section, score) in the
-    decision's evidence, so the workbench and the item's lineage can link to `hit.url`.
+    `deshi.items.passages` calls this when an item is first shown to a person and stores the
+    hits with its decision (see there for why then and not at ingest). A department without
+    current passages costs one indexed count (the vector cache's fingerprint) and no embedding;
+    a long text is cut to a query's length (the embedder reads its first 512 tokens anyway).
     """
     if not text.strip():
         return []
-    return search(session, department_id=department_id, query=text, top_k=top_k, index=index)
+    ids, _ = index.vectors.matrix(session, department_id)
+    if not len(ids):
+        return []
+    query = text[:MAX_QUERY_CHARS]
+    return search(session, department_id=department_id, query=query, top_k=top_k, index=index)
 
 
 def _nearest(

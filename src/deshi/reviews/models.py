@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from deshi.domain import ReviewAction
 from deshi.inputs import InputModel
-from deshi.items.models import DecisionPublic
+from deshi.items.models import DecisionPublic, EvidencePassagePublic
 
 __all__ = ["ClaimedItemPublic", "ReviewCreate"]
 
@@ -43,3 +43,8 @@ class ClaimedItemPublic(BaseModel):
     labels: list[str] = Field(description="The process's label set.")
     lease_expires_at: datetime
     suggestion: DecisionPublic | None = Field(description="Null when served blind.")
+    evidence_passages: list[EvidencePassagePublic] = Field(
+        default_factory=list,
+        description="The department's documents that bear on the item (top 3), shown blind "
+        "or not: they carry nothing of the agent's suggestion.",
+    )

@@ -5,8 +5,9 @@ adds a version and makes it current, and the passages of older versions stay (a 
 cited them keeps its lineage) but leave search: `KnowledgePassage.is_current` is true only for
 the passages of a live document's current version.
 
-Lexical search reads `tokens` (Sudachi words joined by spaces): on PostgreSQL through the GIN
-index on `to_tsvector('simple', tokens)` below (partial: current passages only), on SQLite
+Lexical search reads `tokens` (Sudachi words joined by spaces): on PostgreSQL through `tsv`,
+`to_tsvector('simple', tokens)` stored when the passage is indexed (`lexical.add_to_index`),
+and its GIN index below (partial: current passages only), on SQLite
 through the FTS5 table `knowledge_fts`, which `deshi.knowledge.lexical` keeps beside this table
 (a derived index outside the ORM metadata, so the schema comparison does not see FTS5's shadow
 tables).
@@ -25,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from deshi.db.base import Base, UTCDateTime, utcnow
@@ -73,9 +75,11 @@ class KnowledgePassage(Base):
     __tablename__ = "knowledge_passages"
     __table_args__ = (
         Index("ix_knowledge_passages_department_id_is_current", "department_id", "is_current"),
+        # `text("tsv")`, not the column: the schema comparison skips an expression index on
+        # SQLite (where `ddl_if` keeps it from existing) instead of reporting it missing
         Index(
-            "ix_knowledge_passages_tokens_fts",
-            text("to_tsvector('simple', tokens)"),
+            "ix_knowledge_passages_tsv",
+            text("tsv"),
             postgresql_using="gin",
             postgresql_where=text("is_current"),
         ).ddl_if(dialect="postgresql"),
@@ -90,5 +94,11 @@ class KnowledgePassage(Base):
     section: Mapped[str] = mapped_column(String(500), default="")  # heading path, " › "-joined
     text: Mapped[str] = mapped_column(Text)
     tokens: Mapped[str] = mapped_column(Text)  # Sudachi words, space-joined, for lexical search
+    # PostgreSQL: the tokens' tsvector, stored so matching and ranking never recompute it (an
+    # expression index alone made every search re-parse the department's passages: seconds at
+    # 10,000 passages, docs/benchmarks.md). SQLite: unused (NULL), FTS5 serves it.
+    tsv: Mapped[str | None] = mapped_column(
+        Text().with_variant(TSVECTOR(), "postgresql"), deferred=True
+    )
     vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32 embedding, L2-normalised
     is_current: Mapped[bool] = mapped_column(default=True)

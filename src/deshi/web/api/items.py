@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response, status
 
 from deshi.items import service
 from deshi.items.models import ItemBatchCreate, ItemBatchPublic, ItemCreate, ItemPublic
+from deshi.web.api.knowledge import KnowledgeDep
 from deshi.web.deps import ConfigDep, FactoryDep, PrincipalDep, RegistryDep, SessionDep
 from deshi.web.metrics import MetricsDep
 from deshi.web.params import PathId
@@ -89,7 +90,15 @@ def create_items(
     return ItemBatchPublic(created=created, existing=len(items) - created, items=items)
 
 
-@router.get("/items/{item_id}", response_model=ItemPublic)
-def get_item(item_id: PathId, session: SessionDep, principal: PrincipalDep) -> ItemPublic:
-    """An item with its lineage: decision (model version, threshold, evidence) and reviews."""
-    return service.get_item(session, principal=principal, item_id=item_id)
+@router.get(
+    "/items/{item_id}",
+    response_model=ItemPublic,
+    responses={404: {"description": "No such item, or not in a department you can see."}},
+)
+def get_item(
+    item_id: PathId, session: SessionDep, principal: PrincipalDep, index: KnowledgeDep
+) -> ItemPublic:
+    """An item with its lineage: decision (model version, threshold, evidence) and reviews,
+    and the passages of its department's documents that bear on it (`evidence_passages`:
+    found on the item's first view, then kept as they were)."""
+    return service.get_item(session, principal=principal, item_id=item_id, index=index)

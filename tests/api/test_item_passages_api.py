@@ -1,0 +1,84 @@
+"""`GET /items/{id}` and the queue's claim carry the item's evidence passages (document,
+version, page/section, score, excerpt, links), found on the first view and kept; another
+department gets 404; OpenAPI documents the field."""
+
+from __future__ import annotations
+
+import pytest
+from api_world import World
+from fastapi.testclient import TestClient
+
+from knowledge_fakes import fake_index
+
+GUIDE = (
+    "# Lost or stolen cards\n\nReport a lost or stolen card at once: the card is blocked and a "
+    "new card is sent.\n\n# Exchange rates\n\nWe exchange money at the interbank rate.\n"
+)
+
+
+@pytest.fixture
+def api(client: TestClient) -> TestClient:
+    """The test client with the instant embedder in the app's knowledge index."""
+    client.app.state.knowledge = fake_index()  # type: ignore[attr-defined]
+    return client
+
+
+def _stocked_item(api: TestClient, world: World) -> int:
+    upload = api.post(
+        "/knowledge/documents",
+        data={"department_id": str(world.own_department)},
+        files={"file": ("guide.md", GUIDE.encode())},
+        headers=world.auth("owner"),
+    )
+    assert upload.status_code == 201, upload.text
+    created = api.post(
+        f"/processes/{world.own_process}/items",
+        json={"text": "I lost my card, is it blocked now?"},
+        headers=world.auth("owner"),
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["evidence_passages"] is None  # not looked for at ingest
+    return int(created.json()["id"])
+
+
+def test_an_item_carries_its_passages_with_links_that_open_them(
+    api: TestClient, world: World
+) -> None:
+    item_id = _stocked_item(api, world)
+    body = api.get(f"/items/{item_id}", headers=world.auth("reviewer")).json()
+
+    top = body["evidence_passages"][0]
+    assert (top["document"], top["version"], top["section"]) == (
+        "guide.md",
+        1,
+        "Lost or stolen cards",
+    )
+    assert top["score"] > 0 and top["excerpt"].startswith("Report a lost or stolen card")
+    assert body["passages_retrieved_at"] is not None
+    passage = api.get(f"/knowledge/passages/{top['passage_id']}", headers=world.auth("reviewer"))
+    assert passage.json()["url"] == top["url"]
+    assert api.get(top["source_url"], headers=world.auth("reviewer")).status_code == 200
+
+    claimed = api.post(
+        f"/processes/{world.own_process}/queue/claim", headers=world.auth("reviewer2")
+    ).json()
+    assert claimed["id"] == item_id and claimed["evidence_passages"] == body["evidence_passages"]
+
+
+def test_another_department_sees_neither_the_item_nor_its_passages(
+    api: TestClient, world: World
+) -> None:
+    item_id = _stocked_item(api, world)
+    refused = api.get(f"/items/{item_id}", headers=world.auth("other_owner"))
+    assert refused.status_code == 404
+    assert "evidence_passages" not in refused.text and "guide.md" not in refused.text
+
+
+def test_openapi_documents_the_evidence_passages(api: TestClient, world: World) -> None:
+    document = api.get("/openapi.json", headers=world.auth("auditor")).json()
+    schemas = document["components"]["schemas"]
+    assert "evidence_passages" in schemas["ItemPublic"]["properties"]
+    assert "evidence_passages" in schemas["ClaimedItemPublic"]["properties"]
+    assert {"document", "version", "page", "section", "score", "url"} <= set(
+        schemas["EvidencePassagePublic"]["properties"]
+    )
