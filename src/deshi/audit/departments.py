@@ -8,7 +8,8 @@
     webhooks               the webhook's process
     role_grants,           the `department_id` in the event's own snapshot (the row may be
     inventory_candidates,  deleted later; workspace-wide grants have none)
-    knowledge_documents
+    knowledge_documents,
+    drafts
 
 Events about users and API tokens belong to no department (None). The department is stored on
 the event (`AuditEvent.department_id`, indexed with `seq`), so a department's page of the log
@@ -29,7 +30,7 @@ from deshi.db.tables import Item, ModelVersion, Process, Review, Webhook
 __all__ = ["SNAPSHOT_SCOPED", "department_of"]
 
 # Deleted rows leave their department only in the snapshot the event recorded.
-SNAPSHOT_SCOPED = ("role_grants", "inventory_candidates", "knowledge_documents")
+SNAPSHOT_SCOPED = ("role_grants", "inventory_candidates", "knowledge_documents", "drafts")
 
 
 def department_of(

@@ -1,5 +1,6 @@
 """`deshi draft MESSAGE --department ID`: a reply drafted from a department's knowledge base,
-with its citations and the check of every sentence (the same as `POST /knowledge/draft`).
+with its citations and the check of every sentence (the same as `POST /knowledge/draft`); the
+draft is stored, for `deshi drafts verdict`.
 
 With `DESHI_LLM_BASE_URL` set, the configured chat model drafts it (personal data replaced by
 placeholders before anything is sent; the call is audited as `cli:<os user>`); otherwise the
@@ -25,12 +26,20 @@ def draft(
         ..., "--department", min=1, max=MAX_ID, help="Whose knowledge base to draft from."
     ),
     top: int = typer.Option(4, "--top", min=1, max=10, help="Passages given to the drafter."),
+    item_id: int | None = typer.Option(
+        None,
+        "--item",
+        min=1,
+        max=MAX_ID,
+        help="The item it answers: stored against it, with its process's past answers as examples.",
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Draft a reply from the department's documents, citing them as [n]."""
     request = options_as(
-        DraftRequest, {"department_id": department_id, "message": message, "top_k": top}
+        DraftRequest,
+        {"department_id": department_id, "message": message, "top_k": top, "item_id": item_id},
     )
     drafter = make_drafter(cli_settings(db))
     with cli_session(db) as session:
@@ -56,6 +65,9 @@ def draft(
         typer.echo(f"  not supported by what it cites: {sentence}")
     for note in result.notes:
         typer.echo(f"Note: {note}")
+    typer.echo(
+        f"Draft {result.id} stored: deshi drafts verdict {result.id} --accept|--edit|--reject"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -1,5 +1,6 @@
-"""Drafting route: a reply to a message, drafted from a department's knowledge base, with its
-citations and the faithfulness check of every sentence."""
+"""Drafting routes: a reply to a message, drafted from a department's knowledge base, with its
+citations and the faithfulness check of every sentence (stored, so a reviewer can accept, edit
+or reject it), and the reviewer's verdict on a stored draft."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from deshi.drafting.core import Drafter
-from deshi.drafting.models import DraftPublic, DraftRequest
+from deshi.drafting.models import DraftPublic, DraftRequest, DraftVerdictCreate, DraftVerdictPublic
 from deshi.drafting.service import draft_reply_for
+from deshi.drafting.verdicts import judge_draft_for
 from deshi.web.api.knowledge import KnowledgeDep
 from deshi.web.deps import PrincipalDep, SessionDep
+from deshi.web.params import PathId
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/knowledge", tags=["knowledge"])
+router = APIRouter()
 
 
 def get_drafter(request: Request) -> Drafter:
@@ -27,7 +30,7 @@ def get_drafter(request: Request) -> Drafter:
 DrafterDep = Annotated[Drafter, Depends(get_drafter)]
 
 
-@router.post("/draft", response_model=DraftPublic)
+@router.post("/knowledge/draft", response_model=DraftPublic, tags=["knowledge"])
 def draft_reply(
     body: DraftRequest,
     session: SessionDep,
@@ -41,5 +44,20 @@ def draft_reply(
     it cites (`sentences`, `faithfulness`); a draft with `has_unsupported_claim` must be read
     with care. With `DESHI_LLM_BASE_URL` set, a chat model drafts it (personal data replaced
     by placeholders before anything is sent; the call is audited); otherwise, or when the model
-    fails, the draft is extractive: the documents' own sentences."""
+    fails, the draft is extractive: the documents' own sentences. The draft is stored (`id`):
+    send the reviewer's verdict to `POST /drafts/{id}/verdict`. With `item_id`, it is stored
+    against that item and the process's similar past answers are given to the drafter as
+    examples (`past_answers`)."""
     return draft_reply_for(session, principal=principal, request=body, drafter=drafter, index=index)
+
+
+@router.post("/drafts/{draft_id}/verdict", response_model=DraftVerdictPublic, tags=["knowledge"])
+def judge_draft(
+    draft_id: PathId, body: DraftVerdictCreate, session: SessionDep, principal: PrincipalDep
+) -> DraftVerdictPublic:
+    """The reviewer's verdict on a stored draft: `accept` it as is, `edit` it (`text`: the final
+    reply; its normalised edit distance from the draft is kept) or `reject` it (anyone who may
+    review in the draft's department; audited as `draft.accept|edit|reject`). Accepted and
+    edited drafts become the process's past answers. 409 when the draft was judged already.
+    A verdict does not answer the item's label."""
+    return judge_draft_for(session, principal=principal, draft_id=draft_id, body=body)

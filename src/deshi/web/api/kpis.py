@@ -10,6 +10,8 @@ from fastapi.responses import HTMLResponse
 
 from deshi.i18n import negotiate, parse_locale
 from deshi.kpis.context import parse_arm
+from deshi.kpis.drafting import DraftingReport
+from deshi.kpis.drafting_report import drafting_report_for
 from deshi.kpis.kpi_report import kpi_report_for
 from deshi.kpis.models import KpiReport, WarningPublic
 from deshi.kpis.process_warnings import warnings_for
@@ -38,6 +40,23 @@ def get_kpis(
 ) -> object:
     """The three KPI layers and the learning flywheel, overall and per ISO week."""
     return kpi_report_for(session, principal, process_id, start=start, end=end, arm=parse_arm(arm))
+
+
+@router.get("/{process_id}/drafting", response_model=DraftingReport)
+def get_drafting_kpis(
+    process_id: PathId,
+    session: SessionDep,
+    principal: PrincipalDep,
+    start: Annotated[date | None, Query(alias="from", description="First day (UTC).")] = None,
+    end: Annotated[date | None, Query(alias="to", description="Last day (UTC).")] = None,
+    arm: Annotated[str | None, Query(description="human_only, assisted or ai_led.")] = None,
+) -> object:
+    """Drafting KPIs with intervals, overall, per ISO week and per arm: faithfulness, drafts
+    with an unsupported claim, drafts rejected or edited, acceptance, median edit distance and
+    guardrail firings (docs/kpis.md)."""
+    return drafting_report_for(
+        session, principal, process_id, start=start, end=end, arm=parse_arm(arm)
+    )
 
 
 @router.get("/{process_id}/warnings", response_model=list[WarningPublic])
