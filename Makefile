@@ -6,6 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 # The CPU build of PyTorch; installed first so the embeddings extra never pulls CUDA wheels.
 TORCH := torch==2.13.0
+# llama-cpp-python (the llm extra) compiles llama.cpp from its sdist (~24 CPU-minutes; pip caches
+# the wheel): portable AVX2/FMA/F16C code rather than -march=native, so the cached wheel runs on
+# any AVX2 machine, and no libcurl, since models never download.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAMA_CURL=OFF
+BUILD_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: demo test lint bench clean browser
 
@@ -19,7 +24,8 @@ $(VENV)/.core: $(BIN)/activate pyproject.toml
 
 $(VENV)/.dev: $(VENV)/.core
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[dev,embeddings]" "$(TORCH)"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$(BUILD_JOBS) \
+	  $(BIN)/pip install -q -e ".[dev,embeddings,llm]" "$(TORCH)"
 	touch $@
 
 demo: $(VENV)/.core

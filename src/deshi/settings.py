@@ -305,6 +305,40 @@ class Settings(BaseSettings):
         le=1800,
         description="How long a draft may take before the extractive draft is used instead.",
     )
+    llm_structured_output: bool = Field(
+        default=False,
+        description=(
+            'Ask that endpoint for JSON held to a schema (`response_format: {"type": '
+            '"json_object", "schema": …}`, as llama.cpp\'s servers take it), '
+            "so every sentence's citations parse and name a passage it was given: for models too "
+            "small to write [n] by themselves."
+        ),
+    )
+    llm_provider: Literal["auto", "extractive", "remote", "local"] = Field(
+        default="auto",
+        description=(
+            "Which drafter writes replies: `extractive`, `remote` (the endpoint "
+            "`DESHI_LLM_BASE_URL`) or `local` (Qwen2.5-Coder-0.5B-Instruct on this machine's "
+            "CPU, from the `deshi[llm]` extra; nothing leaves the machine). `auto`: `remote` "
+            "when `DESHI_LLM_BASE_URL` is set, else `extractive`."
+        ),
+    )
+    llm_threads: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description=(
+            "CPU threads of the local model. Keep 1 when other work shares the cores: its "
+            "threads busy-wait, so two on a busy machine are slower than one."
+        ),
+    )
+    llm_model_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Where the local model is assembled from its packages and kept (491 MB). Unset: "
+            "`$XDG_CACHE_HOME/deshi/models`, else `~/.cache/deshi/models`."
+        ),
+    )
 
     @field_validator("audit_key")
     @classmethod
@@ -312,6 +346,12 @@ class Settings(BaseSettings):
         if key is not None:
             _check_audit_key(key.get_secret_value())
         return key
+
+    @model_validator(mode="after")
+    def _remote_needs_an_endpoint(self) -> Settings:
+        if self.llm_provider == "remote" and self.llm_base_url is None:
+            raise ValueError("DESHI_LLM_PROVIDER=remote needs DESHI_LLM_BASE_URL")
+        return self
 
     @model_validator(mode="after")
     def _readable_audit_keys(self) -> Settings:

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from ui_world import PASSWORD, UiWorld
 
+from deshi.drafting.extractive import ExtractiveDrafter
+from deshi.drafting.local import LocalDrafter
+from deshi.drafting.local_model import QWEN_CODER_05B
 from deshi.settings import Settings
 from deshi.web import create_app
 from fakes import CHEAP_HASHING
@@ -64,3 +68,18 @@ def test_the_page_needs_a_sign_in_and_speaks_japanese(client: TestClient) -> Non
     client.cookies.set("deshi_lang", "ja")
     page = client.get("/data-policy").text
     assert "このワークスペースから外に出るもの" in page and "What leaves" not in page
+
+
+def test_the_local_model_is_named_and_nothing_leaves(ui_db: tuple[str, UiWorld]) -> None:
+    settings = Settings(database_url=ui_db[0], password_hash_profile=CHEAP_HASHING)
+    # Never loaded: the page reads the drafter's configuration, not its model.
+    local = LocalDrafter(model_path=Path("never-loaded.gguf"), fallback=ExtractiveDrafter())
+    with TestClient(create_app(settings, drafter=local)) as client:
+        _sign_in(client, "reviewer")
+        page = client.get("/data-policy").text
+        client.cookies.set("deshi_lang", "ja")
+        japanese = client.get("/data-policy").text
+    assert 'data-local="yes"' in page and 'data-remote="no"' in page
+    assert f"the local model {QWEN_CODER_05B.name}" in page
+    assert "No language model is configured" not in page
+    assert f"ローカルモデル {QWEN_CODER_05B.name}" in japanese

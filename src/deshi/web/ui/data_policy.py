@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from deshi.drafting.local import LocalDrafter
 from deshi.drafting.remote import ChatDrafter
 from deshi.privacy import Kind
 from deshi.web.api.drafting import DrafterDep
@@ -23,6 +24,7 @@ def data_policy(request: Request, viewer: ViewerDep, drafter: DrafterDep) -> Res
     """What leaves the workspace: the configured drafting model (if any), what is sent to it,
     what is replaced before, and what webhooks carry."""
     remote = drafter if isinstance(drafter, ChatDrafter) else None
+    local = drafter if isinstance(drafter, LocalDrafter) else None
     return render(
         request,
         "data_policy.html",
@@ -30,6 +32,7 @@ def data_policy(request: Request, viewer: ViewerDep, drafter: DrafterDep) -> Res
         viewer=viewer,
         endpoint=remote.base_url if remote else None,
         model=remote.model if remote else None,
+        local_model=local.model if local else None,
         kinds=[kind.value for kind in Kind],
         allowed=_allowed_destinations(request),
     )
