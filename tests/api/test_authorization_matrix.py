@@ -231,6 +231,16 @@ ENDPOINTS: dict[str, tuple[Call, set[str], int]] = {
         MANAGERS,
         200,
     ),
+    "read go-live check": (
+        lambda c, w, who, p: c.get(f"/processes/{p}/go-live", headers=w.auth(who)),
+        EVERYONE,
+        200,
+    ),
+    "request go-live check": (
+        lambda c, w, who, p: c.post(f"/processes/{p}/go-live", headers=w.auth(who)),
+        MANAGERS,
+        202,
+    ),
     # last: an archived process takes no more items
     "archive": (
         lambda c, w, who, p: c.post(f"/processes/{p}/archive", headers=w.auth(who)),

@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from deshi.engine.metrics import Estimate
+from deshi.history import golive
+from deshi.history.models import GoLiveFigures
 from deshi.kpis import warnings as early
 from deshi.kpis.budget import budget_evidence
 from deshi.kpis.explain import SENTENCES, explain
@@ -54,7 +56,7 @@ STOP = Evidence(
 )
 
 
-def _every_sentence() -> list[early.EarlyWarning | Reason]:
+def _every_sentence() -> list[early.EarlyWarning | Reason | golive.Verdict]:
     """At least one warning or reason of every kind, made by the kpis code itself."""
     now = datetime(2025, 3, 1, tzinfo=UTC)
     warnings = [
@@ -73,20 +75,43 @@ def _every_sentence() -> list[early.EarlyWarning | Reason]:
         early.error_budget_at_risk(Estimate(0.08, 0.04, 0.14, 100), 0.01),
         early.autopilot_suspended(True),
         early.autopilot_suspended(True, reason="monitor"),
+        early.input_drift(DRIFTING),
     ]
     reasons = [
         reason
         for evidence in (NOTHING, GOOD, UNSURE, SOON, UNMEASURED, STOP)
         for reason in recommend(evidence, POLICY).reasons
     ]
-    return [w for w in warnings if w is not None] + reasons
+    return [w for w in warnings if w is not None] + reasons + _go_live_verdicts()
 
 
-def _english(said: early.EarlyWarning | Reason) -> str:
+DRIFTING = {
+    "live_items": 500, "psi": 0.4123, "psi_threshold": 0.25, "novel_share": 0.124,
+    "novel_expected": 0.01, "drifting": True,
+}  # fmt: skip
+
+
+def _go_live_verdicts() -> list[golive.Verdict]:
+    """Every verdict of the go-live check (deshi.history.golive), by its own code."""
+
+    def figures(auto: int, errors: int) -> GoLiveFigures:
+        counts = golive.ReplayCounts(800, 200, auto, errors, 0.99, 1.0)
+        return golive.golive_figures(counts, confidence=0.95)
+
+    return [
+        golive.verdict(figures(150, 0), error_budget=0.05, history_items=1000),
+        golive.verdict(figures(120, 1), error_budget=0.01, history_items=1000),
+        golive.verdict(figures(120, 9), error_budget=0.01, history_items=1000),
+        golive.verdict(figures(0, 0), error_budget=0.01, history_items=1000),
+        golive.verdict(None, error_budget=0.01, history_items=12),
+    ]
+
+
+def _english(said: early.EarlyWarning | Reason | golive.Verdict) -> str:
     return explain(said, locale="en")
 
 
-def _japanese(said: early.EarlyWarning | Reason) -> str:
+def _japanese(said: early.EarlyWarning | Reason | golive.Verdict) -> str:
     return explain(said, locale="ja")
 
 
@@ -98,7 +123,9 @@ def test_every_sentence_kind_is_in_the_table_and_reads_as_the_kpis_message_in_en
 
 
 @pytest.mark.parametrize("said", _every_sentence(), ids=lambda s: s.code)
-def test_every_sentence_has_a_japanese_reading(said: early.EarlyWarning | Reason) -> None:
+def test_every_sentence_has_a_japanese_reading(
+    said: early.EarlyWarning | Reason | golive.Verdict,
+) -> None:
     japanese = _japanese(said)
     assert japanese != said.message
     assert any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in japanese)

@@ -27,7 +27,9 @@ webhook_app = typer.Typer(
     no_args_is_help=True,
 )
 PROCESS_HELP = "Process id."
-EVENT_HELP = "An event to deliver (item.decided, item.completed); repeat it; none: all."
+EVENT_HELP = (
+    "An event to deliver (item.decided, item.completed, process.drift); repeat it; none: all."
+)
 
 
 @webhook_app.command("add")

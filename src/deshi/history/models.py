@@ -12,6 +12,9 @@ from deshi.inputs import InputModel
 
 __all__ = [
     "FlagResolve",
+    "GoLiveFigures",
+    "GoLivePublic",
+    "GoLiveStatus",
     "HistoryBatchCreate",
     "HistoryImportPublic",
     "HistoryRowIn",
@@ -151,3 +154,59 @@ class RetrainPublic(BaseModel):
     promoted: bool
     threshold: float | None
     expected_automation: float
+
+
+GoLiveStatus = Literal["none", "queued", "done", "failed"]
+
+
+class GoLiveFigures(BaseModel):
+    """What the agent, trained on the older history, did on its most recent slice.
+
+    Shares are of the slice's items; intervals are two-sided at the process's confidence
+    1 − δ (Wilson for the automation, exact Clopper–Pearson for the error), and `error_upper`
+    is the one-sided Clopper–Pearson upper bound at 1 − δ that the verdict holds against ε."""
+
+    trained_on: int = Field(description="Older history items the agent learned from.")
+    items: int = Field(description="Most recent history items replayed (the slice).")
+    auto: int = Field(description="Slice items it would have auto-completed.")
+    auto_errors: int = Field(description="Of those, how many had another label than the human's.")
+    automation: float
+    automation_low: float
+    automation_high: float
+    error: float | None = Field(description="Error among auto-completed items; None if none.")
+    error_low: float | None
+    error_high: float | None
+    error_upper: float | None
+    threshold: float | None = Field(description="The threshold certified on the older history.")
+    seconds: float
+
+
+class GoLivePublic(BaseModel):
+    """The latest go-live check of a process: what autopilot would have done on the most
+    recent slice of the history, with a verdict against the error budget."""
+
+    process_id: int
+    status: GoLiveStatus = Field(description="none: never run; queued: waiting for the worker.")
+    check_id: int | None = None
+    requested_by: str | None = None
+    requested_at: datetime | None = None
+    finished_at: datetime | None = None
+    error_budget: float = Field(description="ε the check was (or will be) run at.")
+    confidence: float = Field(description="1 − δ the check was (or will be) run at.")
+    stale: bool = Field(
+        default=False, description="The policy or the history changed since: run it again."
+    )
+    history_items: int = Field(description="History items the process has now.")
+    verdict: str | None = Field(
+        default=None,
+        description="holds | uncertain | breaks | nothing_automated | too_little_history",
+    )
+    message: str | None = Field(default=None, description="The verdict as an English sentence.")
+    params: dict[str, Any] = Field(default_factory=dict, description="The sentence's numbers.")
+    figures: GoLiveFigures | None = None
+    error: str | None = Field(default=None, description="Why a failed check failed.")
+
+    @property
+    def code(self) -> str:
+        """The verdict's sentence code in deshi.kpis.explain (the UI translates it)."""
+        return f"golive_{self.verdict}"

@@ -35,7 +35,7 @@ from deshi.db.tables import HistoryImport, Item, LabelFlag, Process
 from deshi.domain import FlagStatus, ItemOrigin, ItemStatus
 from deshi.engine.agent import MIN_LABEL_COUNT
 from deshi.errors import Conflict, ValidationFailed
-from deshi.history import audit
+from deshi.history import audit, golive
 from deshi.history.models import (
     HistoryImportPublic,
     HistoryRowIn,
@@ -56,6 +56,7 @@ __all__ = [
     "history_state_for",
     "import_history",
     "import_history_for",
+    "processes_with_history",
     "rows_of_batch",
 ]
 
@@ -178,6 +179,8 @@ def import_history(
     with transaction(factory) as session:
         stored = session.get_one(HistoryImport, summary.import_id)
         stored.summary = summary.model_dump()
+        if train and summary.imported:  # what autopilot would do now: the worker replays it
+            golive.request_golive(session, process=get_process(session, process_id), actor=actor)
     return summary
 
 
@@ -417,6 +420,19 @@ def history_state(session: Session, process: Process) -> HistoryState:
         estimated_noise_rate=noise,
         imports=[HistoryImportPublic.model_validate(i) for i in imports],
     )
+
+
+def processes_with_history(session: Session, process_ids: Iterable[int]) -> set[int]:
+    """Those of the processes that have imported history items (one query)."""
+    ids = list(process_ids)
+    if not ids:
+        return set()
+    query = (
+        select(Item.process_id)
+        .where(Item.process_id.in_(ids), Item.origin == ItemOrigin.HISTORY.value)
+        .distinct()
+    )
+    return set(session.scalars(query))
 
 
 def history_state_for(session: Session, *, principal: Principal, process_id: int) -> HistoryState:

@@ -20,9 +20,11 @@ from deshi.db.base import utcnow
 from deshi.db.tables import Decision, Item, Process, Review
 from deshi.domain import ItemStatus
 from deshi.errors import Conflict, NotFound, ValidationFailed
-from deshi.items import events, repo, routing
+from deshi.items import drift, events, repo, routing
 from deshi.items.models import DecisionPublic, ItemCreate, ItemPublic, ReviewPublic
+from deshi.items.passages import ensure_passages, passages_public
 from deshi.items.reasons import route_reason
+from deshi.knowledge import KnowledgeIndex
 from deshi.learning.registry import AgentRegistry
 from deshi.learning.service import decide_items, decision_rows
 from deshi.permissions import Action, Principal, can
@@ -171,6 +173,7 @@ def _decide(
     ]
     repo.set_statuses(session, items, statuses, completed_at=now)
     events.publish_decided(session, process=process, items=items, decisions=decisions)
+    drift.enqueue_drift_check(session, process_id=process.id, now=now)
     numbers = {r.model_version_id: d.model_version for r, d in zip(rows, decisions, strict=True)}
     return Lineage(
         decisions={row.item_id: row for row in rows},
@@ -196,9 +199,14 @@ def load_item_for(
     return item, process
 
 
-def get_item(session: Session, *, principal: Principal, item_id: int) -> ItemPublic:
-    """An item with its full lineage: decision (model, threshold, evidence) and reviews."""
+def get_item(
+    session: Session, *, principal: Principal, item_id: int, index: KnowledgeIndex
+) -> ItemPublic:
+    """An item with its full lineage: decision (model, threshold, evidence cases and passages)
+    and reviews. Its evidence passages are found now if it never was shown before."""
     item, process = load_item_for(session, principal=principal, item_id=item_id, action=Action.READ)
+    decision = repo.decisions_of(session, [item.id]).get(item.id)
+    ensure_passages(session, process=process, item=item, decision=decision, index=index)
     [public] = render_items(session, principal=principal, process=process, items=[item])
     return public
 
@@ -257,8 +265,9 @@ def render_items(
         out.append(
             _public(
                 item,
-                None if hidden else decision,
+                decision,
                 lineage.reviews.get(item.id, []),
+                hidden=hidden,
                 numbers=lineage.numbers,
                 created=item.id in (created or set()),
                 escalated=item.id in lineage.escalated,
@@ -272,10 +281,13 @@ def _public(
     decision: Decision | None,
     reviews: list[Review],
     *,
+    hidden: bool,
     numbers: dict[int, int],
     created: bool,
     escalated: bool,
 ) -> ItemPublic:
+    """The item as shown; a `hidden` decision (blind and open) keeps only its passages."""
+    shown = None if hidden or decision is None else decision_public(decision, numbers)
     return ItemPublic(
         id=item.id,
         process_id=item.process_id,
@@ -291,8 +303,10 @@ def _public(
         lease_expires_at=item.lease_expires_at,
         created_at=item.created_at,
         completed_at=item.completed_at,
-        decision=decision_public(decision, numbers) if decision is not None else None,
+        decision=shown,
         reviews=[ReviewPublic.model_validate(r) for r in reviews],
+        evidence_passages=passages_public(decision),
+        passages_retrieved_at=decision.passages_retrieved_at if decision else None,
     )
 
 

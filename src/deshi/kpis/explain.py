@@ -59,6 +59,15 @@ _BUDGET: Mapping[str, Kind] = {
     "budget": "percent2",
 }  # fmt: skip
 _PACE: Mapping[str, Kind] = {"audits": "count", "rate": "percent0", "weeks": "count"}
+_INPUT_DRIFT: Mapping[str, Kind] = {
+    "items": "count", "psi": "text", "psi_threshold": "text", "novel": "percent1",
+    "expected": "percent1",
+}  # fmt: skip
+_GO_LIVE: Mapping[str, Kind] = {
+    "items": "count", "budget": "percent2", "automation": "percent1",
+    "automation_low": "percent1", "automation_high": "percent1", "error": "percent1",
+    "error_low": "percent1", "error_high": "percent1", "error_upper": "percent1",
+}  # fmt: skip
 
 # Keyed by code, or "code:variant" where one code has two sentences (see `_key`).
 SENTENCES: dict[str, Sentence] = {
@@ -99,9 +108,57 @@ SENTENCES: dict[str, Sentence] = {
         _AUTO_ERROR,
     ),
     "autopilot_suspended": Sentence(_n_("Autopilot is suspended; all items go to human review.")),
+    "input_drift": Sentence(
+        _n_(
+            "Live items no longer resemble the history (last %(items)s items): score shift "
+            "PSI %(psi)s (alarm at %(psi_threshold)s), novel inputs %(novel)s (history "
+            "%(expected)s). The error guarantee assumes they do; the audit monitor keeps watching."
+        ),
+        _INPUT_DRIFT,
+    ),
     "autopilot_suspended:why": Sentence(
         _n_("Autopilot is suspended (%(reason)s); all items go to human review."),
         {"reason": "text"},
+    ),
+    # the go-live check's verdict (deshi.history.golive)
+    "golive_holds": Sentence(
+        _n_(
+            "Would auto-complete %(automation)s (%(automation_low)s–%(automation_high)s) of the "
+            "last %(items)s history items with %(error)s (%(error_low)s–%(error_high)s) wrong: "
+            "within the %(budget)s budget (upper bound %(error_upper)s)."
+        ),
+        _GO_LIVE,
+    ),
+    "golive_uncertain": Sentence(
+        _n_(
+            "Would auto-complete %(automation)s (%(automation_low)s–%(automation_high)s) of the "
+            "last %(items)s history items with %(error)s (%(error_low)s–%(error_high)s) wrong: "
+            "within the %(budget)s budget on the estimate, but too few items to be sure "
+            "(upper bound %(error_upper)s)."
+        ),
+        _GO_LIVE,
+    ),
+    "golive_breaks": Sentence(
+        _n_(
+            "Would auto-complete %(automation)s (%(automation_low)s–%(automation_high)s) of the "
+            "last %(items)s history items with %(error)s (%(error_low)s–%(error_high)s) wrong: "
+            "the %(budget)s budget would not hold."
+        ),
+        _GO_LIVE,
+    ),
+    "golive_nothing_automated": Sentence(
+        _n_(
+            "Would auto-complete none of the last %(items)s history items: no threshold keeps "
+            "the error within the %(budget)s budget on the older history."
+        ),
+        {"items": "count", "budget": "percent2"},
+    ),
+    "golive_too_little_history": Sentence(
+        _n_(
+            "Too little history for a go-live check: %(history)s item(s), at least %(needed)s "
+            "needed."
+        ),
+        {"history": "count", "needed": "count"},
     ),
     # scale / hold / stop reasons (deshi.kpis.recommend)
     "not_enough_weeks": Sentence(

@@ -27,6 +27,7 @@ __all__ = [
     "collect",
     "error_budget_at_risk",
     "feedback_falling",
+    "input_drift",
     "no_baseline",
     "no_owner",
     "quality_drift",
@@ -210,3 +211,32 @@ def autopilot_suspended(
     why = f" ({reason})" if reason else ""
     message = f"Autopilot is suspended{why}; all items go to human review."
     return EarlyWarning("autopilot_suspended", "critical", message, params)
+
+
+def _number(figures: Mapping[str, object], key: str) -> float | None:
+    value = figures.get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def input_drift(figures: Mapping[str, object] | None) -> EarlyWarning | None:
+    """Live items stopped resembling the history (the drift check's stored figures,
+    deshi.items.drift): the error guarantee assumes they do."""
+    if not figures or figures.get("drifting") is not True:
+        return None
+    keys = ("live_items", "psi", "psi_threshold", "novel_share", "novel_expected")
+    items, psi, threshold, novel, expected = (_number(figures, key) for key in keys)
+    if items is None or psi is None or threshold is None or novel is None or expected is None:
+        return None
+    params: dict[str, Param] = {
+        "items": int(items),
+        "psi": f"{psi:.2f}",
+        "psi_threshold": f"{threshold:.2f}",
+        "novel": novel,
+        "expected": expected,
+    }
+    message = (
+        f"Live items no longer resemble the history (last {int(items)} items): score shift "
+        f"PSI {psi:.2f} (alarm at {threshold:.2f}), novel inputs {novel:.1%} (history "
+        f"{expected:.1%}). The error guarantee assumes they do; the audit monitor keeps watching."
+    )
+    return EarlyWarning("input_drift", "warning", message, params)

@@ -16,6 +16,8 @@ import httpx
 from sqlalchemy import Engine
 
 from deshi.db import engine_from_settings, make_session_factory
+from deshi.history.golive import GOLIVE_JOB, golive_handler
+from deshi.items.drift import DRIFT_JOB, drift_handler
 from deshi.jobs.worker import Handler, Worker
 from deshi.learning.jobs import RETRAIN_JOB, retrain_handler
 from deshi.learning.registry import AgentRegistry
@@ -34,6 +36,8 @@ def default_handlers(
     return {
         RETRAIN_JOB: retrain_handler(registry),
         WEBHOOK_JOB: delivery_handler(client, outbound=outbound),
+        GOLIVE_JOB: golive_handler(),
+        DRIFT_JOB: drift_handler(),
     }
 
 

@@ -4,7 +4,23 @@ Deliveries are made by the job worker; see `delivery` for the retry schedule and
 the `X-Deshi-Signature` header receivers verify.
 """
 
-from deshi.webhooks.delivery import ITEM_COMPLETED, ITEM_DECIDED, enqueue_event, enqueue_events
+from deshi.webhooks.delivery import (
+    ITEM_COMPLETED,
+    ITEM_DECIDED,
+    PROCESS_DRIFT,
+    enqueue_event,
+    enqueue_events,
+    withdraw_unsent,
+)
 from deshi.webhooks.signing import sign, verify
 
-__all__ = ["ITEM_COMPLETED", "ITEM_DECIDED", "enqueue_event", "enqueue_events", "sign", "verify"]
+__all__ = [
+    "ITEM_COMPLETED",
+    "ITEM_DECIDED",
+    "PROCESS_DRIFT",
+    "enqueue_event",
+    "enqueue_events",
+    "sign",
+    "verify",
+    "withdraw_unsent",
+]

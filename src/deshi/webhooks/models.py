@@ -25,7 +25,10 @@ class WebhookCreate(InputModel):
     events: list[str] = Field(
         default_factory=list,
         max_length=10,
-        description="Event names to deliver (`item.decided`, `item.completed`); empty: all.",
+        description=(
+            "Event names to deliver (`item.decided`, `item.completed`, `process.drift`); "
+            "empty: all."
+        ),
     )
 
     @field_validator("url", mode="before")

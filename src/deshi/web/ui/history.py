@@ -24,10 +24,11 @@ from sqlalchemy.orm import Session
 from deshi.db import transaction
 from deshi.domain import FlagStatus
 from deshi.errors import DeshiError, ValidationFailed
-from deshi.history import audit, service
+from deshi.history import audit, golive, service
 from deshi.history.models import FlagResolve
 from deshi.history.reader import ColumnMap, detect_format, mapped_rows, open_table, preview
 from deshi.permissions import Action
+from deshi.processes.label_names import namer
 from deshi.processes.service import get_process_for
 from deshi.web.deps import FactoryDep, RegistryDep, SessionDep
 from deshi.web.params import PathId
@@ -215,6 +216,7 @@ def _audit_page(
         process=process,
         state=service.history_state(db, process),
         flags=audit.list_flags(db, process_id, status=FlagStatus.OPEN, limit=200),
+        label_name=namer(process.label_names, viewer.locale),
         **context,
     )
 
@@ -265,4 +267,22 @@ def retrain(
             return _audit_page(request, viewer, db, process_id, exc.status_code, error=exc.detail)
     return RedirectResponse(
         f"/admin/processes/{process_id}/history/audit?done=retrained", status_code=303
+    )
+
+
+@router.post("/admin/processes/{process_id}/go-live", dependencies=[CsrfDep])
+def request_go_live(
+    process_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep, form: FormDep
+) -> Response:
+    """Queue a go-live check for the worker and go back to the page the form was on (the
+    dashboard or the settings)."""
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            golive.request_golive_for(db, principal=viewer.principal, process_id=process_id)
+    except DeshiError as exc:
+        return _history_page(request, viewer, db, process_id, exc.status_code, error=exc.detail)
+    pages = (f"/processes/{process_id}", f"/ui/processes/{process_id}")
+    back = form.get("back", "")
+    return RedirectResponse(
+        back if back in pages else f"/admin/processes/{process_id}", status_code=303
     )
