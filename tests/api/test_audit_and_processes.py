@@ -133,6 +133,7 @@ def test_policy_update_is_audited_with_before_and_after(
         "human_minutes_per_item": 3.5,
         "hourly_rate": 40,
         "cost_per_escaped_error": 25,
+        "running_cost_per_week": 120,
     }
     r = client.patch(f"/processes/{world.own_process}", json=body, headers=world.auth("owner"))
     assert r.status_code == 200, r.text

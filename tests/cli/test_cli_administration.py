@@ -135,6 +135,8 @@ def test_revoke_archive_rename_reset_and_update(workspace: str, api: TestClient)
         "fraud",
         "--rules",
         '[{"pattern": "lawyer"}]',
+        "--running-cost",
+        "150",
     )
     assert (changed["error_budget"], changed["mode"], changed["sensitive_labels"]) == (
         0.02,
@@ -142,6 +144,7 @@ def test_revoke_archive_rename_reset_and_update(workspace: str, api: TestClient)
         ["fraud"],
     )
     assert changed["always_human_rules"] == [{"pattern": "lawyer"}]
+    assert changed["running_cost_per_week"] == 150.0
     new_password = deshi(workspace, "user", "reset-password", "ops@example.com")["password"]
     assert new_password != user["password"]
     assert api.get("/processes", auth=("ops@example.com", new_password)).status_code == 200

@@ -4,7 +4,7 @@ live KPIs, and a warm start that auto-completes from the first live item."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from history_desk import Desk, make_desk
@@ -21,7 +21,11 @@ from deshi.history.reader import HistoryRow
 from deshi.history.service import history_state, import_history
 from deshi.items.models import ItemCreate
 from deshi.items.service import IngestLimits, ingest_items
+from deshi.kpis.kpi_report import kpi_report
+from deshi.kpis.process_warnings import process_warnings
+from deshi.kpis.records import iso_week
 from deshi.kpis.repo import load_item_records
+from deshi.kpis.weekly_report import weekly_report_html
 
 
 def _rows(pairs: Sequence[tuple[str, str]], prefix: str = "h") -> list[HistoryRow]:
@@ -171,6 +175,36 @@ def test_history_stays_out_of_the_live_kpis(desk: Desk) -> None:
         state = history_state(session, session.get_one(Process, desk.process_id))
     assert len(records) == 1
     assert state.items == 60
+
+
+def test_imported_handling_times_are_the_baseline_until_the_live_arm_has_enough(
+    desk: Desk,
+) -> None:
+    rows = [
+        HistoryRow(row=i + 2, text=text, label=label, external_id=f"h{i}",
+                   handling_seconds=300.0 if i % 2 else 900.0)  # mean 10 minutes
+        for i, (text, label) in enumerate(banking(labels=3)[:40])
+    ]  # fmt: skip
+    later = datetime.now(UTC) + timedelta(days=30)  # past the no-baseline warning's grace
+
+    def warning_codes() -> set[str]:
+        with transaction(desk.factory) as session:
+            process = session.get_one(Process, desk.process_id)
+            return {w.code for w in process_warnings(session, process, now=later)}
+
+    assert "no_baseline" in warning_codes()
+    _import(desk, rows)
+    assert "no_baseline" not in warning_codes()
+    with transaction(desk.factory) as session:
+        process = session.get_one(Process, desk.process_id)
+        report = kpi_report(session, process)
+        weekly = weekly_report_html(session, process, iso_week(datetime.now(UTC)), locale="ja")
+    assert 'id="baseline-note"' in weekly and "取り込んだ履歴の処理時間" in weekly
+    business = report.overall.business
+    assert business.baseline_source == "history"
+    assert business.baseline_minutes is not None
+    assert business.baseline_minutes.value == pytest.approx(10.0)
+    assert business.baseline_minutes.n == 40
 
 
 def test_warm_start_auto_completes_from_the_first_live_items(desk: Desk) -> None:

@@ -10,6 +10,7 @@ from scipy.stats import ttest_ind
 from deshi.engine.metrics import Estimate
 from deshi.kpis.business import (
     baseline_minutes_per_item,
+    baseline_seconds,
     escaped_error_cost,
     escaped_errors,
     hours_saved,
@@ -37,6 +38,20 @@ def test_baseline_is_measured_from_completed_human_only_items() -> None:
 
 def test_no_baseline_below_the_minimum_number_of_items() -> None:
     assert baseline_minutes_per_item(_baseline(29), min_items=30) is None
+
+
+def test_the_imported_history_stands_in_until_the_live_baseline_has_enough_items() -> None:
+    history = [1200.0, 1800.0] * 15  # 30 items, mean 1,500 s = 25 minutes
+    treated = [reviewed_item(seconds=60.0), reviewed_item(seconds=60.0)]
+    assert baseline_seconds([*_baseline(29), *treated], history) == (history, "history")
+    estimate = baseline_minutes_per_item(_baseline(29), history_seconds=history)
+    assert estimate is not None and estimate.value == pytest.approx(25.0)
+    saved = hours_saved(treated, history_seconds=history)
+    assert saved is not None and saved.value == pytest.approx(2 * (1500.0 - 60.0) / 3600.0)
+    live, source = baseline_seconds([*_baseline(30), *treated], history)
+    assert source == "live" and len(live) == 30  # the live arm replaces the history at once
+    assert baseline_seconds(treated, history[:29]) == ([], None)
+    assert hours_saved(treated, history_seconds=history[:29]) is None
 
 
 def test_hours_saved_is_treated_items_times_the_saved_time_per_item() -> None:

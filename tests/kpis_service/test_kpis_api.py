@@ -92,6 +92,34 @@ def test_overall_kpis_match_the_pure_functions(client: TestClient, world: KpiWor
     assert overall["model"]["budget"]["audits_needed"] == budget.audits_needed
 
 
+def test_a_running_cost_per_week_is_charged_and_gives_the_roi(
+    client: TestClient, world: KpiWorld
+) -> None:
+    def patch(cost: float) -> None:
+        response = client.patch(
+            f"/processes/{world.process}",
+            json={"running_cost_per_week": cost},
+            headers=world.auth("owner"),
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["running_cost_per_week"] == cost
+
+    records = world.records()
+    costs = Costs(
+        COSTS.hourly_rate, COSTS.cost_per_escaped_error, "USD", running_cost_per_week=700.0
+    )
+    patch(700.0)
+    try:
+        overall = _kpis(client, world)["overall"]
+    finally:
+        patch(0.0)
+    found = business.overall_savings(records, costs, POLICY)
+    assert found is not None and found.roi is not None
+    assert overall["business"]["running_cost"] == 700.0 * weeks_spanned(records)
+    assert_metric(overall["business"]["net_savings"], found.net)
+    assert_metric(overall["business"]["roi"], found.roi)
+
+
 def test_the_recommendation_judges_the_numbers_the_overall_kpis_show(
     client: TestClient, world: KpiWorld
 ) -> None:

@@ -18,6 +18,9 @@ from deshi.db import create_db_engine, make_session_factory, transaction
 from deshi.db.migrate import upgrade_to_head
 from deshi.db.tables import AuditEvent, Process
 from deshi.domain import ModelStatus
+from deshi.history.reader import HistoryRow
+from deshi.history.service import import_history
+from deshi.learning.registry import AgentRegistry
 from deshi.learning.repo import insert_version
 from deshi.settings import Settings
 from deshi.web import create_app
@@ -103,13 +106,44 @@ def test_a_new_workspace_leads_the_admin_through_the_first_steps(admin: TestClie
     assert steps == [
         ("department", "no"),
         ("process", "no"),
+        ("history", "no"),
         ("reviewers", "no"),
         ("token", "no"),
     ]
     assert "ask an owner" not in home.text.lower()
     _setup(admin)
     done = dict(re.findall(r'data-step="(\w+)" data-done="(\w+)"', admin.get("/admin").text))
-    assert done == {"department": "yes", "process": "yes", "reviewers": "no", "token": "no"}
+    assert done == {
+        "department": "yes", "process": "yes", "history": "no", "reviewers": "no", "token": "no",
+    }  # fmt: skip
+
+
+def _history_step_link(html: str) -> str:
+    match = re.search(r'data-step="history" data-done="\w+">\s*<a href="([^"]+)"', html)
+    assert match, "no history step"
+    return match.group(1)
+
+
+def test_the_history_step_leads_to_the_processs_upload_and_is_done_once_imported(
+    admin: TestClient, workspace: Workspace
+) -> None:
+    assert _history_step_link(admin.get("/admin").text) == "/admin/processes"  # create one first
+    process_id = _setup(admin)
+    link = _history_step_link(admin.get("/admin").text)
+    assert link == f"/admin/processes/{process_id}/history"
+    assert admin.get(link).status_code == 200
+    engine = create_db_engine(workspace.url)
+    rows = [HistoryRow(i + 2, f"text {i} {label}", label, f"h{i}")
+            for i, label in enumerate(["refund", "complaint"] * 3)]  # fmt: skip
+    import_history(
+        make_session_factory(engine), actor="test", process_id=process_id, rows=rows,
+        registry=AgentRegistry(), train=False,
+    )  # fmt: skip
+    engine.dispose()
+    done = dict(re.findall(r'data-step="(\w+)" data-done="(\w+)"', admin.get("/admin").text))
+    assert done["history"] == "yes"
+    admin.cookies.set("deshi_lang", "ja")
+    assert "チームの履歴を取り込む" in admin.get("/admin").text
 
 
 def test_every_form_needs_its_csrf_token(admin: TestClient) -> None:
@@ -152,6 +186,7 @@ def test_the_policy_form_saves_every_field_and_refuses_bad_json(
             "human_minutes_per_item": "4",
             "hourly_rate": "30",
             "cost_per_escaped_error": "50",
+            "running_cost_per_week": "80",
             "currency": "EUR",
         },
         page,
@@ -169,6 +204,7 @@ def test_the_policy_form_saves_every_field_and_refuses_bad_json(
         assert process.always_human_rules == [{"pattern": "lawyer"}]
         assert (process.sensitive_labels, process.currency) == (["complaint"], "EUR")
         assert process.new_labels == "owners"
+        assert process.running_cost_per_week == 80.0
         event = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "process.update")
         ).one()

@@ -14,6 +14,8 @@ from ui_world import PASSWORD, UiWorld
 
 from deshi.auth.service import load_principal
 from deshi.db import create_db_engine, make_session_factory, transaction
+from deshi.db.tables import Item
+from deshi.domain import ItemOrigin, ItemStatus
 from deshi.kpis.definitions import DEFINITIONS, definitions
 from deshi.kpis.records import iso_week
 from deshi.processes.service import create_process, get_process_for
@@ -46,6 +48,29 @@ def empty_process(ui_db: tuple[str, UiWorld]) -> int:
         process_id = create_process(
             session, actor="test", department_id=department, name="Empty", labels=["a", "b"]
         ).id
+    engine.dispose()
+    return process_id
+
+
+@pytest.fixture(scope="module")
+def history_only_process(ui_db: tuple[str, UiWorld]) -> int:
+    """A process of the owner's department whose only items are 40 imported history rows that
+    carry handling times."""
+    url, world = ui_db
+    engine = create_db_engine(url)
+    factory: sessionmaker[Session] = make_session_factory(engine)
+    with transaction(factory) as session:
+        owner = load_principal(session, world.user_ids["owner"])
+        department = get_process_for(session, owner, world.process_id).department_id
+        process_id = create_process(
+            session, actor="test", department_id=department, name="Imported", labels=["a", "b"]
+        ).id
+        session.add_all(
+            Item(process_id=process_id, external_id=f"h{i}", text=f"past case {i}",
+                 status=ItemStatus.COMPLETED, origin=ItemOrigin.HISTORY.value,
+                 history_label="ab"[i % 2], handling_seconds=300.0 + 60.0 * (i % 3))
+            for i in range(40)
+        )  # fmt: skip
     engine.dispose()
     return process_id
 
@@ -104,6 +129,33 @@ def test_an_empty_process_says_no_data_yet_instead_of_blank_numbers(
     assert 'data-no-data="charts"' in page and "<svg" not in page
     assert page.count('data-no-data="1"') >= 5  # accuracy, automation, acceptance, error, …
     assert 'data-recommendation="hold"' in page and "No week observed yet" in page
+
+
+@pytest.mark.parametrize(
+    ("lang", "note"),
+    [
+        ("en", "Against the handling times of the imported history"),
+        ("ja", "取り込んだ履歴の処理時間"),
+    ],
+)
+def test_savings_measured_against_the_imported_history_say_so(
+    client: TestClient, history_only_process: int, lang: str, note: str
+) -> None:
+    _login(client, "owner")
+    client.get(f"/lang/{lang}?next=/", follow_redirects=False)
+    page = _dashboard(client, history_only_process)
+    for card in ("hours_saved", "net_savings"):
+        found = re.search(rf'data-note="{card}">([^<]*)<', page)
+        assert found is not None and note in found.group(1)
+
+
+def test_a_process_without_imported_handling_times_has_no_baseline_note(
+    client: TestClient, empty_process: int
+) -> None:
+    _login(client, "owner")
+    page = _dashboard(client, empty_process)
+    assert 'data-note="hours_saved"' not in page and 'data-note="net_savings"' not in page
+    assert 'data-note="roi"' in page  # no running cost set: the card says where to set it
 
 
 @pytest.mark.parametrize("lang", ["en", "ja"])

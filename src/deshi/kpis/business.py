@@ -1,6 +1,11 @@
 """Business layer: hours and money saved against the measured human-only baseline, the cost of
 errors that escaped auto-completion, net savings and ROI.
 
+The baseline is the live human-only arm's handling times. Until that arm has enough completed
+items, the handling times imported with the team's history stand in (`history_seconds`): they
+were measured in the previous system, not in the workbench, so the report names which source
+it used (`baseline_source`) and the live arm replaces them as soon as it can.
+
 Intervals: hours saved uses a Welch interval on the difference of mean handling times; the
 escaped-error cost uses the Clopper-Pearson interval on the audited auto-complete error. Net
 savings and ROI combine the two at the extremes (low = money low - error cost high - running),
@@ -12,14 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from deshi.engine.metrics import Estimate, mean_difference_welch, mean_t
 from deshi.kpis.model_quality import realized_auto_error
 from deshi.kpis.records import Costs, ItemRecord, KpiPolicy, by_week, weeks_spanned
 
 __all__ = [
+    "BaselineSource",
     "Savings",
     "baseline_minutes_per_item",
+    "baseline_seconds",
     "escaped_error_cost",
     "escaped_errors",
     "hours_saved",
@@ -29,6 +37,8 @@ __all__ = [
 ]
 
 SECONDS_PER_HOUR = 3600.0
+
+BaselineSource = Literal["live", "history"]
 
 
 def _human_only_seconds(items: Sequence[ItemRecord]) -> list[float]:
@@ -43,12 +53,32 @@ def _treated_seconds(items: Sequence[ItemRecord]) -> list[float]:
     ]
 
 
+def baseline_seconds(
+    items: Sequence[ItemRecord], history_seconds: Sequence[float] = (), *, min_items: int = 30
+) -> tuple[list[float], BaselineSource | None]:
+    """The human handling times savings are measured against, and their source: the live
+    human-only items once there are `min_items`, else the imported history's when it has
+    `min_items`, else none."""
+    enough = max(min_items, 2)
+    live = _human_only_seconds(items)
+    if len(live) >= enough:
+        return live, "live"
+    if len(history_seconds) >= enough:
+        return list(history_seconds), "history"
+    return [], None
+
+
 def baseline_minutes_per_item(
-    items: Sequence[ItemRecord], *, min_items: int = 30, confidence: float = 0.95
+    items: Sequence[ItemRecord],
+    *,
+    history_seconds: Sequence[float] = (),
+    min_items: int = 30,
+    confidence: float = 0.95,
 ) -> Estimate | None:
-    """Mean human minutes per completed human-only item (t interval); None below `min_items`."""
-    seconds = _human_only_seconds(items)
-    if len(seconds) < max(min_items, 2):
+    """Mean human minutes per item of the baseline (`baseline_seconds`, t interval); None
+    while neither source has `min_items`."""
+    seconds, source = baseline_seconds(items, history_seconds, min_items=min_items)
+    if source is None:
         return None
     estimate = mean_t(seconds, confidence=confidence)
     return None if estimate is None else estimate.scaled(1.0 / 60.0)
@@ -58,18 +88,21 @@ def hours_saved(
     items: Sequence[ItemRecord],
     *,
     baseline_items: Sequence[ItemRecord] | None = None,
+    history_seconds: Sequence[float] = (),
     min_baseline_items: int = 30,
     confidence: float = 0.95,
 ) -> Estimate | None:
     """Hours saved on the assisted and AI-led items versus doing them human-only.
 
-    value = N_treated * (mean human-only seconds - mean treated seconds) / 3600, with a Welch
+    value = N_treated * (mean baseline seconds - mean treated seconds) / 3600, with a Welch
     interval on the difference. The baseline comes from the human-only items of
-    `baseline_items` (default: `items`); None while it has fewer than `min_baseline_items`.
+    `baseline_items` (default: `items`), or `history_seconds` while those are fewer than
+    `min_baseline_items` (`baseline_seconds`); None while neither has enough.
     """
-    baseline = _human_only_seconds(items if baseline_items is None else baseline_items)
+    pool = items if baseline_items is None else baseline_items
+    baseline, source = baseline_seconds(pool, history_seconds, min_items=min_baseline_items)
     treated = _treated_seconds(items)
-    if len(baseline) < max(min_baseline_items, 2):
+    if source is None:
         return None
     difference = mean_difference_welch(baseline, treated, confidence=confidence)
     return None if difference is None else difference.scaled(len(treated) / SECONDS_PER_HOUR)
@@ -127,6 +160,7 @@ def savings(
     *,
     weeks: float,
     baseline_items: Sequence[ItemRecord] | None = None,
+    history_seconds: Sequence[float] = (),
     min_baseline_items: int = 30,
     confidence: float = 0.95,
 ) -> Savings | None:
@@ -139,6 +173,7 @@ def savings(
     hours = hours_saved(
         items,
         baseline_items=baseline_items,
+        history_seconds=history_seconds,
         min_baseline_items=min_baseline_items,
         confidence=component_confidence,
     )

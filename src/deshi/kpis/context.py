@@ -41,6 +41,9 @@ class KpiContext:
     policy: KpiPolicy
     events: Sequence[ModelEvent] = ()
     audit_rate: float = DEFAULT_POLICY.audit_rate  # share of would-be-auto items audited now
+    # handling times imported with the history: the baseline until the live human-only arm
+    # has enough items (deshi.kpis.business.baseline_seconds)
+    history_seconds: Sequence[float] = ()
 
 
 def get_process(session: Session, process_id: int) -> Process:
@@ -84,11 +87,18 @@ def load_context(session: Session, process: Process) -> KpiContext:
     costs = Costs(
         hourly_rate=process.hourly_rate or 0.0,
         cost_per_escaped_error=process.cost_per_escaped_error or 0.0,
+        running_cost_per_week=process.running_cost_per_week or 0.0,
         currency=process.currency,
     )
     policy = KpiPolicy(error_budget=process.error_budget, confidence=process.confidence)
     events = kpi_repo.load_model_events(session, process.id)
-    return KpiContext(costs, policy, events, audit_rate=process.audit_rate)
+    return KpiContext(
+        costs,
+        policy,
+        events,
+        audit_rate=process.audit_rate,
+        history_seconds=kpi_repo.load_history_handling_seconds(session, process.id),
+    )
 
 
 def day_start(day: date | None, *, after: bool = False) -> datetime | None:

@@ -178,27 +178,36 @@ def _business(
         costs,
         weeks=weeks,
         baseline_items=baseline_pool,
+        history_seconds=context.history_seconds,
         min_baseline_items=policy.min_baseline_items,
         confidence=policy.confidence,
     )
     baseline = business.baseline_minutes_per_item(
-        baseline_pool, min_items=policy.min_baseline_items, confidence=policy.confidence
+        baseline_pool,
+        history_seconds=context.history_seconds,
+        min_items=policy.min_baseline_items,
+        confidence=policy.confidence,
+    )
+    _, source = business.baseline_seconds(
+        baseline_pool, context.history_seconds, min_items=policy.min_baseline_items
     )
     if found is None:
         auto_error = model_quality.realized_auto_error(items, confidence=policy.confidence)
         escaped = business.escaped_errors(items, auto_error)
         return BusinessKpis(
             baseline_minutes=metric(baseline),
+            baseline_source=source,
             hours_saved=None,
             money_saved=None,
             escaped_errors=metric(escaped),
             escaped_error_cost=metric(business.escaped_error_cost(items, auto_error, costs)),
-            running_cost=None,
+            running_cost=costs.running_cost_per_week * weeks,
             net_savings=None,
             roi=None,
         )
     return BusinessKpis(
         baseline_minutes=metric(baseline),
+        baseline_source=source,
         hours_saved=metric(found.hours_saved),
         money_saved=metric(found.money_saved),
         escaped_errors=metric(found.escaped_errors),

@@ -87,6 +87,12 @@ class BusinessKpis(BaseModel):
     """Time and money against the human-only baseline (amounts in the process currency)."""
 
     baseline_minutes: Metric | None
+    baseline_source: Literal["live", "history"] | None = Field(
+        default=None,
+        description="Where the baseline's handling times come from: the live human-only arm, "
+        "or the imported history's (measured in the previous system) until that arm has enough "
+        "items; null while neither has.",
+    )
     hours_saved: Metric | None
     money_saved: Metric | None
     escaped_errors: Metric | None

@@ -27,7 +27,13 @@ from deshi.domain import ItemOrigin, Mode
 from deshi.engine.types import RouteReason
 from deshi.kpis.records import ARMS, Arm, ItemRecord, ModelEvent, ReviewAction, RouteName
 
-__all__ = ["latest_decision_suspended", "load_item_records", "load_model_events", "owner_name"]
+__all__ = [
+    "latest_decision_suspended",
+    "load_history_handling_seconds",
+    "load_item_records",
+    "load_model_events",
+    "owner_name",
+]
 
 _MODE_ARM: dict[Mode, Arm] = {
     Mode.SHADOW: "human_only",
@@ -121,6 +127,16 @@ def _record(item: Item, decision: Decision, reviews: Sequence[Review], fallback:
         confidence=min(max(decision.confidence, 0.0), 1.0),
         suggestion_shown=None if outcome is None else not outcome.blind,
     )
+
+
+def load_history_handling_seconds(session: Session, process_id: int) -> list[float]:
+    """The handling times imported with the process's history (rows that carried one)."""
+    query = select(Item.handling_seconds).where(
+        Item.process_id == process_id,
+        Item.origin == ItemOrigin.HISTORY.value,
+        Item.handling_seconds.is_not(None),
+    )
+    return [float(seconds) for seconds in session.scalars(query) if seconds is not None]
 
 
 def load_model_events(session: Session, process_id: int) -> list[ModelEvent]:

@@ -59,6 +59,7 @@ POLICY = ProcessUpdate(
     arms={"human_only": 0.1, "assisted": 0.2, "ai_led": 0.7},
     hourly_rate=32.0,
     cost_per_escaped_error=25.0,
+    running_cost_per_week=100.0,  # a small server and its upkeep, stated for the demo
     currency="USD",
     stage=Stage.LIMITED_PRODUCTION,
 )
