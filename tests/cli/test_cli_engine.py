@@ -53,6 +53,8 @@ INVOCATIONS = {
     "process list": ["process", "list"],
     "process update": ["process", "update", "1", "--mode", "assist"],
     "process archive": ["process", "archive", "1"],
+    "process labels": ["process", "labels", "1"],
+    "process go-live": ["process", "go-live", "1", "--stored"],
     "inventory add": [
         "inventory", "add", "--department", "1", "--name", "x", "--monthly-volume", "1",
         "--minutes", "1", "--exception-rate", "0", "--measurability", "1", "--hourly-rate", "1",
@@ -72,6 +74,8 @@ INVOCATIONS = {
     "knowledge list": ["knowledge", "list", "--department", "1"],
     "knowledge remove": ["knowledge", "remove", "x.md", "--department", "1"],
     "draft": ["draft", "my card", "--department", "1"],
+    "drafts verdict": ["drafts", "verdict", "1", "--accept"],
+    "drafts kpis": ["drafts", "kpis", "--process", "1"],
     "webhook add": ["webhook", "add", "https://example.com/hook", "--process", "1"],
     "webhook list": ["webhook", "list", "--process", "1"],
     "webhook remove": ["webhook", "remove", "1", "--process", "1"],

@@ -22,10 +22,12 @@ def _register() -> None:
         demo,
         department,
         draft,
+        drafts,
         history,
         inventory,
         knowledge,
         kpis,
+        llm,
         model,
         process,
         role,
@@ -46,6 +48,8 @@ def _register() -> None:
     kpis.register(app)
     demo.register(app)
     draft.register(app)
+    drafts.register(app)
+    llm.register(app)
     inventory.register(app)
     history.register(app)
     knowledge.register(app)

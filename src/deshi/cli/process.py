@@ -1,4 +1,4 @@
-"""`deshi process create | list | update | archive`: processes and their policy."""
+"""`deshi process create | list | update | archive | go-live`: processes and their policy."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from deshi.cli._db import cli_session
+from deshi.cli._db import cli_factory, cli_session
 from deshi.cli._operator import (
     DB_HELP,
     JSON_HELP,
@@ -17,9 +17,16 @@ from deshi.cli._operator import (
     options_as,
     print_table,
 )
+from deshi.db import transaction
+from deshi.history import golive
 from deshi.inputs import MAX_ID
 from deshi.processes import service
-from deshi.processes.models import ProcessCreate, ProcessPublic, ProcessUpdate
+from deshi.processes.models import (
+    LabelNamesUpdate,
+    ProcessCreate,
+    ProcessPublic,
+    ProcessUpdate,
+)
 
 __all__ = ["process_app", "register"]
 
@@ -160,6 +167,9 @@ def update(
     error_cost: float | None = typer.Option(
         None, "--cost-per-error", help="Cost of an escaped error."
     ),
+    running_cost: float | None = typer.Option(
+        None, "--running-cost", help="What running the agent costs per week (for net savings, ROI)."
+    ),
     currency: str | None = typer.Option(None, "--currency", help="e.g. USD, JPY."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
@@ -180,6 +190,7 @@ def update(
         "human_minutes_per_item": minutes,
         "hourly_rate": hourly_rate,
         "cost_per_escaped_error": error_cost,
+        "running_cost_per_week": running_cost,
         "currency": currency,
     }
     changes = options_as(ProcessUpdate, {k: v for k, v in given.items() if v is not None})
@@ -199,6 +210,50 @@ def update(
         )
 
 
+def _label_names(pairs: list[str], language: str) -> dict[str, dict[str, str]]:
+    """`code=name` options as {language: {code: name}}; a pair without `=` is exit 1."""
+    names: dict[str, str] = {}
+    for pair in pairs:
+        code, sep, name = pair.partition("=")
+        if not sep or not code.strip():
+            typer.echo(f"Error: --name: {pair!r} is not code=name", err=True)
+            raise typer.Exit(1)
+        names[code.strip()] = name
+    return {language: names} if names else {}
+
+
+@process_app.command("labels")
+def labels(
+    process_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Process id."),
+    names: list[str] = typer.Option(
+        [],
+        "--name",
+        help='A label\'s readable name, code="Readable name" (repeat it); an empty name '
+        "removes one.",
+    ),
+    language: str = typer.Option("en", "--lang", help="The language of the names: en or ja."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """List a process's labels with their readable names; with --name, set names first
+    (audited)."""
+    changes = options_as(LabelNamesUpdate, {"names": _label_names(names, language)})
+    with cli_session(db) as session:
+        process = service.get_process(session, process_id)
+        shown = (
+            service.set_label_names(
+                session, actor=operator_actor(), process=process, changes=changes
+            )
+            if changes.names
+            else service.labels_of(process)
+        )
+    if as_json:
+        emit({"labels": [dumped(label) for label in shown]})
+        return
+    rows = [[label.code, label.names.get("en", ""), label.names.get("ja", "")] for label in shown]
+    print_table(["code", "en", "ja"], rows, "The process has no labels yet.")
+
+
 @process_app.command("archive")
 def archive(
     process_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Process id."),
@@ -215,6 +270,31 @@ def archive(
         emit(dumped(archived))
     else:
         typer.echo(f"Process {archived.id} archived.")
+
+
+@process_app.command("go-live")
+def go_live(
+    process_id: int = typer.Argument(..., min=1, max=MAX_ID, help="Process id."),
+    stored: bool = typer.Option(
+        False, "--stored", help="Print the latest stored check instead of running one."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """What autopilot would have done on the most recent slice of the history: automation and
+    error at the process's ε, with a verdict (runs a retrain on the older history)."""
+    with cli_factory(db) as factory:
+        if stored:
+            with transaction(factory, lock_early=False) as session:
+                check = golive.latest_golive(session, service.get_process(session, process_id))
+        else:
+            check = golive.run_golive(factory, process_id=process_id, actor=operator_actor())
+    if as_json:
+        emit(dumped(check))
+    elif check.status == "none":
+        typer.echo(f"Process {process_id}: no go-live check yet.")
+    else:
+        typer.echo(check.message or check.error or f"Process {process_id}: {check.status}.")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,12 +1,25 @@
-"""API schemas of drafting: ask for a draft, and the draft with its citations and checks."""
+"""API schemas of drafting: ask for a draft, the draft with its citations and checks, and
+the reviewer's verdict on it."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
+from deshi.db.tables import DraftVerdict
 from deshi.inputs import DbId, InputModel
 
-__all__ = ["CitationPublic", "DraftPublic", "DraftRequest", "SentencePublic"]
+__all__ = [
+    "CitationPublic",
+    "DraftPublic",
+    "DraftRequest",
+    "DraftVerdictCreate",
+    "DraftVerdictPublic",
+    "PastAnswerPublic",
+    "SentencePublic",
+]
 
 MAX_MESSAGE_CHARS = 20_000
 
@@ -17,6 +30,11 @@ class DraftRequest(InputModel):
     department_id: DbId
     message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     top_k: int = Field(default=4, ge=1, le=10, description="Passages given to the drafter.")
+    item_id: DbId | None = Field(
+        default=None,
+        description="The item the reply answers (of a process in this department): the draft "
+        "is stored against it, and the process's similar past answers are given as examples.",
+    )
 
 
 class CitationPublic(BaseModel):
@@ -43,11 +61,28 @@ class SentencePublic(BaseModel):
     supported: bool
 
 
+class PastAnswerPublic(BaseModel):
+    """An answer a reviewer accepted or wrote for a similar item, given to the drafter as an
+    example (not a source: it is never cited)."""
+
+    draft_id: int
+    item_id: int
+    question: str
+    answer: str
+    label: str | None
+    similarity: float
+
+
 class DraftPublic(BaseModel):
     """A drafted reply: never sent by itself; a reviewer accepts, edits or rejects it."""
 
+    id: int = Field(description="The stored draft: send the verdict to `/drafts/{id}/verdict`.")
+    item_id: int | None = None
     text: str
-    drafter: str = Field(description="`extractive`, or `chat` for the configured model.")
+    drafter: str = Field(
+        description="`extractive`, `chat` for the configured endpoint, or `local` for the "
+        "local model (`DESHI_LLM_PROVIDER`)."
+    )
     model: str = ""
     citations: list[CitationPublic]
     sentences: list[SentencePublic]
@@ -57,3 +92,31 @@ class DraftPublic(BaseModel):
         description="What fired: `injection_blocked`, `redacted:N`, `model_failed`."
     )
     notes: list[str]
+    past_answers: list[PastAnswerPublic] = Field(
+        default_factory=list, description="Similar past answers given to the drafter."
+    )
+
+
+class DraftVerdictCreate(InputModel):
+    """The reviewer's verdict: `accept` the draft as is, `edit` it (`text`: the final reply)
+    or `reject` it. An edit whose text equals the draft is recorded as accepted."""
+
+    verdict: Literal["accept", "edit", "reject"]
+    text: str | None = Field(
+        default=None, min_length=1, max_length=MAX_MESSAGE_CHARS, description="Only with `edit`."
+    )
+
+
+class DraftVerdictPublic(BaseModel):
+    """A judged draft: the verdict, the final text and how far it moved from the draft."""
+
+    id: int
+    item_id: int | None
+    verdict: DraftVerdict
+    final_text: str | None
+    edit_distance: float | None = Field(
+        description="Normalised Levenshtein distance between draft and final text (0 = as is, "
+        "1 = nothing kept); none for a rejected draft."
+    )
+    verdict_by: str
+    verdict_at: datetime

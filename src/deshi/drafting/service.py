@@ -5,19 +5,37 @@ by default, an OpenAI-compatible model when one is configured, with the extracti
 its fallback when the model fails or a guardrail stops the call. A call to a remote model is
 recorded in the audit log (endpoint, model, how many personal data were redacted, the
 guardrails) without any of the text.
+
+Every draft is stored (`deshi.drafting.verdicts`) so a reviewer can accept, edit or reject it.
+A draft for an item also gets the process's nearest past answers as examples
+(`deshi.drafting.past_answers`): what reviewers accepted or wrote teaches the next draft.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import httpx
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deshi.audit import record_event
-from deshi.drafting.core import Draft, Drafter, Evidence, cited_numbers
+from deshi.db.tables import Decision, Item, Process, StoredDraft
+from deshi.drafting.core import Draft, Drafter, Evidence, Example, cited_numbers
 from deshi.drafting.extractive import ExtractiveDrafter
 from deshi.drafting.faithfulness import FaithfulnessReport, check
-from deshi.drafting.models import CitationPublic, DraftPublic, DraftRequest, SentencePublic
+from deshi.drafting.local import local_drafter
+from deshi.drafting.models import (
+    CitationPublic,
+    DraftPublic,
+    DraftRequest,
+    PastAnswerPublic,
+    SentencePublic,
+)
+from deshi.drafting.past_answers import as_examples, message_vector, past_answers
 from deshi.drafting.remote import ChatDrafter, DraftingError
+from deshi.drafting.verdicts import MODEL_FAILED, store_draft
 from deshi.errors import NotFound
 from deshi.knowledge import KnowledgeIndex, search
 from deshi.knowledge.models import SearchHit
@@ -27,13 +45,14 @@ from deshi.settings import Settings
 
 __all__ = ["draft_reply", "draft_reply_for", "make_drafter"]
 
-MODEL_FAILED = "model_failed"
-
 
 def make_drafter(settings: Settings, client: httpx.Client | None = None) -> Drafter:
-    """The workspace's drafter: a chat model when `DESHI_LLM_BASE_URL` is set, else extractive."""
+    """The workspace's drafter (`DESHI_LLM_PROVIDER`): the local model, a chat model when
+    `DESHI_LLM_BASE_URL` is set, else extractive."""
     extractive = ExtractiveDrafter()
-    if settings.llm_base_url is None:
+    if settings.llm_provider == "local":
+        return local_drafter(settings, fallback=extractive)
+    if settings.llm_base_url is None or settings.llm_provider == "extractive":
         return extractive
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
     return ChatDrafter(
@@ -42,6 +61,7 @@ def make_drafter(settings: Settings, client: httpx.Client | None = None) -> Draf
         client=client or httpx.Client(timeout=settings.llm_timeout_seconds, trust_env=False),
         fallback=extractive,
         api_key=key,
+        structured=settings.llm_structured_output,
     )
 
 
@@ -64,6 +84,15 @@ def draft_reply_for(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """The item a draft answers, its process and the label the agent suggested for it."""
+
+    item_id: int
+    process_id: int
+    label: str | None
+
+
 def draft_reply(
     session: Session,
     *,
@@ -73,7 +102,8 @@ def draft_reply(
     index: KnowledgeIndex,
 ) -> DraftPublic:
     """A draft for `request.message` from the department's passages, checked sentence by
-    sentence; a call to a remote model is audited as `actor`."""
+    sentence and stored; a call to a remote model is audited as `actor`."""
+    target = _target(session, request)
     hits = search(
         session,
         department_id=request.department_id,
@@ -85,17 +115,58 @@ def draft_reply(
         Evidence(n, hit.passage_id, hit.document, hit.passage, hit.url)
         for n, hit in enumerate(hits, start=1)
     ]
-    draft = _drafted(drafter, request.message, evidence)
+    examples: list[PastAnswerPublic] = []
+    vector = None
+    if target is not None:
+        vector = message_vector(index.embedder, request.message)
+        examples = past_answers(
+            session,
+            process_id=target.process_id,
+            vector=vector,
+            label=target.label,
+            exclude_item=target.item_id,
+        )
+    draft = _drafted(drafter, request.message, evidence, as_examples(examples))
     if draft.endpoint or MODEL_FAILED in draft.guardrails:
         _audit_remote_call(session, actor, request.department_id, draft, drafter)
-    return _public(draft, hits, check(draft.text, evidence))
+    report = check(draft.text, evidence)
+    row = store_draft(
+        session,
+        actor=actor,
+        department_id=request.department_id,
+        draft=draft,
+        evidence=evidence,
+        report=report,
+        process_id=target.process_id if target else None,
+        item_id=target.item_id if target else None,
+        label=target.label if target else None,
+        vector=vector,
+        examples=len(examples),
+    )
+    return _public(row, draft, hits, report, examples)
 
 
-def _drafted(drafter: Drafter, message: str, evidence: list[Evidence]) -> Draft:
+def _target(session: Session, request: DraftRequest) -> _Target | None:
+    """The item the request names, if any; NotFound unless it is in the request's department."""
+    if request.item_id is None:
+        return None
+    item = session.get(Item, request.item_id)
+    process = session.get(Process, item.process_id) if item is not None else None
+    if item is None or process is None or process.department_id != request.department_id:
+        raise NotFound(f"item {request.item_id} not found")
+    label = session.scalar(
+        select(Decision.label).where(Decision.item_id == item.id).order_by(Decision.id.desc())
+    )
+    return _Target(item.id, process.id, label)
+
+
+def _drafted(
+    drafter: Drafter, message: str, evidence: list[Evidence], examples: Sequence[Example]
+) -> Draft:
     try:
-        return drafter.draft(message, evidence)
+        return drafter.draft(message, evidence, examples)
     except DraftingError as exc:
-        fallback = ExtractiveDrafter().draft(message, evidence)
+        fallback = ExtractiveDrafter().draft(message, evidence, examples)
         return Draft(
             fallback.text,
             fallback.drafter,
@@ -123,7 +194,13 @@ def _audit_remote_call(
     )
 
 
-def _public(draft: Draft, hits: list[SearchHit], report: FaithfulnessReport) -> DraftPublic:
+def _public(
+    row: StoredDraft,
+    draft: Draft,
+    hits: list[SearchHit],
+    report: FaithfulnessReport,
+    examples: list[PastAnswerPublic],
+) -> DraftPublic:
     cited = set(cited_numbers(draft.text))
     citations = [
         CitationPublic(
@@ -150,6 +227,8 @@ def _public(draft: Draft, hits: list[SearchHit], report: FaithfulnessReport) -> 
         for s in report.sentences
     ]
     return DraftPublic(
+        id=row.id,
+        item_id=row.item_id,
         text=draft.text,
         drafter=draft.drafter,
         model=draft.model,
@@ -159,4 +238,5 @@ def _public(draft: Draft, hits: list[SearchHit], report: FaithfulnessReport) -> 
         has_unsupported_claim=report.has_unsupported_claim,
         guardrails=list(draft.guardrails),
         notes=list(draft.notes),
+        past_answers=examples,
     )

@@ -114,7 +114,9 @@ DEFINITIONS: tuple[Definition, ...] = (
         _n_("Hours saved"),
         _n_(
             "Assisted and AI-led items × (mean human-only seconds − their mean seconds) ÷ 3,600, "
-            "against the human-only arm as the baseline (Welch interval)."
+            "against the human-only arm as the baseline (Welch interval). Until that arm has "
+            "enough items, the handling times imported with the history stand in, and the "
+            "card says so."
         ),
     ),
     Definition(
@@ -123,6 +125,14 @@ DEFINITIONS: tuple[Definition, ...] = (
         _n_(
             "Hours saved × hourly rate − cost of escaped errors − running cost, in the "
             "process's currency; its interval combines the parts at their extremes."
+        ),
+    ),
+    Definition(
+        "roi",
+        _n_("Return on running cost"),
+        _n_(
+            "Net savings ÷ running cost over the period's weeks (1.0 = the agent returned "
+            "twice what it cost). None while no running cost per week is set."
         ),
     ),
     Definition(
@@ -137,6 +147,53 @@ DEFINITIONS: tuple[Definition, ...] = (
         "partial_week",
         _n_("Partial week"),
         _n_("A week that has not ended yet: its numbers cover the days so far."),
+    ),
+    Definition(
+        "draft_faithfulness",
+        _n_("Draft faithfulness"),
+        _n_(
+            "Share of the drafts' sentences that the passages they cite support: their content "
+            "words, numbers and names are found there (Wilson interval over sentences)."
+        ),
+    ),
+    Definition(
+        "draft_unsupported",
+        _n_("Drafts with an unsupported claim"),
+        _n_(
+            "Share of drafts in which the checker found a sentence its sources do not support: "
+            "the hallucination rate as the checker sees it (Wilson interval)."
+        ),
+    ),
+    Definition(
+        "draft_changed",
+        _n_("Drafts rejected or edited"),
+        _n_(
+            "Share of the drafts a reviewer judged that they rejected or edited: the "
+            "hallucination rate as reviewers see it (Wilson interval)."
+        ),
+    ),
+    Definition(
+        "draft_acceptance",
+        _n_("Drafts accepted"),
+        _n_("Share of the drafts a reviewer judged that they accepted as is (Wilson interval)."),
+    ),
+    Definition(
+        "draft_edit_distance",
+        _n_("Draft edit distance"),
+        _n_(
+            "Median normalised edit distance between accepted or edited drafts and the text "
+            "the reviewer kept: 0% as drafted, 100% nothing kept (interval between order "
+            "statistics)."
+        ),
+    ),
+    Definition(
+        "draft_guardrails",
+        _n_("Draft guardrails"),
+        _n_(
+            "Share of drafts on which a guardrail acted (Wilson interval), with the count of "
+            "each: personal data redacted before a model saw them, drafts declined for want of "
+            "sources, data that held instructions (not sent), model failures (fallback used)."
+        ),
     ),
 )
 

@@ -6,14 +6,14 @@ the process (NotFound for departments they cannot see). `compute_warnings` is th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Protocol
 
 from sqlalchemy.orm import Session
 
 from deshi.db.base import utcnow
-from deshi.db.tables import Process
+from deshi.db.tables import DriftState, Process
 from deshi.domain import Stage
 from deshi.engine.metrics import Estimate
 from deshi.kpis import business, flywheel, model_quality, product
@@ -44,6 +44,7 @@ def process_warnings(
         stage=process.stage,
         planned_end=_planned_end(process),
         suspended_since=kpi_repo.latest_decision_suspended(session, process.id),
+        drift=_drift_figures(session, process.id),
     )
     return [
         WarningPublic(code=w.code, severity=w.severity, message=w.message, params=dict(w.params))
@@ -57,6 +58,13 @@ def warnings_for(
     """`process_warnings` for a principal who may read the process."""
     process = get_process_for(session, principal, process_id, Action.READ)
     return process_warnings(session, process, now=now)
+
+
+def _drift_figures(session: Session, process_id: int) -> Mapping[str, object] | None:
+    """The drift check's last stored figures (one row by key: checks run in the worker,
+    deshi.items.drift, never per page view)."""
+    state = session.get(DriftState, process_id)
+    return state.figures if state is not None and state.drifting else None
 
 
 def _planned_end(process: Process) -> date | None:
@@ -90,6 +98,7 @@ def compute_warnings(
     stage: Stage,
     planned_end: date | None,
     suspended_since: datetime | None,
+    drift: Mapping[str, object] | None = None,
 ) -> list[early.EarlyWarning]:
     """Every early warning that fires on the records, most severe first (pure)."""
     policy = context.policy
@@ -99,7 +108,10 @@ def compute_warnings(
     before = [item for week in weeks[:-1] for item in grouped.get(week, [])]
     reviews = flywheel.reviews_per_week(records)
     baseline = business.baseline_minutes_per_item(
-        records, min_items=policy.min_baseline_items, confidence=policy.confidence
+        records,
+        history_seconds=context.history_seconds,
+        min_items=policy.min_baseline_items,
+        confidence=policy.confidence,
     )
     return early.collect(
         early.no_owner(owner),
@@ -115,6 +127,7 @@ def compute_warnings(
             period=_budget(records, policy),
         ),
         early.autopilot_suspended(suspended_since is not None, since=suspended_since),
+        early.input_drift(drift),
     )
 
 

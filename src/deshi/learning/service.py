@@ -24,6 +24,7 @@ from deshi.db.tables import Decision as DecisionRow
 from deshi.db.tables import Item, ModelVersion, Process, Review
 from deshi.domain import ModelStatus
 from deshi.engine import Decision, RetrainReport
+from deshi.engine.drift import DriftReference
 from deshi.engine.serialize import dump_model
 from deshi.errors import Conflict, NotFound, ValidationFailed
 from deshi.jobs.queue import enqueue
@@ -33,6 +34,7 @@ from deshi.learning.repo import VersionState
 from deshi.learning.rules import first_match, parse_rules
 
 __all__ = [
+    "DRIFT_REFERENCE",
     "RETRAIN_JOB",
     "decide_items",
     "decision_rows",
@@ -43,6 +45,7 @@ __all__ = [
 ]
 
 RETRAIN_JOB = "learning.retrain"
+DRIFT_REFERENCE = "drift_reference"  # the metrics key of a version's DriftReference
 SYSTEM_ACTOR = "system:learning"
 
 
@@ -130,14 +133,15 @@ def learn_from_review(
         enqueue_retrain(session, process_id=process.id)
 
 
-def enqueue_retrain(session: Session, *, process_id: int) -> None:
-    """Queue a retrain of the process unless one is already queued."""
-    enqueue(
-        session,
-        kind=RETRAIN_JOB,
-        payload={"process_id": process_id},
-        dedupe_key=f"retrain:{process_id}",
-    )
+def enqueue_retrain(session: Session, *, process_id: int, relearn: bool = False) -> None:
+    """Queue a retrain of the process unless one is already queued. A `relearn` retrain runs
+    even when nothing new was reviewed: a label was withdrawn (an undone answer) that the
+    newest version may have learned, so its count of labels says nothing new."""
+    payload: dict[str, Any] = {"process_id": process_id}
+    if relearn:
+        payload["relearn"] = True
+    key = f"relearn:{process_id}" if relearn else f"retrain:{process_id}"
+    enqueue(session, kind=RETRAIN_JOB, payload=payload, dedupe_key=key)
 
 
 def retrain(
@@ -148,6 +152,7 @@ def retrain(
     actor: str = SYSTEM_ACTOR,
     routine: bool = False,
     finishing: Callable[[], AbstractContextManager[Session]] | None = None,
+    relearn: bool = False,
 ) -> RetrainReport | None:
     """Train a challenger on everything reviewed; the engine decides whether it is promoted.
 
@@ -159,7 +164,8 @@ def retrain(
     stored a version or the policy changed meanwhile (retry: the agent is rebuilt).
 
     A `routine` retrain (the queued job) returns None without training when the process is
-    gone or archived, or nothing was reviewed since the newest version.
+    gone or archived, or nothing was reviewed since the newest version (unless `relearn`: a
+    withdrawn label must leave the model too).
     """
     with registry.holding(process_id):
         with transaction(factory, lock_early=False) as session:
@@ -171,7 +177,7 @@ def retrain(
                 latest = entry.agent.versions[-1].trained_on if entry.agent.versions else 0
         if labelled == 0 and not routine:
             raise ValidationFailed(f"process {process_id} has no reviewed items to learn from")
-        if labelled == 0 or (routine and labelled <= latest):
+        if labelled == 0 or (routine and labelled <= latest and not relearn):
             return None
         try:
             report = entry.agent.retrain()
@@ -251,6 +257,9 @@ def _store_new_versions(
         promoted = model.version == champion
         status = ModelStatus.CHAMPION if promoted else ModelStatus.CHALLENGER
         metrics = _json_safe({**model.metrics, **_report_metrics(report, model.version)})
+        reference = DriftReference.of_model(model)  # what deshi.items.drift compares live to
+        if reference is not None:
+            metrics[DRIFT_REFERENCE] = reference.to_dict()
         row = repo.insert_version(
             session,
             process_id=process.id,

@@ -18,6 +18,8 @@ __all__ = [
     "DepartmentCreate",
     "DepartmentPublic",
     "DepartmentUpdate",
+    "LabelNamesUpdate",
+    "LabelPublic",
     "ProcessCreate",
     "ProcessPublic",
     "ProcessUpdate",
@@ -175,6 +177,12 @@ class ProcessUpdate(InputModel):
     human_minutes_per_item: float | None = Field(default=None, ge=0)
     hourly_rate: float | None = Field(default=None, ge=0)
     cost_per_escaped_error: float | None = Field(default=None, ge=0)
+    running_cost_per_week: float | None = Field(
+        default=None,
+        ge=0,
+        description="What running the agent costs per week (hosting, licences, model calls), "
+        "charged in net savings and ROI.",
+    )
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     stage: Stage | None = None
     planned_limited_production_on: date | None = None
@@ -232,9 +240,14 @@ class ProcessPublic(BaseModel):
     arms: dict[str, Any]
     featurizer: FeaturizerName
     new_labels: NewLabels
+    label_names: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Readable label names per language: {language: {code: name}}.",
+    )
     human_minutes_per_item: float | None
     hourly_rate: float | None
     cost_per_escaped_error: float | None
+    running_cost_per_week: float | None
     currency: str
     owner_user_id: int | None
     stage: Stage
@@ -242,6 +255,25 @@ class ProcessPublic(BaseModel):
     planned_scale_on: date | None
     created_at: datetime
     archived_at: datetime | None
+
+
+class LabelNamesUpdate(InputModel):
+    """Readable label names to set, per language; the others stay as they are."""
+
+    names: dict[str, dict[str, str]] = Field(
+        max_length=2,
+        description=(
+            'Language ("en" or "ja") → {label code: name}, e.g. {"ja": {"card_arrival": '
+            '"カード未着"}}. An empty name removes one: the label shows its code again.'
+        ),
+    )
+
+
+class LabelPublic(BaseModel):
+    """A label of a process: its code and the names it has been given."""
+
+    code: str = Field(description="The value items and reviews carry.")
+    names: dict[str, str] = Field(description="Language → readable name, for those given.")
 
 
 class DepartmentCreate(InputModel):

@@ -9,6 +9,9 @@ Answers on blind items (audit samples, shadow mode, the human-only arm) must nam
 stored action is then `accept` when it equals the agent's label and `correct` otherwise, so the
 review measures the agent without having shown it.
 
+The reviewer who answered may take the answer back for `UNDO_WINDOW_SECONDS`
+(`deshi.reviews.undo`), so a reviewed item's `item.completed` webhook is held back until then.
+
 An archived process takes no more claims or answers (Conflict). An answer naming a label the
 process does not have adds it to the label set when the process's `new_labels` setting lets the
 caller (reviewers: anyone who may review; owners: only those who manage the process), audited as
@@ -29,7 +32,9 @@ from deshi.errors import Conflict, ValidationFailed
 from deshi.items import events
 from deshi.items import repo as items_repo
 from deshi.items.models import ItemPublic
+from deshi.items.passages import ensure_passages, passages_public
 from deshi.items.service import decision_public, is_blind, load_item_for, render_items
+from deshi.knowledge import KnowledgeIndex
 from deshi.learning.registry import AgentRegistry
 from deshi.learning.service import learn_from_review
 from deshi.permissions import Action, Principal, can
@@ -38,7 +43,9 @@ from deshi.reviews import repo
 from deshi.reviews.models import ClaimedItemPublic, ReviewCreate
 
 __all__ = [
+    "COMPLETION_HOLD_SECONDS",
     "DEFAULT_LEASE_SECONDS",
+    "UNDO_WINDOW_SECONDS",
     "claim_next",
     "count_waiting",
     "release_item",
@@ -46,6 +53,14 @@ __all__ = [
 ]
 
 DEFAULT_LEASE_SECONDS = 300
+# How long the reviewer who answered may take the answer back (`deshi.reviews.undo`): long
+# enough to notice a mis-keyed answer right after it, short enough that the item's
+# `item.completed` webhook (held back until the window is over) still arrives promptly, and that
+# nobody else will have acted on the item meanwhile.
+UNDO_WINDOW_SECONDS = 30
+# A reviewed `item.completed` is first sent this long after the answer: the undo window plus a
+# margin for an undo whose transaction started inside the window and commits just after it.
+COMPLETION_HOLD_SECONDS = UNDO_WINDOW_SECONDS + 10
 
 
 def claim_next(
@@ -56,11 +71,13 @@ def claim_next(
     lease_seconds: int = DEFAULT_LEASE_SECONDS,
     resume_held: bool = True,
     now: datetime | None = None,
+    index: KnowledgeIndex | None = None,
 ) -> ClaimedItemPublic | None:
     """Lease an item to the caller; None if the queue is empty.
 
     With `resume_held` the caller's own unexpired lease comes first (renewed); otherwise, and
-    when it holds none, the next queued item (or one whose lease expired)."""
+    when it holds none, the next queued item (or one whose lease expired). With an `index` the
+    item's evidence passages are found (once) and shown; replays pass none (nobody reads them)."""
     process = get_process_for(session, principal, process_id, Action.REVIEW)
     _require_active(process)
     now = now or utcnow()
@@ -92,7 +109,10 @@ def claim_next(
         obj=item,
         after={"status": item.status.value, "lease_expires_at": item.lease_expires_at},
     )
-    return _claimed(session, process, item)
+    decision = items_repo.decisions_of(session, [item.id]).get(item.id)
+    if index is not None:
+        ensure_passages(session, process=process, item=item, decision=decision, index=index)
+    return _claimed(session, process, item, decision)
 
 
 def count_waiting(
@@ -108,8 +128,9 @@ def count_waiting(
     )
 
 
-def _claimed(session: Session, process: Process, item: Item) -> ClaimedItemPublic:
-    decision = items_repo.decisions_of(session, [item.id]).get(item.id)
+def _claimed(
+    session: Session, process: Process, item: Item, decision: Decision | None
+) -> ClaimedItemPublic:
     blind = is_blind(process, item, decision)
     suggestion = None
     if decision is not None and not blind:
@@ -130,6 +151,7 @@ def _claimed(session: Session, process: Process, item: Item) -> ClaimedItemPubli
         labels=list(process.labels),
         lease_expires_at=item.lease_expires_at,
         suggestion=suggestion,
+        evidence_passages=passages_public(decision) or [],
     )
 
 
@@ -199,7 +221,14 @@ def submit_review(
             registry=registry,
         )
     if label is not None:
-        _publish_completed(session, process=process, item=item, label=label, decision=decision)
+        _publish_completed(
+            session,
+            process=process,
+            item=item,
+            label=label,
+            decision=decision,
+            not_before=now + timedelta(seconds=COMPLETION_HOLD_SECONDS),
+        )
     if process.labels != labels_before:
         record_event(
             session,
@@ -232,16 +261,28 @@ def _require_may_add_label(principal: Principal, process: Process, label: str) -
 
 
 def _publish_completed(
-    session: Session, *, process: Process, item: Item, label: str, decision: Decision | None
+    session: Session,
+    *,
+    process: Process,
+    item: Item,
+    label: str,
+    decision: Decision | None,
+    not_before: datetime,
 ) -> None:
-    """Queue the `item.completed` webhook event of a reviewed item."""
+    """Queue the `item.completed` webhook event of a reviewed item, sent from `not_before`."""
     route, version = None, None
     if decision is not None:
         version_id = decision.model_version_id
         numbers = items_repo.model_version_numbers(session, {version_id} if version_id else set())
         route, version = decision.route.value, numbers.get(version_id, 0) if version_id else 0
     events.publish_completed(
-        session, process=process, item=item, label=label, route=route, model_version=version
+        session,
+        process=process,
+        item=item,
+        label=label,
+        route=route,
+        model_version=version,
+        not_before=not_before,
     )
 
 

@@ -1,6 +1,8 @@
 """Every table of deshi, importable from one place (Alembic reads `Base.metadata` from here)."""
 
 from deshi.db.base import Base
+from deshi.db.tables.checks import DriftState, GoLiveCheck
+from deshi.db.tables.drafts import DraftVerdict, StoredDraft
 from deshi.db.tables.history import HistoryImport, LabelFlag
 from deshi.db.tables.inventory import InventoryCandidate
 from deshi.db.tables.knowledge import KnowledgeDocument, KnowledgePassage, KnowledgeVersion
@@ -25,6 +27,9 @@ __all__ = [
     "Decision",
     "DeliveryStatus",
     "Department",
+    "DraftVerdict",
+    "DriftState",
+    "GoLiveCheck",
     "HistoryImport",
     "InventoryCandidate",
     "Item",
@@ -39,6 +44,7 @@ __all__ = [
     "Process",
     "Review",
     "RoleGrant",
+    "StoredDraft",
     "User",
     "UserSession",
     "Webhook",

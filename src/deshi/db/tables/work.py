@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy import text as sql_text  # `text` is also a column name below
 from sqlalchemy.orm import Mapped, mapped_column
 
 from deshi.db.base import Base, UTCDateTime, str_enum, utcnow
@@ -40,10 +50,17 @@ class Process(Base):
     new_labels: Mapped[str] = mapped_column(
         String(16), default="reviewers", server_default="reviewers"
     )
+    # display names of labels per language: {"en": {code: name}, "ja": {code: name}}
+    label_names: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, server_default=sql_text("'{}'")
+    )
+    # bumped when a learned answer is undone: agents rebuild their memory (deshi.learning)
+    memory_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     # costs
     human_minutes_per_item: Mapped[float | None] = mapped_column(Float)  # measured baseline
     hourly_rate: Mapped[float | None] = mapped_column(Float)
     cost_per_escaped_error: Mapped[float | None] = mapped_column(Float)
+    running_cost_per_week: Mapped[float | None] = mapped_column(Float)  # licences, hosting, LLM
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     # ownership and plan
     owner_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -134,6 +151,10 @@ class Decision(Base):
     reason_params: Mapped[dict[str, Any]] = mapped_column(default=dict)  # see RouteReason
     audit_rate: Mapped[float | None] = mapped_column(Float)  # the audit rate in force
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The department's passages found for the item's text, stored when the item is first shown
+    # (deshi.items.passages): NULL until then, [] when the knowledge base had nothing.
+    evidence_passages: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
+    passages_retrieved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Review(Base):

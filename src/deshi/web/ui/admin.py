@@ -19,11 +19,14 @@ from deshi.auth import admin
 from deshi.auth.models import UserPublic
 from deshi.domain import FeaturizerName, Mode, NewLabels, Role
 from deshi.errors import DeshiError, ValidationFailed
+from deshi.history import golive
+from deshi.history import service as history
 from deshi.inputs import MAX_ID, validated
 from deshi.learning import versions
 from deshi.permissions import Action, Principal, can, require_workspace
 from deshi.processes import service as processes
-from deshi.processes.models import ProcessCreate, ProcessUpdate
+from deshi.processes.label_names import LANGUAGES, humanized
+from deshi.processes.models import LabelNamesUpdate, ProcessCreate, ProcessUpdate
 from deshi.web.deps import PasswordHasherDep, SessionDep
 from deshi.web.params import PathId
 from deshi.web.ui.deps import CsrfDep, FormDep, Viewer, ViewerDep, render
@@ -61,9 +64,12 @@ def first_run_steps(db: Session, principal: Principal) -> list[dict[str, Any]]:
     users = admin.list_users(db) if principal.is_workspace_admin else []
     people = [u for u in users if u.id != principal.user_id and u.password_hash is not None]
     tokens = admin.list_tokens(db) if principal.is_workspace_admin else []
+    with_history = history.processes_with_history(db, [p.id for p in live])
+    history_href = f"/admin/processes/{live[0].id}/history" if live else "/admin/processes"
     return [
         {"key": "department", "done": bool(departments), "href": "/admin/departments"},
         {"key": "process", "done": bool(live), "href": "/admin/processes"},
+        {"key": "history", "done": bool(with_history), "href": history_href},
         {"key": "reviewers", "done": bool(people), "href": "/admin/users"},
         {"key": "token", "done": bool(tokens), "href": "/admin/tokens"},
     ]
@@ -448,12 +454,14 @@ def _settings_page(
         process=process,
         processes=processes.list_processes_for(db, principal=viewer.principal),
         versions=versions.list_versions(db, process_id),
+        golive=golive.latest_golive(db, process),
         can_rollback=can(viewer.principal, Action.MANAGE_MODELS, process.department_id),
         modes=[m.value for m in Mode],
         featurizers=[f.value for f in FeaturizerName],
         new_label_choices=[choice.value for choice in NewLabels],
         rules_json=json.dumps(process.always_human_rules, ensure_ascii=False),
         arms_json=json.dumps(process.arms, ensure_ascii=False),
+        humanized=humanized,
         **context,
     )
 
@@ -484,6 +492,7 @@ def _policy_fields(form: dict[str, str]) -> dict[str, Any]:
         "human_minutes_per_item",
         "hourly_rate",
         "cost_per_escaped_error",
+        "running_cost_per_week",
     ):
         fields[number] = form.get(number) or None
     for name in ("always_human_rules", "arms"):
@@ -504,6 +513,35 @@ def save_settings(
         with db.begin_nested():  # a refusal undoes only this form's changes
             changes = validated(ProcessUpdate, _policy_fields(form))
             processes.update_process(
+                db, principal=viewer.principal, process_id=process_id, changes=changes
+            )
+    except DeshiError as exc:
+        return _settings_page(request, viewer, db, process_id, exc.status_code, error=exc.detail)
+    return _back(f"/admin/processes/{process_id}?saved=1")
+
+
+def _label_names_form(form: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The label names form (`code.N` with its `en.N` and `ja.N`) as a LabelNamesUpdate body:
+    every label's field is sent, so an emptied one removes its name."""
+    names: dict[str, dict[str, str]] = {lang: {} for lang in LANGUAGES}
+    for key, code in form.items():
+        prefix, _, index = key.partition(".")
+        if prefix != "code" or not index.isdigit():
+            continue
+        for lang in LANGUAGES:
+            names[lang][code] = form.get(f"{lang}.{index}", "")
+    return names
+
+
+@router.post("/admin/processes/{process_id}/label-names", dependencies=[CsrfDep])
+def save_label_names(
+    process_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep, form: FormDep
+) -> Response:
+    """Save the readable label names (audited as `process.label_names` when they changed)."""
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            changes = validated(LabelNamesUpdate, {"names": _label_names_form(form)})
+            processes.set_label_names_for(
                 db, principal=viewer.principal, process_id=process_id, changes=changes
             )
     except DeshiError as exc:

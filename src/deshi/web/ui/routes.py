@@ -17,16 +17,21 @@ from markupsafe import Markup
 from deshi.auth.service import authenticate_password
 from deshi.db.tables import Process
 from deshi.errors import AuthenticationFailed
+from deshi.history.golive import latest_golive
 from deshi.i18n import LOCALES
 from deshi.items.service import get_item
 from deshi.kpis.context import parse_week
 from deshi.kpis.definitions import HELP_PATH, definitions
+from deshi.kpis.drafting_report import process_drafting_report
 from deshi.kpis.kpi_report import kpi_report_for
 from deshi.kpis.process_warnings import warnings_for
 from deshi.kpis.records import iso_week
 from deshi.kpis.weekly_report import weekly_report_html_for
 from deshi.permissions import Action, Principal, can
+from deshi.processes.label_names import namer
 from deshi.processes.service import get_process_for, list_processes_for
+from deshi.reviews.service import UNDO_WINDOW_SECONDS
+from deshi.web.api.knowledge import KnowledgeDep
 from deshi.web.deps import (
     LoginThrottleDep,
     PasswordHasherDep,
@@ -152,6 +157,7 @@ def workbench(process_id: PathId, request: Request, viewer: ViewerDep, db: Sessi
         process=process,
         processes=list_processes_for(db, principal=viewer.principal),
         can_review=can(viewer.principal, Action.REVIEW, process.department_id),
+        undo_seconds=UNDO_WINDOW_SECONDS,
     )
 
 
@@ -160,6 +166,7 @@ def dashboard(process_id: PathId, request: Request, viewer: ViewerDep, db: Sessi
     """KPI cards, charts, warnings and the scale/hold/stop recommendation."""
     process = get_process_for(db, viewer.principal, process_id, Action.READ)
     report = kpi_report_for(db, viewer.principal, process_id)
+    drafting = process_drafting_report(db, process)
     return render(
         request,
         "dashboard.html",
@@ -171,6 +178,10 @@ def dashboard(process_id: PathId, request: Request, viewer: ViewerDep, db: Sessi
         cards=views.kpi_cards(report),
         charts=[Markup(chart) for chart in views.charts(report, viewer.locale)],
         warnings=warnings_for(db, viewer.principal, process_id),
+        golive=latest_golive(db, process),
+        can_manage=can(viewer.principal, Action.MANAGE_PROCESS, process.department_id),
+        drafting=drafting,
+        drafting_cards=views.drafting_cards(drafting),
         week=iso_week(datetime.now(UTC)),
         can_review=can(viewer.principal, Action.REVIEW, process.department_id),
         definitions={d.key: d for d in definitions(viewer.locale)},
@@ -207,10 +218,18 @@ def weekly_report(
 
 
 @router.get("/ui/items/{item_id}", response_class=HTMLResponse)
-def item_page(item_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
-    """One item with its lineage: decision, evidence and every review."""
-    item = get_item(db, principal=viewer.principal, item_id=item_id)
+def item_page(
+    item_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep, index: KnowledgeDep
+) -> Response:
+    """One item with its lineage: decision, evidence (cases and passages) and every review."""
+    item = get_item(db, principal=viewer.principal, item_id=item_id, index=index)
     process = get_process_for(db, viewer.principal, item.process_id, Action.READ)
     return render(
-        request, "item.html", locale=viewer.locale, viewer=viewer, item=item, process=process
+        request,
+        "item.html",
+        locale=viewer.locale,
+        viewer=viewer,
+        item=item,
+        process=process,
+        label_name=namer(process.label_names, viewer.locale),
     )

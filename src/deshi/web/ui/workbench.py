@@ -1,23 +1,34 @@
 """The reviewer workbench's fetch endpoints: claim the next item (an HTML fragment), answer
-it, skip it. Every one is a POST that must carry the session's CSRF token; permissions are the
-review service's, exactly as on the API (an auditor's claim or answer is refused with 403).
-The script sends its CSRF token as a header, so its errors come back as problem+json
-(`deshi.web.errors`)."""
+it (and undo the answer), skip it. Every one is a POST that must carry the session's CSRF
+token; permissions are the review service's, exactly as on the API (an auditor's claim or
+answer is refused with 403). The script sends its CSRF token as a header, so its errors come
+back as problem+json (`deshi.web.errors`)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from deshi.drafting.core import CITATION
-from deshi.drafting.models import MAX_MESSAGE_CHARS, DraftPublic, DraftRequest
+from deshi.drafting.models import (
+    MAX_MESSAGE_CHARS,
+    DraftPublic,
+    DraftRequest,
+    DraftVerdictCreate,
+)
 from deshi.drafting.service import draft_reply_for
+from deshi.drafting.verdicts import judge_draft_for
 from deshi.items.models import AlternativePublic, DecisionPublic
 from deshi.items.service import load_item_for
 from deshi.permissions import Action
+from deshi.processes.label_names import humanized, namer
+from deshi.processes.service import get_process_for
 from deshi.reviews.models import ClaimedItemPublic, ReviewCreate
 from deshi.reviews.service import claim_next, count_waiting, release_item, submit_review
+from deshi.reviews.undo import undo_review
 from deshi.web.api.drafting import DrafterDep
 from deshi.web.api.knowledge import KnowledgeDep
 from deshi.web.deps import ConfigDep, RegistryDep, SessionDep
@@ -32,13 +43,9 @@ MAX_ALTERNATIVES = 5
 
 
 def label_name(code: str) -> str:
-    """A label's readable name: `card_not_arrived` → "Card not arrived" (the code stays the
-    value sent back, and the tooltip)."""
-    words = code.replace("_", " ").replace("-", " ").split()
-    if not words:
-        return code
-    first = words[0]
-    return " ".join([first[:1].upper() + first[1:], *words[1:]])
+    """A label's readable name when its process gave it none: `card_not_arrived` → "Card not
+    arrived" (the code stays the value sent back, and the tooltip)."""
+    return humanized(code)
 
 
 def _alternatives(suggestion: DecisionPublic | None) -> list[AlternativePublic]:
@@ -67,7 +74,7 @@ def _fragment(
         locale=viewer.locale,
         viewer=viewer,
         waiting=waiting,
-        label_name=label_name,
+        label_name=namer(_process_label_names(db, viewer, process_id), viewer.locale),
         item=claimed,
         suggestion=suggestion,
         alternatives=_alternatives(suggestion),
@@ -76,14 +83,28 @@ def _fragment(
 
 @router.post("/processes/{process_id}/next", response_class=HTMLResponse, dependencies=[CsrfDep])
 def next_item(
-    process_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep, config: ConfigDep
+    process_id: PathId,
+    request: Request,
+    viewer: ViewerDep,
+    db: SessionDep,
+    config: ConfigDep,
+    index: KnowledgeDep,
 ) -> Response:
     """Render the item the viewer holds (a reload gives it back), else lease the next one (or
-    render the empty-queue note)."""
+    render the empty-queue note), with the passages of the documents that bear on it."""
     claimed = claim_next(
-        db, principal=viewer.principal, process_id=process_id, lease_seconds=config.lease_seconds
+        db,
+        principal=viewer.principal,
+        process_id=process_id,
+        lease_seconds=config.lease_seconds,
+        index=index,
     )
     return _fragment(request, viewer, db, process_id, claimed)
+
+
+def _process_label_names(db: Session, viewer: Viewer, process_id: int) -> dict[str, Any]:
+    """The readable label names the process's admins chose (`deshi.processes.label_names`)."""
+    return dict(get_process_for(db, viewer.principal, process_id).label_names or {})
 
 
 @router.post("/items/{item_id}/answer", dependencies=[CsrfDep])
@@ -93,6 +114,18 @@ def answer(
     """Submit the viewer's answer (accept, correct with a label, or escalate)."""
     submit_review(db, principal=viewer.principal, item_id=item_id, answer=body, registry=registry)
     return Response(status_code=204)
+
+
+@router.post("/items/{item_id}/undo", response_class=HTMLResponse, dependencies=[CsrfDep])
+def undo(
+    item_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep, config: ConfigDep
+) -> Response:
+    """Take back the viewer's last answer (within the undo window) and render the item again,
+    held by them (`deshi.reviews.undo`); a refusal comes back as a problem."""
+    held = undo_review(
+        db, principal=viewer.principal, item_id=item_id, lease_seconds=config.lease_seconds
+    )
+    return _fragment(request, viewer, db, held.process_id, held)
 
 
 @router.post(
@@ -107,6 +140,7 @@ def skip(
     viewer: ViewerDep,
     db: SessionDep,
     config: ConfigDep,
+    index: KnowledgeDep,
 ) -> Response:
     """Lease the next item first, then give this one back, so a skip never returns the
     same item at once."""
@@ -116,6 +150,7 @@ def skip(
         process_id=process_id,
         lease_seconds=config.lease_seconds,
         resume_held=False,
+        index=index,
     )
     release_item(db, principal=viewer.principal, item_id=item_id)
     return _fragment(request, viewer, db, process_id, claimed)
@@ -138,7 +173,9 @@ def draft(
     result = None
     if item.text.strip():
         ask = DraftRequest(
-            department_id=process.department_id, message=item.text[:MAX_MESSAGE_CHARS]
+            department_id=process.department_id,
+            message=item.text[:MAX_MESSAGE_CHARS],
+            item_id=item.id,
         )
         result = draft_reply_for(
             db, principal=viewer.principal, request=ask, drafter=drafter, index=index
@@ -169,3 +206,15 @@ def _linked_sentences(result: DraftPublic) -> list[dict[str, object]]:
                 pieces.append({"text": part})
         shown.append({"pieces": pieces, "supported": sentence.supported})
     return shown
+
+
+@router.post("/drafts/{draft_id}/verdict", response_class=HTMLResponse, dependencies=[CsrfDep])
+def draft_verdict(
+    draft_id: PathId, body: DraftVerdictCreate, request: Request, viewer: ViewerDep, db: SessionDep
+) -> Response:
+    """Accept, edit or reject the shown draft (an HTML fragment saying what was kept); the
+    item's label is still to be answered."""
+    judged = judge_draft_for(db, principal=viewer.principal, draft_id=draft_id, body=body)
+    return render(
+        request, "_draft_verdict.html", locale=viewer.locale, viewer=viewer, judged=judged
+    )

@@ -47,14 +47,64 @@
     const current = item();
     if (!current) return;
     const seconds = Math.round((performance.now() - shownAt) / 10) / 100;
+    const answered = {
+      id: current.dataset.itemId, action, name: labelName(label || current.dataset.suggested),
+    };
     run(async () => {
       const body = { action, seconds };
       if (label) body.label = label;
       const done = await post(`/ui/items/${current.dataset.itemId}/answer`, body);
       if (!done.ok) { fail(done.status); return; }
+      offerUndo(answered);
       await show(await post(`/ui/processes/${processId}/next`));
     });
   }
+
+  // After each answer a notice names it and offers to take it back (u, or its button) for the
+  // undo window; the item then comes back, held by this reviewer, to answer again. The server
+  // decides: a late undo is refused (409) and the answer stands.
+  const notice = document.getElementById("undo-notice");
+  let undoable = null;  // { id, timer } of the last answer while it may be undone
+
+  function labelName(label) {
+    const named = [...root.querySelectorAll("#label-list button")]
+      .find((b) => b.dataset.label === label);
+    return named ? named.textContent.trim() : (label || "");
+  }
+
+  function forgetUndo() {
+    if (undoable) clearTimeout(undoable.timer);
+    undoable = null;
+    if (notice) notice.hidden = true;
+  }
+
+  function offerUndo(answered) {
+    if (!notice) return;
+    forgetUndo();
+    const template = answered.action === "escalate"
+      ? notice.dataset.msgEscalated : notice.dataset.msgAnswered;
+    notice.querySelector("#undo-text").textContent =
+      template.replace("{id}", answered.id).replace("{label}", answered.name);
+    notice.hidden = false;
+    const timer = setTimeout(forgetUndo, Number(notice.dataset.undoSeconds) * 1000);
+    undoable = { id: answered.id, timer };
+  }
+
+  function undo() {
+    if (!undoable) return;
+    const id = undoable.id;
+    run(async () => {
+      const response = await post(`/ui/items/${id}/undo`);
+      forgetUndo();
+      if (response.status === 409) {
+        status.textContent = notice.dataset.msgTooLate;
+        status.hidden = false;
+        return;
+      }
+      await show(response);
+    });
+  }
+  if (notice) notice.querySelector("#undo-button").addEventListener("click", undo);
 
   function pick(label) {
     const suggested = item() && item().dataset.suggested;
@@ -87,6 +137,52 @@
       slot.innerHTML = await response.text();
     });
   }
+
+  // The shown draft's verdict (y use it, r edit it, x reject it). It is stored and learned
+  // from, but it does not answer the item: the label still needs its own answer.
+  const openDraft = () => root.querySelector("#draft-slot [data-draft-id]:not([data-judged])");
+  function judgeDraft(verdict, text) {
+    const box = openDraft();
+    if (!box) return;
+    run(async () => {
+      const body = text === undefined ? { verdict } : { verdict, text };
+      const response = await post(`/ui/drafts/${box.dataset.draftId}/verdict`, body);
+      if (!response.ok) { fail(response.status); return; }
+      status.hidden = true;
+      box.dataset.judged = "1";
+      box.querySelector("[data-draft-actions]").remove();
+      box.querySelector(".draft-edit").hidden = true;
+      box.querySelector("[data-draft-verdict]").innerHTML = await response.text();
+    });
+  }
+  function editDraft() {
+    const box = openDraft();
+    if (!box) return;
+    box.querySelector(".draft-edit").hidden = false;
+    box.querySelector("#draft-edit-text").focus();
+  }
+  function closeDraftEditor(textarea) {
+    textarea.closest(".draft-edit").hidden = true;
+    textarea.blur();
+  }
+  root.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-draft-action]");
+    if (!button) return;
+    const action = button.dataset.draftAction;
+    if (action === "edit") editDraft();
+    else if (action === "save") judgeDraft("edit", root.querySelector("#draft-edit-text").value);
+    else judgeDraft(action);
+  });
+  root.addEventListener("keydown", (event) => {
+    if (event.target.id !== "draft-edit-text") return;
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      judgeDraft("edit", event.target.value);
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      closeDraftEditor(event.target);
+    }
+  });
 
   function visibleLabels() {
     return [...root.querySelectorAll("#label-list button")].filter((b) => !b.parentElement.hidden);
@@ -156,8 +252,12 @@
     }
     else if (event.key === "/") { event.preventDefault(); if (search()) search().focus(); }
     else if (event.key === "e") { event.preventDefault(); answer("escalate"); }
+    else if (event.key === "u") { event.preventDefault(); undo(); }
     else if (event.key === "s") { event.preventDefault(); skip(); }
     else if (event.key === "d") { event.preventDefault(); draftReply(); }
+    else if (event.key === "y" && openDraft()) { event.preventDefault(); judgeDraft("accept"); }
+    else if (event.key === "r" && openDraft()) { event.preventDefault(); editDraft(); }
+    else if (event.key === "x" && openDraft()) { event.preventDefault(); judgeDraft("reject"); }
     else if (event.key === "?") { event.preventDefault(); openHelp(); }
   });
 
