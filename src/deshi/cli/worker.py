@@ -1,4 +1,5 @@
-"""`deshi worker`: run background jobs (retrains, webhook deliveries) from the database queue."""
+"""`deshi worker`: run background jobs (retrains, webhook deliveries, go-live and drift checks)
+from the database queue."""
 
 from __future__ import annotations
 

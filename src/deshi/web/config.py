@@ -15,9 +15,10 @@ __all__ = ["ApiConfig"]
 @dataclass(frozen=True, slots=True)
 class ApiConfig:
     """Request size limits, the review lease length, and whether the app runs the background
-    worker (retrains, webhook deliveries) in a thread of its own: right for one node; off in
-    tests and when separate worker processes run the jobs. `freeze_gc` is for long-running
-    servers (see `create_app`). `outbound` decides which webhook URLs may be registered."""
+    worker (retrains, webhook deliveries, go-live and drift checks) in a thread of its own: right
+    for one node; off in tests and when separate worker processes run the jobs. `freeze_gc` is
+    for long-running servers (see `create_app`). `outbound` decides which webhook URLs may be
+    registered."""
 
     limits: IngestLimits = field(default_factory=IngestLimits)
     lease_seconds: int = DEFAULT_LEASE_SECONDS

@@ -193,8 +193,8 @@ def _queue_families(session: Session, *, now: datetime) -> Iterator[Metric]:
 def _job_family(session: Session) -> Metric:
     jobs = GaugeMetricFamily(
         "deshi_jobs",
-        "Background jobs (retrains, webhook deliveries) by kind and state; done jobs are not "
-        "counted.",
+        "Background jobs (retrains, webhook deliveries, go-live and drift checks) by kind and "
+        "state; done jobs are not counted.",
         labels=["kind", "status"],
     )
     rows = session.execute(
