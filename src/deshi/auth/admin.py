@@ -263,6 +263,7 @@ def reset_password(
         raise Conflict(f"user {user_id} is deactivated")
     password = generate_password()
     user.password_hash = password_hasher.hash(password)
+    user.must_change_password = True  # the admin saw it: the person replaces it
     end_sessions(session, user_id=user_id)  # whoever signed in with the old password is out
     record_event(
         session,

@@ -10,6 +10,7 @@ from deshi.db.tables import User
 from deshi.domain import Role
 
 __all__ = [
+    "PasswordChange",
     "PasswordIssued",
     "RoleGrantCreate",
     "RoleGrantPublic",
@@ -77,6 +78,17 @@ class UserCreated(UserPublic):
     account)."""
 
     password: str | None
+
+
+class PasswordChange(BaseModel):
+    """Your own password, replaced: the current one proves it is you."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(
+        max_length=1024, description="At least 12 characters, different from the current one."
+    )
 
 
 class PasswordIssued(BaseModel):

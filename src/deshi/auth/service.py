@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from deshi.audit import record_event, snapshot
 from deshi.auth import repo
 from deshi.auth.passwords import STANDARD_HASHER, PasswordHasher, generate_password
+from deshi.auth.sessions import end_sessions
 from deshi.auth.throttle import ThrottlePolicy, record_failure, record_success
 from deshi.auth.throttle import check as check_throttle
 from deshi.auth.throttle import keys_for as throttle_keys
@@ -36,6 +37,7 @@ __all__ = [
     "IssuedToken",
     "authenticate_password",
     "authenticate_token",
+    "change_own_password",
     "create_first_admin",
     "create_user",
     "grant_role",
@@ -103,6 +105,7 @@ def create_user(
         password_hash=password_hasher.hash(password) if password is not None else None,
         locale=locale,
         is_active=True,
+        must_change_password=password is not None,  # whoever created it saw the password
     )
     session.add(user)
     session.flush()
@@ -136,14 +139,65 @@ def authenticate_password(
         user = repo.get_user_by_email(session, normalise_email(email))
     except ValidationFailed:
         user = None
-    if user is None or not user.is_active or user.password_hash is None:
-        user, stored = None, _dummy_hash(password_hasher)
-    else:
-        stored = user.password_hash
-    if not password_hasher.verify(stored, password) or user is None:
+    checked = _with_password(user, password, password_hasher)
+    if checked is None:
         record_failure(session, keys=keys, policy=throttle, now=now)
         raise AuthenticationFailed("wrong email or password")
     record_success(session, keys=keys)
+    return checked
+
+
+def _with_password(user: User | None, password: str, hasher: PasswordHasher) -> User | None:
+    """`user` when it is active and `password` is theirs, else None. An unknown, inactive or
+    token-only account costs one hash check against a dummy hash, exactly like a wrong
+    password, so the time of the answer tells nothing."""
+    usable = user is not None and user.is_active and user.password_hash is not None
+    stored = user.password_hash if usable and user is not None else None
+    matches = hasher.verify(stored or _dummy_hash(hasher), password)
+    return user if usable and matches else None
+
+
+def change_own_password(
+    session: Session,
+    *,
+    user_id: int,
+    current_password: str,
+    new_password: str,
+    password_hasher: PasswordHasher = STANDARD_HASHER,
+    keep_session_token: str | None = None,
+) -> User:
+    """A person replaces their own password (for instance the one-time password an admin saw).
+
+    AuthenticationFailed when `current_password` is wrong; it is checked like a sign-in (a
+    token-only or inactive account costs one hash check against a dummy hash too), so the time
+    of the answer tells nothing. ValidationFailed when the new password is shorter than
+    MIN_PASSWORD_LENGTH or equals the current one. Every other browser session of the user
+    ends; the one of `keep_session_token` (the session making the change) stays signed in:
+    the person just proved the password, and its token never left their browser. Audited as
+    `user.password_change`, without any password or hash.
+    """
+    user = _with_password(repo.get_user(session, user_id), current_password, password_hasher)
+    if user is None:
+        raise AuthenticationFailed("the current password is wrong")
+    if len(new_password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="new_password"
+        )
+    if new_password == current_password:
+        raise ValidationFailed(
+            "the new password must differ from the current one", field="new_password"
+        )
+    user.password_hash = password_hasher.hash(new_password)
+    user.must_change_password = False
+    end_sessions(session, user_id=user.id, keep_token=keep_session_token)
+    record_event(
+        session,
+        actor=f"user:{user.id}",
+        action="user.password_change",
+        obj=user,
+        before={"password": "old"},
+        after={"password": "changed by the user"},
+    )
     return user
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from deshi.db.base import Base, UTCDateTime, str_enum, utcnow
@@ -36,6 +36,9 @@ class User(Base):
     locale: Mapped[str] = mapped_column(String(16), default="")  # "": the browser's language
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # True while the password is a one-time one someone else saw (new account, first admin,
+    # reset); the person's own change clears it. The pages show a banner, nothing is forced.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class RoleGrant(Base):

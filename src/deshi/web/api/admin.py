@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from deshi.auth import admin
 from deshi.auth.models import (
+    PasswordChange,
     PasswordIssued,
     RoleGrantCreate,
     RoleGrantPublic,
@@ -22,6 +23,7 @@ from deshi.auth.models import (
     UserPublic,
     UserUpdate,
 )
+from deshi.auth.service import change_own_password
 from deshi.db.tables import ApiToken
 from deshi.processes import service as processes
 from deshi.processes.models import DepartmentCreate, DepartmentPublic, DepartmentUpdate
@@ -150,6 +152,30 @@ def reset_password(
         session, principal=principal, user_id=user_id, password_hasher=hasher
     )
     return PasswordIssued(id=user_id, password=password)
+
+
+@router.post(
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        401: {"description": "No or unknown credentials, or the current password is wrong."},
+        422: {"description": "The new password is too short or equals the current one."},
+    },
+)
+def change_password(
+    body: PasswordChange, session: SessionDep, principal: PrincipalDep, hasher: PasswordHasherDep
+) -> Response:
+    """Change your own password (any signed-in person; the current password proves it is
+    you). Your browser sessions end; API tokens keep working. No CLI: the operator uses
+    `deshi user reset-password`."""
+    change_own_password(
+        session,
+        user_id=principal.user_id,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        password_hasher=hasher,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # --- role grants ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from deshi.auth.sessions import SessionPolicy
 from deshi.auth.throttle import ThrottlePolicy
 from deshi.settings import SecureCookies, Settings
-from deshi.web.ui import admin, audit, data_policy, routes, webhooks, workbench
+from deshi.web.ui import account, admin, audit, data_policy, routes, webhooks, workbench
 from deshi.web.ui.session import BrowserSessions, Signer
 
 __all__ = ["BrowserNavigation", "install_ui", "login_throttle", "session_policy"]
@@ -69,6 +69,7 @@ def install_ui(
     app.include_router(workbench.router)
     app.include_router(webhooks.router)
     app.include_router(data_policy.router)
+    app.include_router(account.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BrowserNavigation)
 

@@ -49,6 +49,7 @@ class Viewer:
     display_name: str
     locale: str
     session: SessionData
+    must_change_password: bool = False  # signed in with a one-time password: the banner shows
 
 
 def sessions_of(request: Request) -> BrowserSessions:
@@ -78,7 +79,8 @@ def get_viewer(request: Request) -> Viewer:
         if user is None or not user.is_active:
             raise LoginRequired()
         principal = load_principal(session, user.id)
-        return Viewer(principal, user.display_name, page_locale(request, user.locale), data)
+        locale = page_locale(request, user.locale)
+        return Viewer(principal, user.display_name, locale, data, user.must_change_password)
 
 
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
