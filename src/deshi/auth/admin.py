@@ -24,6 +24,7 @@ from deshi.audit import record_event, snapshot
 from deshi.auth import repo
 from deshi.auth.passwords import STANDARD_HASHER, PasswordHasher, generate_password
 from deshi.auth.service import (
+    SECRET_COLUMNS,
     IssuedToken,
     create_user,
     grant_role,
@@ -67,8 +68,6 @@ __all__ = [
     "update_user",
     "update_user_for",
 ]
-
-_HIDDEN = frozenset({"password_hash", "token_hash"})  # never copied into the audit log
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +176,7 @@ def update_user(
 ) -> User:
     """Change a user's display name or saved language ("" lets the browser choose)."""
     user = get_user(session, user_id)
-    before = snapshot(user, exclude=_HIDDEN)
+    before = snapshot(user, exclude=SECRET_COLUMNS)
     if display_name is not None:
         user.display_name = display_name.strip() or user.email
     if locale is not None:
@@ -212,7 +211,7 @@ def deactivate_user(session: Session, *, actor: str, user_id: int) -> User:
         raise Conflict(f"user {user_id} is already deactivated")
     if _is_last_workspace_admin(session, user_id):
         raise Conflict("the last active workspace admin cannot be deactivated")
-    before = snapshot(user, exclude=_HIDDEN)
+    before = snapshot(user, exclude=SECRET_COLUMNS)
     user.is_active = False
     end_sessions(session, user_id=user_id)  # refused while inactive anyway; ended for good
     _record_change(session, actor, "user.deactivate", user, before)
@@ -234,7 +233,7 @@ def reactivate_user(session: Session, *, actor: str, user_id: int) -> User:
     user = get_user(session, user_id)
     if user.is_active:
         raise Conflict(f"user {user_id} is already active")
-    before = snapshot(user, exclude=_HIDDEN)
+    before = snapshot(user, exclude=SECRET_COLUMNS)
     user.is_active = True
     _record_change(session, actor, "user.reactivate", user, before)
     return user
@@ -474,6 +473,6 @@ def token_owners(session: Session, tokens: list[ApiToken]) -> dict[int, str]:
 
 
 def _record_change(session: Session, actor: str, action: str, user: User, before: object) -> None:
-    after = snapshot(user, exclude=_HIDDEN)
+    after = snapshot(user, exclude=SECRET_COLUMNS)
     if after != before:
         record_event(session, actor=actor, action=action, obj=user, before=before, after=after)

@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_THROTTLE",
     "LAST_USED_RESOLUTION",
     "MIN_PASSWORD_LENGTH",
+    "SECRET_COLUMNS",
     "FirstAdmin",
     "IssuedToken",
     "authenticate_password",
@@ -51,7 +52,7 @@ __all__ = [
 MIN_PASSWORD_LENGTH = 12
 LAST_USED_RESOLUTION = timedelta(minutes=1)  # how stale a token's last_used_at may be
 DEFAULT_THROTTLE = ThrottlePolicy()
-_HIDDEN = frozenset({"password_hash", "token_hash"})  # never copied into the audit log
+SECRET_COLUMNS = frozenset({"password_hash", "token_hash"})  # never copied into the audit log
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +111,11 @@ def create_user(
     session.add(user)
     session.flush()
     record_event(
-        session, actor=actor, action="user.create", obj=user, after=snapshot(user, exclude=_HIDDEN)
+        session,
+        actor=actor,
+        action="user.create",
+        obj=user,
+        after=snapshot(user, exclude=SECRET_COLUMNS),
     )
     return user
 
@@ -243,7 +248,7 @@ def issue_api_token(session: Session, *, actor: str, user_id: int, name: str) ->
     token = ApiToken(user_id=user_id, name=name, token_hash=new.token_hash, prefix=new.prefix)
     session.add(token)
     session.flush()
-    after = snapshot(token, exclude=_HIDDEN)
+    after = snapshot(token, exclude=SECRET_COLUMNS)
     record_event(session, actor=actor, action="api_token.create", obj=token, after=after)
     return IssuedToken(token=token, plaintext=new.plaintext)
 
@@ -272,9 +277,9 @@ def revoke_api_token(session: Session, *, actor: str, token_id: int) -> None:
         raise NotFound(f"API token {token_id} not found")
     if token.revoked_at is not None:
         raise Conflict("the token is already revoked")
-    before = snapshot(token, exclude=_HIDDEN)
+    before = snapshot(token, exclude=SECRET_COLUMNS)
     token.revoked_at = utcnow()
-    after = snapshot(token, exclude=_HIDDEN)
+    after = snapshot(token, exclude=SECRET_COLUMNS)
     record_event(
         session, actor=actor, action="api_token.revoke", obj=token, before=before, after=after
     )
