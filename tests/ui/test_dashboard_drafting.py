@@ -8,13 +8,8 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session, sessionmaker
 from test_workbench_draft import _held_item, _sign_in
-from ui_world import UiWorld
-
-from deshi.auth.service import load_principal
-from deshi.db import create_db_engine, make_session_factory, transaction
-from deshi.processes.service import create_process, get_process_for
+from ui_world import UiWorld, add_process
 
 HTML = {"Accept": "text/html"}
 LANGS = [
@@ -26,17 +21,7 @@ LANGS = [
 @pytest.fixture(scope="module")
 def undrafted_process(ui_db: tuple[str, UiWorld]) -> int:
     """A process of the owner's department that nobody drafted for."""
-    url, world = ui_db
-    engine = create_db_engine(url)
-    factory: sessionmaker[Session] = make_session_factory(engine)
-    with transaction(factory) as session:
-        owner = load_principal(session, world.user_ids["owner"])
-        department = get_process_for(session, owner, world.process_id).department_id
-        process_id = create_process(
-            session, actor="test", department_id=department, name="Quiet", labels=["a", "b"]
-        ).id
-    engine.dispose()
-    return process_id
+    return add_process(*ui_db, "Quiet")
 
 
 def _dashboard(client: TestClient, process_id: int, lang: str) -> str:

@@ -9,16 +9,13 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
-from sqlalchemy.orm import Session, sessionmaker
-from ui_world import PASSWORD, UiWorld
+from ui_world import PASSWORD, UiWorld, add_process
 
-from deshi.auth.service import load_principal
 from deshi.db import create_db_engine, make_session_factory, transaction
 from deshi.db.tables import Item
 from deshi.domain import ItemOrigin, ItemStatus
 from deshi.kpis.definitions import DEFINITIONS, definitions
 from deshi.kpis.records import iso_week
-from deshi.processes.service import create_process, get_process_for
 
 HTML = {"Accept": "text/html"}
 
@@ -39,32 +36,16 @@ def _login(client: TestClient, who: str) -> None:
 @pytest.fixture(scope="module")
 def empty_process(ui_db: tuple[str, UiWorld]) -> int:
     """A process of the owner's department with no item at all."""
-    url, world = ui_db
-    engine = create_db_engine(url)
-    factory: sessionmaker[Session] = make_session_factory(engine)
-    with transaction(factory) as session:
-        owner = load_principal(session, world.user_ids["owner"])
-        department = get_process_for(session, owner, world.process_id).department_id
-        process_id = create_process(
-            session, actor="test", department_id=department, name="Empty", labels=["a", "b"]
-        ).id
-    engine.dispose()
-    return process_id
+    return add_process(*ui_db, "Empty")
 
 
 @pytest.fixture(scope="module")
 def history_only_process(ui_db: tuple[str, UiWorld]) -> int:
     """A process of the owner's department whose only items are 40 imported history rows that
     carry handling times."""
-    url, world = ui_db
-    engine = create_db_engine(url)
-    factory: sessionmaker[Session] = make_session_factory(engine)
-    with transaction(factory) as session:
-        owner = load_principal(session, world.user_ids["owner"])
-        department = get_process_for(session, owner, world.process_id).department_id
-        process_id = create_process(
-            session, actor="test", department_id=department, name="Imported", labels=["a", "b"]
-        ).id
+    process_id = add_process(*ui_db, "Imported")
+    engine = create_db_engine(ui_db[0])
+    with transaction(make_session_factory(engine)) as session:
         session.add_all(
             Item(process_id=process_id, external_id=f"h{i}", text=f"past case {i}",
                  status=ItemStatus.COMPLETED, origin=ItemOrigin.HISTORY.value,

@@ -11,55 +11,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session, sessionmaker
 from test_workbench_browser import _shown_item
+from test_workbench_draft import _csrf, _sign_in, guide  # noqa: F401 (a fixture)
 from ui_world import PASSWORD, UiWorld
 
-from deshi.db import create_db_engine, make_session_factory, transaction
-from deshi.db.tables import Process
-from deshi.knowledge import KnowledgeIndex
-from deshi.knowledge.service import SourceFile, store_documents
-
-GUIDE = (
-    "# Cards\n\nA new card arrives within 5 working days. If a card has not arrived after 7 "
-    "days, freeze it in the app and order a replacement card.\n\n# Lost or stolen cards\n\n"
-    "Report a lost or stolen card at once: the card is blocked and a new one is sent.\n\n"
-    "# Exchange rates\n\nWe exchange money at the daily interbank rate plus 0.5 %.\n"
-)
 PASSAGE_LINK = re.compile(
     r'<a href="(/knowledge/docs/\d+\?version=(\d+)#p-(\d+))"[^>]*data-passage-link>'
 )
-
-
-@pytest.fixture(scope="module")
-def guide(ui_db: tuple[str, UiWorld]) -> None:
-    """The workbench process's department gets a small knowledge base (once per module)."""
-    url, world = ui_db
-    engine = create_db_engine(url)
-    factory: sessionmaker[Session] = make_session_factory(engine)
-    with transaction(factory) as session:
-        process = session.get(Process, world.process_id)
-        assert process is not None
-        store_documents(
-            session,
-            actor="test",
-            department_id=process.department_id,
-            files=[SourceFile("guide.md", GUIDE.encode())],
-            index=KnowledgeIndex(),
-        )
-    engine.dispose()
-
-
-def _csrf(page_html: str) -> str:
-    match = re.search(r'name="csrf-token" content="([^"]+)"', page_html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
-def _sign_in(client: TestClient, who: str) -> None:
-    token = _csrf(client.get("/login").text)
-    form = {"email": UiWorld.email(who), "password": PASSWORD, "csrf_token": token}
-    assert client.post("/login", data=form, follow_redirects=False).status_code == 303
 
 
 def _next_fragment(client: TestClient, world: UiWorld) -> tuple[str, str]:
@@ -78,8 +36,9 @@ def _lineage(client: TestClient, item_id: str) -> Any:
     return client.get(f"/items/{item_id}", headers={"Accept": "text/html"})
 
 
+@pytest.mark.usefixtures("guide")
 def test_the_workbench_shows_the_passages_and_each_link_opens_its_passage(
-    client: TestClient, world: UiWorld, guide: None
+    client: TestClient, world: UiWorld
 ) -> None:
     _sign_in(client, "reviewer")
     _, fragment = _next_fragment(client, world)
@@ -94,8 +53,9 @@ def test_the_workbench_shows_the_passages_and_each_link_opens_its_passage(
         assert opened.status_code == 200 and f'id="p-{passage_id}"' in opened.text
 
 
+@pytest.mark.usefixtures("guide")
 def test_the_lineage_page_shows_the_passages_the_reviewer_saw_in_japanese_too(
-    client: TestClient, world: UiWorld, guide: None
+    client: TestClient, world: UiWorld
 ) -> None:
     _sign_in(client, "reviewer")
     item_id, fragment = _next_fragment(client, world)
@@ -109,8 +69,9 @@ def test_the_lineage_page_shows_the_passages_the_reviewer_saw_in_japanese_too(
     assert "文書から" in japanese and "第1版" in japanese and "その時点の内容のまま" in japanese
 
 
+@pytest.mark.usefixtures("guide")
 def test_another_department_sees_neither_the_lineage_nor_its_passages(
-    client: TestClient, world: UiWorld, guide: None
+    client: TestClient, world: UiWorld
 ) -> None:
     _sign_in(client, "reviewer")
     item_id, _ = _next_fragment(client, world)
@@ -120,9 +81,10 @@ def test_another_department_sees_neither_the_lineage_nor_its_passages(
     assert refused.status_code == 404 and "guide.md" not in refused.text
 
 
+@pytest.mark.usefixtures("guide")
 @pytest.mark.browser
 def test_a_passage_link_in_the_workbench_opens_the_document_at_the_passage(
-    page: Any, world: UiWorld, guide: None
+    page: Any, world: UiWorld
 ) -> None:
     page.goto("/login")
     page.fill("#email", UiWorld.email("reviewer"))

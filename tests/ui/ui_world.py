@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.auth.passwords import PasswordHasher
 from deshi.auth.service import create_user, grant_role, load_principal
-from deshi.db import transaction
+from deshi.db import create_db_engine, make_session_factory, transaction
 from deshi.domain import Mode, Role
 from deshi.items.models import ItemCreate
 from deshi.items.service import IngestLimits, ingest_items
@@ -20,7 +20,12 @@ from deshi.learning.registry import AgentRegistry
 from deshi.learning.service import retrain
 from deshi.permissions import Principal
 from deshi.processes.models import ProcessUpdate
-from deshi.processes.service import create_department, create_process, update_process
+from deshi.processes.service import (
+    create_department,
+    create_process,
+    get_process_for,
+    update_process,
+)
 from deshi.reviews.models import ReviewCreate
 from deshi.reviews.service import claim_next, submit_review
 
@@ -54,6 +59,20 @@ class UiWorld:
     def email(who: str) -> str:
         """The sign-in email of a seeded user."""
         return f"{who}@example.com"
+
+
+def add_process(url: str, world: UiWorld, name: str) -> int:
+    """A new process with labels a and b in the owner's department (beside the seeded one)."""
+    engine = create_db_engine(url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            owner = load_principal(session, world.user_ids["owner"])
+            department = get_process_for(session, owner, world.process_id).department_id
+            return create_process(
+                session, actor="test", department_id=department, name=name, labels=["a", "b"]
+            ).id
+    finally:
+        engine.dispose()
 
 
 def banking77(per_label: int, *, skip: int = 0) -> list[tuple[str, str]]:
