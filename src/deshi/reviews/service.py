@@ -47,8 +47,10 @@ __all__ = [
     "DEFAULT_LEASE_SECONDS",
     "UNDO_WINDOW_SECONDS",
     "claim_next",
+    "claimed_item",
     "count_waiting",
     "release_item",
+    "require_active",
     "submit_review",
 ]
 
@@ -79,7 +81,7 @@ def claim_next(
     when it holds none, the next queued item (or one whose lease expired). With an `index` the
     item's evidence passages are found (once) and shown; replays pass none (nobody reads them)."""
     process = get_process_for(session, principal, process_id, Action.REVIEW)
-    _require_active(process)
+    require_active(process)
     now = now or utcnow()
     expires_at = now + timedelta(seconds=lease_seconds)
     item = None
@@ -112,7 +114,7 @@ def claim_next(
     decision = items_repo.decisions_of(session, [item.id]).get(item.id)
     if index is not None:
         ensure_passages(session, process=process, item=item, decision=decision, index=index)
-    return _claimed(session, process, item, decision)
+    return claimed_item(session, process, item, decision)
 
 
 def count_waiting(
@@ -128,9 +130,10 @@ def count_waiting(
     )
 
 
-def _claimed(
+def claimed_item(
     session: Session, process: Process, item: Item, decision: Decision | None
 ) -> ClaimedItemPublic:
+    """A held item as its reviewer sees it: the suggestion unless the review is blind."""
     blind = is_blind(process, item, decision)
     suggestion = None
     if decision is not None and not blind:
@@ -155,7 +158,8 @@ def _claimed(
     )
 
 
-def _require_active(process: Process) -> None:
+def require_active(process: Process) -> None:
+    """Conflict when the process is archived: its items take no more reviews."""
     if process.archived_at is not None:
         raise Conflict(f"process {process.id} is archived: its items take no more reviews")
 
@@ -185,7 +189,7 @@ def submit_review(
     item, process = load_item_for(
         session, principal=principal, item_id=item_id, action=Action.REVIEW
     )
-    _require_active(process)
+    require_active(process)
     now = now or utcnow()
     _require_lease(item, principal, now)
     decision = items_repo.decisions_of(session, [item.id]).get(item.id)

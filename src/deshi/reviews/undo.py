@@ -41,11 +41,11 @@ from deshi.items.service import load_item_for
 from deshi.learning.service import enqueue_retrain
 from deshi.permissions import Action, Principal
 from deshi.reviews.models import ClaimedItemPublic
-from deshi.reviews.service import (  # the claim's own rendering and archive check
+from deshi.reviews.service import (
     DEFAULT_LEASE_SECONDS,
     UNDO_WINDOW_SECONDS,
-    _claimed,
-    _require_active,
+    claimed_item,
+    require_active,
 )
 from deshi.webhooks import ITEM_COMPLETED, withdraw_unsent
 
@@ -66,7 +66,7 @@ def undo_review(
     item, process = load_item_for(
         session, principal=principal, item_id=item_id, action=Action.REVIEW
     )
-    _require_active(process)
+    require_active(process)
     now = now or utcnow()
     review = _last_review(session, item.id)
     _require_undoable(item, review, principal, now)
@@ -93,7 +93,7 @@ def undo_review(
         session, actor=principal.actor, action="review.undo", obj=item, before=before, after=after
     )
     decision = items_repo.decisions_of(session, [item.id]).get(item.id)
-    return _claimed(session, process, item, decision)
+    return claimed_item(session, process, item, decision)
 
 
 def _last_review(session: Session, item_id: int) -> Review | None:
