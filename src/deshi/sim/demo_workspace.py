@@ -3,19 +3,29 @@ process the demo sets up in it through the same services as the API.
 
 The marker (`.deshi-demo`) is written before the database is created, so a workspace is known
 to be a demo even when a run was interrupted; a database without it is never touched.
+
+While the demo builds, its database is not durable (`relax_durability`): a crash then leaves a
+workspace whose marker says it did not finish, which is rebuilt from scratch anyway, so a
+commit need not wait for the disk. `make_durable` writes everything to the database file with
+the usual durable settings before the marker records the demo as finished; the server opens its
+own connections, which get the durable pragmas of `deshi.db.engine` again.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
 from deshi.auth.service import create_first_admin, create_user, grant_role, load_principal
+from deshi.db import create_db_engine
 from deshi.db.tables import Department, Process, User
 from deshi.domain import Mode, Role, Stage
 from deshi.engine import DEFAULT_POLICY
@@ -31,8 +41,11 @@ __all__ = [
     "DemoPeople",
     "WorkspaceExistsError",
     "completed_demo",
+    "make_durable",
     "mark_completed",
     "prepare_workspace",
+    "refresh_statistics",
+    "relax_durability",
     "set_up_organisation",
     "store_demo_knowledge",
 ]
@@ -110,6 +123,49 @@ def mark_completed(directory: Path, when: datetime) -> None:
     it again instead of rebuilding it."""
     marker = {"created_by": "deshi demo", "database": DB_FILE, "completed_at": when.isoformat()}
     (directory / MARKER_FILE).write_text(json.dumps(marker) + "\n", encoding="utf-8")
+
+
+def relax_durability(engine: Engine) -> None:
+    """Let the demo's connections commit without waiting for the disk (synchronous=OFF).
+
+    The demo commits over a thousand times (every ingest, its backdating, every visit of the
+    reviewers); with the durable default each commit waits for an fsync. The pragma is per
+    connection: it runs after the engine's own pragmas and dies with the demo's engine.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _no_sync(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA synchronous=OFF")
+        finally:
+            cursor.close()
+
+
+def refresh_statistics(session: Session) -> None:
+    """Give SQLite's query planner statistics of the tables as they stand (ANALYZE).
+
+    Without them the planner reads the agent's catch-up queries ("reviews of this process
+    above id N") by scanning every item of the process, so each of the thousands of answers
+    costs more as the demo grows; with them it walks the few new rows by id."""
+    session.execute(text("ANALYZE"))
+
+
+def make_durable(db_path: Path) -> None:
+    """Leave the finished demo on disk as any deshi database: without the simulation's planner
+    statistics, with the write-ahead log moved into the database file on a durable connection,
+    and the file synced (the simulation's last connection may have checkpointed the log into
+    it without syncing when it closed)."""
+    engine = create_db_engine(f"sqlite:///{db_path}")
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE IF EXISTS sqlite_stat1")
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        engine.dispose()
+    with db_path.open("rb+") as database:
+        os.fsync(database.fileno())
 
 
 @dataclass(frozen=True, slots=True)
