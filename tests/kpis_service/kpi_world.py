@@ -10,6 +10,14 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from deshi.db import transaction
+from deshi.db.base import utcnow
+from deshi.db.tables import Item, Review
+from deshi.domain import ItemStatus
+from deshi.domain import ReviewAction as StoredAction
 from deshi.kpis.records import Arm, ItemRecord, ReviewAction, RouteName, iso_week
 
 LABELS = ["card_arrival", "lost_or_stolen_card", "exchange_rate", "top_up_failed"]
@@ -144,3 +152,28 @@ def record_of(spec: Spec, user_ids: dict[str, int]) -> ItemRecord:
         confidence=spec.confidence,
         suggestion_shown=(not spec.blind) if reviewed else None,
     )
+
+
+def answer_waiting_item(
+    factory: sessionmaker[Session], world: KpiWorld, *, label: str = LABELS[1]
+) -> int:
+    """Review the newest queued item (a change under the KPIs); its id."""
+    with transaction(factory) as session:
+        query = select(Item).where(
+            Item.process_id == world.process, Item.status == ItemStatus.QUEUED
+        )
+        item = session.scalars(query.order_by(Item.id.desc()).limit(1)).one()
+        now = utcnow()
+        session.add(
+            Review(
+                item_id=item.id,
+                reviewer_id=world.user_ids["reviewer"],
+                action=StoredAction.CORRECT,
+                final_label=label,
+                seconds=42.0,
+                blind=False,
+                created_at=now,
+            )
+        )
+        item.status, item.completed_at = ItemStatus.COMPLETED, now
+        return item.id

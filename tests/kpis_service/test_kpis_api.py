@@ -16,6 +16,7 @@ from deshi.db import transaction
 from deshi.db.tables import Decision, Item
 from deshi.engine import RouteReason
 from deshi.engine.metrics import Estimate
+from deshi.engine.types import Route
 from deshi.kpis import business, flywheel, model_quality, product
 from deshi.kpis.budget import budget_evidence
 from deshi.kpis.records import Costs, KpiPolicy, by_week, only_arm, weeks_spanned
@@ -221,8 +222,11 @@ def test_a_newest_decision_held_back_by_the_monitor_warns_that_autopilot_is_susp
         .order_by(Decision.id.desc())
         .limit(1)
     )
-    with transaction(session_factory) as session:
-        session.scalars(newest).one().reason_code = RouteReason.SUSPENDED
+    with transaction(session_factory) as session:  # the item decided again, held back now
+        last = session.scalars(newest).one()
+        held = Decision(item_id=last.item_id, label=last.label, confidence=last.confidence,
+                        route=Route.REVIEW, reason_code=RouteReason.SUSPENDED)  # fmt: skip
+        session.add(held)
     assert "autopilot_suspended" in codes()
 
 

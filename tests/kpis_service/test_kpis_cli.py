@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from kpi_world import KpiWorld
+from kpi_world import KpiWorld, answer_waiting_item
 from typer.testing import CliRunner
 
 from deshi.cli.main import app
+from deshi.db import create_db_engine, make_session_factory
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "220"}
@@ -134,3 +135,19 @@ def test_report_links_back_into_the_app_at_the_base_url(
     html = out.read_text(encoding="utf-8")
     assert f'href="https://deshi.test/ui/processes/{world.process}"' in html
     assert 'href="https://deshi.test/ui/help/metrics"' in html
+
+
+def test_kpis_json_repeats_from_the_cache_and_follows_a_new_review(
+    db_url: str, world: KpiWorld
+) -> None:
+    args = ["kpis", "--process", str(world.process), "--db", db_url, "--json"]
+    first = runner.invoke(app, args)
+    again = runner.invoke(app, args)
+    assert first.exit_code == again.exit_code == 0, first.output
+    assert again.output == first.output
+    engine = create_db_engine(db_url)
+    answer_waiting_item(make_session_factory(engine), world)
+    engine.dispose()
+    after = json.loads(runner.invoke(app, args).output)
+    reviews = json.loads(first.output)["overall"]["flywheel"]["reviews"]["value"]
+    assert after["overall"]["flywheel"]["reviews"]["value"] == reviews + 1

@@ -50,7 +50,9 @@ def cli_factory(db: str | None) -> Iterator[sessionmaker[Session]]:
 
 
 @contextmanager
-def cli_session(db: str | None) -> Iterator[Session]:
-    """A transaction on the database; DeshiErrors become one line on stderr and exit 1."""
-    with cli_factory(db) as factory, transaction(factory) as session:
+def cli_session(db: str | None, *, lock_early: bool = True) -> Iterator[Session]:
+    """A transaction on the database; DeshiErrors become one line on stderr and exit 1.
+    A command that only reads passes `lock_early=False` (`deshi.db.transaction`), so a long
+    read does not hold SQLite's write lock against the servers."""
+    with cli_factory(db) as factory, transaction(factory, lock_early=lock_early) as session:
         yield session

@@ -109,7 +109,7 @@ def kpis(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Show a process's KPIs per ISO week and overall, with their intervals."""
-    with cli_session(db) as session:
+    with cli_session(db, lock_early=False) as session:
         locale = parse_locale(lang)  # in the session: a bad value is one line and exit 1
         found = kpi_report(
             session,
@@ -140,7 +140,7 @@ def report(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Write the weekly report of a process as one self-contained HTML page."""
-    with cli_session(db) as session:
+    with cli_session(db, lock_early=False) as session:
         process = get_process(session, process_id)
         html = weekly_report_html(
             session, process, week, locale=parse_locale(lang), base_url=base_url
@@ -155,7 +155,7 @@ def warnings(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """List the early warnings of a process, most severe first."""
-    with cli_session(db) as session:
+    with cli_session(db, lock_early=False) as session:
         locale = parse_locale(lang)
         found = process_warnings(session, get_process(session, process_id))
     for line in _warning_lines(found, locale):

@@ -28,6 +28,7 @@ from scipy.stats import t as student_t
 from deshi.engine.stats import clopper_pearson_interval, wilson_interval
 
 __all__ = [
+    "BOOTSTRAP_BLOCK_CELLS",
     "Estimate",
     "bootstrap_interval",
     "calibration_error_estimate",
@@ -167,6 +168,9 @@ def linear_trend(
     return Estimate(slope, slope - half, slope + half, n)
 
 
+BOOTSTRAP_BLOCK_CELLS = 2_000_000  # resampled indices evaluated at once (16 MB of int64)
+
+
 def bootstrap_interval(
     statistic_of_resamples: Callable[[NDArray[np.int64]], FloatArray],
     n: int,
@@ -176,14 +180,26 @@ def bootstrap_interval(
     resamples: int = 1000,
     seed: int = 0,
 ) -> Estimate | None:
-    """Seeded percentile bootstrap: `statistic_of_resamples` maps a (resamples x n) index matrix
-    to one statistic per row. Vectorised so a thousand resamples of thousands of items stay fast.
+    """Seeded percentile bootstrap: `statistic_of_resamples` maps a (rows x n) index matrix to
+    one statistic per row. Vectorised so a thousand resamples of thousands of items stay fast.
+
+    The resamples are drawn and evaluated a block of rows at a time (`BOOTSTRAP_BLOCK_CELLS`
+    indices each): the same draws in the same order as one (resamples x n) matrix, so the same
+    interval to the last bit, without holding that matrix (and its gathered copies: gigabytes
+    at 100,000 items) in memory at once.
     """
     if n == 0:
         return None
     rng = np.random.default_rng(seed)
-    indices = rng.integers(0, n, size=(resamples, n), dtype=np.int64)
-    stats = statistic_of_resamples(indices)
+    rows = max(1, BOOTSTRAP_BLOCK_CELLS // n)
+    stats = np.concatenate(
+        [
+            statistic_of_resamples(
+                rng.integers(0, n, size=(min(rows, resamples - first), n), dtype=np.int64)
+            )
+            for first in range(0, resamples, rows)
+        ]
+    )
     alpha = _alpha(confidence)
     low, high = (float(q) for q in np.quantile(stats, [alpha / 2.0, 1.0 - alpha / 2.0]))
     return Estimate(point, min(low, point), max(high, point), n)

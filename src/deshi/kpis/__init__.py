@@ -22,6 +22,7 @@ Use cases (each with a `_for` twin that checks the principal may read the proces
     process_warnings  the early warnings that fire now
     weekly_report     the weekly HTML report of an ISO week
     context           what they share: loading the records and context, parsing weeks and arms
+    cache             their results kept in the database until the data under them changes
 """
 
 from deshi.engine.metrics import Estimate

@@ -21,12 +21,16 @@ from deshi.errors import NotFound, ValidationFailed
 from deshi.kpis import repo as kpi_repo
 from deshi.kpis.records import ARMS, Arm, Costs, ItemRecord, KpiPolicy, ModelEvent, week_end
 
+_MEMO = "deshi.kpis.records"  # session.info key of `load_records`'s kept records
+
 __all__ = [
     "KpiContext",
+    "RowsMark",
     "day_start",
     "get_process",
     "load_context",
     "load_records",
+    "load_records_between",
     "parse_arm",
     "parse_week",
     "week_bounds",
@@ -109,11 +113,60 @@ def day_start(day: date | None, *, after: bool = False) -> datetime | None:
 
 
 def load_records(
-    session: Session, process: Process, start: date | None, end: date | None
+    session: Session,
+    process: Process,
+    start: date | None,
+    end: date | None,
+    *,
+    memo: RowsMark | None = None,
 ) -> list[ItemRecord]:
-    """The process's item records created from `start` to `end` (inclusive days)."""
+    """The process's item records created from `start` to `end` (inclusive days); `memo`: see
+    `load_records_between`."""
     if start is not None and end is not None and end < start:
         raise ValidationFailed("`to` must not be before `from`", field="to")
-    return kpi_repo.load_item_records(
-        session, process, start=day_start(start), end=day_start(end, after=True)
+    return load_records_between(
+        session, process, day_start(start), day_start(end, after=True), memo=memo
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RowsMark:
+    """What the item records of a process depend on (`deshi.kpis.cache.Fingerprint`): a mark
+    that moves with any change of its rows, and the newest item's creation then."""
+
+    mark: str
+    newest_item_at: datetime | None
+
+
+def load_records_between(
+    session: Session,
+    process: Process,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    memo: RowsMark | None = None,
+) -> list[ItemRecord]:
+    """The process's item records created in [start, end).
+
+    With `memo` the records read are kept in the session, so a page that shows the KPIs and
+    the warnings, or a weekly report (its KPIs and its warnings up to the same instant), reads
+    them once. An `end` after the newest item bounds nothing: the records of the whole span are
+    read (and kept), then cut at `end` in case an item arrived since the mark was read."""
+    if memo is None:
+        return kpi_repo.load_item_records(session, process, start=start, end=end)
+    newest = memo.newest_item_at
+    unbounded = end is not None and newest is not None and newest < _aware(end)
+    key = (process.id, start, None if unbounded else end, memo.mark)
+    kept: dict[object, list[ItemRecord]] = session.info.setdefault(_MEMO, {})
+    if key not in kept:
+        kept.clear()  # the latest read only: a session holds one process's records at most
+        kept[key] = kpi_repo.load_item_records(session, process, start=start, end=key[2])
+    records = kept[key]
+    if unbounded and end is not None:
+        return [record for record in records if record.created_at < _aware(end)]
+    return records
+
+
+def _aware(moment: datetime) -> datetime:
+    """A naive moment read as UTC (the database's times are UTC-aware)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

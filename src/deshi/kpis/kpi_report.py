@@ -2,7 +2,9 @@
 ISO week, with the scale / hold / stop recommendation.
 
 `kpi_report` serves operators (the CLI) who hold the database; `kpi_report_for` checks that the
-principal may read the process (NotFound for departments they cannot see). Nothing here computes
+principal may read the process (NotFound for departments they cannot see). Both read the KPI cache
+(`deshi.kpis.cache`): a view on unchanged data reads the stored report; `fresh_kpi_report`
+always computes. Nothing here computes
 a statistic itself: the arithmetic is `deshi.kpis.model_quality`, `product`, `business`,
 `flywheel` and `recommend`.
 """
@@ -19,7 +21,8 @@ from deshi.db.tables import Process
 from deshi.engine.metrics import Estimate, exact_count
 from deshi.kpis import business, flywheel, model_quality, product
 from deshi.kpis.budget import BudgetEvidence, budget_evidence
-from deshi.kpis.context import KpiContext, load_context, load_records
+from deshi.kpis.cache import cached_model, fingerprint
+from deshi.kpis.context import KpiContext, RowsMark, load_context, load_records
 from deshi.kpis.models import (
     BudgetPublic,
     BusinessKpis,
@@ -48,7 +51,13 @@ from deshi.kpis.records import (
 from deshi.permissions import Action, Principal
 from deshi.processes.service import get_process_for
 
-__all__ = ["compute_kpis", "kpi_report", "kpi_report_for", "period_evidence"]
+__all__ = [
+    "compute_kpis",
+    "fresh_kpi_report",
+    "kpi_report",
+    "kpi_report_for",
+    "period_evidence",
+]
 
 RECENT_WEEKS = 2  # complete weeks whose audits give the current pace (recent: it changes)
 
@@ -63,9 +72,38 @@ def kpi_report(
     now: datetime | None = None,
 ) -> KpiReport:
     """The process's KPIs from `start` to `end` (inclusive), overall and per ISO week, and the
-    recommendation over the same period, judged on the same numbers as the overall KPIs (of
-    every arm: with `arm`, the whole process's are computed for it too)."""
-    records = load_records(session, process, start, end)
+    recommendation over the same period (`fresh_kpi_report`), read from the KPI cache when the
+    data has not changed since they were last computed (`deshi.kpis.cache`)."""
+    now = now or utcnow()
+    # the clock reaches the report only through which weeks have ended: the week of `now`
+    key = f"kpis|{start}|{end}|{arm}|{iso_week(now)}"
+    found = fingerprint(session, process)
+    return cached_model(
+        session,
+        process.id,
+        key,
+        found,
+        lambda: fresh_kpi_report(
+            session, process, start=start, end=end, arm=arm, now=now, memo=found.rows
+        ),
+        KpiReport,
+    )
+
+
+def fresh_kpi_report(
+    session: Session,
+    process: Process,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    arm: Arm | None = None,
+    now: datetime | None = None,
+    memo: RowsMark | None = None,
+) -> KpiReport:
+    """`kpi_report` computed from the rows, bypassing the cache: the recommendation is judged
+    on the same numbers as the overall KPIs (of every arm: with `arm`, the whole process's are
+    computed for it too). `memo`: see `load_records`."""
+    records = load_records(session, process, start, end, memo=memo)
     context = load_context(session, process)
     overall, weeks = compute_kpis(records, context, arm=arm)
     whole = overall if arm is None else compute_kpis(records, context)[0]
@@ -108,6 +146,8 @@ def compute_kpis(
     measured against the same yardstick as the whole process's.
     """
     chosen = only_arm(records, arm)
+    # the baseline reads only completed human-only items: sifted once, not once per week
+    pool = [item for item in records if item.arm == "human_only" and item.is_completed]
     reviews = flywheel.reviews_per_week(chosen)
     labels = flywheel.labels_covered_per_week(chosen)
     reviewers = flywheel.active_reviewers_per_week(chosen)
@@ -117,7 +157,7 @@ def compute_kpis(
             items=len(group),
             model=_model(group, context),
             product=_product(group, context),
-            business=_business(group, records, context, weeks=1),
+            business=_business(group, pool, context, weeks=1),
             flywheel=FlywheelKpis(
                 reviews=metric(reviews.get(week)),
                 labels_covered=labels.get(week, 0),
@@ -133,7 +173,7 @@ def compute_kpis(
         items=len(chosen),
         model=_overall_model(chosen, context),
         product=_product(chosen, context),
-        business=_business(chosen, records, context, weeks=weeks_spanned(chosen)),
+        business=_business(chosen, pool, context, weeks=weeks_spanned(chosen)),
         flywheel=_flywheel(chosen, context),
     )
     return overall, weeks

@@ -1,15 +1,20 @@
 """The early warnings of a process: the pure checks of `deshi.kpis.warnings` run on its records.
 
 `process_warnings` serves operators (the CLI); `warnings_for` checks that the principal may read
-the process (NotFound for departments they cannot see). `compute_warnings` is the pure part.
+the process (NotFound for departments they cannot see). Both read the KPI cache
+(`deshi.kpis.cache`); `fresh_process_warnings` always computes. `compute_warnings` is the pure
+part.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from functools import partial
 from typing import Protocol
 
+from pydantic import RootModel
 from sqlalchemy.orm import Session
 
 from deshi.db.base import utcnow
@@ -20,21 +25,60 @@ from deshi.kpis import business, flywheel, model_quality, product
 from deshi.kpis import repo as kpi_repo
 from deshi.kpis import warnings as early
 from deshi.kpis.budget import BudgetEvidence, budget_evidence
-from deshi.kpis.context import KpiContext, load_context
+from deshi.kpis.cache import cached_model, fingerprint
+from deshi.kpis.context import KpiContext, RowsMark, load_context, load_records_between
 from deshi.kpis.models import WarningPublic
 from deshi.kpis.records import ItemRecord, KpiPolicy, by_week, iso_week, week_end
 from deshi.permissions import Action, Principal
 from deshi.processes.service import get_process_for
 
-__all__ = ["compute_warnings", "process_warnings", "warnings_for"]
+__all__ = [
+    "compute_warnings",
+    "fresh_process_warnings",
+    "process_warnings",
+    "warnings_for",
+]
+
+
+class _Warnings(RootModel[list[WarningPublic]]):
+    """The fired warnings as one stored value of the KPI cache."""
 
 
 def process_warnings(
     session: Session, process: Process, *, now: datetime | None = None
 ) -> list[WarningPublic]:
-    """The early warnings of a process as of `now` (default: the current time)."""
+    """The early warnings of a process as of `now` (default: the current time), read from the
+    KPI cache when neither the data nor the day changed since they were last computed."""
     now = now or utcnow()
-    records = kpi_repo.load_item_records(session, process, end=now)
+    drift = _drift_figures(session, process.id)
+    owner = kpi_repo.owner_name(session, process)
+    # the newest decision (held back by the monitor?) is the newest id the watermark reads:
+    # decisions are never changed in place, a new one is stored
+    found = fingerprint(session, process, extra=(json.dumps(drift, sort_keys=True), owner))
+    aware_now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    if found.newest_item_at is not None and found.newest_item_at > aware_now:
+        key = f"warnings|{now.isoformat()}"  # as of a past instant (a weekly report's week end)
+    else:  # the clock reaches them through the day (stage overdue, weeks ended) and the
+        # process's whole days of age (no baseline yet)
+        age_days = int((now - process.created_at).total_seconds() // 86400)
+        key = f"warnings|{now.date().isoformat()}|{age_days}"
+    compute = partial(fresh_process_warnings, session, process, now=now, memo=found.rows)
+    return cached_model(
+        session, process.id, key, found, lambda: _Warnings(compute()), _Warnings
+    ).root
+
+
+def fresh_process_warnings(
+    session: Session,
+    process: Process,
+    *,
+    now: datetime | None = None,
+    memo: RowsMark | None = None,
+) -> list[WarningPublic]:
+    """`process_warnings` computed from the rows, bypassing the cache. With `memo` the
+    records the KPIs read in this session are reused (`load_records_between`)."""
+    now = now or utcnow()
+    records = load_records_between(session, process, None, now, memo=memo)
     fired = compute_warnings(
         records,
         load_context(session, process),
@@ -107,6 +151,7 @@ def compute_warnings(
     last = grouped.get(weeks[-1], []) if weeks else []
     before = [item for week in weeks[:-1] for item in grouped.get(week, [])]
     reviews = flywheel.reviews_per_week(records)
+    waiting = [item for item in records if item.route in ("review", "audit")]  # queue_snapshot's
     baseline = business.baseline_minutes_per_item(
         records,
         history_seconds=context.history_seconds,
@@ -117,7 +162,7 @@ def compute_warnings(
         early.no_owner(owner),
         early.no_baseline(process_created_at, now, baseline),
         early.stage_overdue(stage.value, planned_end, now.date()),
-        early.backlog_growing([_backlog(records, week, now) for week in weeks]),
+        early.backlog_growing([_backlog(waiting, week, now) for week in weeks]),
         early.feedback_falling([int(reviews[w].value) if w in reviews else 0 for w in weeks]),
         _drift("acceptance", product.acceptance_rate, before, last, policy),
         _drift("accuracy", model_quality.accuracy, before, last, policy),

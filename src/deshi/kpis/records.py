@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Literal, TypeVar
 
 from deshi.engine.types import DEFAULT_POLICY, Policy
@@ -141,7 +142,13 @@ class KpiPolicy:
 
 def iso_week(moment: datetime | date) -> str:
     """ISO week key such as '2025-W03' (sorts chronologically as a string)."""
-    year, week, _ = moment.isocalendar()
+    return _week_of_day(moment.date() if isinstance(moment, datetime) else moment)
+
+
+@lru_cache(maxsize=4096)
+def _week_of_day(day: date) -> str:
+    # KPIs group every item by week, several times a view: a process's days are few
+    year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
 
 

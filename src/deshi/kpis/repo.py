@@ -1,8 +1,9 @@
 """SQL for the KPIs: turn a process's items, decisions, reviews and model versions into the
 plain records of `deshi.kpis.records`.
 
-Three range reads (items, their decisions, their reviews) assembled in Python keep the SQL
-portable between SQLite and PostgreSQL; one item becomes one `ItemRecord`:
+Three range reads (items, their decisions, their reviews: each joined to the same item filter,
+only the columns a record needs, no ORM objects) assembled in Python keep the SQL portable
+between SQLite and PostgreSQL; one item becomes one `ItemRecord`:
 
 - route, agent label and confidence come from the item's latest decision (undecided items are
   left out: no KPI is defined on them);
@@ -19,12 +20,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from deshi.db.tables import Decision, Item, ModelVersion, Process, Review, User
 from deshi.domain import ItemOrigin, Mode
-from deshi.engine.types import RouteReason
+from deshi.domain import ReviewAction as StoredAction
+from deshi.engine.types import Route, RouteReason
 from deshi.kpis.records import ARMS, Arm, ItemRecord, ModelEvent, ReviewAction, RouteName
 
 __all__ = [
@@ -34,6 +36,13 @@ __all__ = [
     "load_model_events",
     "owner_name",
 ]
+
+# the columns a record needs of an item, its decision and its reviews, as plain tuples (a Row's
+# attribute access costs more than the rest of building a record)
+_ItemRow = tuple[int, datetime, str | None, datetime | None]
+_DecisionRow = tuple[int, str | None, float, Route]
+_ReviewRow = tuple[int, int, StoredAction, str | None, float | None, bool]
+_FINAL_LABEL = 3
 
 _MODE_ARM: dict[Mode, Arm] = {
     Mode.SHADOW: "human_only",
@@ -51,81 +60,104 @@ def load_item_records(
 ) -> list[ItemRecord]:
     """The process's decided live items created in [start, end), oldest first (imported
     history is not live work: it is left out)."""
-    query = (
-        select(Item)
-        .where(Item.process_id == process.id, Item.origin == ItemOrigin.LIVE.value)
-        .order_by(Item.created_at, Item.id)
-    )
+    chosen = [Item.process_id == process.id, Item.origin == ItemOrigin.LIVE.value]
     if start is not None:
-        query = query.where(Item.created_at >= start)
+        chosen.append(Item.created_at >= start)
     if end is not None:
-        query = query.where(Item.created_at < end)
-    items = list(session.scalars(query))
-    ids = [item.id for item in items]
-    decisions = _latest_decisions(session, ids)
-    reviews = _reviews_by_item(session, ids)
+        chosen.append(Item.created_at < end)
+    rows = session.connection()  # Core execution: no ORM row processing for plain columns
+    items = rows.execute(
+        select(Item.id, Item.created_at, Item.arm, Item.completed_at)
+        .where(*chosen)
+        .order_by(Item.created_at, Item.id)
+    ).all()
+    decisions = _latest_decisions(session, chosen)
+    reviews = _reviews_by_item(session, chosen)
     fallback = _MODE_ARM[process.mode]
     return [
-        _record(item, decisions[item.id], reviews.get(item.id, []), fallback)
+        _record(item, decisions[item[0]], reviews.get(item[0], ()), fallback)
         for item in items
-        if item.id in decisions
+        if item[0] in decisions
     ]
 
 
-def _chunks(ids: Sequence[int], size: int = 500) -> list[Sequence[int]]:
-    """Id lists short enough for an IN clause on every backend."""
-    return [ids[start : start + size] for start in range(0, len(ids), size)]
+def _latest_decisions(
+    session: Session, chosen: Sequence[ColumnElement[bool]]
+) -> dict[int, _DecisionRow]:
+    """The newest decision of each chosen item (only the columns a record needs)."""
+    query = (
+        select(Decision.item_id, Decision.label, Decision.confidence, Decision.route)
+        .join(Item, Item.id == Decision.item_id)
+        .where(*chosen)
+        .order_by(Decision.id)
+    )
+    return {row[0]: row for row in session.connection().execute(query)}
 
 
-def _latest_decisions(session: Session, ids: Sequence[int]) -> dict[int, Decision]:
-    latest: dict[int, Decision] = {}
-    for chunk in _chunks(ids):
-        query = select(Decision).where(Decision.item_id.in_(chunk)).order_by(Decision.id)
-        for decision in session.scalars(query):
-            latest[decision.item_id] = decision
-    return latest
-
-
-def _reviews_by_item(session: Session, ids: Sequence[int]) -> dict[int, list[Review]]:
-    grouped: dict[int, list[Review]] = defaultdict(list)
-    for chunk in _chunks(ids):
-        query = select(Review).where(Review.item_id.in_(chunk)).order_by(Review.id)
-        for review in session.scalars(query):
-            grouped[review.item_id].append(review)
+def _reviews_by_item(
+    session: Session, chosen: Sequence[ColumnElement[bool]]
+) -> dict[int, list[_ReviewRow]]:
+    """Every review of each chosen item, oldest first (only the columns a record needs)."""
+    query = (
+        select(
+            Review.item_id,
+            Review.reviewer_id,
+            Review.action,
+            Review.final_label,
+            Review.seconds,
+            Review.blind,
+        )
+        .join(Item, Item.id == Review.item_id)
+        .where(*chosen)
+        .order_by(Review.id)
+    )
+    grouped: dict[int, list[_ReviewRow]] = defaultdict(list)
+    for row in session.connection().execute(query):
+        grouped[row[0]].append(row)
     return dict(grouped)
 
 
-def _outcome(reviews: Sequence[Review]) -> Review | None:
+def _outcome(reviews: Sequence[_ReviewRow]) -> _ReviewRow | None:
     """The review that settled the item: the latest with a final label, else the latest one."""
-    labelled = [review for review in reviews if review.final_label is not None]
-    if labelled:
-        return labelled[-1]
+    for review in reversed(reviews):
+        if review[_FINAL_LABEL] is not None:
+            return review
     return reviews[-1] if reviews else None
 
 
-def _arm(item: Item, fallback: Arm) -> Arm:
-    for arm in ARMS:
-        if item.arm == arm:
-            return arm
+def _arm(arm: str | None, fallback: Arm) -> Arm:
+    for known in ARMS:
+        if arm == known:
+            return known
     return fallback
 
 
-def _record(item: Item, decision: Decision, reviews: Sequence[Review], fallback: Arm) -> ItemRecord:
+def _record(
+    item: _ItemRow, decision: _DecisionRow, reviews: Sequence[_ReviewRow], fallback: Arm
+) -> ItemRecord:
+    _, created_at, arm, completed_at = item
+    _, agent_label, confidence, stored_route = decision
+    route: RouteName = stored_route.value
     outcome = _outcome(reviews)
-    route: RouteName = decision.route.value
-    action: ReviewAction | None = None if outcome is None else outcome.action.value
+    action: ReviewAction | None = None
+    reviewer_id: str | None = None
+    final_label: str | None = None
+    shown: bool | None = None
+    if outcome is not None:
+        _, reviewer, stored_action, final_label, _, blind = outcome
+        action, reviewer_id, shown = stored_action.value, str(reviewer), not blind
     return ItemRecord(
-        created_at=item.created_at,
-        arm=_arm(item, fallback),
+        created_at=created_at,
+        arm=_arm(arm, fallback),
         route=route,
-        agent_label=decision.label,
-        final_label=None if outcome is None else outcome.final_label,
+        agent_label=agent_label,
+        final_label=final_label,
         review_action=action,
-        handling_seconds=sum(max(review.seconds or 0.0, 0.0) for review in reviews),
-        reviewer_id=None if outcome is None else str(outcome.reviewer_id),
-        completed_at=item.completed_at,
-        confidence=min(max(decision.confidence, 0.0), 1.0),
-        suggestion_shown=None if outcome is None else not outcome.blind,
+        handling_seconds=sum(max(review[4] or 0.0, 0.0) for review in reviews),
+        reviewer_id=reviewer_id,
+        completed_at=completed_at,
+        confidence=min(max(confidence, 0.0), 1.0),
+        suggestion_shown=shown,
     )
 
 

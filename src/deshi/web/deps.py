@@ -36,6 +36,7 @@ __all__ = [
     "LoginThrottleDep",
     "PasswordHasherDep",
     "PrincipalDep",
+    "ReadSessionDep",
     "RegistryDep",
     "SessionDep",
     "client_address",
@@ -105,6 +106,18 @@ def get_session(factory: FactoryDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_read_session(factory: FactoryDep) -> Iterator[Session]:
+    """One read-only transaction per request: on SQLite it begins without the write lock
+    (BEGIN, not BEGIN IMMEDIATE), so a long read such as the KPIs never holds up a writer.
+    For routes that do not write; their own best-effort writes (the KPI cache) take a short
+    transaction of their own."""
+    with transaction(factory, lock_early=False) as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
 def get_principal(

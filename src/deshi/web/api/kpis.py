@@ -16,7 +16,7 @@ from deshi.kpis.kpi_report import kpi_report_for
 from deshi.kpis.models import KpiReport, WarningPublic
 from deshi.kpis.process_warnings import warnings_for
 from deshi.kpis.weekly_report import weekly_report_html_for
-from deshi.web.deps import PrincipalDep, SessionDep
+from deshi.web.deps import PrincipalDep, ReadSessionDep
 from deshi.web.page_headers import page_headers
 from deshi.web.params import PathId
 
@@ -32,7 +32,7 @@ LANG_HELP = (
 @router.get("/{process_id}/kpis", response_model=KpiReport)
 def get_kpis(
     process_id: PathId,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     start: Annotated[date | None, Query(alias="from", description="First day (UTC).")] = None,
     end: Annotated[date | None, Query(alias="to", description="Last day (UTC).")] = None,
@@ -45,7 +45,7 @@ def get_kpis(
 @router.get("/{process_id}/drafting", response_model=DraftingReport)
 def get_drafting_kpis(
     process_id: PathId,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     start: Annotated[date | None, Query(alias="from", description="First day (UTC).")] = None,
     end: Annotated[date | None, Query(alias="to", description="Last day (UTC).")] = None,
@@ -60,7 +60,7 @@ def get_drafting_kpis(
 
 
 @router.get("/{process_id}/warnings", response_model=list[WarningPublic])
-def get_warnings(process_id: PathId, session: SessionDep, principal: PrincipalDep) -> object:
+def get_warnings(process_id: PathId, session: ReadSessionDep, principal: PrincipalDep) -> object:
     """The early warnings that fire now, most severe first."""
     return warnings_for(session, principal, process_id)
 
@@ -68,7 +68,7 @@ def get_warnings(process_id: PathId, session: SessionDep, principal: PrincipalDe
 @router.get("/{process_id}/report", response_class=HTMLResponse)
 def get_report(
     process_id: PathId,
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     week: Annotated[str, Query(description="ISO week, e.g. 2026-W47.")],
     lang: Annotated[str | None, Query(description=LANG_HELP)] = None,

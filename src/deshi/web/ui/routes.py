@@ -35,6 +35,7 @@ from deshi.web.api.knowledge import KnowledgeDep
 from deshi.web.deps import (
     LoginThrottleDep,
     PasswordHasherDep,
+    ReadSessionDep,
     SessionDep,
     client_address,
     now_of,
@@ -162,7 +163,9 @@ def workbench(process_id: PathId, request: Request, viewer: ViewerDep, db: Sessi
 
 
 @router.get("/ui/processes/{process_id}", response_class=HTMLResponse)
-def dashboard(process_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep) -> Response:
+def dashboard(
+    process_id: PathId, request: Request, viewer: ViewerDep, db: ReadSessionDep
+) -> Response:
     """KPI cards, charts, warnings and the scale/hold/stop recommendation."""
     process = get_process_for(db, viewer.principal, process_id, Action.READ)
     report = kpi_report_for(db, viewer.principal, process_id)
@@ -207,7 +210,7 @@ def metrics_help(request: Request, viewer: ViewerDep, db: SessionDep) -> Respons
 def weekly_report(
     process_id: PathId,
     viewer: ViewerDep,
-    db: SessionDep,
+    db: ReadSessionDep,
     week: Annotated[str | None, Query()] = None,
 ) -> Response:
     """The weekly report (the same page the API serves), for the signed-in user, in their
