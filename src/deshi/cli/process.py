@@ -162,6 +162,12 @@ def update(
     new_labels: str | None = typer.Option(
         None, "--new-labels", help="Who may add a label by answering a review: reviewers or owners."
     ),
+    draft_autosend: bool | None = typer.Option(
+        None,
+        "--draft-autosend/--no-draft-autosend",
+        help="Send the drafts of auto-completed items without review, inside the error budget "
+        "(docs/drafting.md); off: drafts are suggestions only.",
+    ),
     minutes: float | None = typer.Option(None, "--human-minutes", help="Human minutes per item."),
     hourly_rate: float | None = typer.Option(None, "--hourly-rate", help="Cost of an hour."),
     error_cost: float | None = typer.Option(
@@ -187,6 +193,7 @@ def update(
         "arms": _json_option(arms, "--arms"),
         "featurizer": featurizer,
         "new_labels": new_labels,
+        "draft_autosend": draft_autosend,
         "human_minutes_per_item": minutes,
         "hourly_rate": hourly_rate,
         "cost_per_escaped_error": error_cost,

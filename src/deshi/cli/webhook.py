@@ -28,7 +28,8 @@ webhook_app = typer.Typer(
 )
 PROCESS_HELP = "Process id."
 EVENT_HELP = (
-    "An event to deliver (item.decided, item.completed, process.drift); repeat it; none: all."
+    "An event to deliver (item.decided, item.completed, process.drift, draft.sent); repeat it; "
+    "none: all."
 )
 
 

@@ -1,5 +1,5 @@
-"""`deshi worker`: run background jobs (retrains, webhook deliveries, go-live and drift checks)
-from the database queue."""
+"""`deshi worker`: run background jobs (retrains, webhook deliveries, go-live and drift checks,
+replies drafted and sent without review) from the database queue."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import typer
 from deshi.cli._db import cli_settings
 from deshi.cli.logs import configure_logging
 from deshi.db import engine_from_settings, make_session_factory
+from deshi.drafting.service import make_drafter
 from deshi.jobs.queue import DEFAULT_LEASE
 from deshi.jobs.worker import Worker
 from deshi.learning.registry import AgentRegistry
@@ -55,7 +56,9 @@ def worker(
     with outbound_client() as client:
         registry = AgentRegistry(training_threads=settings.training_threads)
         outbound = OutboundPolicy.from_settings(settings)
-        handlers = default_handlers(registry=registry, client=client, outbound=outbound)
+        handlers = default_handlers(
+            registry=registry, client=client, outbound=outbound, drafter=make_drafter(settings)
+        )
         runner = Worker(make_session_factory(engine), handlers, lease=timedelta(seconds=lease))
         try:
             if once:

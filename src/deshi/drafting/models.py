@@ -12,6 +12,7 @@ from deshi.db.tables import DraftVerdict
 from deshi.inputs import DbId, InputModel
 
 __all__ = [
+    "AutosendStatusPublic",
     "CitationPublic",
     "DraftPublic",
     "DraftRequest",
@@ -120,3 +121,42 @@ class DraftVerdictPublic(BaseModel):
     )
     verdict_by: str
     verdict_at: datetime
+
+
+class AutosendStatusPublic(BaseModel):
+    """Whether a process's drafts are sent without review, and the evidence for it
+    (docs/drafting.md, "Sent without review")."""
+
+    process_id: int
+    enabled: bool = Field(description="The process's `draft_autosend` setting.")
+    state: Literal["off", "not_certified", "paused", "sending"] = Field(
+        description="`off`: the setting is off (drafts are suggestions only); `not_certified`: "
+        "too little or too noisy evidence, nothing is sent; `paused`: the blind audit found "
+        "sent drafts over the error budget; `sending`: drafts at or above the threshold that "
+        "pass every gate are sent."
+    )
+    threshold: float | None = Field(description="The certified draft score threshold.")
+    certified_bound: float | None = Field(
+        description="Upper bound on the share of drafts at the threshold a reviewer would not "
+        "accept as is (at the process's confidence)."
+    )
+    epsilon: float = Field(description="The error budget the certification used.")
+    confidence: float
+    judged: int = Field(description="Drafts with a score and a reviewer's verdict.")
+    needed: int = Field(description="The fewest clean verdicts that could certify anything.")
+    audited: int = Field(description="Would-be-sent drafts judged in the blind audit.")
+    audit_errors: int = Field(description="Of those, how many were edited or rejected.")
+    audit_upper_bound: float | None = Field(
+        description="One-sided Clopper–Pearson bound on the audited error (shown; the pause "
+        "is decided by the anytime-valid monitor)."
+    )
+    paused: bool
+    paused_at: datetime | None
+    computed_at: datetime | None = Field(description="None until the first certification.")
+    sent: int = Field(description="Drafts sent without review.")
+    audit_samples: int = Field(description="Would-be-sent drafts held for the blind audit.")
+    held: dict[str, int] = Field(
+        description="Drafts made for auto-completed items but kept as suggestions, by reason: "
+        "policy_off, unsupported_claim, guardrail, nothing_found, not_certified, paused, "
+        "below_threshold."
+    )

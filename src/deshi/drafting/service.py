@@ -17,11 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deshi.audit import record_event
 from deshi.db.tables import Decision, Item, Process, StoredDraft
+from deshi.drafting.autosend import Outcome, draft_score
 from deshi.drafting.core import Draft, Drafter, Evidence, Example, cited_numbers
 from deshi.drafting.extractive import ExtractiveDrafter
 from deshi.drafting.faithfulness import FaithfulnessReport, check
@@ -43,7 +46,16 @@ from deshi.permissions import Action, Principal, require
 from deshi.processes.service import get_department
 from deshi.settings import Settings
 
-__all__ = ["draft_reply", "draft_reply_for", "make_drafter"]
+__all__ = [
+    "Gathered",
+    "awaiting_audit",
+    "draft_reply",
+    "draft_reply_for",
+    "drafted",
+    "gather_evidence",
+    "make_drafter",
+    "record_draft",
+]
 
 
 def make_drafter(settings: Settings, client: httpx.Client | None = None) -> Drafter:
@@ -86,11 +98,26 @@ def draft_reply_for(
 
 @dataclass(frozen=True, slots=True)
 class _Target:
-    """The item a draft answers, its process and the label the agent suggested for it."""
+    """The item a draft answers, its process, and the label the agent suggested for it with
+    its confidence."""
 
     item_id: int
     process_id: int
     label: str | None
+    confidence: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    """What a drafter is given for a request: the passages found, the item it answers and the
+    process's similar past answers (read in one transaction, before the slow drafting)."""
+
+    request: DraftRequest
+    target: _Target | None
+    hits: list[SearchHit]
+    evidence: list[Evidence]
+    examples: list[PastAnswerPublic]
+    vector: NDArray[np.float32] | None
 
 
 def draft_reply(
@@ -102,7 +129,24 @@ def draft_reply(
     index: KnowledgeIndex,
 ) -> DraftPublic:
     """A draft for `request.message` from the department's passages, checked sentence by
-    sentence and stored; a call to a remote model is audited as `actor`."""
+    sentence and stored; a call to a remote model is audited as `actor`. An item whose
+    would-be-sent draft awaits its blind audit gets that draft back, not a new one: the
+    reviewer's verdict on it is the audit's evidence (`deshi.drafting.autosend`)."""
+    gathered = gather_evidence(session, request=request, index=index)
+    held = awaiting_audit(session, request.item_id) if request.item_id is not None else None
+    if held is not None:
+        draft = Draft(held.text, held.drafter, tuple(held.guardrails), model=held.model)
+        report = check(draft.text, gathered.evidence)
+        return _public(held, draft, gathered.hits, report, gathered.examples)
+    draft = drafted(drafter, gathered)
+    row, report = record_draft(
+        session, actor=actor, gathered=gathered, draft=draft, drafter=drafter
+    )
+    return _public(row, draft, gathered.hits, report, gathered.examples)
+
+
+def gather_evidence(session: Session, *, request: DraftRequest, index: KnowledgeIndex) -> Gathered:
+    """The passages for the request's message and, for an item, its past answers (reads only)."""
     target = _target(session, request)
     hits = search(
         session,
@@ -126,24 +170,38 @@ def draft_reply(
             label=target.label,
             exclude_item=target.item_id,
         )
-    draft = _drafted(drafter, request.message, evidence, as_examples(examples))
+    return Gathered(request, target, hits, evidence, examples, vector)
+
+
+def drafted(drafter: Drafter, gathered: Gathered) -> Draft:
+    """The drafter's draft (the slow part: run it with no transaction open)."""
+    examples = as_examples(gathered.examples)
+    return _drafted(drafter, gathered.request.message, gathered.evidence, examples)
+
+
+def record_draft(
+    session: Session, *, actor: str, gathered: Gathered, draft: Draft, drafter: Drafter
+) -> tuple[StoredDraft, FaithfulnessReport]:
+    """Check the draft, store it with its score, and audit a call to a remote model."""
+    request, target = gathered.request, gathered.target
     if draft.endpoint or MODEL_FAILED in draft.guardrails:
         _audit_remote_call(session, actor, request.department_id, draft, drafter)
-    report = check(draft.text, evidence)
+    report = check(draft.text, gathered.evidence)
     row = store_draft(
         session,
         actor=actor,
         department_id=request.department_id,
         draft=draft,
-        evidence=evidence,
+        evidence=gathered.evidence,
         report=report,
         process_id=target.process_id if target else None,
         item_id=target.item_id if target else None,
         label=target.label if target else None,
-        vector=vector,
-        examples=len(examples),
+        vector=gathered.vector,
+        examples=len(gathered.examples),
+        score=draft_score(target.confidence, report) if target else None,
     )
-    return _public(row, draft, hits, report, examples)
+    return row, report
 
 
 def _target(session: Session, request: DraftRequest) -> _Target | None:
@@ -154,10 +212,29 @@ def _target(session: Session, request: DraftRequest) -> _Target | None:
     process = session.get(Process, item.process_id) if item is not None else None
     if item is None or process is None or process.department_id != request.department_id:
         raise NotFound(f"item {request.item_id} not found")
-    label = session.scalar(
-        select(Decision.label).where(Decision.item_id == item.id).order_by(Decision.id.desc())
-    )
-    return _Target(item.id, process.id, label)
+    decision = session.execute(
+        select(Decision.label, Decision.confidence)
+        .where(Decision.item_id == item.id)
+        .order_by(Decision.id.desc())
+        .limit(1)
+    ).first()
+    if decision is None:
+        return _Target(item.id, process.id, None)
+    return _Target(item.id, process.id, decision.label, decision.confidence)
+
+
+def awaiting_audit(session: Session, item_id: int) -> StoredDraft | None:
+    """The item's would-be-sent draft that awaits the reviewer's verdict in the blind audit."""
+    return session.scalars(
+        select(StoredDraft)
+        .where(
+            StoredDraft.item_id == item_id,
+            StoredDraft.autosend == Outcome.AUDIT_SAMPLE.value,
+            StoredDraft.verdict.is_(None),
+        )
+        .order_by(StoredDraft.id.desc())
+        .limit(1)
+    ).first()
 
 
 def _drafted(

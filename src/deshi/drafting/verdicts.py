@@ -2,8 +2,10 @@
 
 A verdict is given once: accepted as is, edited (the final text kept, with its normalised
 Levenshtein distance from the draft, rapidfuzz's) or rejected. Every verdict is audited as
-`draft.accept`, `draft.edit` or `draft.reject`, without the text. A verdict on a draft does not
-answer the item's label: the reviewer still does that in the workbench or through the API.
+`draft.accept`, `draft.edit` or `draft.reject`, without the text; a verdict on a scored draft
+queues the recertification of its process's draft threshold (`deshi.drafting.autosend_state`).
+A verdict on a draft does not answer the item's label: the reviewer still does that in the
+workbench or through the API.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session
 from deshi.audit import record_event
 from deshi.db.base import utcnow
 from deshi.db.tables import DraftVerdict, StoredDraft
+from deshi.drafting.autosend_state import enqueue_recertify
 from deshi.drafting.core import Draft, Evidence, cited_numbers
 from deshi.drafting.extractive import NOTHING_FOUND
 from deshi.drafting.faithfulness import FaithfulnessReport
@@ -63,6 +66,7 @@ def store_draft(
     label: str | None = None,
     vector: NDArray[np.float32] | None = None,
     examples: int = 0,
+    score: float | None = None,
 ) -> StoredDraft:
     """The draft as it is shown, with its check and the guardrails that fired (flushed)."""
     passage_of = {e.number: e.passage_id for e in evidence}
@@ -87,6 +91,7 @@ def store_draft(
         injection_blocks=int(INJECTION_GUARDRAIL in draft.guardrails),
         model_failures=int(MODEL_FAILED in draft.guardrails),
         created_by=actor[:200],
+        score=score,
     )
     session.add(row)
     session.flush()
@@ -124,6 +129,8 @@ def judge_draft(
     row.edit_distance = None if final is None else edit_distance(row.text, final)
     row.verdict_by = actor[:200]
     row.verdict_at = utcnow()
+    if row.process_id is not None and row.score is not None:  # new evidence for auto-sending
+        enqueue_recertify(session, process_id=row.process_id)
     record_event(
         session,
         actor=actor,

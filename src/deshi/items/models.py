@@ -23,6 +23,7 @@ __all__ = [
     "ItemCreate",
     "ItemPublic",
     "ReviewPublic",
+    "SentDraftPublic",
 ]
 
 # An item's structured fields are a few values (amounts, codes, names), not documents: the
@@ -142,6 +143,20 @@ class ReviewPublic(BaseModel):
     created_at: datetime
 
 
+class SentDraftPublic(BaseModel):
+    """The reply sent without review for this item (docs/drafting.md, "Sent without review")."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int = Field(description="The stored draft.")
+    text: str = Field(description="The reply with its `[n]` citations.")
+    citations: list[int] = Field(description="The passage ids it cites.")
+    score: float | None = Field(description="Label confidence × weakest sentence's support.")
+    faithfulness: float
+    drafter: str
+    sent_at: datetime
+
+
 class ItemPublic(BaseModel):
     """An item with its lineage: the decision and every review."""
 
@@ -172,6 +187,10 @@ class ItemPublic(BaseModel):
     )
     passages_retrieved_at: datetime | None = Field(
         default=None, description="When `evidence_passages` were found."
+    )
+    sent_draft: SentDraftPublic | None = Field(
+        default=None,
+        description="The reply sent without review (the process's `draft_autosend`), if any.",
     )
 
 

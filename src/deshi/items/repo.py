@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from deshi.db.tables import Decision, Item, ModelVersion, Review
+from deshi.db.tables import Decision, Item, ModelVersion, Review, StoredDraft
 from deshi.domain import ItemStatus, ReviewAction
 from deshi.errors import Conflict
 
@@ -167,3 +167,15 @@ def model_version_numbers(session: Session, ids: set[int]) -> dict[int, int]:
         return {}
     query = select(ModelVersion.id, ModelVersion.version).where(ModelVersion.id.in_(sorted(ids)))
     return {row.id: row.version for row in session.execute(query)}
+
+
+def sent_drafts_of(session: Session, item_ids: Sequence[int]) -> dict[int, StoredDraft]:
+    """The reply sent without review for each of the items that has one."""
+    if not item_ids:
+        return {}
+    rows = session.scalars(
+        select(StoredDraft).where(
+            StoredDraft.item_id.in_(item_ids), StoredDraft.sent_at.is_not(None)
+        )
+    )
+    return {row.item_id: row for row in rows if row.item_id is not None}

@@ -17,11 +17,18 @@ from sqlalchemy.orm import Session, sessionmaker
 from deshi.audit import ObjectRef, record_event
 from deshi.db import transaction
 from deshi.db.base import utcnow
-from deshi.db.tables import Decision, Item, Process, Review
+from deshi.db.tables import Decision, Item, Process, Review, StoredDraft
 from deshi.domain import ItemStatus
 from deshi.errors import Conflict, NotFound, ValidationFailed
 from deshi.items import drift, events, repo, routing
-from deshi.items.models import DecisionPublic, ItemCreate, ItemPublic, ReviewPublic
+from deshi.items.autosend import enqueue_autosend
+from deshi.items.models import (
+    DecisionPublic,
+    ItemCreate,
+    ItemPublic,
+    ReviewPublic,
+    SentDraftPublic,
+)
 from deshi.items.passages import ensure_passages, passages_public
 from deshi.items.reasons import route_reason
 from deshi.knowledge import KnowledgeIndex
@@ -173,6 +180,7 @@ def _decide(
     ]
     repo.set_statuses(session, items, statuses, completed_at=now)
     events.publish_decided(session, process=process, items=items, decisions=decisions)
+    enqueue_autosend(session, process=process, items=items, decisions=decisions)
     drift.enqueue_drift_check(session, process_id=process.id, now=now)
     numbers = {r.model_version_id: d.model_version for r, d in zip(rows, decisions, strict=True)}
     return Lineage(
@@ -227,6 +235,7 @@ class Lineage:
     reviews: dict[int, list[Review]] = field(default_factory=dict)
     escalated: set[int] = field(default_factory=set)
     numbers: dict[int, int] = field(default_factory=dict)
+    sent_drafts: dict[int, StoredDraft] = field(default_factory=dict)
 
 
 def _lineage(session: Session, items: Sequence[Item], fresh: Lineage) -> Lineage:
@@ -241,6 +250,7 @@ def _lineage(session: Session, items: Sequence[Item], fresh: Lineage) -> Lineage
         reviews={**fresh.reviews, **repo.reviews_of(session, ids)},
         escalated=fresh.escalated | repo.escalated_ids(session, ids),
         numbers={**fresh.numbers, **repo.model_version_numbers(session, version_ids)},
+        sent_drafts={**fresh.sent_drafts, **repo.sent_drafts_of(session, ids)},
     )
 
 
@@ -271,6 +281,7 @@ def render_items(
                 numbers=lineage.numbers,
                 created=item.id in (created or set()),
                 escalated=item.id in lineage.escalated,
+                sent_draft=lineage.sent_drafts.get(item.id),
             )
         )
     return out
@@ -285,6 +296,7 @@ def _public(
     numbers: dict[int, int],
     created: bool,
     escalated: bool,
+    sent_draft: StoredDraft | None = None,
 ) -> ItemPublic:
     """The item as shown; a `hidden` decision (blind and open) keeps only its passages."""
     shown = None if hidden or decision is None else decision_public(decision, numbers)
@@ -307,6 +319,7 @@ def _public(
         reviews=[ReviewPublic.model_validate(r) for r in reviews],
         evidence_passages=passages_public(decision),
         passages_retrieved_at=decision.passages_retrieved_at if decision else None,
+        sent_draft=SentDraftPublic.model_validate(sent_draft) if sent_draft else None,
     )
 
 

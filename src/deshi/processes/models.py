@@ -31,6 +31,11 @@ _FEATURIZER = (
     " (Sudachi words always), multilingual (multilingual-e5 embeddings beside the n-grams), or"
     " embeddings (MiniLM, English): refused unless the `embeddings` extra is installed."
 )
+_DRAFT_AUTOSEND = (
+    "Send the drafts of auto-completed items without review, only under a certified draft "
+    "threshold and only drafts with every sentence supported and no guardrail fired "
+    "(docs/drafting.md, 'Sent without review'). Off by default: drafts are suggestions only."
+)
 _RULE_OPS = frozenset({">", ">=", "<", "<=", "==", "!=", "in", "contains"})
 _ARMS = ", ".join(arm.value for arm in Arm)
 ARM_SHARES_TOLERANCE = 1e-6  # shares are typed by people: 0.1 + 0.2 + 0.7 is not exactly 1.0
@@ -95,6 +100,7 @@ _NOT_NULL = frozenset(
         "stage",
         "featurizer",
         "new_labels",
+        "draft_autosend",
     }
 )
 
@@ -174,6 +180,7 @@ class ProcessUpdate(InputModel):
         ),
     )
     featurizer: FeaturizerName | None = Field(default=None, description=_FEATURIZER)
+    draft_autosend: bool | None = Field(default=None, description=_DRAFT_AUTOSEND)
     human_minutes_per_item: float | None = Field(default=None, ge=0)
     hourly_rate: float | None = Field(default=None, ge=0)
     cost_per_escaped_error: float | None = Field(default=None, ge=0)
@@ -240,6 +247,7 @@ class ProcessPublic(BaseModel):
     arms: dict[str, Any]
     featurizer: FeaturizerName
     new_labels: NewLabels
+    draft_autosend: bool = Field(default=False, description=_DRAFT_AUTOSEND)
     label_names: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="Readable label names per language: {language: {code: name}}.",

@@ -48,3 +48,9 @@ class ClaimedItemPublic(BaseModel):
         description="The department's documents that bear on the item (top 3), shown blind "
         "or not: they carry nothing of the agent's suggestion.",
     )
+    draft_id: int | None = Field(
+        default=None,
+        description="A stored draft of this item that awaits the reviewer's verdict "
+        "(`POST /knowledge/draft` with `item_id` shows it, `POST /drafts/{id}/verdict` judges "
+        "it): judging it is part of this review.",
+    )

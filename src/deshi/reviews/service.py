@@ -28,6 +28,7 @@ from deshi.audit import record_event, snapshot
 from deshi.db.base import utcnow
 from deshi.db.tables import Decision, Item, Process, Review
 from deshi.domain import ItemStatus, NewLabels, ReviewAction
+from deshi.drafting.service import awaiting_audit
 from deshi.errors import Conflict, ValidationFailed
 from deshi.items import events
 from deshi.items import repo as items_repo
@@ -142,6 +143,8 @@ def claimed_item(
         )
         suggestion = decision_public(decision, numbers)
     assert item.lease_expires_at is not None
+    # the would-be-sent draft of an audit sample: its verdict is the drafts' audit evidence
+    held_draft = awaiting_audit(session, item.id)
     return ClaimedItemPublic(
         id=item.id,
         process_id=item.process_id,
@@ -155,6 +158,7 @@ def claimed_item(
         lease_expires_at=item.lease_expires_at,
         suggestion=suggestion,
         evidence_passages=passages_public(decision) or [],
+        draft_id=held_draft.id if held_draft is not None else None,
     )
 
 

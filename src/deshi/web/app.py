@@ -81,7 +81,9 @@ def create_app(
         if config.background_worker:
             from deshi.web.background import start_background_worker
 
-            worker = start_background_worker(settings, registry=registry.sibling())
+            worker = start_background_worker(
+                settings, registry=registry.sibling(), drafter=_app.state.drafter
+            )
         try:
             yield
         finally:

@@ -5,6 +5,7 @@ the `X-Deshi-Signature` header receivers verify.
 """
 
 from deshi.webhooks.delivery import (
+    DRAFT_SENT,
     ITEM_COMPLETED,
     ITEM_DECIDED,
     PROCESS_DRIFT,
@@ -15,6 +16,7 @@ from deshi.webhooks.delivery import (
 from deshi.webhooks.signing import sign, verify
 
 __all__ = [
+    "DRAFT_SENT",
     "ITEM_COMPLETED",
     "ITEM_DECIDED",
     "PROCESS_DRIFT",

@@ -33,6 +33,7 @@ from deshi.webhooks.outbound import (
 from deshi.webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 __all__ = [
+    "DRAFT_SENT",
     "ITEM_COMPLETED",
     "ITEM_DECIDED",
     "MAX_DELIVERY_ATTEMPTS",
@@ -52,6 +53,7 @@ __all__ = [
 ITEM_DECIDED = "item.decided"
 ITEM_COMPLETED = "item.completed"
 PROCESS_DRIFT = "process.drift"  # live items stopped resembling the history (deshi.items.drift)
+DRAFT_SENT = "draft.sent"  # a reply sent without review (deshi.drafting.autosend_job)
 WEBHOOK_JOB = "webhooks.deliver"
 MAX_DELIVERY_ATTEMPTS = 8  # 2s, 4s, … ≈ 4 minutes of retries in all
 REFUSED_PREFIX = "refused: "  # how `last_error` marks a destination the policy refused

@@ -19,7 +19,7 @@ from deshi.db.tables import Webhook
 from deshi.errors import NotFound, ValidationFailed
 from deshi.permissions import Action, Principal
 from deshi.processes.service import get_process, get_process_for
-from deshi.webhooks.delivery import ITEM_COMPLETED, ITEM_DECIDED, PROCESS_DRIFT
+from deshi.webhooks.delivery import DRAFT_SENT, ITEM_COMPLETED, ITEM_DECIDED, PROCESS_DRIFT
 from deshi.webhooks.models import WebhookCreate, WebhookCreated, WebhookPublic
 from deshi.webhooks.outbound import (
     OutboundPolicy,
@@ -39,7 +39,7 @@ __all__ = [
     "register_webhook",
 ]
 
-EVENTS = (ITEM_DECIDED, ITEM_COMPLETED, PROCESS_DRIFT)
+EVENTS = (ITEM_DECIDED, ITEM_COMPLETED, PROCESS_DRIFT, DRAFT_SENT)
 SECRET_MARK = "whsec_"
 _HIDDEN = frozenset({"secret"})
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from deshi.db.base import Base, UTCDateTime, str_enum, utcnow
 
-__all__ = ["DraftVerdict", "StoredDraft"]
+__all__ = ["DraftAutosendState", "DraftVerdict", "StoredDraft"]
 
 
 class DraftVerdict(StrEnum):
@@ -65,3 +65,30 @@ class StoredDraft(Base):
     edit_distance: Mapped[float | None] = mapped_column(Float)
     verdict_by: Mapped[str | None] = mapped_column(String(200))
     verdict_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Sent without review (deshi.drafting.autosend): the score the certification ranks by
+    # (None for drafts of no item), what the auto-send path decided for a draft it made
+    # (`sent`, `audit_sample`, or why it held it; None for drafts a person asked for) and when
+    # the draft was sent.
+    score: Mapped[float | None] = mapped_column(Float)
+    autosend: Mapped[str | None] = mapped_column(String(32))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DraftAutosendState(Base):
+    """A process's certified draft threshold and the blind audit's verdict on sent drafts,
+    recomputed by the worker when verdicts accumulate (`deshi.drafting.autosend_state`)."""
+
+    __tablename__ = "draft_autosend_states"
+
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id"), primary_key=True)
+    threshold: Mapped[float | None] = mapped_column(Float)  # None: nothing certified
+    certified_bound: Mapped[float | None] = mapped_column(Float)
+    judged: Mapped[int] = mapped_column(default=0)  # drafts with a verdict and a score
+    needed: Mapped[int] = mapped_column(default=0)  # fewest clean verdicts that could certify
+    epsilon: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+    audited: Mapped[int] = mapped_column(default=0)  # audit-sample drafts with a verdict
+    audit_errors: Mapped[int] = mapped_column(default=0)
+    paused: Mapped[bool] = mapped_column(default=False)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

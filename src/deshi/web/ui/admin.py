@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from deshi.auth import admin
 from deshi.auth.models import UserPublic
 from deshi.domain import FeaturizerName, Mode, NewLabels, Role
+from deshi.drafting.autosend_state import autosend_status
 from deshi.errors import DeshiError, ValidationFailed
 from deshi.history import golive
 from deshi.history import service as history
@@ -459,6 +460,7 @@ def _settings_page(
         modes=[m.value for m in Mode],
         featurizers=[f.value for f in FeaturizerName],
         new_label_choices=[choice.value for choice in NewLabels],
+        autosend=autosend_status(db, process),
         rules_json=json.dumps(process.always_human_rules, ensure_ascii=False),
         arms_json=json.dumps(process.arms, ensure_ascii=False),
         humanized=humanized,
@@ -484,6 +486,10 @@ def _policy_fields(form: dict[str, str]) -> dict[str, Any]:
         "featurizer": form.get("featurizer") or None,
         "new_labels": form.get("new_labels") or None,
         "currency": form.get("currency") or None,
+        # an unticked box sends nothing: the hidden field says the box was on the form
+        "draft_autosend": form.get("draft_autosend") == "on"
+        if form.get("draft_autosend_shown")
+        else None,
     }
     for number in (
         "error_budget",
