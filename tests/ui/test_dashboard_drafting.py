@@ -55,6 +55,17 @@ def test_a_judged_draft_shows_the_drafting_kpis(client: TestClient, world: UiWor
     for lang, empty, title in LANGS:
         page = _dashboard(client, world.process_id, lang)
         assert title in page and empty not in page
-        for key in ("draft_faithfulness", "draft_acceptance", "draft_edit_distance"):
+        for key in (
+            "draft_faithfulness",
+            "draft_acceptance",
+            "draft_edit_distance",
+            "draft_consistency",
+            "draft_checker_precision",
+            "draft_checker_recall",
+        ):
             assert f'data-kpi="{key}"' in page and f"/ui/help/metrics#{key}" in page
-        assert "data-guardrails" in page
+        assert "data-guardrails" in page and 'data-consistency="' in page
+        assert "data-checker" in page
+
+    page = _dashboard(client, world.process_id, "ja")
+    assert "回答の一貫性" in page and "チェッカーの適合率" in page and "チェッカーの再現率" in page

@@ -16,8 +16,10 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
+from deshi.domain import Role
 from deshi.errors import ValidationFailed
 from deshi.inputs import validated
+from deshi.permissions import Grant, Principal
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
@@ -28,6 +30,13 @@ JSON_HELP = "Print one JSON object (for scripts)."
 def operator_actor() -> str:
     """How the operator is named in the audit log."""
     return f"cli:{getpass.getuser()}"
+
+
+def operator_principal() -> Principal:
+    """The operator as a principal, for services that take one: a workspace-wide admin (it
+    holds the database), so the API's rules apply as they would to an admin; user id 0 is no
+    stored user."""
+    return Principal.of(0, [Grant(Role.ADMIN, None)])
 
 
 def options_as(model: type[_Model], fields: Mapping[str, Any]) -> _Model:

@@ -1,5 +1,6 @@
-"""`deshi drafts verdict | kpis`: the reviewer's verdict on a stored draft, and a process's
-drafting KPIs (the same as `POST /drafts/{id}/verdict` and `GET /processes/{id}/drafting`).
+"""`deshi drafts verdict | kpis | autosend-status`: the reviewer's verdict on a stored draft, a
+process's drafting KPIs, and whether its drafts are sent without review (the same as `POST
+/drafts/{id}/verdict`, `GET /processes/{id}/drafting` and `GET /processes/{id}/draft-autosend`).
 
 Like the other administration commands these act as the workspace operator (no role is
 checked; the audit log names them `cli:<os user>`)."""
@@ -15,6 +16,7 @@ from rich.table import Table
 
 from deshi.cli._db import cli_session
 from deshi.cli._operator import DB_HELP, JSON_HELP, dumped, emit, operator_actor, options_as
+from deshi.drafting.autosend_state import autosend_status
 from deshi.drafting.models import DraftVerdictCreate
 from deshi.drafting.verdicts import judge_draft
 from deshi.i18n import DEFAULT_LOCALE, format_number, format_percent, parse_locale, translations
@@ -65,6 +67,14 @@ def _cell(value: Metric | None, locale: str) -> str:
     return f"{share(value.value)} [{share(value.low)}, {share(value.high)}]"
 
 
+def _consistency_cell(k: DraftingKpis, locale: str) -> str:
+    """The consistency rate and its pairs; "n/a" when no question was drafted twice."""
+    if k.consistency.rate is None:
+        return translations(locale).gettext("n/a")
+    pairs = format_number(k.consistency.pairs, locale=locale)
+    return f"{_cell(k.consistency.rate, locale)} · n={pairs}"
+
+
 def _row(period: str, k: DraftingKpis, locale: str) -> list[str]:
     whole = partial(format_number, locale=locale)
     return [
@@ -77,6 +87,9 @@ def _row(period: str, k: DraftingKpis, locale: str) -> list[str]:
         _cell(k.acceptance, locale),
         _cell(k.edit_distance, locale),
         _cell(k.guardrails.fired, locale),
+        _consistency_cell(k, locale),
+        _cell(k.checker.precision, locale),
+        _cell(k.checker.recall, locale),
     ]
 
 
@@ -92,6 +105,9 @@ def _table(found: DraftingReport, locale: str) -> Table:
         gettext("Drafts accepted"),
         gettext("Draft edit distance"),
         gettext("Draft guardrails"),
+        gettext("Consistent answers"),
+        gettext("Checker precision"),
+        gettext("Checker recall"),
         title=gettext("Drafted replies") + f" · {found.process_id}",
     )
     for week in found.weeks:
@@ -127,6 +143,61 @@ def kpis(
         typer.echo(translations(locale).gettext("No drafts yet."))
         return
     Console().print(_table(found, locale))
+    typer.echo(_checker_line(found.overall, locale))
+
+
+def _checker_line(k: DraftingKpis, locale: str) -> str:
+    """The overall 2 x 2 of the checker's flag and the reviewers' verdicts, as counts."""
+    c, whole = k.checker, partial(format_number, locale=locale)
+    return translations(locale).gettext(
+        "Checker flag vs reviewers: flagged and edited or rejected %(tp)s, flagged yet "
+        "accepted %(fp)s, not flagged yet edited or rejected %(fn)s, not flagged and "
+        "accepted %(tn)s"
+    ) % {
+        "tp": whole(c.flagged_changed),
+        "fp": whole(c.flagged_accepted),
+        "fn": whole(c.unflagged_changed),
+        "tn": whole(c.unflagged_accepted),
+    }
+
+
+_STATE_NAMES = {
+    "off": "off: drafts are suggestions only",
+    "not_certified": "not certified: too little evidence, nothing is sent",
+    "paused": "paused by the blind audit",
+    "sending": "sending",
+}
+
+
+@drafts_app.command("autosend-status")
+def autosend_status_command(
+    process_id: int = typer.Option(..., "--process", min=1, max=MAX_ID, help="Process id."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    lang: str = typer.Option(DEFAULT_LOCALE, "--lang", help="en or ja (text output only)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Show whether a process's drafts are sent without review: the setting, the certified
+    draft threshold, the blind audit of drafts and what was sent or held."""
+    with cli_session(db) as session:
+        found = autosend_status(session, get_process(session, process_id))
+    if as_json:
+        emit(dumped(found))
+        return
+    locale = parse_locale(lang)
+    gettext = translations(locale).gettext
+    whole = partial(format_number, locale=locale)
+    threshold = "-" if found.threshold is None else f"{found.threshold:.3f}"
+    lines = [
+        f"{gettext('State')}: {gettext(_STATE_NAMES[found.state])}",
+        f"{gettext('Certified draft threshold')}: {threshold}",
+        f"{gettext('Judged drafts')}: {whole(found.judged)} "
+        f"({gettext('at least %(n)s needed') % {'n': whole(found.needed)}})",
+        f"{gettext('Blind audit of drafts')}: "
+        + gettext("%(errors)s of %(audited)s changed by the reviewer")
+        % {"errors": whole(found.audit_errors), "audited": whole(found.audited)},
+        f"{gettext('Sent without review')}: {whole(found.sent)}",
+    ]
+    typer.echo("\n".join(lines))
 
 
 def register(app: typer.Typer) -> None:

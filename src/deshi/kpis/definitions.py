@@ -195,6 +195,33 @@ DEFINITIONS: tuple[Definition, ...] = (
             "sources, data that held instructions (not sent), model failures (fallback used)."
         ),
     ),
+    Definition(
+        "draft_consistency",
+        _n_("Consistent answers"),
+        _n_(
+            "The same question answered the same way: drafts of items whose texts are equal "
+            "(case, width, spacing and punctuation ignored) are paired with the latest earlier "
+            "draft of that question for another item; the share of pairs that cite the same "
+            "documents and whose texts are at least 80% alike (Wilson interval over pairs; n/a "
+            "without pairs)."
+        ),
+    ),
+    Definition(
+        "draft_checker_precision",
+        _n_("Checker precision"),
+        _n_(
+            "Of the judged drafts the checker flagged (an unsupported sentence), the share "
+            "reviewers edited or rejected: how often a flag is right (Wilson interval)."
+        ),
+    ),
+    Definition(
+        "draft_checker_recall",
+        _n_("Checker recall"),
+        _n_(
+            "Of the judged drafts reviewers edited or rejected, the share the checker had "
+            "flagged: how much of what reviewers changed the checker catches (Wilson interval)."
+        ),
+    ),
 )
 
 

@@ -12,7 +12,9 @@ Pure arithmetic over `DraftRecord`s (one per stored draft), with the interval he
 - acceptance: judged drafts accepted as they were (Wilson);
 - edit distance: median normalised Levenshtein distance of accepted and edited drafts
   (distribution-free interval between order statistics);
-- guardrails: drafts on which any fired (Wilson), and the count of each kind.
+- guardrails: drafts on which any fired (Wilson), and the count of each kind;
+- consistency (the same question answered the same way) and the checker's agreement with the
+  reviewers' verdicts: `deshi.kpis.drafting_agreement`.
 """
 
 from __future__ import annotations
@@ -21,10 +23,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from pydantic import BaseModel, Field
 
 from deshi.engine.metrics import median_order_statistic, proportion_wilson
+from deshi.kpis.drafting_agreement import (
+    CheckerAgreement,
+    Consistency,
+    TextKeys,
+    checker_agreement,
+    consistency,
+)
 from deshi.kpis.models import Metric, metric
 from deshi.kpis.records import Arm, iso_week
 
@@ -54,6 +64,10 @@ class DraftRecord:
     injection_blocks: int = 0
     model_failures: int = 0
     arm: str | None = None
+    item_id: int | None = None
+    question: str = ""  # the item's text
+    text: str = ""  # the draft as it was shown
+    cited_documents: frozenset[int] = frozenset()
 
     @property
     def guardrail_fired(self) -> bool:
@@ -88,6 +102,10 @@ class DraftingKpis(BaseModel):
         description="Median normalised edit distance of accepted and edited drafts (0: as is)."
     )
     guardrails: GuardrailCounts
+    consistency: Consistency = Field(description="The same question answered the same way.")
+    checker: CheckerAgreement = Field(
+        description="The checker's flag against the reviewers' verdicts on judged drafts."
+    )
 
 
 class DraftingWeek(DraftingKpis):
@@ -109,8 +127,10 @@ class DraftingReport(BaseModel):
     )
 
 
-def drafting_kpis(drafts: Sequence[DraftRecord], *, confidence: float = 0.95) -> DraftingKpis:
-    """The KPIs of `drafts`."""
+def drafting_kpis(
+    drafts: Sequence[DraftRecord], *, confidence: float = 0.95, keys: TextKeys | None = None
+) -> DraftingKpis:
+    """The KPIs of `drafts` (`keys`: a report's normalised texts, shared by its sets)."""
     judged = [d for d in drafts if d.verdict is not None]
     changed = sum(d.verdict in ("edited", "rejected") for d in judged)
     distances = [d.edit_distance for d in judged if d.edit_distance is not None]
@@ -140,6 +160,8 @@ def drafting_kpis(drafts: Sequence[DraftRecord], *, confidence: float = 0.95) ->
             injection_blocks=sum(d.injection_blocks for d in drafts),
             model_failures=sum(d.model_failures for d in drafts),
         ),
+        consistency=consistency(drafts, confidence=confidence, keys=keys),
+        checker=checker_agreement(drafts, confidence=confidence),
     )
 
 
@@ -160,17 +182,15 @@ def drafting_report(
     for draft in every:
         if draft.arm is not None:
             arms[draft.arm].append(draft)
+    measure = partial(drafting_kpis, confidence=confidence, keys=TextKeys())
     return DraftingReport(
         process_id=process_id,
         arm=arm,
         confidence=confidence,
-        overall=drafting_kpis(chosen, confidence=confidence),
+        overall=measure(chosen),
         weeks=[
-            DraftingWeek(week=week, **drafting_kpis(group, confidence=confidence).model_dump())
+            DraftingWeek(week=week, **measure(group).model_dump())
             for week, group in sorted(weeks.items())
         ],
-        arms={
-            name: drafting_kpis(group, confidence=confidence)
-            for name, group in sorted(arms.items())
-        },
+        arms={name: measure(group) for name, group in sorted(arms.items())},
     )

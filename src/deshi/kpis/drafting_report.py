@@ -1,14 +1,17 @@
 """A process's drafting KPIs read from its stored drafts (`deshi.kpis.drafting` does the
-arithmetic). Periods are whole UTC days, as for the other KPIs."""
+arithmetic). Periods are whole UTC days, as for the other KPIs. Each draft is read with its
+item's text and arm, and the documents of the passages it cites (for consistency)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
+from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from deshi.db.tables import Item, Process, StoredDraft
+from deshi.db.tables import Item, KnowledgePassage, Process, StoredDraft
 from deshi.kpis.context import day_start
 from deshi.kpis.drafting import DraftingReport, DraftRecord, drafting_report
 from deshi.kpis.records import Arm
@@ -17,13 +20,15 @@ from deshi.processes.service import get_process_for
 
 __all__ = ["drafting_report_for", "load_drafts", "process_drafting_report"]
 
+_IDS_PER_QUERY: Final = 5_000  # well inside SQLite's bound-parameter limit
+
 
 def load_drafts(
     session: Session, process_id: int, *, start: date | None = None, end: date | None = None
 ) -> list[DraftRecord]:
     """The process's drafts made in [start, end] (whole UTC days), oldest first."""
     query = (
-        select(StoredDraft, Item.arm)
+        select(StoredDraft, Item.arm, Item.text)
         .outerjoin(Item, Item.id == StoredDraft.item_id)
         .where(StoredDraft.process_id == process_id)
         .order_by(StoredDraft.id)
@@ -33,6 +38,8 @@ def load_drafts(
         query = query.where(StoredDraft.created_at >= first)
     if after_last is not None:
         query = query.where(StoredDraft.created_at < after_last)
+    rows = session.execute(query).all()
+    document_of = _documents_of(session, (p for row, _, _ in rows for p in row.citations))
     return [
         DraftRecord(
             created_at=row.created_at,
@@ -46,9 +53,26 @@ def load_drafts(
             injection_blocks=row.injection_blocks,
             model_failures=row.model_failures,
             arm=arm,
+            item_id=row.item_id,
+            question=question or "",
+            text=row.text,
+            cited_documents=frozenset(document_of[p] for p in row.citations if p in document_of),
         )
-        for row, arm in session.execute(query).all()
+        for row, arm, question in rows
     ]
+
+
+def _documents_of(session: Session, passage_ids: Iterable[object]) -> dict[int, int]:
+    """The document of each passage id (ids of passages that are gone are left out)."""
+    wanted = sorted({int(p) for p in passage_ids if isinstance(p, int)})
+    found: dict[int, int] = {}
+    for start in range(0, len(wanted), _IDS_PER_QUERY):
+        chunk = wanted[start : start + _IDS_PER_QUERY]
+        query = select(KnowledgePassage.id, KnowledgePassage.document_id).where(
+            KnowledgePassage.id.in_(chunk)
+        )
+        found.update({passage: document for passage, document in session.execute(query).all()})
+    return found
 
 
 def process_drafting_report(

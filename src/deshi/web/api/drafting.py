@@ -8,9 +8,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from deshi.drafting.autosend_state import autosend_status_for
 from deshi.drafting.core import Drafter
-from deshi.drafting.models import DraftPublic, DraftRequest, DraftVerdictCreate, DraftVerdictPublic
+from deshi.drafting.models import (
+    AutosendStatusPublic,
+    DraftPublic,
+    DraftRequest,
+    DraftVerdictCreate,
+    DraftVerdictPublic,
+)
 from deshi.drafting.service import draft_reply_for
+from deshi.drafting.stored import StoredDraftPublic, item_drafts_for
 from deshi.drafting.verdicts import judge_draft_for
 from deshi.web.api.knowledge import KnowledgeDep
 from deshi.web.deps import PrincipalDep, SessionDep
@@ -47,7 +55,8 @@ def draft_reply(
     fails, the draft is extractive: the documents' own sentences. The draft is stored (`id`):
     send the reviewer's verdict to `POST /drafts/{id}/verdict`. With `item_id`, it is stored
     against that item and the process's similar past answers are given to the drafter as
-    examples (`past_answers`)."""
+    examples (`past_answers`); an item sampled for the blind audit whose drafted reply would
+    have been sent without review gets that stored draft back, to be judged in the audit."""
     return draft_reply_for(session, principal=principal, request=body, drafter=drafter, index=index)
 
 
@@ -61,3 +70,33 @@ def judge_draft(
     edited drafts become the process's past answers. 409 when the draft was judged already.
     A verdict does not answer the item's label."""
     return judge_draft_for(session, principal=principal, draft_id=draft_id, body=body)
+
+
+@router.get(
+    "/items/{item_id}/drafts",
+    response_model=list[StoredDraftPublic],
+    tags=["knowledge"],
+    responses={404: {"description": "No such item, or not in a department you can see."}},
+)
+def get_item_drafts(
+    item_id: PathId, session: SessionDep, principal: PrincipalDep
+) -> list[StoredDraftPublic]:
+    """The item's stored drafts, oldest first: each as it was shown (text with its `[n]`
+    citations, the cited passage ids, the faithfulness check, the guardrails) and the verdict
+    on it (anyone who may read the item)."""
+    return item_drafts_for(session, principal=principal, item_id=item_id)
+
+
+@router.get(
+    "/processes/{process_id}/draft-autosend",
+    response_model=AutosendStatusPublic,
+    tags=["knowledge"],
+)
+def draft_autosend_status(
+    process_id: PathId, session: SessionDep, principal: PrincipalDep
+) -> AutosendStatusPublic:
+    """Whether the process's drafts are sent without review (anyone with a role in its
+    department): the `draft_autosend` setting, the certified draft score threshold and its
+    evidence, the blind audit of would-be-sent drafts and whether it paused sending, and how
+    many drafts were sent or held and why (docs/drafting.md, "Sent without review")."""
+    return autosend_status_for(session, principal=principal, process_id=process_id)

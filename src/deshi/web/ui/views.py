@@ -82,7 +82,8 @@ def charts(report: KpiReport, locale: str) -> list[str]:
 
 def drafting_cards(report: DraftingReport) -> list[KpiCard]:
     """The drafting KPIs of the whole period: faithfulness, hallucination (the checker's and
-    the reviewers'), acceptance, edit distance and guardrail firings."""
+    the reviewers'), acceptance, edit distance, guardrail firings, consistency and the
+    checker's agreement with the reviewers."""
     k = report.overall
     return [
         KpiCard("draft_faithfulness", _n_("Draft faithfulness"), "percent", k.faithfulness),
@@ -92,4 +93,8 @@ def drafting_cards(report: DraftingReport) -> list[KpiCard]:
         KpiCard("draft_acceptance", _n_("Drafts accepted"), "percent", k.acceptance),
         KpiCard("draft_edit_distance", _n_("Draft edit distance"), "percent", k.edit_distance),
         KpiCard("draft_guardrails", _n_("Draft guardrails"), "percent", k.guardrails.fired),
+        KpiCard("draft_consistency", _n_("Consistent answers"), "percent", k.consistency.rate),
+        KpiCard("draft_checker_precision", _n_("Checker precision"), "percent",
+                k.checker.precision),
+        KpiCard("draft_checker_recall", _n_("Checker recall"), "percent", k.checker.recall),
     ]  # fmt: skip

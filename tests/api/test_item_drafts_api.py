@@ -1,0 +1,73 @@
+"""`GET /items/{id}/drafts` lists an item's stored drafts with their verdicts (404 outside its
+department), and `deshi item show --json` gives what `GET /items/{id}` and this route give."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from api_world import World
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from deshi.cli.main import app as cli
+from knowledge_fakes import fake_index
+
+GUIDE = "# Lost cards\n\nReport a lost card at once: the card is blocked and a new card is sent.\n"
+
+
+@pytest.fixture
+def api(client: TestClient) -> TestClient:
+    """The test client with the instant embedder in the app's knowledge index."""
+    client.app.state.knowledge = fake_index()  # type: ignore[attr-defined]
+    return client
+
+
+def _item_with_draft(api: TestClient, world: World) -> tuple[int, int]:
+    upload = api.post(
+        "/knowledge/documents",
+        data={"department_id": str(world.own_department)},
+        files={"file": ("guide.md", GUIDE.encode())},
+        headers=world.auth("owner"),
+    )
+    assert upload.status_code == 201, upload.text
+    created = api.post(
+        f"/processes/{world.own_process}/items",
+        json={"text": "I lost my card, is it blocked?"},
+        headers=world.auth("owner"),
+    )
+    item_id = int(created.json()["id"])
+    body = {"department_id": world.own_department, "message": "I lost my card", "item_id": item_id}
+    drafted = api.post("/knowledge/draft", json=body, headers=world.auth("reviewer"))
+    assert drafted.status_code == 200, drafted.text
+    return item_id, int(drafted.json()["id"])
+
+
+def test_an_items_drafts_come_with_their_verdicts(api: TestClient, world: World) -> None:
+    item_id, draft_id = _item_with_draft(api, world)
+    url = f"/items/{item_id}/drafts"
+
+    [shown] = api.get(url, headers=world.auth("auditor")).json()
+    assert (shown["id"], shown["verdict"], shown["item_id"]) == (draft_id, None, item_id)
+    assert shown["citations"] and "[1]" in shown["text"] and shown["faithfulness"] == 1.0
+    verdict = {"verdict": "reject"}
+    api.post(f"/drafts/{draft_id}/verdict", json=verdict, headers=world.auth("reviewer"))
+    [judged] = api.get(url, headers=world.auth("auditor")).json()
+    assert judged["verdict"] == "rejected" and judged["verdict_by"].startswith("user:")
+
+    assert api.get(url, headers=world.auth("other_owner")).status_code == 404
+    assert api.get("/items/99999/drafts", headers=world.auth("owner")).status_code == 404
+    document = api.get("/openapi.json", headers=world.auth("auditor")).json()
+    assert "/items/{item_id}/drafts" in document["paths"]
+
+
+def test_item_show_json_is_what_the_api_gives(api: TestClient, world: World, db_url: str) -> None:
+    item_id, _ = _item_with_draft(api, world)
+    headers = world.auth("workspace_admin")  # the operator sees what a workspace admin sees
+    item = api.get(f"/items/{item_id}", headers=headers).json()  # the first view
+    drafts = api.get(f"/items/{item_id}/drafts", headers=headers).json()
+
+    result = CliRunner().invoke(cli, ["item", "show", str(item_id), "--json", "--db", db_url])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {**item, "drafts": drafts}
