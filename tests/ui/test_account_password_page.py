@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +17,7 @@ from httpx import Response
 from deshi.auth.passwords import PasswordHasher
 from deshi.auth.service import create_first_admin
 from deshi.db import create_db_engine, make_session_factory, transaction
+from deshi.db.base import utcnow
 from deshi.db.migrate import upgrade_to_head
 from deshi.settings import Settings
 from deshi.web import create_app
@@ -146,3 +149,49 @@ def test_the_page_speaks_english_and_japanese(
     assert all(label in html for label in labels)
     banner = {"en": "You are using a one-time password", "ja": "ワンタイムパスワードでサインイン"}
     assert banner[lang] in browser.get("/").text
+
+
+def _stand_still(client: TestClient) -> datetime:
+    """Stop the app's clock, so the throttle's delays do not run out mid-test."""
+    now = utcnow()
+    app: Any = client.app
+    app.state.clock = lambda: now
+    return now
+
+
+@pytest.mark.parametrize(
+    ("lang", "message"),
+    [
+        ("en", "Too many wrong passwords. Try again in 1 seconds."),
+        ("ja", "パスワードの誤りが多すぎます。1 秒後にもう一度お試しください。"),
+    ],
+)
+def test_wrong_current_passwords_are_throttled_with_a_clear_message(
+    browser: TestClient, workspace: tuple[str, str], lang: str, message: str
+) -> None:
+    _stand_still(browser)
+    browser.cookies.set("deshi_lang", lang)
+    free = Settings().login_free_failures_per_account
+    answers = [_change(browser, f"guess number {n}", NEW).status_code for n in range(free + 1)]
+    assert answers == [401] * (free + 1)  # the last failure locks the account for 1 s
+
+    throttled = _change(browser, workspace[1], NEW)  # even the right password waits
+
+    assert throttled.status_code == 429
+    assert throttled.headers["retry-after"] == "1"
+    assert message in throttled.text and 'name="current_password"' in throttled.text
+    assert workspace[1] not in throttled.text and NEW not in throttled.text
+
+
+def test_the_change_and_the_sign_in_form_share_the_accounts_allowance(
+    browser: TestClient, workspace: tuple[str, str]
+) -> None:
+    url, one_time = workspace
+    now = _stand_still(browser)
+    free = Settings().login_free_failures_per_account
+    for n in range(free + 1):
+        _change(browser, f"guess number {n}", NEW)
+    with _client(url) as elsewhere:
+        app: Any = elsewhere.app
+        app.state.clock = lambda: now
+        assert _sign_in(elsewhere, one_time) == 429

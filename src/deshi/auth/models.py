@@ -57,6 +57,10 @@ class UserPublic(BaseModel):
     locale: str
     is_active: bool
     is_service: bool
+    must_change_password: bool = Field(
+        description="The person still holds the one-time password an administrator saw (a new "
+        "user, or after a reset) and has not replaced it yet."
+    )
     created_at: datetime
 
     @classmethod
@@ -69,6 +73,7 @@ class UserPublic(BaseModel):
             locale=user.locale,
             is_active=user.is_active,
             is_service=user.password_hash is None,
+            must_change_password=user.must_change_password,
             created_at=user.created_at,
         )
 

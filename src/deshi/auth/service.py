@@ -19,7 +19,7 @@ from deshi.audit import record_event, snapshot
 from deshi.auth import repo
 from deshi.auth.passwords import STANDARD_HASHER, PasswordHasher, generate_password
 from deshi.auth.sessions import end_sessions
-from deshi.auth.throttle import ThrottlePolicy, record_failure, record_success
+from deshi.auth.throttle import ThrottleKey, ThrottlePolicy, record_failure, record_success
 from deshi.auth.throttle import check as check_throttle
 from deshi.auth.throttle import keys_for as throttle_keys
 from deshi.auth.tokens import generate_token, hash_token
@@ -170,20 +170,34 @@ def change_own_password(
     new_password: str,
     password_hasher: PasswordHasher = STANDARD_HASHER,
     keep_session_token: str | None = None,
+    address: str | None = None,
+    throttle: ThrottlePolicy = DEFAULT_THROTTLE,
+    now: datetime | None = None,
 ) -> User:
     """A person replaces their own password (for instance the one-time password an admin saw).
 
     AuthenticationFailed when `current_password` is wrong; it is checked like a sign-in (a
     token-only or inactive account costs one hash check against a dummy hash too), so the time
-    of the answer tells nothing. ValidationFailed when the new password is shorter than
-    MIN_PASSWORD_LENGTH or equals the current one. Every other browser session of the user
-    ends; the one of `keep_session_token` (the session making the change) stays signed in:
-    the person just proved the password, and its token never left their browser. Audited as
-    `user.password_change`, without any password or hash.
+    of the answer tells nothing, and throttled like one: a wrong current password counts as a
+    failed sign-in of the account and of the client `address`, so a stolen session guesses no
+    faster than the sign-in form lets anyone (TooManyAttempts, before any hashing, while either
+    is locked). The failure is counted in `session`: commit it even when this raises
+    AuthenticationFailed (nothing else is written before any refusal). ValidationFailed when
+    the new password is shorter than MIN_PASSWORD_LENGTH or equals the current one (the right
+    current password clears the account's failures first). Every other browser session of the
+    user ends; the one of `keep_session_token` (the session making the change) stays signed
+    in: the person just proved the password, and its token never left their browser. Audited
+    as `user.password_change`, without any password or hash.
     """
-    user = _with_password(repo.get_user(session, user_id), current_password, password_hasher)
-    if user is None:
-        raise AuthenticationFailed("the current password is wrong")
+    user = _current_password_holder(
+        session,
+        user_id=user_id,
+        password=current_password,
+        password_hasher=password_hasher,
+        keys=_own_throttle_keys(session, user_id=user_id, address=address),
+        throttle=throttle,
+        now=now,
+    )
     if len(new_password) < MIN_PASSWORD_LENGTH:
         raise ValidationFailed(
             f"password must have at least {MIN_PASSWORD_LENGTH} characters", field="new_password"
@@ -203,6 +217,35 @@ def change_own_password(
         before={"password": "old"},
         after={"password": "changed by the user"},
     )
+    return user
+
+
+def _own_throttle_keys(session: Session, *, user_id: int, address: str | None) -> list[ThrottleKey]:
+    """The sign-in throttle's keys for a signed-in person: their account's (the one a sign-in
+    with their email counts against, so both share one allowance) and their address's."""
+    user = repo.get_user(session, user_id)
+    return throttle_keys(
+        email=user.email if user is not None else f"user:{user_id}", address=address
+    )
+
+
+def _current_password_holder(
+    session: Session,
+    *,
+    user_id: int,
+    password: str,
+    password_hasher: PasswordHasher,
+    keys: list[ThrottleKey],
+    throttle: ThrottlePolicy,
+    now: datetime | None,
+) -> User:
+    """The user when `password` is their current one, checked and counted like a sign-in."""
+    check_throttle(session, keys=keys, now=now)
+    user = _with_password(repo.get_user(session, user_id), password, password_hasher)
+    if user is None:
+        record_failure(session, keys=keys, policy=throttle, now=now)
+        raise AuthenticationFailed("the current password is wrong")
+    record_success(session, keys=keys)
     return user
 
 

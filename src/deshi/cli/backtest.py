@@ -97,6 +97,14 @@ def backtest(
             "before the stream is replayed as live."
         ),
     ] = None,
+    audit: Annotated[
+        bool,
+        typer.Option(
+            "--audit/--no-audit",
+            help="With --history: audit its labels first, as `deshi import` does (slow on big "
+            "histories: --no-audit skips it).",
+        ),
+    ] = True,
     window: Annotated[int, typer.Option(help="Items per window of the learning curve.")] = 500,
     lang: Annotated[
         str, typer.Option(help="Language of the summary and the HTML report: en or ja.")
@@ -122,7 +130,7 @@ def backtest(
         _fail(str(error))
     if shuffle_seed is None and stream.grouped_by_label:
         typer.echo(_GROUPED_WARNING, err=True)
-    result = _run_with_progress(stream, settings, past)
+    result = _run_with_progress(stream, settings, past, label_audit=audit)
     console = Console()
     console.print(_summary_table(result, locale))
     verdict = budget_verdict(result, locale=locale)
@@ -197,9 +205,17 @@ def _load_history(path: Path | None, text_col: str | None, label_col: str | None
 
 
 def _run_with_progress(
-    stream: Dataset, settings: BacktestSettings, history: Dataset | None = None
+    stream: Dataset,
+    settings: BacktestSettings,
+    history: Dataset | None = None,
+    *,
+    label_audit: bool = False,
 ) -> BacktestResult:
-    """Run the backtest under a Rich progress bar on stderr (the history is taken in first)."""
+    """Run the backtest under a Rich progress bar on stderr (the history is taken in first,
+    its labels audited before that when asked)."""
+    if history is not None and label_audit:
+        rows = len(history.items)
+        typer.echo(f"Auditing the labels of {rows:,} history rows (--no-audit skips it)…", err=True)
     columns = (
         TextColumn("[bold]backtest"),
         BarColumn(),
@@ -217,7 +233,13 @@ def _run_with_progress(
             automation = f"{step.automation_rate:.1%}"
             progress.update(task, completed=step.done, speed=speed, automation=automation)
 
-        return run_backtest(stream, settings=settings, history=history, on_progress=show)
+        return run_backtest(
+            stream,
+            settings=settings,
+            history=history,
+            label_audit=label_audit,
+            on_progress=show,
+        )
 
 
 def _summary_table(result: BacktestResult, locale: str) -> Table:

@@ -64,7 +64,7 @@ def list_users(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
-    """List every user with their roles."""
+    """List every user with their roles and whether they must still change a one-time password."""
     with cli_session(db) as session:
         users = [
             UserPublic.of(u) for u in admin.list_users(session, include_inactive=not active_only)
@@ -80,12 +80,21 @@ def list_users(
             u.display_name,
             "service" if u.is_service else "person",
             "active" if u.is_active else "deactivated",
+            _password_state(u),
             ", ".join(f"{r['role']}@{r['department_id'] or '*'}" for r in roles[u.id]) or "-",
             when(u.created_at),
         ]
         for u in users
     ]
-    print_table(["id", "email", "name", "kind", "state", "roles", "created"], rows, "No users.")
+    headers = ["id", "email", "name", "kind", "state", "password", "roles", "created"]
+    print_table(headers, rows, "No users.")
+
+
+def _password_state(user: UserPublic) -> str:
+    """'must change' while a person still holds the one-time password an admin saw."""
+    if user.is_service:
+        return "-"
+    return "must change" if user.must_change_password else "own"
 
 
 @user_app.command("update")

@@ -1,26 +1,19 @@
 """The label audit: history rows whose label is likely wrong, most suspicious first.
 
-Two signals, both cheap next to a retrain:
+The signals, their cut-offs and the noise estimate are the engine's (`deshi.engine.label_audit`,
+which `deshi backtest --history` reports from as well); this module reads the history and stores
+the flags.
 
-- **the model disagrees**: each row is scored by a decider trained without it (5 folds, the
-  engine's featurizer and `LinearDecider`); a row is flagged when the best label's margin beats
-  its own label's by more than `MARGIN_CUT`. The margin gap is the row's score. With 2 % of
-  BANKING77's training labels flipped at random, this cut flagged 91 % of the flips at 69 %
-  precision (a probe of this module's method; bench figures are not part of this work);
-- **a near-duplicate disagrees**: the row's nearest other row (cosine ≥ `DUPLICATE_SIMILARITY`
-  on the same features) carries another label.
-
-The estimated label-noise rate is the share of rows the model flags. Flags an owner already
-answered are kept; open ones are replaced by each new audit. Confirming keeps the label,
-correcting replaces it (audited); the corrections reach the model with the next retrain
-(`retrain_after_audit`).
+Flags an owner already answered are kept; open ones are replaced by each new audit. Confirming
+keeps the label, correcting replaces it (audited); the corrections reach the model with the next
+retrain (`retrain_after_audit`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,9 +22,7 @@ from deshi.db import transaction
 from deshi.db.base import utcnow
 from deshi.db.tables import Item, LabelFlag, Process
 from deshi.domain import FlagStatus, ItemOrigin
-from deshi.engine.featurize import Matrix, make_featurizer
-from deshi.engine.learn import LinearDecider
-from deshi.engine.search import cosine_top_k
+from deshi.engine.label_audit import DUPLICATE_SIMILARITY, MARGIN_CUT, Suspect, find_suspects
 from deshi.errors import Conflict, NotFound, ValidationFailed
 from deshi.history.models import FlagResolve, LabelFlagPublic, RetrainPublic
 from deshi.learning.registry import AgentRegistry
@@ -52,13 +43,6 @@ __all__ = [
     "retrain_after_audit_for",
 ]
 
-FOLDS = 5
-MARGIN_CUT = 1.0
-DUPLICATE_SIMILARITY = 0.92
-MIN_AUDITED = 20  # fewer rows than this: no fold has enough to learn from
-MODEL_DISAGREES = "model_disagrees"
-CONFLICTING_DUPLICATE = "conflicting_duplicate"
-
 
 @dataclass(frozen=True, slots=True)
 class AuditResult:
@@ -67,14 +51,6 @@ class AuditResult:
     audited: int
     flagged: int
     noise_rate: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Suspect:
-    index: int
-    score: float
-    suggested: str | None
-    reasons: tuple[str, ...]
 
 
 def audit_labels(factory: sessionmaker[Session], *, process_id: int, actor: str) -> AuditResult:
@@ -92,13 +68,12 @@ def audit_labels(factory: sessionmaker[Session], *, process_id: int, actor: str)
             .order_by(Item.id)
         ).all()
     ids = [row[0] for row in rows]
-    texts = [str(row[1]) for row in rows]
-    labels = np.array([str(row[2]) for row in rows], dtype=object)
-    if len(rows) < MIN_AUDITED or len(set(labels.tolist())) < 2:
+    labels = [str(row[2]) for row in rows]
+    found = find_suspects([str(row[1]) for row in rows], labels, featurizer=featurizer_name)
+    if not found.audited:
         return AuditResult(len(rows), 0, None)
-    suspects, model_flags = _suspects(texts, labels, featurizer_name)
     with transaction(factory) as session:
-        flagged = _store_flags(session, process_id, ids, labels, suspects)
+        flagged = _store_flags(session, process_id, ids, labels, found.suspects)
         record_event(
             session,
             actor=actor,
@@ -106,85 +81,15 @@ def audit_labels(factory: sessionmaker[Session], *, process_id: int, actor: str)
             obj=session.get_one(Process, process_id),
             after={"audited": len(rows), "flagged": flagged},
         )
-    return AuditResult(len(rows), flagged, model_flags / len(rows))
-
-
-def _suspects(
-    texts: list[str], labels: np.ndarray, featurizer_name: str
-) -> tuple[list[_Suspect], int]:
-    featurizer = make_featurizer(featurizer_name)
-    featurizer.fit(texts)
-    vectors = featurizer.transform(texts)
-    predicted, gap = _out_of_fold(vectors, texts, labels)
-    neighbour, similarity = _nearest_other(vectors)
-    suspects: list[_Suspect] = []
-    model_flags = 0
-    for i in range(len(texts)):
-        reasons: list[str] = []
-        score = 0.0
-        suggested: str | None = None
-        if predicted[i] != labels[i] and gap[i] > MARGIN_CUT:
-            reasons.append(MODEL_DISAGREES)
-            score, suggested = float(gap[i]), str(predicted[i])
-            model_flags += 1
-        j = int(neighbour[i])
-        if j >= 0 and similarity[i] >= DUPLICATE_SIMILARITY and labels[j] != labels[i]:
-            reasons.append(CONFLICTING_DUPLICATE)
-            score = score + 0.5 if score else float(similarity[i])
-            suggested = suggested or str(labels[j])
-        if reasons:
-            suspects.append(_Suspect(i, score, suggested, tuple(reasons)))
-    return suspects, model_flags
-
-
-def _out_of_fold(
-    vectors: Matrix, texts: list[str], labels: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's best label by a decider that never saw it, and that label's margin over
-    the row's own label (a label unknown to the fold: the best margin plus one)."""
-    n = len(texts)
-    fold = np.random.default_rng(0).permutation(n) % FOLDS
-    predicted = np.empty(n, dtype=object)
-    gap = np.zeros(n)
-    for f in range(FOLDS):
-        train, test = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
-        x = vectors[train]
-        decider = LinearDecider().fit(x, [texts[i] for i in train], labels[train].tolist())
-        classes, scores = decider.scores(
-            vectors[test],
-            [texts[i] for i in test],
-            [() for _ in test],
-        )
-        column = {label: c for c, label in enumerate(classes)}
-        best = scores.argmax(axis=1)
-        rows = np.arange(len(test))
-        own = np.array([column.get(labels[i], -1) for i in test])
-        own_score = np.where(own >= 0, scores[rows, np.maximum(own, 0)], scores[rows, best] - 1)
-        predicted[test] = np.array(classes, dtype=object)[best]
-        gap[test] = scores[rows, best] - own_score
-    return predicted, gap
-
-
-def _nearest_other(vectors: Matrix) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's most similar other row and their cosine similarity (-1: none)."""
-    indices, similarities = cosine_top_k(vectors, vectors, 2)
-    n = indices.shape[0]
-    neighbour = np.full(n, -1, dtype=np.int64)
-    similarity = np.zeros(n)
-    for i in range(n):
-        for j, s in zip(indices[i], similarities[i], strict=False):
-            if int(j) != i and int(j) >= 0:
-                neighbour[i], similarity[i] = int(j), float(s)
-                break
-    return neighbour, similarity
+    return AuditResult(len(rows), flagged, found.noise_rate)
 
 
 def _store_flags(
     session: Session,
     process_id: int,
     ids: list[int],
-    labels: np.ndarray,
-    suspects: list[_Suspect],
+    labels: list[str],
+    suspects: Sequence[Suspect],
 ) -> int:
     session.execute(
         delete(LabelFlag).where(

@@ -7,16 +7,21 @@ the simulation knows the truth of auto-completed items, their realized error is 
 
 With a history (`run_backtest(..., history=...)`, `deshi backtest LIVE --history HISTORY`), the
 agent first takes the history in as reviewed items, retrains once on it (the warm start), and
-only then is the live stream replayed; the figures are the live stream's.
+only then is the live stream replayed; the figures are the live stream's. With
+`label_audit=True` the history's labels are audited first (`deshi.engine.label_audit`, the audit
+`deshi import` runs): the suspects and the estimated label noise are reported under the history.
+A backtest never knows which history labels are truly wrong, so these are what the audit found,
+not its precision. The audit is timed on its own, outside the replay's `seconds`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from deshi.engine.label_audit import CONFLICTING_DUPLICATE, MODEL_DISAGREES, find_suspects
 from deshi.engine.stats import clopper_pearson_upper
 from deshi.engine.types import DEFAULT_POLICY, AgentConfig, Decision, Observation, Policy, Route
 from deshi.sim.dataset import Dataset, LabelledItem
@@ -27,13 +32,17 @@ __all__ = [
     "BacktestProgress",
     "BacktestResult",
     "BacktestSettings",
+    "HistoryAudit",
     "HistoryStats",
+    "SuspectRow",
     "WindowStats",
+    "audit_history",
     "run_backtest",
     "take_in_history",
 ]
 
 BOUND_CONFIDENCE = 0.95  # level of the reported one-sided upper bound on the auto error
+MOST_SUSPICIOUS = 10  # history rows listed by the label audit's figures
 
 
 class RetrainReport(Protocol):
@@ -243,8 +252,6 @@ class BacktestResult:
             "featurizer": settings.featurizer,
             "window": settings.window,
             "first_auto_index": self.first_auto_index,
-            # The label audit's figures over the history are not reported here yet: the audit
-            # (deshi.history.audit) reads the database, the backtest runs on the engine alone.
             "history": self.history.to_dict() if self.history is not None else None,
             "windows": [window.to_dict() for window in self.windows],
         }
@@ -260,6 +267,7 @@ class HistoryStats:
     threshold: float | None  # certified on the history; None = no threshold passed
     expected_automation: float  # share of the history at or above that threshold
     seconds: float  # taking the history in and retraining on it
+    label_audit: HistoryAudit | None = None  # None: not asked for (`--no-audit`)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready figures."""
@@ -269,6 +277,57 @@ class HistoryStats:
             "labels": self.labels,
             "threshold": self.threshold,
             "expected_automation": self.expected_automation,
+            "seconds": self.seconds,
+            "label_audit": self.label_audit.to_dict() if self.label_audit is not None else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SuspectRow:
+    """A history row whose label looks wrong, as the figures list it."""
+
+    case_id: str
+    label: str
+    suggested_label: str | None
+    score: float
+    reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures."""
+        return {
+            "case_id": self.case_id,
+            "label": self.label,
+            "suggested_label": self.suggested_label,
+            "score": round(self.score, 4),
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryAudit:
+    """What the label audit found in the history: rows flagged (by either signal), each
+    signal's count, the estimated label noise (the model's flags over the rows; None when the
+    history has too few rows or labels to audit) and the most suspicious rows."""
+
+    rows: int
+    audited: bool
+    flagged: int
+    model_disagrees: int
+    conflicting_duplicates: int
+    estimated_noise: float | None
+    most_suspicious: tuple[SuspectRow, ...]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready figures."""
+        return {
+            "rows": self.rows,
+            "audited": self.audited,
+            "flagged": self.flagged,
+            "model_disagrees": self.model_disagrees,
+            "conflicting_duplicates": self.conflicting_duplicates,
+            "estimated_noise": self.estimated_noise,
+            "most_suspicious": [row.to_dict() for row in self.most_suspicious],
             "seconds": self.seconds,
         }
 
@@ -338,15 +397,22 @@ def run_backtest(
     settings: BacktestSettings,
     agent: BacktestAgent | None = None,
     history: Dataset | None = None,
+    label_audit: bool = False,
     on_progress: ProgressCallback | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> BacktestResult:
     """Replay the dataset's items in order through `agent` (a fresh engine Agent by default),
-    after taking in `history` (if given) as reviewed items and retraining on it.
+    after taking in `history` (if given) as reviewed items and retraining on it; with
+    `label_audit`, the history's labels are audited first (timed apart from the replay).
 
     Never prints; `on_progress` is called after every live item.
     """
     agent = agent if agent is not None else _engine_agent(settings)
+    audit = (
+        audit_history(history, featurizer=settings.featurizer, clock=clock)
+        if history is not None and label_audit
+        else None
+    )
     items = dataset.items
     replay = _Replay()
     started = clock()
@@ -354,6 +420,8 @@ def run_backtest(
     # Embed the texts in batches up front (embeddings depend on no other item); counted in the time.
     _warm_embeddings(settings.featurizer, [item.text for item in (*past, *items)])
     warm_start = take_in_history(agent, history, clock=clock) if history is not None else None
+    if warm_start is not None and audit is not None:
+        warm_start = replace(warm_start, label_audit=audit)
     for position, item in enumerate(items, start=1):
         decision = _replay_one(agent, item, replay)
         if position % settings.window == 0 or position == len(items):
@@ -389,6 +457,37 @@ def take_in_history(
         labels=len(history.labels),
         threshold=report.threshold,
         expected_automation=report.expected_automation,
+        seconds=clock() - started,
+    )
+
+
+def audit_history(
+    history: Dataset, *, featurizer: str, clock: Callable[[], float] = time.perf_counter
+) -> HistoryAudit:
+    """Audit the history's labels as `deshi import` does (same signals and cut-offs)."""
+    started = clock()
+    rows = history.items
+    found = find_suspects(
+        [item.text for item in rows], [item.label for item in rows], featurizer=featurizer
+    )
+    ranked = sorted(found.suspects, key=lambda suspect: (-suspect.score, suspect.index))
+    return HistoryAudit(
+        rows=found.rows,
+        audited=found.audited,
+        flagged=len(found.suspects),
+        model_disagrees=found.with_reason(MODEL_DISAGREES),
+        conflicting_duplicates=found.with_reason(CONFLICTING_DUPLICATE),
+        estimated_noise=found.noise_rate,
+        most_suspicious=tuple(
+            SuspectRow(
+                case_id=rows[suspect.index].case_id,
+                label=rows[suspect.index].label,
+                suggested_label=suspect.suggested,
+                score=suspect.score,
+                reasons=suspect.reasons,
+            )
+            for suspect in ranked[:MOST_SUSPICIOUS]
+        ),
         seconds=clock() - started,
     )
 

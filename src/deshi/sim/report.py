@@ -109,7 +109,28 @@ def summary_figures(result: BacktestResult, *, locale: str = DEFAULT_LOCALE) -> 
             gettext("its label vs the truth, all items"),
         ),
         *_learning_figures(result, locale),
+        *_history_audit_figures(result, locale),
     ]
+
+
+def _history_audit_figures(result: BacktestResult, locale: str) -> list[Figure]:
+    """The history's label audit, when one ran: rows flagged and the estimated noise."""
+    audit = result.history.label_audit if result.history is not None else None
+    if audit is None:
+        return []
+    gettext = translations(locale).gettext
+    count = partial(format_number, locale=locale)
+    rows = {"rows": count(audit.rows)}
+    if audit.estimated_noise is None:
+        note = gettext("too few rows or labels to audit (%(rows)s rows)") % rows
+    else:
+        noise = format_percent(audit.estimated_noise, locale=locale, digits=1)
+        note = gettext("estimated label noise %(noise)s of %(rows)s rows") % {
+            **rows,
+            "noise": noise,
+        }
+    flagged = gettext("%(count)s flagged") % {"count": count(audit.flagged)}
+    return [Figure(gettext("History label audit"), flagged, note)]
 
 
 def _learning_figures(result: BacktestResult, locale: str) -> list[Figure]:

@@ -6,7 +6,7 @@ Who may call which is in docs/service.md ("Roles and endpoints"); the rules live
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from sqlalchemy.orm import Session
 
 from deshi.auth import admin
@@ -24,10 +24,20 @@ from deshi.auth.models import (
     UserUpdate,
 )
 from deshi.auth.service import change_own_password
+from deshi.db import transaction
 from deshi.db.tables import ApiToken
+from deshi.errors import AuthenticationFailed
 from deshi.processes import service as processes
 from deshi.processes.models import DepartmentCreate, DepartmentPublic, DepartmentUpdate
-from deshi.web.deps import PasswordHasherDep, PrincipalDep, SessionDep
+from deshi.web.deps import (
+    FactoryDep,
+    LoginThrottleDep,
+    PasswordHasherDep,
+    PrincipalDep,
+    SessionDep,
+    client_address,
+    now_of,
+)
 from deshi.web.params import PathId, QueryId
 
 __all__ = ["router", "token_public"]
@@ -160,22 +170,41 @@ def reset_password(
     responses={
         401: {"description": "No or unknown credentials, or the current password is wrong."},
         422: {"description": "The new password is too short or equals the current one."},
+        429: {
+            "description": "Too many wrong passwords for this account or address (the sign-in "
+            "throttle); `Retry-After` says when to try again."
+        },
     },
 )
 def change_password(
-    body: PasswordChange, session: SessionDep, principal: PrincipalDep, hasher: PasswordHasherDep
+    request: Request,
+    body: PasswordChange,
+    factory: FactoryDep,
+    principal: PrincipalDep,
+    hasher: PasswordHasherDep,
+    throttle: LoginThrottleDep,
 ) -> Response:
     """Change your own password (any signed-in person; the current password proves it is
-    you). Your browser sessions end; API tokens keep working. No CLI: the operator uses
-    `deshi user reset-password`."""
-    change_own_password(
-        session,
-        user_id=principal.user_id,
-        current_password=body.current_password,
-        new_password=body.new_password,
-        password_hasher=hasher,
-    )
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    you). A wrong current password counts as a failed sign-in, so guessing it is throttled
+    like signing in. Your browser sessions end; API tokens keep working. No CLI: the operator
+    uses `deshi user reset-password`."""
+    with transaction(factory) as session:
+        try:
+            change_own_password(
+                session,
+                user_id=principal.user_id,
+                current_password=body.current_password,
+                new_password=body.new_password,
+                password_hasher=hasher,
+                address=client_address(request),
+                throttle=throttle,
+                now=now_of(request),
+            )
+        except AuthenticationFailed as failed:
+            refused = failed  # raised after the commit, which keeps the failure's count
+        else:
+            return Response(status_code=status.HTTP_204_NO_CONTENT)
+    raise refused
 
 
 # --- role grants ---------------------------------------------------------------------------
