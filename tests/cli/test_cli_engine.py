@@ -76,6 +76,8 @@ INVOCATIONS = {
     "draft": ["draft", "my card", "--department", "1"],
     "drafts verdict": ["drafts", "verdict", "1", "--accept"],
     "drafts kpis": ["drafts", "kpis", "--process", "1"],
+    "drafts autosend-status": ["drafts", "autosend-status", "--process", "1"],
+    "item show": ["item", "show", "1"],
     "webhook add": ["webhook", "add", "https://example.com/hook", "--process", "1"],
     "webhook list": ["webhook", "list", "--process", "1"],
     "webhook remove": ["webhook", "remove", "1", "--process", "1"],

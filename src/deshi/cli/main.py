@@ -25,6 +25,7 @@ def _register() -> None:
         drafts,
         history,
         inventory,
+        item,
         knowledge,
         kpis,
         llm,
@@ -53,6 +54,7 @@ def _register() -> None:
     inventory.register(app)
     history.register(app)
     knowledge.register(app)
+    item.register(app)
     for group in (department, user, role, token, process, webhook):
         group.register(app)
 

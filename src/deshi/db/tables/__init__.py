@@ -2,10 +2,11 @@
 
 from deshi.db.base import Base
 from deshi.db.tables.checks import DriftState, GoLiveCheck
-from deshi.db.tables.drafts import DraftVerdict, StoredDraft
+from deshi.db.tables.drafts import DraftAutosendState, DraftVerdict, StoredDraft
 from deshi.db.tables.history import HistoryImport, LabelFlag
 from deshi.db.tables.inventory import InventoryCandidate
 from deshi.db.tables.knowledge import KnowledgeDocument, KnowledgePassage, KnowledgeVersion
+from deshi.db.tables.kpis import KpiSnapshot
 from deshi.db.tables.ops import (
     AuditCheckpoint,
     AuditEvent,
@@ -27,6 +28,7 @@ __all__ = [
     "Decision",
     "DeliveryStatus",
     "Department",
+    "DraftAutosendState",
     "DraftVerdict",
     "DriftState",
     "GoLiveCheck",
@@ -38,6 +40,7 @@ __all__ = [
     "KnowledgeDocument",
     "KnowledgePassage",
     "KnowledgeVersion",
+    "KpiSnapshot",
     "LabelFlag",
     "LoginThrottle",
     "ModelVersion",

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sql_false
 from sqlalchemy import text as sql_text  # `text` is also a column name below
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -54,6 +55,9 @@ class Process(Base):
     label_names: Mapped[dict[str, Any]] = mapped_column(
         default=dict, server_default=sql_text("'{}'")
     )
+    # drafts of auto-completed items may be sent without review inside the error budget
+    # (deshi.drafting.autosend); off: drafts are suggestions only
+    draft_autosend: Mapped[bool] = mapped_column(default=False, server_default=sql_false())
     # bumped when a learned answer is undone: agents rebuild their memory (deshi.learning)
     memory_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     # costs
@@ -106,6 +110,8 @@ class Item(Base):
         UniqueConstraint("process_id", "external_id"),
         Index("ix_items_process_id_status", "process_id", "status"),
         Index("ix_items_process_id_entity_key", "process_id", "entity_key"),
+        # a period's items, and a process's newest (the KPI reads and cache, r0022)
+        Index("ix_items_process_id_created_at", "process_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
