@@ -55,6 +55,8 @@ def unstorable(value: Any) -> str | None:
     while stack:
         path, node = stack.pop()
         if isinstance(node, str):
+            if "\x00" in node:  # PostgreSQL's text and json types cannot hold it
+                return f"{path or 'value'}: a NUL character (U+0000) cannot be stored"
             if not node.isascii() and _has_surrogate(node):
                 return f"{path or 'value'}: a lone surrogate is not text (U+D800–U+DFFF)"
         elif isinstance(node, float):
@@ -62,6 +64,8 @@ def unstorable(value: Any) -> str | None:
                 return f"{path or 'value'}: numbers must be finite (no Infinity or NaN)"
         elif isinstance(node, Mapping):
             for key, child in node.items():
+                if isinstance(key, str) and "\x00" in key:
+                    return f"{path or 'value'}: a NUL character (U+0000) cannot be stored"
                 if isinstance(key, str) and not key.isascii() and _has_surrogate(key):
                     return f"{path or 'value'}: a lone surrogate is not text (U+D800–U+DFFF)"
                 stack.append((f"{path}.{key}" if path else str(key), child))

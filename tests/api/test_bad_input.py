@@ -129,6 +129,31 @@ def test_a_surrogate_pair_is_text(client: TestClient, world: World) -> None:
     assert response.json()["text"] == "card 😀"
 
 
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        ("/processes/{pid}/items", '{"text": "a\\u0000b"}', "text"),
+        ("/processes/{pid}/items", '{"text": "ok", "fields": {"n\\u0000": 1}}', "fields"),
+        ("/processes/{pid}/history:batch", '{"rows": [{"text": "t", "label": "x\\u0000"}]}', None),
+    ],
+)
+def test_a_nul_character_is_422_not_a_database_error(
+    client: TestClient,
+    world: World,
+    session_factory: sessionmaker[Session],
+    url: str,
+    body: str,
+    field: str | None,
+) -> None:
+    # PostgreSQL's text cannot hold U+0000: found by the contract test on history:batch (a 500)
+    path = url.format(pid=world.own_process)
+    problem = _problem(_raw(client, "POST", path, body, "owner", world), 422)
+    assert "NUL" in problem["detail"]
+    if field is not None:
+        assert problem["field"] == field
+    assert _count(session_factory, Item) == 0
+
+
 def test_a_lone_surrogate_in_a_process_change_or_a_review_is_422(
     client: TestClient, world: World
 ) -> None:
