@@ -8,12 +8,11 @@ import json
 import pytest
 from api_world import World
 from fastapi.testclient import TestClient
+from test_item_passages_api import _stocked_item
 from typer.testing import CliRunner
 
 from deshi.cli.main import app as cli
 from knowledge_fakes import fake_index
-
-GUIDE = "# Lost cards\n\nReport a lost card at once: the card is blocked and a new card is sent.\n"
 
 
 @pytest.fixture
@@ -24,19 +23,7 @@ def api(client: TestClient) -> TestClient:
 
 
 def _item_with_draft(api: TestClient, world: World) -> tuple[int, int]:
-    upload = api.post(
-        "/knowledge/documents",
-        data={"department_id": str(world.own_department)},
-        files={"file": ("guide.md", GUIDE.encode())},
-        headers=world.auth("owner"),
-    )
-    assert upload.status_code == 201, upload.text
-    created = api.post(
-        f"/processes/{world.own_process}/items",
-        json={"text": "I lost my card, is it blocked?"},
-        headers=world.auth("owner"),
-    )
-    item_id = int(created.json()["id"])
+    item_id = _stocked_item(api, world)
     body = {"department_id": world.own_department, "message": "I lost my card", "item_id": item_id}
     drafted = api.post("/knowledge/draft", json=body, headers=world.auth("reviewer"))
     assert drafted.status_code == 200, drafted.text

@@ -1,9 +1,12 @@
 """The administration commands as a script uses them: `--json` prints one object, what they
-create works over the API at once, and every change is audited as the CLI operator."""
+create works over the API at once, and every change is audited as the CLI operator. `deshi user
+list` shows who still holds a one-time password (`must_change_password` in `--json`, a
+"password" column in the table: "must change", "own", "-" for a service account)."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -188,3 +191,54 @@ def test_a_refusal_is_one_line_and_exit_1(workspace: str, args: list[str], messa
     assert result.exit_code == 1, result.output
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("Error: ") and message in line
+
+
+# --- who still holds a one-time password ------------------------------------------------------
+
+
+def _flags(db: str) -> dict[str, Any]:
+    """email → `must_change_password` in `deshi user list --json`."""
+    users = deshi(db, "user", "list")["users"]
+    return {u["email"]: u["must_change_password"] for u in users}
+
+
+def _password_column(db: str) -> dict[str, str]:
+    """email → the table's "password" cell."""
+    result = CliRunner().invoke(app, ["user", "list", "--db", db], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    rows = [
+        [cell.strip() for cell in re.split("[│┃]", line)[1:-1]]
+        for line in lines
+        if line.startswith(("│", "┃"))
+    ]
+    header, *body = rows
+    column = header.index("password")
+    return {row[1]: row[column] for row in body}
+
+
+def test_the_list_shows_who_must_still_change_a_one_time_password(
+    workspace: str, api: TestClient
+) -> None:
+    ken = deshi(workspace, "user", "create", "ken@example.com")
+    deshi(workspace, "user", "create", "crm@example.com", "--service")
+
+    assert _flags(workspace) == {
+        "admin@localhost": True,  # deshi init printed it: a one-time password too
+        "ken@example.com": True,
+        "crm@example.com": False,
+    }
+    assert _password_column(workspace) == {
+        "admin@localhost": "must change",
+        "ken@example.com": "must change",
+        "crm@example.com": "-",
+    }
+
+    changed = api.post(
+        "/me/password",
+        json={"current_password": ken["password"], "new_password": "a password only Ken knows"},
+        auth=("ken@example.com", ken["password"]),
+    )
+    assert changed.status_code == 204, changed.text
+    assert _flags(workspace)["ken@example.com"] is False
+    assert _password_column(workspace)["ken@example.com"] == "own"
