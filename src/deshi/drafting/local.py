@@ -40,6 +40,7 @@ from deshi.drafting.remote import (
     DraftingError,
     blocked_draft,
     data_document,
+    restored_draft,
 )
 from deshi.drafting.structured import MalformedAnswerError, answer_schema, rendered_answer
 from deshi.privacy import Redactor
@@ -90,14 +91,7 @@ class LocalDrafter:
             text = rendered_answer(self.complete(user_message, numbers), numbers)
         except MalformedAnswerError as exc:
             raise DraftingError(f"the local model's {exc}") from None
-        guardrails = (f"redacted:{redactor.count}",) if redactor.count else ()
-        return Draft(
-            redactor.restore(text),
-            self.name,
-            guardrails=guardrails,
-            redactions=redactor.count,
-            model=self.model,
-        )
+        return restored_draft(text, redactor, drafter=self.name, model=self.model)
 
     def complete(self, user_message: str, numbers: Sequence[int]) -> str:
         """The model's raw JSON answer to `user_message` (a `data_document`)."""

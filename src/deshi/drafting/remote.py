@@ -41,6 +41,7 @@ __all__ = [
     "DraftingError",
     "blocked_draft",
     "data_document",
+    "restored_draft",
 ]
 
 SYSTEM_PROMPT: Final = (
@@ -100,6 +101,22 @@ def blocked_draft(
     )
 
 
+def restored_draft(
+    answer: str, redactor: Redactor, *, drafter: str, model: str, endpoint: str = ""
+) -> Draft:
+    """The model's `answer` as a draft, with the personal data `redactor` replaced put back and
+    its count among the guardrails."""
+    guardrails = (f"redacted:{redactor.count}",) if redactor.count else ()
+    return Draft(
+        redactor.restore(answer),
+        drafter,
+        guardrails=guardrails,
+        redactions=redactor.count,
+        model=model,
+        endpoint=endpoint,
+    )
+
+
 @dataclass(slots=True)
 class ChatDrafter:
     """Drafts with `model` at `base_url` (`…/v1`): POST `{base_url}/chat/completions`."""
@@ -133,14 +150,8 @@ class ChatDrafter:
                 answer = rendered_answer(answer, numbers)
             except MalformedAnswerError as exc:
                 raise DraftingError(f"{self.base_url}: {exc}") from None
-        guardrails = (f"redacted:{redactor.count}",) if redactor.count else ()
-        return Draft(
-            redactor.restore(answer),
-            self.name,
-            guardrails=guardrails,
-            redactions=redactor.count,
-            model=self.model,
-            endpoint=self.base_url,
+        return restored_draft(
+            answer, redactor, drafter=self.name, model=self.model, endpoint=self.base_url
         )
 
     def _complete(self, user_message: str, numbers: Sequence[int]) -> str:
