@@ -156,6 +156,17 @@ class Settings(BaseSettings):
             "CPU."
         ),
     )
+    blas_threads: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "Threads each numeric-library call (OpenBLAS products, SVDs) may use in `deshi "
+            "serve`, `deshi worker` and `deshi demo`. One by default: requests, retrains and "
+            "jobs already run side by side, and more BLAS threads than free cores spin and wait "
+            "(an SVD took 4-5 times longer with two on a busy 2-core machine). Raise it only for "
+            "a worker alone on its machine."
+        ),
+    )
     webhook_allow_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         description=(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from deshi.cli.main import app
@@ -10,3 +12,20 @@ def test_serve_is_a_documented_command() -> None:
     assert result.exit_code == 0
     for option in ("--host", "--port", "--db", "--no-worker"):
         assert option in result.output
+
+
+def test_serve_limits_blas_threads_and_warms_the_agents(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limits: list[int] = []
+    served: list[FastAPI] = []
+    monkeypatch.setattr("deshi.engine.blas.limit_blas_threads", limits.append)
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: served.append(app))
+    monkeypatch.setenv("DESHI_BLAS_THREADS", "3")
+
+    result = CliRunner().invoke(app, ["serve", "--db", db_url, "--port", "1"])
+
+    assert result.exit_code == 0, result.output
+    assert limits == [3]
+    [api] = served
+    assert api.state.api_config.warm_agents and api.state.api_config.freeze_gc

@@ -85,3 +85,19 @@ class _RunsCode:
 def test_a_pickle_of_anything_else_is_refused(payload: object) -> None:
     with pytest.raises(pickle.UnpicklingError):
         convert_pickled(pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def test_a_pickle_written_before_a_field_was_added_converts_with_its_default(
+    model: TrainedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A slots dataclass pickles its fields as a list, in order; the pickles stored before the
+    # format had no `search_layout` (added with format 2), so their list is one shorter.
+    state = TrainedModel.__getstate__  # type: ignore[attr-defined]
+    monkeypatch.setattr(TrainedModel, "__getstate__", lambda self: state(self)[:-1])
+    artifact = legacy(model)
+    monkeypatch.undo()
+
+    converted = load_model(convert_pickled(artifact))
+
+    assert converted.search_layout is None
+    np.testing.assert_array_equal(scores(converted), scores(model))

@@ -146,3 +146,51 @@ def test_small_corpora_are_searched_exactly() -> None:
     _, got_sims = index.top_k(rows[2500:], 10)
     _, want_sims = brute_force(rows[2500:], rows[:2500], 10)
     np.testing.assert_allclose(got_sims, want_sims, atol=1e-5)
+
+
+def test_an_index_built_with_a_stored_layout_searches_as_the_original(banking_vectors) -> None:
+    _, _, vectors = banking_vectors
+    corpus, queries = vectors[:10_000], vectors[10_000:]
+    original = SimilarityIndex(corpus)
+    layout = original.layout
+    assert layout is not None and layout.fits(corpus)
+
+    rebuilt = SimilarityIndex(corpus, layout=layout)
+
+    assert rebuilt.layout is layout
+    want_idx, want_sims = original.top_k(queries, 10)
+    got_idx, got_sims = rebuilt.top_k(queries, 10)
+    np.testing.assert_array_equal(got_idx, want_idx)
+    np.testing.assert_array_equal(got_sims, want_sims)
+
+
+def test_a_layout_from_fewer_rows_keeps_a_grown_corpus_exact(banking_vectors) -> None:
+    # A restored agent's memory holds the cases reviewed since the retrain that stored the layout.
+    _, _, vectors = banking_vectors
+    layout = SimilarityIndex(vectors[:8_000]).layout
+    corpus, queries = vectors[:10_000], vectors[10_000:]
+
+    got_idx, got_sims = SimilarityIndex(corpus, layout=layout).top_k(queries, 10)
+
+    want_idx, _ = brute_force(queries, corpus, 10)
+    recall = np.mean([len(set(g) & set(w)) / 10 for g, w in zip(got_idx, want_idx, strict=True)])
+    assert recall >= 0.999
+    exact = (queries @ corpus.T).toarray()
+    np.testing.assert_allclose(np.take_along_axis(exact, got_idx, axis=1), got_sims, atol=1e-5)
+
+
+def test_a_layout_that_does_not_fit_is_not_used(banking_vectors) -> None:
+    _, _, vectors = banking_vectors
+    layout = SimilarityIndex(vectors[:10_000]).layout
+    assert layout is not None
+    rng = np.random.default_rng(3)
+    dense = rng.normal(size=(5000, 300)).astype(np.float32)
+    dense /= np.linalg.norm(dense, axis=1, keepdims=True)
+    narrower = vectors[:5000, :100]
+
+    assert not layout.fits(dense) and not layout.fits(narrower)
+    index = SimilarityIndex(dense, layout=layout)
+    assert index.layout is not None and index.layout.common is None  # its own, computed
+    _, got_sims = index.top_k(dense[:50], 1)
+    np.testing.assert_allclose(got_sims[:, 0], 1.0, atol=1e-5)  # each query finds itself
+    assert SimilarityIndex(vectors[:100], layout=layout).layout is None  # small: exact

@@ -14,6 +14,7 @@ import pickle
 import random
 import zipfile
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import pytest
 from deshi.engine import Agent, AgentConfig, Decision, Observation, Route, TrainedModel
 from deshi.engine.featurize import EmbeddingFeaturizer, HybridFeaturizer
 from deshi.engine.memory import Neighbours
+from deshi.engine.search import SearchLayout
 from deshi.engine.serialize import (
     FORMAT_VERSION,
     ModelFormatError,
@@ -37,6 +39,7 @@ from deshi.engine.types import Case, Policy
 
 DATA = Path(__file__).parent / "data"
 SAMPLE = DATA / "model-v1.deshi"
+SAMPLES = sorted(DATA.glob("model-v*.deshi"))  # one per format version, each must keep loading
 SAMPLE_LABELS = ("age_limit", "card_arrival", "exchange_rate")
 LABELS = ("card_arrival", "exchange_rate", "lost_or_stolen_card", "top_up_limits", "age_limit")
 needs_embeddings = pytest.mark.skipif(
@@ -154,10 +157,17 @@ def sample_rows(banking_rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return rows
 
 
-def test_the_committed_version_1_sample_loads_and_decides(
-    banking_rows: list[tuple[str, str]],
+def test_a_sample_of_every_format_version_is_committed() -> None:
+    assert [path.name for path in SAMPLES] == [
+        f"model-v{version}.deshi" for version in range(1, FORMAT_VERSION + 1)
+    ]
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda path: path.stem)
+def test_each_committed_sample_loads_and_decides(
+    banking_rows: list[tuple[str, str]], sample: Path
 ) -> None:
-    model = load_model(SAMPLE.read_bytes())
+    model = load_model(sample.read_bytes())
     assert (model.version, model.trained_on, sorted(model.label_counts)) == (
         1,
         60,
@@ -176,9 +186,8 @@ def test_the_committed_version_1_sample_loads_and_decides(
 
 
 def test_the_sample_is_a_zip_of_json_and_npy_members_only() -> None:
-    document, arrays = read_file(SAMPLE.read_bytes())
-    assert (document["format"], document["format_version"]) == ("deshi-model", 1)
-    assert FORMAT_VERSION >= 1
+    document, arrays = read_file(SAMPLES[-1].read_bytes())
+    assert (document["format"], document["format_version"]) == ("deshi-model", FORMAT_VERSION)
     assert document["model"]["deciders"][0]["kind"] == "linear-svm"
     weights = document["model"]["deciders"][0]["state"]["weights"]
     assert arrays[f"arrays/{weights['$array']}.npy"].dtype == np.float32
@@ -247,6 +256,51 @@ def test_a_decider_of_another_kind_is_stored_once_registered() -> None:
     restored = load_model(dump_model(custom))
     [decider] = restored.deciders
     assert isinstance(decider, ConstantDecider) and decider.label == "age_limit"
+
+
+@pytest.mark.parametrize("sparse_corpus", [True, False])
+def test_a_search_layout_round_trips(sparse_corpus: bool) -> None:
+    rng = np.random.default_rng(0)
+    common = np.array([3, 17, 40], dtype=np.int64) if sparse_corpus else None
+    layout = SearchLayout(common=common, projection=rng.random((3, 128), dtype=np.float32))
+    model = replace(load_model(SAMPLE.read_bytes()), search_layout=layout)
+
+    restored = load_model(dump_model(model)).search_layout
+
+    assert restored is not None
+    np.testing.assert_array_equal(restored.projection, layout.projection)
+    assert restored.projection.dtype == np.float32
+    if common is None:
+        assert restored.common is None
+    else:
+        assert restored.common is not None
+        np.testing.assert_array_equal(restored.common, common)
+
+
+def test_a_version_1_file_loads_without_a_search_layout() -> None:
+    document, _ = read_file(SAMPLE.read_bytes())
+    assert "search_layout" not in document["model"]
+    assert load_model(SAMPLE.read_bytes()).search_layout is None
+
+
+def test_the_champion_keeps_its_memory_layout_and_a_restore_reuses_it(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    # 5,000 cases: above the size from which the memory is searched through a shortlist.
+    rows = [(text, SAMPLE_LABELS[i % 3]) for i, (text, _) in enumerate(banking_rows[:5000])]
+    model = load_model(SAMPLE.read_bytes())
+    agent = agent_with(model, rows, config(0.1))  # installs a version stored without a layout
+    layout = agent.memory.search_layout
+    assert layout is not None
+    assert agent.champion is not None and agent.champion.search_layout is layout
+    assert agent.versions[0].search_layout is layout  # what the service stores
+
+    stored = load_model(dump_model(agent.versions[0]))
+    restored = agent_with(stored, rows, config(0.1))
+
+    assert restored.memory.search_layout is stored.search_layout  # no SVD of its own
+    queries = [text for text, _ in banking_rows[5000:5040]]
+    assert restored.decide_many(queries) == agent.decide_many(queries)
 
 
 def _fields(model: TrainedModel) -> dict[str, Any]:

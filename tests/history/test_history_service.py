@@ -4,8 +4,10 @@ live KPIs, and a warm start that auto-completes from the first live item."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from history_desk import Desk, make_desk
 from history_rows import banking
@@ -14,7 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.db import transaction
 from deshi.db.tables import AuditEvent, HistoryImport, Item, ModelVersion, Process
-from deshi.domain import ItemOrigin, ItemStatus, Mode
+from deshi.domain import ItemOrigin, ItemStatus, Mode, ModelStatus
+from deshi.engine.search import SearchLayout
+from deshi.engine.serialize import dump_model, load_model
 from deshi.errors import Conflict, ValidationFailed
 from deshi.history.models import HistorySummary
 from deshi.history.reader import HistoryRow
@@ -26,6 +30,7 @@ from deshi.kpis.process_warnings import process_warnings
 from deshi.kpis.records import iso_week
 from deshi.kpis.repo import load_item_records
 from deshi.kpis.weekly_report import weekly_report_html
+from deshi.learning.registry import AgentRegistry
 
 
 def _rows(pairs: Sequence[tuple[str, str]], prefix: str = "h") -> list[HistoryRow]:
@@ -240,3 +245,36 @@ def test_an_import_with_nothing_new_does_not_retrain(desk: Desk) -> None:
     again = _import(desk, rows, train=True)
     assert again.imported == 0
     assert _count(desk.factory, ModelVersion) == versions
+
+
+def test_a_restore_builds_its_search_index_with_the_layout_stored_with_the_champion(
+    desk: Desk,
+) -> None:
+    """From 4,096 cases on, the memory is searched through a projection (an SVD); the warm
+    start's champion is stored with it, and a server that restores the agent reuses it."""
+    rows = banking(labels=40)[:4200]
+    assert len(rows) == 4200
+    _import(desk, _rows(rows), train=True)
+    with transaction(desk.factory) as session:
+        row = session.scalars(
+            select(ModelVersion).where(
+                ModelVersion.process_id == desk.process_id,
+                ModelVersion.status == ModelStatus.CHAMPION,
+            )
+        ).one()
+        model = load_model(row.artifact)
+        assert model.search_layout is not None
+        # Negated, the projection ranks the same shortlist and tells reuse from a recomputation.
+        stored = SearchLayout(model.search_layout.common, -model.search_layout.projection)
+        row.artifact = dump_model(replace(model, search_layout=stored))
+
+    with transaction(desk.factory) as session:
+        process = session.get_one(Process, desk.process_id)
+        with AgentRegistry().agent(session, process) as entry:  # a restarted server's
+            restored = entry.agent.memory.search_layout
+            decision = entry.agent.decide(rows[0][0])
+
+    assert restored is not None and restored.common is not None and stored.common is not None
+    np.testing.assert_array_equal(restored.projection, stored.projection)
+    np.testing.assert_array_equal(restored.common, stored.common)
+    assert decision.label == rows[0][1]

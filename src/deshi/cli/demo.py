@@ -41,6 +41,8 @@ def demo(
     """Simulate WEEKS weeks of a back-office process on BANKING77 through the real services,
     print a login, and serve the workspace; a workspace that already holds a finished demo is
     served again as it is (--fresh rebuilds it)."""
+    from deshi.cli._db import cli_settings
+    from deshi.engine.blas import limit_blas_threads
     from deshi.sim.demo import DemoConfig
     from deshi.sim.demo_workspace import LOGIN_EMAIL, WorkspaceExistsError, completed_demo
 
@@ -57,6 +59,7 @@ def demo(
         _serve_or_hint(url, serve=serve, host=host, port=port)
         return
 
+    limit_blas_threads(cli_settings().blas_threads)  # the simulation retrains as a server would
     config = DemoConfig(
         workspace=workspace,
         weeks=weeks,

@@ -27,12 +27,16 @@ def serve(
 
     from deshi.cli._db import cli_settings
     from deshi.cli.logs import configure_logging
+    from deshi.engine.blas import limit_blas_threads
     from deshi.web import create_app
     from deshi.web.config import ApiConfig
 
     settings = cli_settings(db)
     configure_logging(log_format=settings.log_format, level=settings.log_level)
-    config = ApiConfig.from_settings(settings, background_worker=worker, freeze_gc=True)
+    limit_blas_threads(settings.blas_threads)
+    config = ApiConfig.from_settings(
+        settings, background_worker=worker, freeze_gc=True, warm_agents=True
+    )
     app = create_app(settings, config=config)
     uvicorn.run(
         app,

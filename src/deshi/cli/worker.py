@@ -16,6 +16,7 @@ from deshi.cli._db import cli_settings
 from deshi.cli.logs import configure_logging
 from deshi.db import engine_from_settings, make_session_factory
 from deshi.drafting.service import make_drafter
+from deshi.engine.blas import limit_blas_threads
 from deshi.jobs.queue import DEFAULT_LEASE
 from deshi.jobs.worker import Worker
 from deshi.learning.registry import AgentRegistry
@@ -53,6 +54,7 @@ def worker(
     settings = cli_settings(db)
     engine = engine_from_settings(settings)
     configure_logging(log_format=settings.log_format, level=settings.log_level)
+    limit_blas_threads(settings.blas_threads)
     with outbound_client() as client:
         registry = AgentRegistry(training_threads=settings.training_threads)
         outbound = OutboundPolicy.from_settings(settings)

@@ -408,10 +408,15 @@ class Agent:
         return len(held), challenger_correct, champion_correct
 
     def _install(self, model: TrainedModel, vectors: Matrix | None) -> None:
+        self.memory.rebuild(model.featurizer, vectors, model.search_layout)
+        layout = self.memory.search_layout
+        if model.search_layout is None and layout is not None:
+            # Kept with the version (and stored with it), so a restore skips the SVD.
+            model = replace(model, search_layout=layout)
+            self.versions = [model if v.version == model.version else v for v in self.versions]
         self.champion = model
         self._trained_calibration = model.calibration_data
         self._tightened = None
-        self.memory.rebuild(model.featurizer, vectors)
 
     def _contest(self, challenger: TrainedModel) -> tuple[TrainedModel, bool]:
         """A more accurate challenger against a certified champion: both are calibrated at δ/2,

@@ -14,6 +14,7 @@ carry no code for them.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import pickle
 from dataclasses import replace
@@ -54,8 +55,24 @@ def convert_pickled(data: bytes) -> bytes:
     model = _RestrictedUnpickler(io.BytesIO(data)).load()
     if not isinstance(model, TrainedModel):
         raise pickle.UnpicklingError(f"a stored model version holds a {type(model).__name__}")
+    _default_new_fields(model)
     deciders = tuple(_current_decider(d) for d in model.deciders)
     return dump_model(replace(model, deciders=deciders))
+
+
+def _default_new_fields(model: TrainedModel) -> None:
+    """Give the fields TrainedModel gained after the pickle was written their defaults (a slots
+    dataclass sets from a pickle only the fields its state lists, in order)."""
+    for field in dataclasses.fields(TrainedModel):
+        if hasattr(model, field.name):
+            continue
+        if field.default is not dataclasses.MISSING:
+            value = field.default
+        elif field.default_factory is not dataclasses.MISSING:
+            value = field.default_factory()
+        else:
+            raise pickle.UnpicklingError(f"a stored model version has no {field.name}")
+        object.__setattr__(model, field.name, value)
 
 
 class _RestrictedUnpickler(pickle.Unpickler):

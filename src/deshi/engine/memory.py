@@ -8,7 +8,7 @@ import numpy as np
 from scipy import sparse
 
 from deshi.engine.featurize import Featurizer, Matrix
-from deshi.engine.search import SimilarityIndex, top_k_per_row
+from deshi.engine.search import SearchLayout, SimilarityIndex, top_k_per_row
 from deshi.engine.types import Case
 
 
@@ -54,12 +54,23 @@ class CaseMemory:
         if self._featurizer is not None:
             self._pending.append(self._featurizer.transform([text]))
 
-    def rebuild(self, featurizer: Featurizer, vectors: Matrix | None = None) -> None:
-        """Re-vectorise every case with a (new) featurizer; `vectors` may pass precomputed rows."""
+    def rebuild(
+        self,
+        featurizer: Featurizer,
+        vectors: Matrix | None = None,
+        layout: SearchLayout | None = None,
+    ) -> None:
+        """Re-vectorise every case with a (new) featurizer; `vectors` may pass precomputed rows,
+        and `layout` the search layout stored with the featurizer's model (no SVD then)."""
         self._featurizer = featurizer
         base = vectors if vectors is not None else featurizer.transform(self.texts)
-        self._base = SimilarityIndex(base)
+        self._base = SimilarityIndex(base, layout=layout)
         self._recent, self._pending, self._recent_index = None, [], None
+
+    @property
+    def search_layout(self) -> SearchLayout | None:
+        """The base index's layout, to store with the model whose featurizer built it."""
+        return self._base.layout if self._base is not None else None
 
     def search(self, queries: Matrix, k: int) -> Neighbours:
         """The k most similar remembered cases for each query row, best first."""

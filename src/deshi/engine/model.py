@@ -10,6 +10,7 @@ from deshi.engine.confidence import ConfidenceModel
 from deshi.engine.featurize import Featurizer
 from deshi.engine.learn import Decider
 from deshi.engine.policy import Calibration, calibrate_threshold
+from deshi.engine.search import SearchLayout
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,9 @@ class TrainedModel:
     trained_on: int  # labelled items it learned from
     cutoff: int  # observations seen when it was trained; later ones are held out from it
     metrics: dict[str, float] = field(default_factory=dict)
+    # The case memory's search layout under this model's featurizer, set when the model is
+    # first installed as champion; an agent restored with the model reuses it (no SVD).
+    search_layout: SearchLayout | None = None
 
     @property
     def is_memory_only(self) -> bool:

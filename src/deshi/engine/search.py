@@ -29,6 +29,8 @@ best groups only: every one of the k largest values lies in one of them. A group
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import sparse
 from sklearn.utils.extmath import randomized_svd
@@ -46,11 +48,42 @@ DENSE_BLOCK = 2048  # corpus rows whose dense part is copied out at once
 RESCORE_CHUNK = 16  # queries whose shortlisted rows are gathered at once (≈ 1.4 MB)
 
 
+@dataclass(frozen=True, slots=True, eq=False)  # holds arrays: compared by identity
+class SearchLayout:
+    """How an index searched through a shortlist laid out its corpus: the columns of a sparse
+    corpus it kept dense (None for a dense corpus) and the projection of that dense part.
+
+    Computing it is the truncated SVD, most of the cost of building a large index. A model
+    version stores the layout of its case memory, so an agent restored elsewhere builds its index
+    without the SVD. Reused on a corpus vectorised by the same featurizer, even one with more
+    rows, the search stays right: the dense and sparse parts still add up to the exact cosine, and
+    only which rows make the shortlist depends on the projection.
+    """
+
+    common: np.ndarray | None  # int64 column ids, ascending
+    projection: np.ndarray  # (dense columns, PROJECTION_RANK) float32
+
+    def fits(self, corpus: Matrix) -> bool:
+        """True when this layout can lay out `corpus` (same kind, same columns)."""
+        width = int(corpus.shape[1])
+        if self.common is None:
+            return not sparse.issparse(corpus) and self.projection.shape[0] == width
+        inside = len(self.common) == 0 or int(self.common[-1]) < width
+        return sparse.issparse(corpus) and inside and self.projection.shape[0] == len(self.common)
+
+
 class SimilarityIndex:
     """A corpus laid out for repeated top-k cosine searches; corpora of `shortlist_from` rows
-    or more are searched through a shortlist (when their dense part suits a projection)."""
+    or more are searched through a shortlist (when their dense part suits a projection).
+    `layout`, when it fits the corpus, is used instead of computing one (see SearchLayout)."""
 
-    def __init__(self, corpus: Matrix, *, shortlist_from: int = SHORTLIST_FROM) -> None:
+    def __init__(
+        self,
+        corpus: Matrix,
+        *,
+        shortlist_from: int = SHORTLIST_FROM,
+        layout: SearchLayout | None = None,
+    ) -> None:
         self.size = int(corpus.shape[0])
         # Similarity rows are laid out GROUP-aligned (the padding scores -inf), so top-k selection
         # can view them as groups without copying 27 MB per chunk.
@@ -58,10 +91,16 @@ class SimilarityIndex:
         self._common: np.ndarray | None = None  # dense-part columns of a sparse corpus
         self._rare: np.ndarray | None = None
         self._sparse_t: sparse.csr_matrix | None = None
+        shortlisted = self.size >= shortlist_from
+        given = layout if shortlisted and layout is not None and layout.fits(corpus) else None
         if sparse.issparse(corpus):
             csr = sparse.csr_matrix(corpus)  # no copy of a CSR corpus
-            df = np.bincount(csr.indices, minlength=csr.shape[1])
-            common = df > COMMON_DF * max(self.size, 1)
+            if given is not None and given.common is not None:
+                common = np.zeros(csr.shape[1], dtype=bool)
+                common[given.common] = True
+            else:
+                df = np.bincount(csr.indices, minlength=csr.shape[1])
+                common = df > COMMON_DF * max(self.size, 1)
             self._common, self._rare = np.flatnonzero(common), np.flatnonzero(~common)
             dense = _dense_columns(csr, self._common)
             rare_t = csr[:, self._rare].T.tocsr().astype(np.float32)
@@ -70,16 +109,27 @@ class SimilarityIndex:
             )
         else:
             dense = np.asarray(corpus, dtype=np.float32)
-        self._projection = _projection(dense) if self.size >= shortlist_from else None
+        if given is not None:
+            self._projection: np.ndarray | None = given.projection
+        else:
+            self._projection = _projection(dense) if shortlisted else None
         # Exact: the dense part itself, transposed. Shortlist: its projection, plus the rows.
         self._rows = np.ascontiguousarray(dense) if self._projection is not None else None
         projected = dense if self._projection is None else dense @ self._projection
         self._dense_t = self._aligned(projected.T)
+        self._layout = given
+        if given is None and self._projection is not None:
+            self._layout = SearchLayout(common=self._common, projection=self._projection)
 
     @property
     def uses_shortlist(self) -> bool:
         """True when searches score a shortlist exactly, False when they score every row."""
         return self._projection is not None
+
+    @property
+    def layout(self) -> SearchLayout | None:
+        """The layout to build another index of this corpus with; None for an exact index."""
+        return self._layout
 
     def top_k(self, queries: Matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Indices and similarities of the k most similar corpus rows per query, best first."""

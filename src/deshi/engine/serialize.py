@@ -4,7 +4,7 @@ A pickle runs whatever code it names when it is loaded, so a database of pickled
 run code in every process that reads it, and a pickle breaks when an engine class moves. A model
 file holds data only, and is read with `json` and `numpy.load(..., allow_pickle=False)`:
 
-- `model.json`: `{"format": "deshi-model", "format_version": 1, "model": {...}}`, the model's
+- `model.json`: `{"format": "deshi-model", "format_version": 2, "model": {...}}`, the model's
   scalars, labels and vocabularies, with each array replaced by `{"$array": "<name>"}`;
 - `arrays/<name>.npy`: the arrays, in numpy's own `.npy` format.
 
@@ -32,6 +32,7 @@ from deshi.engine.featurize_multilingual import E5Featurizer, MultilingualFeatur
 from deshi.engine.learn import LinearDecider
 from deshi.engine.model import CalibrationData, TrainedModel
 from deshi.engine.policy import Calibration, RegionTest
+from deshi.engine.search import SearchLayout
 
 __all__ = [
     "FORMAT",
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 FORMAT = "deshi-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DOCUMENT = "model.json"
 ARRAYS = "arrays/"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed: the same model gives the same bytes
@@ -54,7 +55,9 @@ Document = dict[str, Any]  # model.json, its array references replaced by the ar
 # UPGRADES[v] turns a version-v document into a version v + 1 one. A change to the format
 # raises FORMAT_VERSION, adds the step here and a sample file of the old version to
 # tests/engine/data: stored models are upgraded as they load.
-UPGRADES: dict[int, Callable[[Document], Document]] = {}
+UPGRADES: dict[int, Callable[[Document], Document]] = {
+    1: lambda document: {**document, "model": {**document["model"], "search_layout": None}},
+}
 
 
 class ModelFormatError(ValueError):
@@ -217,6 +220,7 @@ def _model_document(model: TrainedModel) -> Document:
         "trained_on": model.trained_on,
         "cutoff": model.cutoff,
         "metrics": {str(name): float(value) for name, value in model.metrics.items()},
+        "search_layout": _search_layout(model.search_layout),
     }
 
 
@@ -236,6 +240,24 @@ def _model_from(document: Document) -> TrainedModel:
         trained_on=int(document["trained_on"]),
         cutoff=int(document["cutoff"]),
         metrics={str(name): float(value) for name, value in document["metrics"].items()},
+        search_layout=_search_layout_from(document["search_layout"]),
+    )
+
+
+def _search_layout(layout: SearchLayout | None) -> dict[str, Any] | None:
+    if layout is None:
+        return None
+    common = None if layout.common is None else np.asarray(layout.common, dtype=np.int64)
+    return {"common": common, "projection": np.asarray(layout.projection, dtype=np.float32)}
+
+
+def _search_layout_from(document: dict[str, Any] | None) -> SearchLayout | None:
+    if document is None:
+        return None
+    common = document["common"]
+    return SearchLayout(
+        common=None if common is None else np.asarray(common, dtype=np.int64),
+        projection=np.ascontiguousarray(document["projection"], dtype=np.float32),
     )
 
 

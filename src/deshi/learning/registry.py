@@ -29,6 +29,7 @@ dropped and rebuilt from the database on next use, so memory never runs ahead of
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -36,8 +37,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+from deshi.db import transaction
 from deshi.db.tables import Decision, Item, Process, Review
 from deshi.engine import (
     DEFAULT_POLICY,
@@ -57,6 +59,8 @@ from deshi.learning.cursor import IdCursor
 from deshi.learning.repo import VersionState
 
 __all__ = ["AgentEntry", "AgentRegistry", "config_for"]
+
+logger = logging.getLogger("deshi.learning")
 
 _DIRTY = "deshi.learning.dirty"  # session.info key: {(registry, process_id), ...}
 
@@ -138,6 +142,37 @@ class AgentRegistry:
         `agent()` may be used inside)."""
         with self._lock_for(process_id):
             yield
+
+    def warm(self, factory: sessionmaker[Session], stop: threading.Event | None = None) -> int:
+        """Build the agent of every process that is not archived and has a model, one after
+        the other, until done or `stop` is set; returns how many were built.
+
+        A server calls it in a thread at start, so the first answer after a restart does not
+        wait for the agent's restore. A request for a process being built waits for it on the
+        process's lock, as it would have waited for its own restore. A process that fails to
+        build is logged and left to its first request, which reports the error itself.
+        """
+        with transaction(factory, lock_early=False) as session:
+            process_ids = repo.processes_with_models(session)
+        built = 0
+        for process_id in process_ids:
+            if stop is not None and stop.is_set():
+                break
+            try:
+                with transaction(factory, lock_early=False) as session:
+                    process = session.get(Process, process_id)
+                    if process is None or process.archived_at is not None:
+                        continue
+                    with self.agent(session, process):
+                        built += 1
+            except Exception:  # a warm-up must never take the server down
+                logger.exception("could not build the agent of process %s at start", process_id)
+        return built
+
+    def loaded(self) -> frozenset[int]:
+        """Ids of the processes whose agent is in memory here."""
+        with self._guard:
+            return frozenset(self._entries)
 
     def monitor_states(self) -> dict[int, MonitorState]:
         """The audit monitor's state of every agent loaded here, as of its last use; agents

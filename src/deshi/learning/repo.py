@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from deshi.db.base import utcnow
-from deshi.db.tables import Decision, Item, ModelVersion, Review
+from deshi.db.tables import Decision, Item, ModelVersion, Process, Review
 from deshi.domain import ItemOrigin, ItemStatus, ModelStatus
 from deshi.engine import Observation, Route, RouteReason
 from deshi.learning.cursor import MAX_GAPS, IdCursor
@@ -80,6 +80,17 @@ def observation_of(
         model_version=version or 0,
         suspended=decision.reason_code is RouteReason.SUSPENDED,
     )
+
+
+def processes_with_models(session: Session) -> list[int]:
+    """Ids of the processes that are not archived and have a stored model version."""
+    query = (
+        select(Process.id)
+        .where(Process.archived_at.is_(None))
+        .where(select(ModelVersion.id).where(ModelVersion.process_id == Process.id).exists())
+        .order_by(Process.id)
+    )
+    return list(session.scalars(query))
 
 
 def version_state(session: Session, process_id: int) -> VersionState:

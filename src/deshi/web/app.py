@@ -10,10 +10,12 @@ pass `registry=AgentRegistry(make_decider=...)` to run every process's agent wit
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.auth.passwords import PasswordHasher
 from deshi.db import engine_from_settings, make_session_factory
@@ -77,6 +79,10 @@ def create_app(
             # (measured: ~20% of a 500-item batch request went to the cyclic GC).
             gc.collect()
             gc.freeze()
+        warmup_stop = threading.Event()
+        if config.warm_agents:
+            factory = _app.state.session_factory
+            _app.state.agent_warmup = _start_warmup(registry, factory, warmup_stop)
         worker = None
         if config.background_worker:
             from deshi.web.background import start_background_worker
@@ -87,6 +93,7 @@ def create_app(
         try:
             yield
         finally:
+            warmup_stop.set()
             if worker is not None:
                 worker.stop(settings.shutdown_grace_seconds)
             engine.dispose()
@@ -153,3 +160,14 @@ def _install_operations(app: FastAPI, settings: Settings) -> None:
     app.include_router(metrics_router)
     observe = metrics.observe_request if metrics else None
     app.add_middleware(RequestContextMiddleware, observe=observe)
+
+
+def _start_warmup(
+    registry: AgentRegistry, factory: sessionmaker[Session], stop: threading.Event
+) -> threading.Thread:
+    """Build the agents in a daemon thread (`AgentRegistry.warm`); the server answers meanwhile."""
+    thread = threading.Thread(
+        target=registry.warm, args=(factory, stop), name="deshi-agent-warmup", daemon=True
+    )
+    thread.start()
+    return thread

@@ -17,18 +17,25 @@ class ApiConfig:
     """Request size limits, the review lease length, and whether the app runs the background
     worker (retrains, webhook deliveries, go-live and drift checks) in a thread of its own: right
     for one node; off in tests and when separate worker processes run the jobs. `freeze_gc` is
-    for long-running servers (see `create_app`). `outbound` decides which webhook URLs may be
-    registered."""
+    for long-running servers (see `create_app`), and so is `warm_agents`: build every active
+    process's agent in a thread at start, so the first answer after a restart does not wait for
+    it. `outbound` decides which webhook URLs may be registered."""
 
     limits: IngestLimits = field(default_factory=IngestLimits)
     lease_seconds: int = DEFAULT_LEASE_SECONDS
     background_worker: bool = False
     freeze_gc: bool = False
+    warm_agents: bool = False
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, background_worker: bool = False, freeze_gc: bool = False
+        cls,
+        settings: Settings,
+        *,
+        background_worker: bool = False,
+        freeze_gc: bool = False,
+        warm_agents: bool = False,
     ) -> ApiConfig:
         """The limits and lease length the settings ask for."""
         return cls(
@@ -38,5 +45,6 @@ class ApiConfig:
             lease_seconds=settings.lease_seconds,
             background_worker=background_worker,
             freeze_gc=freeze_gc,
+            warm_agents=warm_agents,
             outbound=OutboundPolicy.from_settings(settings),
         )

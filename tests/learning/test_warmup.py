@@ -1,0 +1,97 @@
+"""A server builds its agents at start (`AgentRegistry.warm`, `ApiConfig.warm_agents`), so the
+first answer after a restart does not wait for a restore."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+from fastapi.testclient import TestClient
+from learning_desk import Desk, banking_rows
+from sqlalchemy import select
+
+from deshi.db import transaction
+from deshi.db.base import utcnow
+from deshi.db.tables import ModelVersion, Process
+from deshi.learning.registry import AgentRegistry
+from deshi.processes.service import create_process
+from deshi.settings import Settings
+from deshi.web import create_app
+from deshi.web.config import ApiConfig
+
+
+@pytest.fixture
+def taught(desk: Desk) -> Desk:
+    """The desk's process with stored model versions, and a second process with none."""
+    desk.teach(banking_rows()[:60])
+    with transaction(desk.factory) as session:
+        department_id = session.get_one(Process, desk.process_id).department_id
+        create_process(
+            session, actor="user:1", department_id=department_id, name="untrained", labels=["a"]
+        )
+    return desk
+
+
+def test_warm_builds_each_active_process_that_has_a_model(taught: Desk) -> None:
+    registry = AgentRegistry()
+
+    assert registry.warm(taught.factory) == 1
+
+    assert registry.loaded() == {taught.process_id}
+    warmed = Desk(taught.factory, taught.process_id, taught.reviewer_id, registry, 2 * 10**6)
+    [(_, decision)] = warmed.decide(["Where is my card?"])
+    [(_, cold)] = taught.other_process().decide(["Where is my card?"])
+    assert (decision.label, decision.confidence) == (cold.label, cold.confidence)
+
+
+def test_archived_processes_are_not_built(taught: Desk) -> None:
+    with transaction(taught.factory) as session:
+        session.get_one(Process, taught.process_id).archived_at = utcnow()
+    registry = AgentRegistry()
+
+    assert registry.warm(taught.factory) == 0
+    assert registry.loaded() == frozenset()
+
+
+def test_a_process_that_cannot_be_built_is_logged_and_skipped(
+    taught: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    with taught.factory.begin() as session:
+        for version in session.scalars(select(ModelVersion)):
+            version.artifact = b"not a model"
+    registry = AgentRegistry()
+
+    with caplog.at_level(logging.ERROR, logger="deshi.learning"):
+        assert registry.warm(taught.factory) == 0
+
+    assert f"could not build the agent of process {taught.process_id}" in caplog.text
+    assert registry.loaded() == frozenset()
+
+
+def test_a_stopped_warmup_builds_nothing_more(taught: Desk) -> None:
+    stop = threading.Event()
+    stop.set()
+
+    assert AgentRegistry().warm(taught.factory, stop) == 0
+
+
+def test_the_server_warms_its_agents_at_start(taught: Desk, db_url: str) -> None:
+    registry = AgentRegistry()
+    app = create_app(
+        Settings(database_url=db_url), config=ApiConfig(warm_agents=True), registry=registry
+    )
+
+    with TestClient(app):
+        app.state.agent_warmup.join(timeout=120)
+        assert not app.state.agent_warmup.is_alive()
+        assert registry.loaded() == {taught.process_id}
+
+
+def test_without_the_setting_nothing_is_built_at_start(taught: Desk, db_url: str) -> None:
+    registry = AgentRegistry()
+    app = create_app(Settings(database_url=db_url), config=ApiConfig(), registry=registry)
+
+    with TestClient(app):
+        assert not hasattr(app.state, "agent_warmup")
+        assert registry.loaded() == frozenset()
