@@ -67,7 +67,11 @@ class FixedDrafter:
     name: str = "fixed"
 
     def draft(
-        self, question: str, evidence: Sequence[Evidence], examples: Sequence[Example] = ()
+        self,
+        question: str,
+        evidence: Sequence[Evidence],
+        examples: Sequence[Example] = (),
+        guidance: str = "",
     ) -> Draft:
         return Draft(self.text, self.name, guardrails=self.guardrails)
 

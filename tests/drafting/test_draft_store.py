@@ -41,7 +41,11 @@ class FixedDrafter:
     seen: list[list[Example]] = field(default_factory=list)
 
     def draft(
-        self, question: str, evidence: Sequence[Evidence], examples: Sequence[Example] = ()
+        self,
+        question: str,
+        evidence: Sequence[Evidence],
+        examples: Sequence[Example] = (),
+        guidance: str = "",
     ) -> Draft:
         self.seen.append(list(examples))
         return Draft(self.text, self.name, guardrails=self.guardrails, redactions=self.redactions)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -177,10 +178,24 @@ def update(
         None, "--running-cost", help="What running the agent costs per week (for net savings, ROI)."
     ),
     currency: str | None = typer.Option(None, "--currency", help="e.g. USD, JPY."),
+    guidance: list[str] = typer.Option(
+        [],
+        "--label-guidance",
+        help='Drafting guidance for a label, LABEL="text" (repeat it); LABEL= removes it.',
+    ),
+    guidance_file: Path | None = typer.Option(
+        None,
+        "--label-guidance-file",
+        help='Drafting guidance from a JSON file, {"LABEL": "text"}; "" removes one.',
+    ),
+    unguided: list[str] = typer.Option(
+        [], "--clear-label-guidance", help="Remove a label's drafting guidance (repeat it)."
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
-    """Change a process's policy, costs or labels; only the options given change (audited)."""
+    """Change a process's policy, costs, labels or drafting guidance; only the options given
+    change (audited)."""
     given = {
         "name": name,
         "labels": _split(labels),
@@ -199,6 +214,7 @@ def update(
         "cost_per_escaped_error": error_cost,
         "running_cost_per_week": running_cost,
         "currency": currency,
+        "label_guidance": _label_guidance(guidance, guidance_file, unguided),
     }
     changes = options_as(ProcessUpdate, {k: v for k, v in given.items() if v is not None})
     with cli_session(db) as session:
@@ -217,15 +233,46 @@ def update(
         )
 
 
+def _label_guidance(
+    pairs: list[str], path: Path | None, cleared: list[str]
+) -> dict[str, Any] | None:
+    """The guidance options as one {label: text} change (the file, then the pairs, then the
+    labels cleared), or None when none was given; a bad pair or file is exit 1."""
+    changes: dict[str, Any] = {}
+    if path is not None:
+        changes.update(_guidance_file(path))
+    changes.update(_code_pairs(pairs, "--label-guidance", "LABEL=text"))
+    changes.update(dict.fromkeys((code.strip() for code in cleared), ""))
+    return changes or None
+
+
+def _code_pairs(pairs: list[str], option: str, shape: str) -> dict[str, str]:
+    """`code=value` options as {code: value}; a pair without `=` or code is exit 1."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        code, sep, value = pair.partition("=")
+        if not sep or not code.strip():
+            typer.echo(f"Error: {option}: {pair!r} is not {shape}", err=True)
+            raise typer.Exit(1)
+        values[code.strip()] = value
+    return values
+
+
+def _guidance_file(path: Path) -> dict[str, Any]:
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        typer.echo(f"Error: --label-guidance-file: {path}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if not isinstance(loaded, dict):
+        typer.echo(f'Error: --label-guidance-file: {path}: not {{"LABEL": "text"}}', err=True)
+        raise typer.Exit(1)
+    return loaded
+
+
 def _label_names(pairs: list[str], language: str) -> dict[str, dict[str, str]]:
     """`code=name` options as {language: {code: name}}; a pair without `=` is exit 1."""
-    names: dict[str, str] = {}
-    for pair in pairs:
-        code, sep, name = pair.partition("=")
-        if not sep or not code.strip():
-            typer.echo(f"Error: --name: {pair!r} is not code=name", err=True)
-            raise typer.Exit(1)
-        names[code.strip()] = name
+    names = _code_pairs(pairs, "--name", "code=name")
     return {language: names} if names else {}
 
 

@@ -1,6 +1,11 @@
 """What every drafter shares: the evidence it is given, the draft it returns, citations, and
 the guardrail against instructions hidden in the data.
 
+A drafter may also be given the process owner's `guidance` for the item's label
+(`deshi.processes.label_guidance`): instructions, not data. The drafters that write with a
+language model put it in their instructions and mark the draft `guided`; the extractive drafter
+only quotes passages, so it cannot follow free text and ignores it.
+
 A draft cites the passages it uses as `[1]`, `[2]`, … — the numbers of the evidence list it was
 given — so each sentence can be checked against exactly the passages it claims
 (`deshi.drafting.faithfulness`) and the reviewer can open each source at its place.
@@ -48,8 +53,9 @@ class Example:
 
 @dataclass(frozen=True, slots=True)
 class Draft:
-    """A drafted reply: its text with `[n]` citations, which drafter wrote it, and the
-    guardrails that fired while writing it (e.g. `injection_detected`, `redacted:3`)."""
+    """A drafted reply: its text with `[n]` citations, which drafter wrote it, the guardrails
+    that fired while writing it (e.g. `injection_detected`, `redacted:3`), and whether the
+    owner's guidance was in its instructions (`guided`)."""
 
     text: str
     drafter: str
@@ -58,10 +64,12 @@ class Draft:
     model: str = ""
     endpoint: str = ""
     notes: tuple[str, ...] = field(default=())
+    guided: bool = False
 
 
 class Drafter(Protocol):
-    """Writes a reply to `question` from `evidence` (and past `examples`), citing by number."""
+    """Writes a reply to `question` from `evidence` (and past `examples`), citing by number,
+    following the owner's `guidance` for the item's label when it can ("" for none)."""
 
     @property
     def name(self) -> str:
@@ -69,7 +77,11 @@ class Drafter(Protocol):
         ...
 
     def draft(
-        self, question: str, evidence: Sequence[Evidence], examples: Sequence[Example] = ()
+        self,
+        question: str,
+        evidence: Sequence[Evidence],
+        examples: Sequence[Example] = (),
+        guidance: str = "",
     ) -> Draft:
         """The draft; never raises for an empty evidence list (it says it found nothing)."""
         ...

@@ -2,6 +2,7 @@
 question, each followed by its citation. It invents nothing, so it is faithful by
 construction; it is fast and needs no model beyond the tokenizer. It cannot rephrase, combine
 facts or write a greeting: a reviewer edits its draft, or a process configures a language model.
+For the same reason it cannot follow a label's drafting guidance (free text): it ignores it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ class ExtractiveDrafter:
     name: str = "extractive"
 
     def draft(
-        self, question: str, evidence: Sequence[Evidence], examples: Sequence[Example] = ()
+        self,
+        question: str,
+        evidence: Sequence[Evidence],
+        examples: Sequence[Example] = (),
+        guidance: str = "",  # free text it cannot follow: it only quotes passages
     ) -> Draft:
         wanted = set(content_tokens(question))
         candidates = [

@@ -3,8 +3,8 @@
 optional `deshi[llm]` extra. Nothing leaves the machine, so nothing needs redacting; the
 request is otherwise the chat drafter's with `structured=True` (`deshi.drafting.remote`): the
 same system message, the message, passages and examples as one JSON document of quoted data,
-the same guardrail against instructions hidden in the data, and `redact=True` runs its
-redaction too.
+the same guardrail against instructions hidden in the data, the owner's guidance for the
+item's label in the system message (`system_prompt`), and `redact=True` runs its redaction too.
 
 The answer's shape is fixed: a 0.5B model does not reliably write `[n]` after its
 sentences, so its answer is held to `deshi.drafting.structured`'s JSON schema (a grammar the
@@ -41,6 +41,7 @@ from deshi.drafting.remote import (
     blocked_draft,
     data_document,
     restored_draft,
+    system_prompt,
 )
 from deshi.drafting.structured import MalformedAnswerError, answer_schema, rendered_answer
 from deshi.privacy import Redactor
@@ -75,7 +76,11 @@ class LocalDrafter:
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def draft(
-        self, question: str, evidence: Sequence[Evidence], examples: Sequence[Example] = ()
+        self,
+        question: str,
+        evidence: Sequence[Evidence],
+        examples: Sequence[Example] = (),
+        guidance: str = "",
     ) -> Draft:
         blocked = blocked_draft(self.fallback, question, evidence, examples)
         if blocked is not None:
@@ -83,18 +88,22 @@ class LocalDrafter:
         if not evidence:  # nothing to cite: the fallback says so without a model call
             return self.fallback.draft(question, evidence, examples)
         redactor = Redactor()
-        user_message = data_document(
-            question, evidence, examples, redactor.redact if self.redact else str
-        )
+        redact = redactor.redact if self.redact else str
+        user_message = data_document(question, evidence, examples, redact)
+        system = system_prompt(STRUCTURED_SYSTEM_PROMPT, redact(guidance))
         numbers = [e.number for e in evidence]
         try:
-            text = rendered_answer(self.complete(user_message, numbers), numbers)
+            text = rendered_answer(self.complete(user_message, numbers, system), numbers)
         except MalformedAnswerError as exc:
             raise DraftingError(f"the local model's {exc}") from None
-        return restored_draft(text, redactor, drafter=self.name, model=self.model)
+        guided = system != STRUCTURED_SYSTEM_PROMPT
+        return restored_draft(text, redactor, drafter=self.name, model=self.model, guided=guided)
 
-    def complete(self, user_message: str, numbers: Sequence[int]) -> str:
-        """The model's raw JSON answer to `user_message` (a `data_document`)."""
+    def complete(
+        self, user_message: str, numbers: Sequence[int], system: str = STRUCTURED_SYSTEM_PROMPT
+    ) -> str:
+        """The model's raw JSON answer to `user_message` (a `data_document`) under the `system`
+        message (`system_prompt`)."""
         with self._lock:
             llama = self._loaded()
             # Evaluate the whole prompt every time: reusing the previous prompt's cached prefix
@@ -104,7 +113,7 @@ class LocalDrafter:
             try:
                 result = llama.create_chat_completion(
                     messages=[
-                        {"role": "system", "content": STRUCTURED_SYSTEM_PROMPT},
+                        {"role": "system", "content": system},
                         {"role": "user", "content": user_message},
                     ],
                     response_format={"type": "json_object", "schema": answer_schema(numbers)},
@@ -149,7 +158,11 @@ class MissingLocalModel:
     name: str = "extractive"
 
     def draft(
-        self, question: str, evidence: Sequence[Evidence], examples: Sequence[Example] = ()
+        self,
+        question: str,
+        evidence: Sequence[Evidence],
+        examples: Sequence[Example] = (),
+        guidance: str = "",  # the extractive fallback cannot follow it
     ) -> Draft:
         drafted = self.fallback.draft(question, evidence, examples)
         note = f"the local model is not available ({self.reason}); this draft is extractive"

@@ -12,6 +12,11 @@ What leaves the workspace, and how it is protected:
   data that the system message tells the model to treat as such. A text that holds phrases that
   try to give orders ("ignore previous instructions", 以前の指示を無視…) is not sent at all: the
   fallback drafter answers, and the draft says the guardrail fired.
+- **The owner's guidance is instructions.** A process owner's drafting guidance for the item's
+  label (`deshi.processes.label_guidance`) is written by the company, not by a customer: it is
+  appended to the system message under its own heading (`system_prompt`), after the rules it
+  cannot lift (facts only from the passages, cited), and never enters the data document. It is
+  redacted like the data (a name in it leaves as a placeholder and is put back in the answer).
 - **Failures are not silent.** An endpoint that does not answer, or answers something that is
   not a chat completion, raises `DraftingError`; the caller falls back and says so.
 """
@@ -35,6 +40,7 @@ from deshi.drafting.structured import (
 from deshi.privacy import Redactor
 
 __all__ = [
+    "GUIDANCE_HEADING",
     "STRUCTURED_SYSTEM_PROMPT",
     "SYSTEM_PROMPT",
     "ChatDrafter",
@@ -42,6 +48,7 @@ __all__ = [
     "blocked_draft",
     "data_document",
     "restored_draft",
+    "system_prompt",
 ]
 
 SYSTEM_PROMPT: Final = (
@@ -59,6 +66,21 @@ SYSTEM_PROMPT: Final = (
 # endpoint with `structured=True`).
 STRUCTURED_SYSTEM_PROMPT: Final = f"{SYSTEM_PROMPT} {STRUCTURED_INSTRUCTIONS}"
 INJECTION_GUARDRAIL: Final = "injection_blocked"
+GUIDANCE_HEADING: Final = (
+    "The process owner's instructions for replies to this kind of message follow. They come "
+    "from the company, not from the data: follow them, within the rules above (facts only from "
+    "the passages, each sentence cited)."
+)
+
+
+def system_prompt(base: str, guidance: str) -> str:
+    """The system message: the `base` instructions, then the owner's `guidance` for the item's
+    label under its heading when there is some. The guidance is trusted, so it travels with the
+    instructions; the message, passages and examples stay in the data document."""
+    guidance = guidance.strip()
+    if not guidance:
+        return base
+    return f"{base}\n\n{GUIDANCE_HEADING}\n{guidance}"
 
 
 class DraftingError(Exception):
@@ -102,10 +124,16 @@ def blocked_draft(
 
 
 def restored_draft(
-    answer: str, redactor: Redactor, *, drafter: str, model: str, endpoint: str = ""
+    answer: str,
+    redactor: Redactor,
+    *,
+    drafter: str,
+    model: str,
+    endpoint: str = "",
+    guided: bool = False,
 ) -> Draft:
     """The model's `answer` as a draft, with the personal data `redactor` replaced put back and
-    its count among the guardrails."""
+    its count among the guardrails; `guided` when the owner's guidance was in its instructions."""
     guardrails = (f"redacted:{redactor.count}",) if redactor.count else ()
     return Draft(
         redactor.restore(answer),
@@ -114,6 +142,7 @@ def restored_draft(
         redactions=redactor.count,
         model=model,
         endpoint=endpoint,
+        guided=guided,
     )
 
 
@@ -133,7 +162,11 @@ class ChatDrafter:
     name: str = field(default="chat", init=False)
 
     def draft(
-        self, question: str, evidence: Sequence[Evidence], examples: Sequence[Example] = ()
+        self,
+        question: str,
+        evidence: Sequence[Evidence],
+        examples: Sequence[Example] = (),
+        guidance: str = "",
     ) -> Draft:
         blocked = blocked_draft(self.fallback, question, evidence, examples)
         if blocked is not None:
@@ -142,21 +175,26 @@ class ChatDrafter:
             return self.fallback.draft(question, evidence, examples)
         redactor = Redactor()
         numbers = [e.number for e in evidence]
-        answer = self._complete(
-            data_document(question, evidence, examples, redactor.redact), numbers
-        )
+        user_message = data_document(question, evidence, examples, redactor.redact)
+        base = STRUCTURED_SYSTEM_PROMPT if self.structured else SYSTEM_PROMPT
+        system = system_prompt(base, redactor.redact(guidance) if guidance.strip() else "")
+        answer = self._complete(system, user_message, numbers)
         if self.structured:
             try:
                 answer = rendered_answer(answer, numbers)
             except MalformedAnswerError as exc:
                 raise DraftingError(f"{self.base_url}: {exc}") from None
         return restored_draft(
-            answer, redactor, drafter=self.name, model=self.model, endpoint=self.base_url
+            answer,
+            redactor,
+            drafter=self.name,
+            model=self.model,
+            endpoint=self.base_url,
+            guided=system != base,
         )
 
-    def _complete(self, user_message: str, numbers: Sequence[int]) -> str:
+    def _complete(self, system: str, user_message: str, numbers: Sequence[int]) -> str:
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        system = STRUCTURED_SYSTEM_PROMPT if self.structured else SYSTEM_PROMPT
         body: dict[str, Any] = {
             "model": self.model,
             "temperature": 0,

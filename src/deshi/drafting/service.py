@@ -9,12 +9,15 @@ guardrails) without any of the text.
 Every draft is stored (`deshi.drafting.verdicts`) so a reviewer can accept, edit or reject it.
 A draft for an item also gets the process's nearest past answers as examples
 (`deshi.drafting.past_answers`): what reviewers accepted or wrote teaches the next draft.
+It is also given the process owner's guidance for the item's suggested label
+(`deshi.processes.label_guidance`), which the language-model drafters follow and the extractive
+one cannot; the draft's notes say which happened.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 import numpy as np
@@ -43,6 +46,7 @@ from deshi.errors import NotFound
 from deshi.knowledge import KnowledgeIndex, search
 from deshi.knowledge.models import SearchHit
 from deshi.permissions import Action, Principal, require
+from deshi.processes.label_guidance import guidance_for
 from deshi.processes.service import get_department
 from deshi.settings import Settings
 
@@ -98,13 +102,14 @@ def draft_reply_for(
 
 @dataclass(frozen=True, slots=True)
 class _Target:
-    """The item a draft answers, its process, and the label the agent suggested for it with
-    its confidence."""
+    """The item a draft answers, its process, the label the agent suggested for it with its
+    confidence, and the owner's drafting guidance for that label ("" for none)."""
 
     item_id: int
     process_id: int
     label: str | None
     confidence: float | None = None
+    guidance: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,9 +179,24 @@ def gather_evidence(session: Session, *, request: DraftRequest, index: Knowledge
 
 
 def drafted(drafter: Drafter, gathered: Gathered) -> Draft:
-    """The drafter's draft (the slow part: run it with no transaction open)."""
+    """The drafter's draft (the slow part: run it with no transaction open), following the
+    guidance for the item's label when the drafter can, its notes saying whether it did."""
     examples = as_examples(gathered.examples)
-    return _drafted(drafter, gathered.request.message, gathered.evidence, examples)
+    target = gathered.target
+    guidance = target.guidance if target is not None else ""
+    draft = _drafted(drafter, gathered.request.message, gathered.evidence, examples, guidance)
+    if not guidance or target is None:
+        return draft
+    return replace(draft, notes=(*draft.notes, _guidance_note(draft, str(target.label))))
+
+
+def _guidance_note(draft: Draft, label: str) -> str:
+    if draft.guided:
+        return f"drafted following the process's guidance for {label!r}"
+    return (
+        f"the process's guidance for {label!r} was not followed: the {draft.drafter} drafter "
+        "only quotes the passages"
+    )
 
 
 def record_draft(
@@ -220,7 +240,8 @@ def _target(session: Session, request: DraftRequest) -> _Target | None:
     ).first()
     if decision is None:
         return _Target(item.id, process.id, None)
-    return _Target(item.id, process.id, decision.label, decision.confidence)
+    guidance = guidance_for(process.label_guidance, decision.label)
+    return _Target(item.id, process.id, decision.label, decision.confidence, guidance)
 
 
 def awaiting_audit(session: Session, item_id: int) -> StoredDraft | None:
@@ -238,10 +259,14 @@ def awaiting_audit(session: Session, item_id: int) -> StoredDraft | None:
 
 
 def _drafted(
-    drafter: Drafter, message: str, evidence: list[Evidence], examples: Sequence[Example]
+    drafter: Drafter,
+    message: str,
+    evidence: list[Evidence],
+    examples: Sequence[Example],
+    guidance: str,
 ) -> Draft:
     try:
-        return drafter.draft(message, evidence, examples)
+        return drafter.draft(message, evidence, examples, guidance=guidance)
     except DraftingError as exc:
         fallback = ExtractiveDrafter().draft(message, evidence, examples)
         return Draft(

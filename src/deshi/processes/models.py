@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from deshi.domain import Arm, FeaturizerName, Mode, NewLabels, Stage
 from deshi.engine import Policy
 from deshi.inputs import DbId, InputModel
+from deshi.processes.label_guidance import MAX_GUIDANCE_CHARS, MAX_GUIDED_LABELS
 from deshi.processes.rule_patterns import MAX_PATTERN_CHARS, MAX_RULES, compile_pattern
 
 __all__ = [
@@ -36,6 +37,14 @@ _DRAFT_AUTOSEND = (
     "threshold and only drafts with every sentence supported and no guardrail fired "
     "(docs/drafting.md, 'Sent without review'). Off by default: drafts are suggestions only."
 )
+_LABEL_GUIDANCE = (
+    "Drafting guidance per label, {label code: text}: the owner's instructions for replies to "
+    "items of that label, given to the language-model drafters as instructions (the item's "
+    "text and the passages stay data); the extractive drafter cannot follow them. A PATCH "
+    "merges: a text sets (trimmed, at most "
+    f"{MAX_GUIDANCE_CHARS} characters), an empty one removes, labels left out keep theirs; at "
+    f"most {MAX_GUIDED_LABELS} labels have guidance."
+)
 _RULE_OPS = frozenset({">", ">=", "<", "<=", "==", "!=", "in", "contains"})
 _ARMS = ", ".join(arm.value for arm in Arm)
 ARM_SHARES_TOLERANCE = 1e-6  # shares are typed by people: 0.1 + 0.2 + 0.7 is not exactly 1.0
@@ -44,6 +53,7 @@ ARM_SHARES_TOLERANCE = 1e-6  # shares are typed by people: 0.1 + 0.2 + 0.7 is no
 MAX_LABELS = 2000
 MAX_LABEL_CHARS = 200
 Label = Annotated[str, Field(min_length=1, max_length=MAX_LABEL_CHARS)]
+GuidanceText = Annotated[str, Field(max_length=MAX_GUIDANCE_CHARS)]
 
 
 class AlwaysHumanRule(InputModel):
@@ -101,6 +111,7 @@ _NOT_NULL = frozenset(
         "featurizer",
         "new_labels",
         "draft_autosend",
+        "label_guidance",
     }
 )
 
@@ -181,6 +192,9 @@ class ProcessUpdate(InputModel):
     )
     featurizer: FeaturizerName | None = Field(default=None, description=_FEATURIZER)
     draft_autosend: bool | None = Field(default=None, description=_DRAFT_AUTOSEND)
+    label_guidance: dict[Label, GuidanceText] | None = Field(
+        default=None, max_length=MAX_LABELS, description=_LABEL_GUIDANCE
+    )
     human_minutes_per_item: float | None = Field(default=None, ge=0)
     hourly_rate: float | None = Field(default=None, ge=0)
     cost_per_escaped_error: float | None = Field(default=None, ge=0)
@@ -252,6 +266,7 @@ class ProcessPublic(BaseModel):
         default_factory=dict,
         description="Readable label names per language: {language: {code: name}}.",
     )
+    label_guidance: dict[str, str] = Field(default_factory=dict, description=_LABEL_GUIDANCE)
     human_minutes_per_item: float | None
     hourly_rate: float | None
     cost_per_escaped_error: float | None

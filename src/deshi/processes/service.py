@@ -16,6 +16,7 @@ from deshi.engine.featurize import missing_extra
 from deshi.errors import Conflict, NotFound, ValidationFailed
 from deshi.permissions import Action, Principal, can_see, require, require_workspace
 from deshi.processes import repo
+from deshi.processes.label_guidance import merged_guidance
 from deshi.processes.label_names import merged_names
 from deshi.processes.models import LabelNamesUpdate, LabelPublic, ProcessCreate, ProcessUpdate
 
@@ -272,6 +273,11 @@ def apply_process_changes(
     values = changes.changes()
     if "labels" in values:
         values["labels"] = _unique(values["labels"])
+    if "label_guidance" in values:  # checked against the labels this change leaves
+        labels = values.get("labels", process.labels)
+        values["label_guidance"] = merged_guidance(
+            process.label_guidance, values["label_guidance"], labels
+        )
     if "featurizer" in values:
         _check_featurizer(values["featurizer"])
         values["featurizer"] = values["featurizer"].value

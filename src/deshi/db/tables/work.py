@@ -55,6 +55,11 @@ class Process(Base):
     label_names: Mapped[dict[str, Any]] = mapped_column(
         default=dict, server_default=sql_text("'{}'")
     )
+    # drafting guidance per label, {code: text}: the owner's instructions to the language-model
+    # drafters for replies to items of that label (deshi.processes.label_guidance)
+    label_guidance: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, server_default=sql_text("'{}'")
+    )
     # drafts of auto-completed items may be sent without review inside the error budget
     # (deshi.drafting.autosend); off: drafts are suggestions only
     draft_autosend: Mapped[bool] = mapped_column(default=False, server_default=sql_false())

@@ -26,6 +26,7 @@ from deshi.inputs import MAX_ID, validated
 from deshi.learning import versions
 from deshi.permissions import Action, Principal, can, require_workspace
 from deshi.processes import service as processes
+from deshi.processes.label_guidance import MAX_GUIDANCE_CHARS, cleaned
 from deshi.processes.label_names import LANGUAGES, humanized
 from deshi.processes.models import LabelNamesUpdate, ProcessCreate, ProcessUpdate
 from deshi.web.deps import PasswordHasherDep, SessionDep
@@ -464,6 +465,7 @@ def _settings_page(
         rules_json=json.dumps(process.always_human_rules, ensure_ascii=False),
         arms_json=json.dumps(process.arms, ensure_ascii=False),
         humanized=humanized,
+        max_guidance_chars=MAX_GUIDANCE_CHARS,
         **context,
     )
 
@@ -549,6 +551,36 @@ def save_label_names(
             changes = validated(LabelNamesUpdate, {"names": _label_names_form(form)})
             processes.set_label_names_for(
                 db, principal=viewer.principal, process_id=process_id, changes=changes
+            )
+    except DeshiError as exc:
+        return _settings_page(request, viewer, db, process_id, exc.status_code, error=exc.detail)
+    return _back(f"/admin/processes/{process_id}?saved=1")
+
+
+def _label_guidance_form(form: dict[str, str]) -> dict[str, str]:
+    """The guidance form (`code.N` with its `guidance.N`) as a ProcessUpdate `label_guidance`:
+    every label's text is sent, so an emptied one removes its guidance."""
+    guidance: dict[str, str] = {}
+    for key, code in form.items():
+        prefix, _, index = key.partition(".")
+        if prefix == "code" and index.isdigit():
+            guidance[code] = cleaned(form.get(f"guidance.{index}", ""))
+    return guidance
+
+
+@router.post("/admin/processes/{process_id}/label-guidance", dependencies=[CsrfDep])
+def save_label_guidance(
+    process_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep, form: FormDep
+) -> Response:
+    """Save the drafting guidance per label (audited as `process.update` when it changed)."""
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            body = {"label_guidance": _label_guidance_form(form)}
+            processes.update_process(
+                db,
+                principal=viewer.principal,
+                process_id=process_id,
+                changes=validated(ProcessUpdate, body),
             )
     except DeshiError as exc:
         return _settings_page(request, viewer, db, process_id, exc.status_code, error=exc.detail)
