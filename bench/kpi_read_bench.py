@@ -16,14 +16,20 @@ Each request kind is timed two ways, `--runs` times each, and the medians printe
 
 `--postgres URL` runs the same on a throwaway schema of that database too. Run it on another
 checkout's code with `PYTHONPATH=<checkout>/src` (the "before" figures of docs/benchmarks.md).
+`--reuse DIR` keeps the SQLite fixture in DIR (kpi.db and its kpi.json) and reuses it on the next
+run with the same `--items` and `--weeks` (built the same day: its weeks end last week), so a
+profile or a before/after pair reads the same rows without building them again; each run
+answers a few more of its queued items.
 
     nice -n 10 .venv/bin/python bench/kpi_read_bench.py [--items 100000] [--runs 7]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test] [--no-sqlite]
+        [--reuse DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 import resource
@@ -33,7 +39,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from html import unescape
 from pathlib import Path
@@ -264,6 +270,29 @@ def build_fixture(url: str, *, items: int, weeks: int, seed: int = 0) -> Fixture
     return Fixture(url, process_id, token, reviewers, keys)
 
 
+def reused_fixture(folder: Path, *, items: int, weeks: int) -> Fixture:
+    """The SQLite fixture kept in `folder` when it was built with these sizes (and today's
+    weeks), else a new one built there and kept."""
+    database, described = folder / "kpi.db", folder / "kpi.json"
+    sizes = {"items": items, "weeks": weeks, "first_monday": _first_monday(weeks).isoformat()}
+    if database.exists() and described.exists():
+        kept = json.loads(described.read_text())
+        if kept["sizes"] == sizes:
+            fields = kept["fixture"]
+            return Fixture(
+                fields["url"],
+                fields["process_id"],
+                fields["token"],
+                tuple(fields["reviewer_ids"]),
+                tuple(fields["weeks"]),
+            )
+    folder.mkdir(parents=True, exist_ok=True)
+    database.unlink(missing_ok=True)
+    fixture = build_fixture(f"sqlite:///{database}", items=items, weeks=weeks)
+    described.write_text(json.dumps({"sizes": sizes, "fixture": asdict(fixture)}))
+    return fixture
+
+
 def answer_one(factory: Any, fixture: Fixture) -> bool:
     """Store a review on one queued item (a change every cache must notice); False when none
     is left."""
@@ -400,8 +429,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--postgres", default=None, help="also on a schema of this database")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--reuse", type=Path, default=None, help="keep the SQLite fixture here")
     args = parser.parse_args()
-    if not args.no_sqlite:
+    if not args.no_sqlite and args.reuse is not None:
+        started = time.perf_counter()
+        fixture = reused_fixture(args.reuse, items=args.items, weeks=args.weeks)
+        print(f"sqlite fixture ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        report("SQLite", args.items, measure(fixture, args.runs))
+    elif not args.no_sqlite:
         with tempfile.TemporaryDirectory() as folder:
             url = f"sqlite:///{folder}/kpi.db"
             started = time.perf_counter()

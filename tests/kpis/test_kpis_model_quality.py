@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from kpi_records import MONDAY, audit_item, auto_item, open_item, reviewed_item
 
-from deshi.engine.metrics import Estimate
+from deshi.engine.metrics import Estimate, calibration_error_estimate
 from deshi.engine.stats import clopper_pearson_interval, wilson_interval
 from deshi.kpis.model_quality import (
     accuracy,
@@ -94,6 +94,48 @@ def test_calibration_error_uses_reviewed_items_with_a_confidence() -> None:
     assert estimate.value == pytest.approx(0.4)
     assert estimate.n == 4
     assert calibration_error(items, seed=1) == estimate
+
+
+@pytest.mark.parametrize("n", [1, 2, 9, 640, 4100])
+def test_calibration_error_equals_the_engines_estimate_to_the_last_bit(n: int) -> None:
+    # the KPIs count each bootstrap resample's hits from one gathered key (faster); the interval
+    # must stay the engine's float for float. 4,100 items span several blocks of resamples;
+    # confidences of 0.0 and 1.0 and every decile's edge test the binning.
+    rng = np.random.default_rng(n)
+    edges = [0.0, 1.0, 0.1, 0.3, 0.7, 0.9]
+    confidences = [edges[i] if i < len(edges) else float(rng.random()) for i in range(n)]
+    right = [bool(rng.random() < 0.8) for _ in range(n)]
+    items = [
+        reviewed_item(confidence=c, final="a" if ok else "b", action="accept" if ok else "correct")
+        for c, ok in zip(confidences, right, strict=True)
+    ]
+    for seed, bins, level in [(0, 10, 0.95), (3, 7, 0.9)]:
+        expected = calibration_error_estimate(
+            confidences, right, bins=bins, confidence=level, resamples=300, seed=seed
+        )
+        found = calibration_error(items, bins=bins, confidence=level, resamples=300, seed=seed)
+        assert found == expected
+
+
+def test_a_remembered_calibration_error_is_the_one_its_own_inputs_give() -> None:
+    # the bootstrap is remembered by a digest of its inputs: a changed answer, an added item
+    # or another setting is a new computation, never the remembered one
+    rng = np.random.default_rng(11)
+    items = [
+        reviewed_item(confidence=float(rng.random()), final="a" if rng.random() < 0.7 else "b")
+        for _ in range(500)
+    ]
+    flipped = [*items[:-1], reviewed_item(confidence=items[-1].confidence, final="z")]
+    grown = [*items, reviewed_item(confidence=0.5, final="a")]
+    for changed in (items, flipped, grown, items):
+        judged = [item for item in changed if item.confidence is not None]
+        expected = calibration_error_estimate(
+            [item.confidence or 0.0 for item in judged],
+            [bool(item.agent_was_right) for item in judged],
+        )
+        assert calibration_error(changed) == expected
+        assert calibration_error(changed) == expected  # read back from the memo
+    assert calibration_error(items, seed=1) != calibration_error(items)
 
 
 def test_calibration_error_without_confidences_is_undefined() -> None:

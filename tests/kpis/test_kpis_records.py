@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import pytest
 from kpi_records import MONDAY, auto_item, human_only_item, reviewed_item
@@ -12,6 +12,7 @@ from deshi.kpis.records import (
     Costs,
     ItemRecord,
     KpiPolicy,
+    by_week,
     iso_week,
     month_of,
     only_arm,
@@ -43,6 +44,30 @@ def test_per_week_evaluates_a_kpi_for_each_week_and_arm() -> None:
     assert all(estimate is not None and estimate.value == 1.0 for estimate in ai_led.values())
     assert len(only_arm(items, "human_only")) == 1
     assert len(only_arm(items, None)) == 4
+
+
+@pytest.mark.parametrize("zone", [None, UTC])
+def test_by_week_groups_by_the_iso_week_key_keeping_each_weeks_order(zone: tzinfo | None) -> None:
+    # by_week groups by day ordinals, not key strings: the same weeks as `iso_week` (across
+    # ISO years of 52 and 53 weeks), in order, each week's items in their given order
+    start = datetime(2020, 12, 20, 23, 59, tzinfo=zone)
+    moments = [start + timedelta(hours=13 * step) for step in range(1100)]
+    items = [
+        ItemRecord(at, "ai_led", "auto", "a", completed_at=at + timedelta(days=step % 9))
+        for step, at in enumerate(reversed(moments))  # newest first: order must be kept
+    ]
+    expected: dict[str, list[ItemRecord]] = {}
+    for item in items:
+        expected.setdefault(iso_week(item.created_at), []).append(item)
+    grouped = by_week(items)
+    assert list(grouped) == sorted(expected)
+    assert grouped == expected
+    assert {"2020-W53", "2021-W01", "2021-W52", "2022-W01"} <= set(grouped)
+    done = by_week(items, moment=lambda item: item.completed_at)
+    assert sum(len(group) for group in done.values()) == len(items)
+    assert all(
+        iso_week(item.completed_at or MONDAY) == week for week, g in done.items() for item in g
+    )
 
 
 def test_records_reject_impossible_values() -> None:

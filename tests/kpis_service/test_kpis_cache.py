@@ -5,6 +5,7 @@ a policy change, a promotion) makes the next view recompute, across separate API
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from deshi.db.tables import Decision, Item, KpiSnapshot, ModelVersion, Review
 from deshi.domain import ItemStatus, ModelStatus, ReviewAction, Role
 from deshi.engine.types import Route
 from deshi.kpis import kpi_report as kpi_report_module
+from deshi.kpis import model_quality
 from deshi.kpis import process_warnings as warnings_module
 from deshi.kpis import repo as kpi_repo
 from deshi.kpis.context import get_process
@@ -126,6 +128,30 @@ def test_a_new_audit_makes_the_next_view_recompute_the_budget(
     after = _report(session_factory, world.process).overall.model.budget
     assert before is not None and after is not None
     assert (after.audits, after.errors) == (before.audits + 1, before.errors + 1)
+
+
+def test_after_a_review_only_its_weeks_and_the_periods_bootstraps_are_drawn_again(
+    session_factory: sessionmaker[Session], world: KpiWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(model_quality, "_CALIBRATIONS", OrderedDict())  # nothing remembered
+    before = _report(session_factory, world.process)
+    answer_waiting_item(session_factory, world)
+    drawn: list[int] = []
+    original = model_quality.bootstrap_interval
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        drawn.append(args[1])  # the number of judged items resampled
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(model_quality, "bootstrap_interval", counted)
+    after = _report(session_factory, world.process)
+    assert len(before.weeks) > 2
+    assert len(drawn) == 2  # the answered item's week and the whole period; the rest remembered
+    assert max(drawn) == after.overall.model.calibration_error.n  # type: ignore[union-attr]
+    monkeypatch.setattr(model_quality, "_CALIBRATIONS", OrderedDict())  # forget them all
+    fresh = _fresh(session_factory, world.process)
+    assert after.model_dump_json() == fresh.model_dump_json()  # the remembered ones to the bit
+    assert len(drawn) > 2
 
 
 def test_an_undone_review_makes_the_next_view_recompute(

@@ -15,6 +15,7 @@ __all__ = [
     "accuracy_gain_per_week",
     "active_reviewers_per_month",
     "active_reviewers_per_week",
+    "feedback_per_week",
     "labels_covered_per_week",
     "retraining_cycle_days",
     "reviews_per_week",
@@ -31,17 +32,12 @@ def _review_time(item: ItemRecord) -> datetime | None:
 
 def reviews_per_week(items: Sequence[ItemRecord]) -> dict[str, Estimate]:
     """Data velocity: reviews completed per ISO week (a count, so the interval is the point)."""
-    return {
-        week: exact_count(len(group)) for week, group in by_week(items, moment=_review_time).items()
-    }
+    return feedback_per_week(items)[0]
 
 
 def labels_covered_per_week(items: Sequence[ItemRecord]) -> dict[str, int]:
     """Diversity: distinct final labels among the reviews completed in each ISO week."""
-    return {
-        week: len({item.final_label for item in group if item.final_label is not None})
-        for week, group in by_week(items, moment=_review_time).items()
-    }
+    return feedback_per_week(items)[1]
 
 
 def _distinct_reviewers(group: Sequence[ItemRecord]) -> int:
@@ -50,10 +46,22 @@ def _distinct_reviewers(group: Sequence[ItemRecord]) -> int:
 
 def active_reviewers_per_week(items: Sequence[ItemRecord]) -> dict[str, int]:
     """Distinct reviewers who completed at least one review in each ISO week."""
-    return {
-        week: _distinct_reviewers(group)
-        for week, group in by_week(items, moment=_review_time).items()
+    return feedback_per_week(items)[2]
+
+
+def feedback_per_week(
+    items: Sequence[ItemRecord],
+) -> tuple[dict[str, Estimate], dict[str, int], dict[str, int]]:
+    """`reviews_per_week`, `labels_covered_per_week` and `active_reviewers_per_week` from one
+    grouping of the items by review week (a report shows all three)."""
+    grouped = by_week(items, moment=_review_time)
+    reviews = {week: exact_count(len(group)) for week, group in grouped.items()}
+    labels = {
+        week: len({item.final_label for item in group if item.final_label is not None})
+        for week, group in grouped.items()
     }
+    reviewers = {week: _distinct_reviewers(group) for week, group in grouped.items()}
+    return reviews, labels, reviewers
 
 
 def active_reviewers_per_month(items: Sequence[ItemRecord]) -> dict[str, int]:

@@ -21,6 +21,7 @@ from deshi.db.tables import Process
 from deshi.engine.metrics import Estimate, exact_count
 from deshi.kpis import business, flywheel, model_quality, product
 from deshi.kpis.budget import BudgetEvidence, budget_evidence
+from deshi.kpis.business import BaselineSource
 from deshi.kpis.cache import cached_model, fingerprint
 from deshi.kpis.context import KpiContext, RowsMark, load_context, load_records
 from deshi.kpis.models import (
@@ -148,16 +149,15 @@ def compute_kpis(
     chosen = only_arm(records, arm)
     # the baseline reads only completed human-only items: sifted once, not once per week
     pool = [item for item in records if item.arm == "human_only" and item.is_completed]
-    reviews = flywheel.reviews_per_week(chosen)
-    labels = flywheel.labels_covered_per_week(chosen)
-    reviewers = flywheel.active_reviewers_per_week(chosen)
+    reviews, labels, reviewers = flywheel.feedback_per_week(chosen)
+    yardstick = _yardstick(pool, context)
     weeks = [
         WeekKpis(
             week=week,
             items=len(group),
             model=_model(group, context),
             product=_product(group, context),
-            business=_business(group, pool, context, weeks=1),
+            business=_business(group, pool, yardstick, context, weeks=1),
             flywheel=FlywheelKpis(
                 reviews=metric(reviews.get(week)),
                 labels_covered=labels.get(week, 0),
@@ -173,7 +173,7 @@ def compute_kpis(
         items=len(chosen),
         model=_overall_model(chosen, context),
         product=_product(chosen, context),
-        business=_business(chosen, pool, context, weeks=weeks_spanned(chosen)),
+        business=_business(chosen, pool, yardstick, context, weeks=weeks_spanned(chosen)),
         flywheel=_flywheel(chosen, context),
     )
     return overall, weeks
@@ -200,28 +200,12 @@ def _product(items: Sequence[ItemRecord], context: KpiContext) -> ProductKpis:
     )
 
 
-def _business(
-    items: Sequence[ItemRecord],
-    baseline_pool: Sequence[ItemRecord],
-    context: KpiContext,
-    *,
-    weeks: int,
-) -> BusinessKpis:
-    """The business case of `items` against the human-only items of `baseline_pool`.
-
-    When savings are measurable the escaped errors shown are the ones netted (at the
-    Bonferroni-adjusted confidence of `business.savings`), otherwise at the policy's.
-    """
-    policy, costs = context.policy, context.costs
-    found = business.savings(
-        items,
-        costs,
-        weeks=weeks,
-        baseline_items=baseline_pool,
-        history_seconds=context.history_seconds,
-        min_baseline_items=policy.min_baseline_items,
-        confidence=policy.confidence,
-    )
+def _yardstick(
+    baseline_pool: Sequence[ItemRecord], context: KpiContext
+) -> tuple[Metric | None, BaselineSource | None]:
+    """The baseline minutes per item and their source, as every week's business case shows
+    them: the same for every week of a report, so computed once."""
+    policy = context.policy
     baseline = business.baseline_minutes_per_item(
         baseline_pool,
         history_seconds=context.history_seconds,
@@ -231,11 +215,39 @@ def _business(
     _, source = business.baseline_seconds(
         baseline_pool, context.history_seconds, min_items=policy.min_baseline_items
     )
+    return metric(baseline), source
+
+
+def _business(
+    items: Sequence[ItemRecord],
+    baseline_pool: Sequence[ItemRecord],
+    yardstick: tuple[Metric | None, BaselineSource | None],
+    context: KpiContext,
+    *,
+    weeks: int,
+) -> BusinessKpis:
+    """The business case of `items` against the human-only items of `baseline_pool`, whose
+    `_yardstick` it shows.
+
+    When savings are measurable the escaped errors shown are the ones netted (at the
+    Bonferroni-adjusted confidence of `business.savings`), otherwise at the policy's.
+    """
+    policy, costs = context.policy, context.costs
+    baseline, source = yardstick
+    found = business.savings(
+        items,
+        costs,
+        weeks=weeks,
+        baseline_items=baseline_pool,
+        history_seconds=context.history_seconds,
+        min_baseline_items=policy.min_baseline_items,
+        confidence=policy.confidence,
+    )
     if found is None:
         auto_error = model_quality.realized_auto_error(items, confidence=policy.confidence)
         escaped = business.escaped_errors(items, auto_error)
         return BusinessKpis(
-            baseline_minutes=metric(baseline),
+            baseline_minutes=baseline,
             baseline_source=source,
             hours_saved=None,
             money_saved=None,
@@ -246,7 +258,7 @@ def _business(
             roi=None,
         )
     return BusinessKpis(
-        baseline_minutes=metric(baseline),
+        baseline_minutes=baseline,
         baseline_source=source,
         hours_saved=metric(found.hours_saved),
         money_saved=metric(found.money_saved),

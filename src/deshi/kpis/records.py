@@ -181,14 +181,24 @@ def _group(items: Iterable[T], key: Callable[[T], str | None]) -> dict[str, list
 def by_week(
     items: Iterable[ItemRecord], *, moment: Callable[[ItemRecord], datetime | None] | None = None
 ) -> dict[str, list[ItemRecord]]:
-    """Items grouped by the ISO week of `moment` (default: created_at), weeks in order."""
-    when = moment or (lambda item: item.created_at)
+    """Items grouped by the ISO week of `moment` (default: created_at), weeks in order, each
+    week's items in their given order."""
+    # a report groups every item several times: by the day's ordinal (day 1 is a Monday, so
+    # ordinal weeks are ISO weeks) rather than by a key string built per item
+    groups: dict[int, list[ItemRecord]] = defaultdict(list)
+    if moment is None:
+        for item in items:
+            groups[(item.created_at.toordinal() - 1) // 7].append(item)
+    else:
+        for item in items:
+            stamp = moment(item)
+            if stamp is not None:
+                groups[(stamp.toordinal() - 1) // 7].append(item)
+    return {_week_of_ordinal_week(week): groups[week] for week in sorted(groups)}
 
-    def week_of(item: ItemRecord) -> str | None:
-        stamp = when(item)
-        return None if stamp is None else iso_week(stamp)
 
-    return _group(items, week_of)
+def _week_of_ordinal_week(week: int) -> str:
+    return _week_of_day(date.fromordinal(week * 7 + 1))
 
 
 def by_month(

@@ -1,9 +1,9 @@
 """SQL for the KPIs: turn a process's items, decisions, reviews and model versions into the
 plain records of `deshi.kpis.records`.
 
-Three range reads (items, their decisions, their reviews: each joined to the same item filter,
-only the columns a record needs, no ORM objects) assembled in Python keep the SQL portable
-between SQLite and PostgreSQL; one item becomes one `ItemRecord`:
+Two range reads (the items joined to their decisions, and their reviews joined to the same item
+filter: only the columns a record needs, no ORM objects) assembled in Python keep the SQL
+portable between SQLite and PostgreSQL; one item becomes one `ItemRecord`:
 
 - route, agent label and confidence come from the item's latest decision (undecided items are
   left out: no KPI is defined on them);
@@ -20,13 +20,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, String, select, type_coerce
 from sqlalchemy.orm import Session
 
 from deshi.db.tables import Decision, Item, ModelVersion, Process, Review, User
 from deshi.domain import ItemOrigin, Mode
-from deshi.domain import ReviewAction as StoredAction
-from deshi.engine.types import Route, RouteReason
+from deshi.engine.types import RouteReason
 from deshi.kpis.records import ARMS, Arm, ItemRecord, ModelEvent, ReviewAction, RouteName
 
 __all__ = [
@@ -37,17 +36,24 @@ __all__ = [
     "owner_name",
 ]
 
-# the columns a record needs of an item, its decision and its reviews, as plain tuples (a Row's
-# attribute access costs more than the rest of building a record)
-_ItemRow = tuple[int, datetime, str | None, datetime | None]
-_DecisionRow = tuple[int, str | None, float, Route]
-_ReviewRow = tuple[int, int, StoredAction, str | None, float | None, bool]
+# the columns a record needs of an item with its decision, and of its reviews, as plain tuples
+# (a Row's attribute access costs more than the rest of building a record); the enums are read
+# as their stored values, which are the records' literals
+_DecidedRow = tuple[int, datetime, str | None, datetime | None, str | None, float, str]
+_ReviewRow = tuple[int, int, str, str | None, float | None, bool]
 _FINAL_LABEL = 3
 
 _MODE_ARM: dict[Mode, Arm] = {
     Mode.SHADOW: "human_only",
     Mode.ASSIST: "assisted",
     Mode.AUTOPILOT: "ai_led",
+}
+_ARMS: dict[str | None, Arm] = {arm: arm for arm in ARMS}  # a stored arm, else the mode's
+_ROUTES: dict[str, RouteName] = {"auto": "auto", "review": "review", "audit": "audit"}
+_ACTIONS: dict[str, ReviewAction] = {
+    "accept": "accept",
+    "correct": "correct",
+    "escalate": "escalate",
 }
 
 
@@ -65,33 +71,35 @@ def load_item_records(
         chosen.append(Item.created_at >= start)
     if end is not None:
         chosen.append(Item.created_at < end)
-    rows = session.connection()  # Core execution: no ORM row processing for plain columns
-    items = rows.execute(
-        select(Item.id, Item.created_at, Item.arm, Item.completed_at)
-        .where(*chosen)
-        .order_by(Item.created_at, Item.id)
-    ).all()
-    decisions = _latest_decisions(session, chosen)
+    decided = _decided_items(session, chosen)
     reviews = _reviews_by_item(session, chosen)
     fallback = _MODE_ARM[process.mode]
+    last = len(decided) - 1
     return [
-        _record(item, decisions[item[0]], reviews.get(item[0], ()), fallback)
-        for item in items
-        if item[0] in decisions
+        _record(row, reviews.get(row[0], ()), fallback)
+        for index, row in enumerate(decided)
+        if index == last or decided[index + 1][0] != row[0]  # the item's latest decision
     ]
 
 
-def _latest_decisions(
-    session: Session, chosen: Sequence[ColumnElement[bool]]
-) -> dict[int, _DecisionRow]:
-    """The newest decision of each chosen item (only the columns a record needs)."""
+def _decided_items(session: Session, chosen: Sequence[ColumnElement[bool]]) -> list[_DecidedRow]:
+    """The chosen items, oldest first, each with its decisions, oldest first: one read (an
+    inner join: undecided items are left out)."""
     query = (
-        select(Decision.item_id, Decision.label, Decision.confidence, Decision.route)
-        .join(Item, Item.id == Decision.item_id)
+        select(
+            Item.id,
+            Item.created_at,
+            Item.arm,
+            Item.completed_at,
+            Decision.label,
+            Decision.confidence,
+            type_coerce(Decision.route, String()),
+        )
+        .join(Decision, Decision.item_id == Item.id)
         .where(*chosen)
-        .order_by(Decision.id)
+        .order_by(Item.created_at, Item.id, Decision.id)
     )
-    return {row[0]: row for row in session.connection().execute(query)}
+    return list(session.connection().execute(query).all())
 
 
 def _reviews_by_item(
@@ -102,7 +110,7 @@ def _reviews_by_item(
         select(
             Review.item_id,
             Review.reviewer_id,
-            Review.action,
+            type_coerce(Review.action, String()),
             Review.final_label,
             Review.seconds,
             Review.blind,
@@ -112,7 +120,7 @@ def _reviews_by_item(
         .order_by(Review.id)
     )
     grouped: dict[int, list[_ReviewRow]] = defaultdict(list)
-    for row in session.connection().execute(query):
+    for row in session.connection().execute(query).all():  # one fetch, not one a row
         grouped[row[0]].append(row)
     return dict(grouped)
 
@@ -125,19 +133,8 @@ def _outcome(reviews: Sequence[_ReviewRow]) -> _ReviewRow | None:
     return reviews[-1] if reviews else None
 
 
-def _arm(arm: str | None, fallback: Arm) -> Arm:
-    for known in ARMS:
-        if arm == known:
-            return known
-    return fallback
-
-
-def _record(
-    item: _ItemRow, decision: _DecisionRow, reviews: Sequence[_ReviewRow], fallback: Arm
-) -> ItemRecord:
-    _, created_at, arm, completed_at = item
-    _, agent_label, confidence, stored_route = decision
-    route: RouteName = stored_route.value
+def _record(row: _DecidedRow, reviews: Sequence[_ReviewRow], fallback: Arm) -> ItemRecord:
+    _, created_at, arm, completed_at, agent_label, confidence, route = row
     outcome = _outcome(reviews)
     action: ReviewAction | None = None
     reviewer_id: str | None = None
@@ -145,20 +142,28 @@ def _record(
     shown: bool | None = None
     if outcome is not None:
         _, reviewer, stored_action, final_label, _, blind = outcome
-        action, reviewer_id, shown = stored_action.value, str(reviewer), not blind
+        action, reviewer_id, shown = _ACTIONS[stored_action], str(reviewer), not blind
     return ItemRecord(
         created_at=created_at,
-        arm=_arm(arm, fallback),
-        route=route,
+        arm=_ARMS.get(arm, fallback),
+        route=_ROUTES[route],
         agent_label=agent_label,
         final_label=final_label,
         review_action=action,
-        handling_seconds=sum(max(review[4] or 0.0, 0.0) for review in reviews),
+        handling_seconds=_handling_seconds(reviews),
         reviewer_id=reviewer_id,
         completed_at=completed_at,
         confidence=min(max(confidence, 0.0), 1.0),
         suggestion_shown=shown,
     )
+
+
+def _handling_seconds(reviews: Sequence[_ReviewRow]) -> float:
+    """Every review's seconds on the item (escalations too), none counted below 0."""
+    total = 0.0  # the same left-to-right sum as `sum`, without a generator per item
+    for review in reviews:
+        total += max(review[4] or 0.0, 0.0)
+    return total
 
 
 def load_history_handling_seconds(session: Session, process_id: int) -> list[float]:
