@@ -23,6 +23,7 @@ from deshi.i18n import DEFAULT_LOCALE, format_number, format_percent, parse_loca
 from deshi.inputs import MAX_ID
 from deshi.kpis.context import get_process, parse_arm
 from deshi.kpis.drafting import DraftingKpis, DraftingReport
+from deshi.kpis.drafting_agreement import Consistency, ParaphraseConsistency
 from deshi.kpis.drafting_report import process_drafting_report
 from deshi.kpis.models import Metric
 
@@ -67,12 +68,12 @@ def _cell(value: Metric | None, locale: str) -> str:
     return f"{share(value.value)} [{share(value.low)}, {share(value.high)}]"
 
 
-def _consistency_cell(k: DraftingKpis, locale: str) -> str:
-    """The consistency rate and its pairs; "n/a" when no question was drafted twice."""
-    if k.consistency.rate is None:
+def _consistency_cell(found: Consistency | ParaphraseConsistency, locale: str) -> str:
+    """A consistency rate and its pairs; "n/a" when no question was drafted twice."""
+    if found.rate is None:
         return translations(locale).gettext("n/a")
-    pairs = format_number(k.consistency.pairs, locale=locale)
-    return f"{_cell(k.consistency.rate, locale)} · n={pairs}"
+    pairs = format_number(found.pairs, locale=locale)
+    return f"{_cell(found.rate, locale)} · n={pairs}"
 
 
 def _row(period: str, k: DraftingKpis, locale: str) -> list[str]:
@@ -87,7 +88,8 @@ def _row(period: str, k: DraftingKpis, locale: str) -> list[str]:
         _cell(k.acceptance, locale),
         _cell(k.edit_distance, locale),
         _cell(k.guardrails.fired, locale),
-        _consistency_cell(k, locale),
+        _consistency_cell(k.consistency, locale),
+        _consistency_cell(k.paraphrase_consistency, locale),
         _cell(k.checker.precision, locale),
         _cell(k.checker.recall, locale),
     ]
@@ -106,6 +108,7 @@ def _table(found: DraftingReport, locale: str) -> Table:
         gettext("Draft edit distance"),
         gettext("Draft guardrails"),
         gettext("Consistent answers"),
+        gettext("Consistent answers, paraphrases included"),
         gettext("Checker precision"),
         gettext("Checker recall"),
         title=gettext("Drafted replies") + f" · {found.process_id}",
@@ -143,7 +146,21 @@ def kpis(
         typer.echo(translations(locale).gettext("No drafts yet."))
         return
     Console().print(_table(found, locale))
+    typer.echo(_paraphrase_line(found.overall, locale))
     typer.echo(_checker_line(found.overall, locale))
+
+
+def _paraphrase_line(k: DraftingKpis, locale: str) -> str:
+    """What pairs drafts as paraphrases, and how many of the overall pairs are exact repeats."""
+    p, whole = k.paraphrase_consistency, partial(format_number, locale=locale)
+    return translations(locale).gettext(
+        "Paraphrases: messages whose embeddings are at least %(threshold)s alike; "
+        "%(pairs)s pairs, %(repeats)s of them exact repeats"
+    ) % {
+        "threshold": format_number(p.threshold, locale=locale, digits=2),
+        "pairs": whole(p.pairs),
+        "repeats": whole(p.exact_repeats),
+    }
 
 
 def _checker_line(k: DraftingKpis, locale: str) -> str:

@@ -13,7 +13,8 @@ Pure arithmetic over `DraftRecord`s (one per stored draft), with the interval he
 - edit distance: median normalised Levenshtein distance of accepted and edited drafts
   (distribution-free interval between order statistics);
 - guardrails: drafts on which any fired (Wilson), and the count of each kind;
-- consistency (the same question answered the same way) and the checker's agreement with the
+- consistency (the same question answered the same way: the same text, and separately the
+  same message by its embedding, paraphrases included) and the checker's agreement with the
   reviewers' verdicts: `deshi.kpis.drafting_agreement`.
 """
 
@@ -31,9 +32,12 @@ from deshi.engine.metrics import median_order_statistic, proportion_wilson
 from deshi.kpis.drafting_agreement import (
     CheckerAgreement,
     Consistency,
+    ParaphraseConsistency,
+    ParaphrasePartners,
     TextKeys,
     checker_agreement,
     consistency,
+    paraphrase_consistency,
 )
 from deshi.kpis.models import Metric, metric
 from deshi.kpis.records import Arm, iso_week
@@ -68,6 +72,7 @@ class DraftRecord:
     question: str = ""  # the item's text
     text: str = ""  # the draft as it was shown
     cited_documents: frozenset[int] = frozenset()
+    vector: bytes | None = None  # the message's embedding as stored (float32 bytes)
 
     @property
     def guardrail_fired(self) -> bool:
@@ -103,6 +108,10 @@ class DraftingKpis(BaseModel):
     )
     guardrails: GuardrailCounts
     consistency: Consistency = Field(description="The same question answered the same way.")
+    paraphrase_consistency: ParaphraseConsistency = Field(
+        description="Nearly the same message (by its embedding, paraphrases and exact repeats) "
+        "answered the same way."
+    )
     checker: CheckerAgreement = Field(
         description="The checker's flag against the reviewers' verdicts on judged drafts."
     )
@@ -128,9 +137,15 @@ class DraftingReport(BaseModel):
 
 
 def drafting_kpis(
-    drafts: Sequence[DraftRecord], *, confidence: float = 0.95, keys: TextKeys | None = None
+    drafts: Sequence[DraftRecord],
+    *,
+    confidence: float = 0.95,
+    keys: TextKeys | None = None,
+    partners: ParaphrasePartners | None = None,
+    same_arm: bool = False,
 ) -> DraftingKpis:
-    """The KPIs of `drafts` (`keys`: a report's normalised texts, shared by its sets)."""
+    """The KPIs of `drafts` (`keys`, `partners`: a report's normalised texts and paraphrase
+    partners, shared by its sets; `same_arm`: `drafts` are of one arm)."""
     judged = [d for d in drafts if d.verdict is not None]
     changed = sum(d.verdict in ("edited", "rejected") for d in judged)
     distances = [d.edit_distance for d in judged if d.edit_distance is not None]
@@ -161,6 +176,9 @@ def drafting_kpis(
             model_failures=sum(d.model_failures for d in drafts),
         ),
         consistency=consistency(drafts, confidence=confidence, keys=keys),
+        paraphrase_consistency=paraphrase_consistency(
+            drafts, confidence=confidence, keys=keys, partners=partners, same_arm=same_arm
+        ),
         checker=checker_agreement(drafts, confidence=confidence),
     )
 
@@ -182,7 +200,13 @@ def drafting_report(
     for draft in every:
         if draft.arm is not None:
             arms[draft.arm].append(draft)
-    measure = partial(drafting_kpis, confidence=confidence, keys=TextKeys())
+    measure = partial(
+        drafting_kpis,
+        confidence=confidence,
+        keys=TextKeys(),
+        partners=ParaphrasePartners(every),
+        same_arm=arm is not None,  # the period and its weeks: of one arm, or of every draft
+    )
     return DraftingReport(
         process_id=process_id,
         arm=arm,
@@ -192,5 +216,5 @@ def drafting_report(
             DraftingWeek(week=week, **measure(group).model_dump())
             for week, group in sorted(weeks.items())
         ],
-        arms={name: measure(group) for name, group in sorted(arms.items())},
+        arms={name: measure(group, same_arm=True) for name, group in sorted(arms.items())},
     )

@@ -94,6 +94,8 @@ def drafting_cards(report: DraftingReport) -> list[KpiCard]:
         KpiCard("draft_edit_distance", _n_("Draft edit distance"), "percent", k.edit_distance),
         KpiCard("draft_guardrails", _n_("Draft guardrails"), "percent", k.guardrails.fired),
         KpiCard("draft_consistency", _n_("Consistent answers"), "percent", k.consistency.rate),
+        KpiCard("draft_paraphrase_consistency", _n_("Consistent answers, paraphrases included"),
+                "percent", k.paraphrase_consistency.rate),
         KpiCard("draft_checker_precision", _n_("Checker precision"), "percent",
                 k.checker.precision),
         KpiCard("draft_checker_recall", _n_("Checker recall"), "percent", k.checker.recall),
