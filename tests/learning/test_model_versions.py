@@ -146,3 +146,21 @@ def test_retrain_job_survives_writes_committed_while_it_trains(desk: Desk) -> No
     assert job is not None
     assert (job.status, job.attempts, job.last_error) == (JobStatus.DONE, 1, None)
     assert sorted(versions) == [1, 2]
+
+
+def test_retrain_job_keeps_no_agent_in_the_worker_between_jobs(desk: Desk) -> None:
+    # A worker's agent is a second copy of the API's (case memory and resident versions): kept,
+    # one per process ever retrained, it grew the server's memory with every retrain (#24).
+    desk.teach(banking_rows()[:40])
+    registry = AgentRegistry()
+    worker = Worker(desk.factory, {RETRAIN_JOB: retrain_handler(registry)})
+    assert worker.run_once() is not None
+    assert registry.monitor_states() == {}
+    desk.teach(banking_rows()[40:120])
+    assert worker.run_until_idle() >= 1  # the next job rebuilds the agent from the database
+    assert registry.monitor_states() == {}
+    with desk.factory() as session:
+        jobs = session.scalars(select(Job.status).where(Job.kind == RETRAIN_JOB)).all()
+        versions = session.scalars(select(ModelVersion.version)).all()
+    assert set(jobs) == {JobStatus.DONE}
+    assert len(versions) >= 3
