@@ -5,6 +5,7 @@ first, of objects with `document` (the file name), `passage` and `score`; list a
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,35 @@ def test_syncing_into_a_department_that_does_not_exist_is_refused(
     )
     assert result.exit_code == 1
     assert result.output.strip() == f"Error: department {missing} not found"
+
+
+def test_search_and_list_read_while_a_server_holds_the_write_lock(
+    db_url: str, department: int, folder: Path
+) -> None:
+    """Read-only commands take no write lock: the first search loads the embedder (seconds),
+    which must not block the servers' writes, nor wait for them."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    dep = str(department)
+    _run("knowledge", "sync", str(folder), "--department", dep, "--json", "--db", db_url)
+    writer = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # a server's write transaction: readers go on in WAL mode
+    try:
+        result = CliRunner().invoke(
+            app,
+            ["knowledge", "search", "refunds", "--department", dep, "--json", "--db", db_url],
+            env={"DESHI_SQLITE_BUSY_TIMEOUT_MS": "50"},
+        )
+        listed = CliRunner().invoke(
+            app,
+            ["knowledge", "list", "--department", dep, "--json", "--db", db_url],
+            env={"DESHI_SQLITE_BUSY_TIMEOUT_MS": "50"},
+        )
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["document"] == "refunds.md"
+    assert listed.exit_code == 0, listed.output
+    assert len(json.loads(listed.stdout)["documents"]) == 2

@@ -83,7 +83,9 @@ def search_command(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """The department's best passages for the query, with document, version, page/section."""
-    with cli_session(db) as session:
+    # Read only: the first query loads the embedder (seconds), which must not hold SQLite's
+    # write lock against the servers.
+    with cli_session(db, lock_early=False) as session:
         hits = search(
             session,
             department_id=department_id,
@@ -111,7 +113,7 @@ def list_command(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """The department's documents, by name."""
-    with cli_session(db) as session:
+    with cli_session(db, lock_early=False) as session:
         rows = [
             DocumentPublic.model_validate(d)
             for d in knowledge.list_documents(
