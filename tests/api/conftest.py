@@ -20,6 +20,7 @@ from deshi.processes.service import create_department, create_process
 from deshi.settings import Settings
 from deshi.web import create_app
 from deshi.web.config import ApiConfig
+from knowledge_fakes import fake_index
 
 CHEAP_HASHING = "fast-insecure"  # argon2id at tiny costs: same code paths, a hundredth of the time
 
@@ -85,3 +86,11 @@ def client(
     app = create_app(settings, config=app_config, registry=registry)
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def api(client: TestClient) -> TestClient:
+    """The test client with the instant embedder in the app's knowledge index (the knowledge,
+    passages and drafts tests; a module may define its own `api`)."""
+    client.app.state.knowledge = fake_index()  # type: ignore[attr-defined]
+    return client

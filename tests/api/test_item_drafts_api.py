@@ -5,21 +5,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from api_world import World
 from fastapi.testclient import TestClient
 from test_item_passages_api import _stocked_item
 from typer.testing import CliRunner
 
 from deshi.cli.main import app as cli
-from knowledge_fakes import fake_index
-
-
-@pytest.fixture
-def api(client: TestClient) -> TestClient:
-    """The test client with the instant embedder in the app's knowledge index."""
-    client.app.state.knowledge = fake_index()  # type: ignore[attr-defined]
-    return client
 
 
 def _item_with_draft(api: TestClient, world: World) -> tuple[int, int]:

@@ -4,23 +4,13 @@ department gets 404; OpenAPI documents the field."""
 
 from __future__ import annotations
 
-import pytest
 from api_world import World
 from fastapi.testclient import TestClient
-
-from knowledge_fakes import fake_index
 
 GUIDE = (
     "# Lost or stolen cards\n\nReport a lost or stolen card at once: the card is blocked and a "
     "new card is sent.\n\n# Exchange rates\n\nWe exchange money at the interbank rate.\n"
 )
-
-
-@pytest.fixture
-def api(client: TestClient) -> TestClient:
-    """The test client with the instant embedder in the app's knowledge index."""
-    client.app.state.knowledge = fake_index()  # type: ignore[attr-defined]
-    return client
 
 
 def _stocked_item(api: TestClient, world: World) -> int:

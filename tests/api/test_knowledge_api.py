@@ -8,16 +8,9 @@ import pytest
 from api_world import World
 from fastapi.testclient import TestClient
 
-from knowledge_fakes import fake_index, japanese_pdf
+from knowledge_fakes import japanese_pdf
 
 POLICY = "# Refunds\nRefunds are paid within 14 days.\n# 返金\n返金は十四日以内に支払われます。"
-
-
-@pytest.fixture
-def api(client: TestClient) -> TestClient:
-    """The test client with the instant embedder in the app's knowledge index."""
-    client.app.state.knowledge = fake_index()  # type: ignore[attr-defined]
-    return client
 
 
 def _upload(
