@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from learning_desk import Desk, banking_rows
 from sqlalchemy import select
 
-from deshi.db import transaction
+from deshi.db import create_db_engine, make_session_factory, transaction
 from deshi.db.base import utcnow
 from deshi.db.tables import ModelVersion, Process
 from deshi.learning.registry import AgentRegistry
@@ -95,3 +96,14 @@ def test_without_the_setting_nothing_is_built_at_start(taught: Desk, db_url: str
     with TestClient(app):
         assert not hasattr(app.state, "agent_warmup")
         assert registry.loaded() == frozenset()
+
+
+def test_a_database_without_tables_is_logged_not_raised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    factory = make_session_factory(create_db_engine(f"sqlite:///{tmp_path / 'empty.db'}"))
+
+    with caplog.at_level(logging.ERROR, logger="deshi.learning"):
+        assert AgentRegistry().warm(factory) == 0
+
+    assert "could not list the processes" in caplog.text

@@ -152,8 +152,12 @@ class AgentRegistry:
         process's lock, as it would have waited for its own restore. A process that fails to
         build is logged and left to its first request, which reports the error itself.
         """
-        with transaction(factory, lock_early=False) as session:
-            process_ids = repo.processes_with_models(session)
+        try:
+            with transaction(factory, lock_early=False) as session:
+                process_ids = repo.processes_with_models(session)
+        except Exception:  # e.g. a database not initialised yet: requests will say so
+            logger.exception("could not list the processes to build their agents at start")
+            return 0
         built = 0
         for process_id in process_ids:
             if stop is not None and stop.is_set():
