@@ -5,10 +5,10 @@ force over every pair, and that the exact consistency figure is unchanged by it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import numpy as np
 import pytest
+from test_kpis_drafting_agreement import ANSWER
+from test_kpis_drafting_agreement import _draft as _text_draft
 
 from deshi.kpis.drafting import DraftRecord, drafting_kpis, drafting_report
 from deshi.kpis.drafting_agreement import (
@@ -20,8 +20,6 @@ from deshi.kpis.drafting_agreement import (
 )
 from deshi.kpis.records import Arm, iso_week
 
-MONDAY = datetime(2026, 11, 30, 9, tzinfo=UTC)  # ISO week 2026-W49
-ANSWER = "Your new card arrives within 5 working days [1]. Freeze it in the app after 7 days [1]."
 OTHER = "Exchange rates follow the interbank rate [2]."
 
 
@@ -43,18 +41,7 @@ FAR = _unit(0.90, 0.0, float(np.sqrt(1 - 0.81)))  # another question of the doma
 def _draft(
     minute: int, item_id: int | None, vector: bytes | None, question: str, **fields: object
 ) -> DraftRecord:
-    defaults: dict[str, object] = {
-        "created_at": MONDAY + timedelta(minutes=minute),
-        "sentences": 2,
-        "supported_sentences": 2,
-        "has_unsupported_claim": False,
-        "item_id": item_id,
-        "question": question,
-        "text": ANSWER,
-        "cited_documents": frozenset({1}),
-        "vector": vector,
-    }
-    return DraftRecord(**{**defaults, **fields})  # type: ignore[arg-type]
+    return _text_draft(minute, item_id, question, vector=vector, **fields)
 
 
 def test_a_paraphrase_pairs_with_the_most_recent_earlier_draft_of_another_item() -> None:

@@ -154,7 +154,7 @@ def test_openapi_documents_the_new_kpis(client: TestClient, drafted: KpiWorld) -
 
 def _cli(db_url: str, *args: str) -> str:
     result = CliRunner().invoke(
-        cli, ["drafts", "kpis", *args, "--db", db_url], env={"COLUMNS": "400"}
+        cli, ["drafts", "kpis", *args, "--db", db_url], env={"COLUMNS": "500"}
     )
     assert result.exit_code == 0, result.output
     return result.stdout

@@ -14,10 +14,8 @@ from fastapi.testclient import TestClient
 from kpi_world import KpiWorld
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from test_drafting_agreement_surfaces import _passages
-from typer.testing import CliRunner
+from test_drafting_agreement_surfaces import _cli, _passages
 
-from deshi.cli.main import app as cli
 from deshi.db import transaction
 from deshi.db.base import utcnow
 from deshi.db.tables import Item, KpiSnapshot, Process, StoredDraft
@@ -107,14 +105,6 @@ def test_the_api_measures_paraphrase_consistency(client: TestClient, drafted: Kp
     assert {"threshold", "pairs", "exact_repeats", "rate"} <= set(
         schemas["ParaphraseConsistency"]["properties"]
     )
-
-
-def _cli(db_url: str, *args: str) -> str:
-    result = CliRunner().invoke(
-        cli, ["drafts", "kpis", *args, "--db", db_url], env={"COLUMNS": "500"}
-    )
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 def test_the_cli_prints_the_same_report_as_json(

@@ -132,7 +132,7 @@ class Consistency(BaseModel):
     )
 
 
-class ParaphraseConsistency(BaseModel):
+class ParaphraseConsistency(Consistency):
     """Pairs of drafts whose messages' embeddings are nearly the same, and how many of them
     were answered the same way (exact repeats included)."""
 
@@ -145,13 +145,6 @@ class ParaphraseConsistency(BaseModel):
     )
     exact_repeats: int = Field(
         description="Pairs whose two questions are also the same text once normalised."
-    )
-    same_sources: int = Field(description="Pairs citing the same set of documents.")
-    same_text: int = Field(
-        description=f"Pairs whose texts are at least {SAME_ANSWER_SIMILARITY:.0%} alike."
-    )
-    rate: Metric | None = Field(
-        description="Share of pairs with the same sources and alike texts; none without pairs."
     )
 
 

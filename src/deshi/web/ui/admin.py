@@ -9,6 +9,7 @@ secret (a one-time password, a token) is shown in the answer to its form and nev
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
@@ -532,13 +533,18 @@ def _label_names_form(form: dict[str, str]) -> dict[str, dict[str, str]]:
     """The label names form (`code.N` with its `en.N` and `ja.N`) as a LabelNamesUpdate body:
     every label's field is sent, so an emptied one removes its name."""
     names: dict[str, dict[str, str]] = {lang: {} for lang in LANGUAGES}
-    for key, code in form.items():
-        prefix, _, index = key.partition(".")
-        if prefix != "code" or not index.isdigit():
-            continue
+    for index, code in _label_rows(form):
         for lang in LANGUAGES:
             names[lang][code] = form.get(f"{lang}.{index}", "")
     return names
+
+
+def _label_rows(form: dict[str, str]) -> Iterator[tuple[str, str]]:
+    """(N, label code) of each row of a per-label form: its `code.N` fields."""
+    for key, code in form.items():
+        prefix, _, index = key.partition(".")
+        if prefix == "code" and index.isdigit():
+            yield index, code
 
 
 @router.post("/admin/processes/{process_id}/label-names", dependencies=[CsrfDep])
@@ -560,12 +566,7 @@ def save_label_names(
 def _label_guidance_form(form: dict[str, str]) -> dict[str, str]:
     """The guidance form (`code.N` with its `guidance.N`) as a ProcessUpdate `label_guidance`:
     every label's text is sent, so an emptied one removes its guidance."""
-    guidance: dict[str, str] = {}
-    for key, code in form.items():
-        prefix, _, index = key.partition(".")
-        if prefix == "code" and index.isdigit():
-            guidance[code] = cleaned(form.get(f"guidance.{index}", ""))
-    return guidance
+    return {code: cleaned(form.get(f"guidance.{index}", "")) for index, code in _label_rows(form)}
 
 
 @router.post("/admin/processes/{process_id}/label-guidance", dependencies=[CsrfDep])
