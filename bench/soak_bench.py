@@ -13,11 +13,11 @@ the loopback only):
 - `kpis`: `GET /processes/{id}/kpis` (the API's dashboard data);
 - `dashboard`: the dashboard page `/ui/processes/{id}`, signed in through the login form.
 
-Every response other than 2xx counts as an error. The server's RSS (with any children) is read
-from /proc every `--sample-seconds`; the results (counts, errors, p50/p95/max per request kind,
-overall and per `--window-minutes`, every RSS sample, the growth after `--warmup-minutes`) are
-rewritten to `--out` at each sample, so a run stopped early still reports. Tracebacks in the
-server's log are counted at the end.
+Every response other than 2xx counts as an error. The server's RSS, alone and with its direct
+children's (a retrain's child process), is read from /proc every `--sample-seconds`; the results
+(counts, errors, p50/p95/max per request kind, overall and per `--window-minutes`, every RSS
+sample, the growth after `--warmup-minutes`) are rewritten to `--out` at each sample, so a run
+stopped early still reports. Tracebacks in the server's log are counted at the end.
 
     .venv/bin/python bench/soak_bench.py --minutes 60 --rate 6 --out bench/results/soak.json
 """
@@ -116,21 +116,23 @@ def warm_up(client: httpx.Client, process_id: int, data: list[tuple[str, str]]) 
     raise RuntimeError("no champion model after the warm-up")
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of `pid` and its direct children, MiB."""
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    total_kib = 0
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kib += int(line.split()[1])
-        except OSError:
-            continue
-    return total_kib / 1024
+def rss_mib(pid: int) -> tuple[float, float]:
+    """Resident memory of `pid` alone and of its direct children together, MiB: a retrain's
+    child process (`DESHI_ISOLATE_RETRAINS`) and multiprocessing's resource tracker count
+    in the second."""
+    children_file = Path(f"/proc/{pid}/task/{pid}/children")
+    children = [int(p) for p in children_file.read_text().split()] if children_file.exists() else []
+    return _vm_rss_kib(pid) / 1024, sum(_vm_rss_kib(child) for child in children) / 1024
+
+
+def _vm_rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass  # the child has exited since the listing
+    return 0
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -147,7 +149,7 @@ class Record:
     started: float = field(default_factory=time.monotonic)
     samples: list[tuple[float, str, int, float]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
-    rss: list[tuple[float, float]] = field(default_factory=list)
+    rss: list[tuple[float, tuple[float, float]]] = field(default_factory=list)
     late_ticks: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -191,7 +193,8 @@ def summarize(record: Record, args: argparse.Namespace, extra: dict[str, Any]) -
                     },
                 }
             )
-    warm = [mib for at, mib in rss if at >= args.warmup_minutes * 60]
+    warm = [server for at, (server, _) in rss if at >= args.warmup_minutes * 60]
+    warm_all = [sum(parts) for at, parts in rss if at >= args.warmup_minutes * 60]
     elapsed = samples[-1][0] if samples else 0.0
     return {
         **extra,
@@ -203,13 +206,21 @@ def summarize(record: Record, args: argparse.Namespace, extra: dict[str, Any]) -
         "late_ticks": record.late_ticks,
         "per_kind": per_kind,
         "windows": windows,
-        "rss_mib": [(round(at), round(mib, 1)) for at, mib in rss],
-        "rss_after_warmup": {
-            "first_mib": round(warm[0], 1) if warm else None,
-            "last_mib": round(warm[-1], 1) if warm else None,
-            "max_mib": round(max(warm), 1) if warm else None,
-            "growth_mib": round(max(warm) - warm[0], 1) if warm else None,
-        },
+        "rss_mib": [(round(at), round(server, 1), round(kids, 1)) for at, (server, kids) in rss],
+        "rss_after_warmup": _growth(warm),
+        "rss_with_children_after_warmup": _growth(warm_all),
+    }
+
+
+def _growth(mib: list[float]) -> dict[str, float | None]:
+    """First, last and largest sample, and the largest rise over the first, MiB."""
+    if not mib:
+        return {"first_mib": None, "last_mib": None, "max_mib": None, "growth_mib": None}
+    return {
+        "first_mib": round(mib[0], 1),
+        "last_mib": round(mib[-1], 1),
+        "max_mib": round(max(mib), 1),
+        "growth_mib": round(max(mib) - mib[0], 1),
     }
 
 
@@ -372,7 +383,8 @@ def main() -> None:
     print(
         f"{summary['elapsed_s'] / 60:.1f} min, {summary['requests']} requests "
         f"({summary['rate_per_s']}/s), {summary['error_responses']} error responses, "
-        f"{extra['server_tracebacks']} tracebacks; RSS after warm-up {summary['rss_after_warmup']}"
+        f"{extra['server_tracebacks']} tracebacks; RSS after warm-up "
+        f"{summary['rss_after_warmup']}, with children {summary['rss_with_children_after_warmup']}"
     )
     for kind, s in kinds.items():
         print(f"  {kind}: {s}")

@@ -16,6 +16,11 @@ from sqlalchemy.pool import NullPool
 from deshi.db import create_db_engine, make_session_factory
 from deshi.db.migrate import upgrade_to_head
 
+# Retrains run in the worker's own thread in the tests, as they did before child processes
+# (a spawned child imports deshi afresh: seconds per retrain, and a test's decider factory must
+# be picklable). tests/learning/test_isolated_retrain.py runs the child processes themselves.
+os.environ.setdefault("DESHI_ISOLATE_RETRAINS", "false")
+
 POSTGRES_URL = os.environ.get("DESHI_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 

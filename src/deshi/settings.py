@@ -156,6 +156,17 @@ class Settings(BaseSettings):
             "CPU."
         ),
     )
+    isolate_retrains: bool = Field(
+        default=True,
+        description=(
+            "Run each retrain job of `deshi serve`'s background worker and of `deshi worker` "
+            "in a child process started for it. A retrain's memory peak grows with the "
+            "process's history (tens to hundreds of MiB); in a long-running process the "
+            "allocators keep it, and the server's memory steps up with every retrain. A child "
+            "gives it back when it exits, for a few seconds more per retrain (the child starts "
+            "and rebuilds the agent from the database)."
+        ),
+    )
     blas_threads: int = Field(
         default=1,
         ge=1,

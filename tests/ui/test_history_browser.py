@@ -57,7 +57,9 @@ def test_the_admin_uploads_maps_imports_and_reads_the_summary(
     )
     page.click("button:has-text('Import')")
     assert page.locator("[data-progress]").is_visible()
-    page.wait_for_function("document.querySelector('[data-form=mapping] button').disabled")
+    # A selector, not wait_for_function: a predicate that must be polled is evaluated by
+    # eval() in the page, which the pages' CSP (script-src 'self') refuses.
+    page.wait_for_selector("[data-form=mapping] button:disabled")
     with page.expect_navigation():
         page.evaluate("document.querySelector('[data-form=mapping]').submit()")
     page.wait_for_selector("[data-summary]")

@@ -59,7 +59,11 @@ def worker(
         registry = AgentRegistry(training_threads=settings.training_threads)
         outbound = OutboundPolicy.from_settings(settings)
         handlers = default_handlers(
-            registry=registry, client=client, outbound=outbound, drafter=make_drafter(settings)
+            registry=registry,
+            client=client,
+            outbound=outbound,
+            drafter=make_drafter(settings),
+            isolated_retrains=settings if settings.isolate_retrains else None,
         )
         runner = Worker(make_session_factory(engine), handlers, lease=timedelta(seconds=lease))
         try:

@@ -41,12 +41,14 @@ def default_handlers(
     outbound: OutboundPolicy,
     drafter: Drafter | None = None,
     index: KnowledgeIndex | None = None,
+    isolated_retrains: Settings | None = None,
 ) -> Mapping[str, Handler]:
     """Every job kind deshi queues, mapped to its handler; webhooks post with `client` only
     where `outbound` allows; replies sent without review are drafted by `drafter` (default
-    extractive) from `index` (default: one built at the first such job)."""
+    extractive) from `index` (default: one built at the first such job); retrains run in a
+    child process on `isolated_retrains`' database when given (`Settings.isolate_retrains`)."""
     return {
-        RETRAIN_JOB: retrain_handler(registry),
+        RETRAIN_JOB: retrain_handler(registry, isolated=isolated_retrains),
         WEBHOOK_JOB: delivery_handler(client, outbound=outbound),
         GOLIVE_JOB: golive_handler(),
         DRIFT_JOB: drift_handler(),
@@ -101,7 +103,13 @@ def start_background_worker(
     engine = engine_from_settings(settings)
     http = client or outbound_client()
     outbound = OutboundPolicy.from_settings(settings)
-    handlers = default_handlers(registry=registry, client=http, outbound=outbound, drafter=drafter)
+    handlers = default_handlers(
+        registry=registry,
+        client=http,
+        outbound=outbound,
+        drafter=drafter,
+        isolated_retrains=settings if settings.isolate_retrains else None,
+    )
     worker = Worker(make_session_factory(engine), handlers)
     stop = threading.Event()
     thread = threading.Thread(
