@@ -10,9 +10,10 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from deshi.engine import training
+from deshi.engine import search, training
 from deshi.engine.featurize import TfidfFeaturizer
 from deshi.engine.learn import Decider, LinearDecider
+from deshi.engine.search import SHORTLIST_FROM
 from deshi.engine.training import FOLDS, PARALLEL_FROM, Parallelism, TrainingSet
 
 TWO_THREADS = Parallelism(threads=2)
@@ -93,3 +94,38 @@ def test_deciders_are_dropped_once_their_fold_is_scored(
         assert max(alive_at_fit) <= 2
     assert isinstance(model.deciders[0], Tracked)
     assert len(model.calibration_data.unlabelled_scores) == 100
+
+
+def test_a_retrain_computes_one_search_layout_for_every_index_it_builds(
+    banking_rows: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each fold's index of its training rows, the challenger's hold-out search and the installed
+    # case memory once ran a truncated SVD each: 7 a retrain, most of the demo's retrain time.
+    shapes: list[tuple[int, int]] = []
+    real_svd = search.randomized_svd
+
+    def counted_svd(matrix: np.ndarray, *args: object, **kwargs: object) -> object:
+        shapes.append(matrix.shape)
+        return real_svd(matrix, *args, **kwargs)
+
+    monkeypatch.setattr(search, "randomized_svd", counted_svd)
+    n = SHORTLIST_FROM * FOLDS // (FOLDS - 1) + 200  # each fold trains on more than SHORTLIST_FROM
+    rows, held = banking_rows[:n], banking_rows[n : n + 300]
+    labels = np.array([label for _, label in rows], dtype=object)
+    data = TrainingSet([str(i) for i in range(n)], [text for text, _ in rows], labels, [])
+    model, vectors = training.train_model(
+        data, TfidfFeaturizer(), version=1, cutoff=n, epsilon=0.05, delta=0.05, seed=0
+    )
+    held_texts = [text for text, _ in held]
+    correct = training.holdout_accuracy(
+        model,
+        vectors,
+        labels,
+        model.featurizer.transform(held_texts),
+        held_texts,
+        np.array([label for _, label in held], dtype=object),
+    )
+
+    assert shapes == [(n, shapes[0][1])]  # one SVD, of all the labelled rows
+    assert model.search_layout is not None and model.search_layout.fits(vectors)
+    assert correct > 0.8 * len(held)  # the searches through the shared layout still find cases

@@ -99,8 +99,7 @@ class SimilarityIndex:
                 common = np.zeros(csr.shape[1], dtype=bool)
                 common[given.common] = True
             else:
-                df = np.bincount(csr.indices, minlength=csr.shape[1])
-                common = df > COMMON_DF * max(self.size, 1)
+                common = _common_columns(csr)
             self._common, self._rare = np.flatnonzero(common), np.flatnonzero(~common)
             dense = _dense_columns(csr, self._common)
             rare_t = csr[:, self._rare].T.tocsr().astype(np.float32)
@@ -184,6 +183,28 @@ class SimilarityIndex:
             gathered = self._rows[shortlist[part]]  # (queries, shortlist, columns)
             out[part] = np.matmul(gathered, dense_q[part, :, None])[:, :, 0]
         return out
+
+
+def layout_for(corpus: Matrix, *, shortlist_from: int = SHORTLIST_FROM) -> SearchLayout | None:
+    """The layout an index of `corpus` would compute (None where it would search exactly),
+    without building the index. A retrain computes it once over its labelled rows and gives it
+    to every index it builds of them or of their subsets (each fold's training rows, the
+    challenger's hold-out search, the installed case memory): one SVD instead of one each."""
+    if corpus.shape[0] < shortlist_from:
+        return None
+    if not sparse.issparse(corpus):
+        projection = _projection(np.asarray(corpus, dtype=np.float32))
+        return None if projection is None else SearchLayout(common=None, projection=projection)
+    csr = sparse.csr_matrix(corpus)
+    common = np.flatnonzero(_common_columns(csr))
+    projection = _projection(_dense_columns(csr, common))
+    return None if projection is None else SearchLayout(common=common, projection=projection)
+
+
+def _common_columns(csr: sparse.csr_matrix) -> np.ndarray:
+    """A mask of the columns present in more than `COMMON_DF` of the rows: the dense part."""
+    df = np.bincount(csr.indices, minlength=csr.shape[1])
+    return np.asarray(df > COMMON_DF * max(csr.shape[0], 1))
 
 
 def _dense_columns(csr: sparse.csr_matrix, columns: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from deshi.engine.featurize import Featurizer, Matrix
 from deshi.engine.learn import Decider, LinearDecider
 from deshi.engine.memory import Neighbours
 from deshi.engine.model import CalibrationData, TrainedModel
-from deshi.engine.search import SimilarityIndex, cosine_top_k
+from deshi.engine.search import SearchLayout, SimilarityIndex, layout_for
 
 NEIGHBOURS = 10
 FOLDS = 5  # fold deciders see 80% of the data, so out-of-fold scores resemble the final model's
@@ -178,8 +178,11 @@ def train_model(
         return model, vectors
     rng = np.random.default_rng(seed)
     fold = rng.permutation(len(data.texts)) % FOLDS
+    layout = layout_for(vectors)  # shared by every index of these rows: one SVD per retrain
     with _Deciders(vectors, data, fold, make_decider, parallelism) as deciders:
-        oof = _out_of_fold_candidates(vectors, featurizer, data, fold, deciders.for_fold, rng)
+        oof = _out_of_fold_candidates(
+            vectors, featurizer, data, fold, deciders.for_fold, rng, layout
+        )
         final = deciders.final()
     labelled_rows = oof.labelled_rows
     confidence = ConfidenceModel().fit(
@@ -202,6 +205,7 @@ def train_model(
         trained_on=len(data.texts),
         cutoff=cutoff,
         metrics={"oof_accuracy": float(correct.mean())},
+        search_layout=layout,
     )
     return model, vectors
 
@@ -294,6 +298,7 @@ def _out_of_fold_candidates(
     fold: np.ndarray,
     decider_for: Callable[[int], Decider],
     rng: np.random.Generator,
+    layout: SearchLayout | None,
 ) -> _OutOfFold:
     """Candidates from fold models that never saw the item.
 
@@ -311,7 +316,7 @@ def _out_of_fold_candidates(
         unl_texts = [data.unlabelled_texts[i] for i in unl]
         unl_vectors = featurizer.transform(unl_texts) if unl_texts else None
         labelled, unlabelled, nearest[test] = _fold_candidates(
-            vectors, unl_vectors, unl_texts, data, fold != f, test, decider_for(f)
+            vectors, unl_vectors, unl_texts, data, fold != f, test, decider_for(f), layout
         )
         parts.append(Candidates(test[labelled.item], labelled.labels, labelled.features))
         if unlabelled is not None:
@@ -336,13 +341,14 @@ def _fold_candidates(
     in_train: np.ndarray,
     test: np.ndarray,
     decider: Decider,
+    layout: SearchLayout | None,
 ) -> tuple[Candidates, Candidates | None, np.ndarray]:
     """One fold's candidates for its labelled (`test`) and unlabelled items, and each labelled
     item's nearest-case similarity. The fold's search index lives only in here: on long texts it
     is hundreds of MB, and two folds' indexes must not be alive at once."""
     train_labels = data.labels[in_train]
     counts = dict(Counter(train_labels.tolist()))
-    index = SimilarityIndex(vectors[np.flatnonzero(in_train)])
+    index = SimilarityIndex(vectors[np.flatnonzero(in_train)], layout=layout)
 
     def candidates(rows: Matrix, texts: list[str]) -> tuple[Candidates, np.ndarray]:
         idx, sims = index.top_k(rows, NEIGHBOURS)
@@ -380,10 +386,12 @@ def holdout_accuracy(
     holdout_texts: Sequence[str],
     holdout_labels: np.ndarray,
 ) -> int:
-    """Number of held-out items a model (with the given memory) labels correctly."""
+    """Number of held-out items a model (with the given memory) labels correctly; the memory is
+    searched with the model's search layout (no SVD of its own)."""
     if len(holdout_texts) == 0:
         return 0
-    idx, sims = cosine_top_k(holdout_vectors, train_vectors, NEIGHBOURS)
+    index = SimilarityIndex(train_vectors, layout=model.search_layout)
+    idx, sims = index.top_k(holdout_vectors, NEIGHBOURS)
     cands, probs = score_with_deciders(
         holdout_vectors,
         holdout_texts,
