@@ -17,12 +17,13 @@ from typer.testing import CliRunner
 
 from deshi.cli.main import app as cli
 from deshi.db import transaction
-from deshi.db.tables import AuditEvent
+from deshi.db.tables import AuditEvent, StoredDraft
 from deshi.drafting.core import Drafter
 from deshi.drafting.extractive import ExtractiveDrafter
 from deshi.drafting.remote import ChatDrafter
 from deshi.knowledge import KnowledgeIndex
 from deshi.knowledge.service import SourceFile, store_documents
+from deshi.processes.service import create_department
 from deshi.settings import Settings
 from deshi.web import create_app
 
@@ -138,6 +139,31 @@ def test_a_failing_model_falls_back_to_the_extractive_draft_and_says_so(
     assert "answered 503" in draft["notes"][0]
     [event] = _remote_calls(session_factory)
     assert event.after["guardrails"] == ["model_failed"]
+
+
+def test_no_transaction_stays_open_while_the_model_drafts(
+    db_url: str, engine: Engine, documents: World, session_factory: sessionmaker[Session]
+) -> None:
+    """A model drafts for seconds to minutes; on SQLite a request holding the write lock that
+    long would make every other writer (ingest, reviews) fail after the busy timeout. Here the
+    endpoint writes to the workspace while it "drafts", as another request would."""
+    written: list[int] = []
+
+    def endpoint(request: httpx.Request) -> httpx.Response:
+        with transaction(session_factory) as session:
+            written.append(create_department(session, actor="test", name="Meanwhile").id)
+        answer = "Freeze the card in the app and order a replacement [1]."
+        return httpx.Response(200, json={"choices": [{"message": {"content": answer}}]})
+
+    with _client(db_url, _chat(httpx.MockTransport(endpoint))) as client:
+        body = {"department_id": documents.own_department, "message": MESSAGE}
+        response = client.post("/knowledge/draft", json=body, headers=documents.auth("owner"))
+
+    assert response.status_code == 200, response.text
+    assert response.json()["drafter"] == "chat" and len(written) == 1
+    with transaction(session_factory) as session:
+        stored = session.scalars(select(StoredDraft.drafter)).all()
+    assert stored == ["chat"]
 
 
 def test_bad_input_is_a_422(client: TestClient, documents: World) -> None:

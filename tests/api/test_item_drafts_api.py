@@ -1,16 +1,20 @@
 """`GET /items/{id}/drafts` lists an item's stored drafts with their verdicts (404 outside its
-department), and `deshi item show --json` gives what `GET /items/{id}` and this route give."""
+department), `deshi item show --json` gives what `GET /items/{id}` and this route give, and
+`deshi draft --item ID` drafts the item's reply from its own text and department."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from api_world import World
 from fastapi.testclient import TestClient
 from test_item_passages_api import _stocked_item
 from typer.testing import CliRunner
 
+from deshi.cli import draft as draft_cli
 from deshi.cli.main import app as cli
+from knowledge_fakes import fake_index
 
 
 def _item_with_draft(api: TestClient, world: World) -> tuple[int, int]:
@@ -49,3 +53,29 @@ def test_item_show_json_is_what_the_api_gives(api: TestClient, world: World, db_
 
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {**item, "drafts": drafts}
+
+
+def test_the_cli_drafts_an_items_reply_from_the_item_alone(
+    api: TestClient, world: World, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(draft_cli, "KnowledgeIndex", fake_index)  # the api's embedder
+    item_id = _stocked_item(api, world)
+    text = api.get(f"/items/{item_id}", headers=world.auth("owner")).json()["text"]
+
+    result = CliRunner().invoke(cli, ["draft", "--item", str(item_id), "--json", "--db", db_url])
+
+    assert result.exit_code == 0, result.output
+    drafted = json.loads(result.stdout)
+    assert drafted["item_id"] == item_id and drafted["citations"]
+    body = {"department_id": world.own_department, "message": text}
+    same = api.post("/knowledge/draft", json=body, headers=world.auth("owner")).json()
+    assert drafted["text"] == same["text"]  # the item's text, from its department's documents
+    [stored] = api.get(f"/items/{item_id}/drafts", headers=world.auth("owner")).json()
+    assert stored["id"] == drafted["id"]
+
+    neither = CliRunner().invoke(cli, ["draft", "--db", db_url])
+    assert neither.exit_code == 2 and "give MESSAGE and --department ID, or --item ID" in (
+        neither.output
+    )
+    unknown = CliRunner().invoke(cli, ["draft", "--item", "99999", "--db", db_url])
+    assert unknown.exit_code == 1 and "item 99999 not found" in unknown.output

@@ -73,6 +73,7 @@ INVOCATIONS = {
     "knowledge search": ["knowledge", "search", "cards", "--department", "1"],
     "knowledge list": ["knowledge", "list", "--department", "1"],
     "knowledge remove": ["knowledge", "remove", "x.md", "--department", "1"],
+    "knowledge show": ["knowledge", "show", "x.md", "--department", "1"],
     "draft": ["draft", "my card", "--department", "1"],
     "drafts verdict": ["drafts", "verdict", "1", "--accept"],
     "drafts kpis": ["drafts", "kpis", "--process", "1"],

@@ -1,6 +1,7 @@
 """`deshi knowledge` as scripts use it: `sync DIR --department ID` stores a folder and re-runs
 touch changed files only; `search QUERY --department ID --top K --json` prints a JSON list, best
-first, of objects with `document` (the file name), `passage` and `score`; list and remove."""
+first, of objects with `document` (the file name), `passage` and `score`; list, show (open a
+document) and remove."""
 
 from __future__ import annotations
 
@@ -82,6 +83,35 @@ def test_list_and_remove_by_name(db_url: str, department: int, folder: Path) -> 
     assert len(everything["documents"]) == 2
 
 
+def test_show_opens_any_version_of_a_document_by_name(
+    db_url: str, department: int, folder: Path
+) -> None:
+    dep = str(department)
+    _run("knowledge", "sync", str(folder), "--department", dep, "--json", "--db", db_url)
+    (folder / "refunds.md").write_text("# Refunds\nRefunds are paid within 30 days.\n")
+    _run("knowledge", "sync", str(folder), "--department", dep, "--json", "--db", db_url)
+
+    current = _run("knowledge", "show", "refunds.md", "--department", dep, "--json", "--db", db_url)
+    assert (current["current_version"], current["shown_version"]) == (2, 2)
+    assert [v["version"] for v in current["versions"]] == [2, 1]
+    [passage] = current["passages"]
+    assert passage["text"] == "Refunds are paid within 30 days." and passage["section"] == "Refunds"
+    assert passage["url"] == f"/knowledge/docs/{current['id']}?version=2#p-{passage['id']}"
+    old = _run(
+        "knowledge", "show", "refunds.md", "--department", dep, "--version", "1", "--json",
+        "--db", db_url,
+    )  # fmt: skip
+    assert old["shown_version"] == 1 and not old["passages"][0]["is_current"]
+    assert "14 days" in old["passages"][0]["text"]
+
+    text = CliRunner().invoke(
+        app, ["knowledge", "show", "refunds.md", "--department", dep, "--db", db_url]
+    )
+    assert text.exit_code == 0, text.output
+    assert "refunds.md" in text.stdout and "version 2 shown, current v2" in text.stdout
+    assert f"#{passage['id']} (Refunds)" in text.stdout and "30 days" in text.stdout
+
+
 def test_an_unknown_department_or_document_is_one_line_and_exit_1(
     db_url: str, department: int
 ) -> None:
@@ -91,8 +121,14 @@ def test_an_unknown_department_or_document_is_one_line_and_exit_1(
     assert result.exit_code == 1
     assert "no document 'nothing.md'" in result.output
     result = CliRunner().invoke(
+        app, ["knowledge", "show", "nothing.md", "--department", str(department), "--db", db_url]
+    )
+    assert result.exit_code == 1 and "no document 'nothing.md'" in result.output
+    result = CliRunner().invoke(
         app, ["knowledge", "search", "x", "--department", "99", "--json", "--db", db_url]
     )
+    assert result.exit_code == 1 and "department 99 not found" in result.output
+    result = CliRunner().invoke(app, ["knowledge", "list", "--department", "99", "--db", db_url])
     assert result.exit_code == 1 and "department 99 not found" in result.output
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from deshi.drafting.core import Evidence, cited_numbers, injection_markers, strip_citations
-from deshi.drafting.extractive import NOTHING_FOUND, ExtractiveDrafter
+from deshi.drafting.extractive import NOTHING_FOUND, NOTHING_FOUND_JA, ExtractiveDrafter
 from deshi.drafting.faithfulness import check, content_tokens
+from deshi.drafting.verdicts import is_refusal
 
 CARDS = Evidence(
     1,
@@ -88,9 +89,12 @@ def test_the_extractive_draft_in_japanese_cites_before_the_full_stop() -> None:
     assert "届きます[1]。" in draft.text and check(draft.text, [KITEI]).faithfulness == 1.0
 
 
-def test_nothing_relevant_is_said_plainly() -> None:
+def test_nothing_relevant_is_said_plainly_in_the_message_s_language() -> None:
     assert ExtractiveDrafter().draft("weather tomorrow?", [FEES]).text == NOTHING_FOUND
     assert ExtractiveDrafter().draft("anything", []).text == NOTHING_FOUND
+    japanese = ExtractiveDrafter().draft("明日の天気は？", [])
+    assert japanese.text == NOTHING_FOUND_JA and is_refusal(japanese)
+    assert is_refusal(ExtractiveDrafter().draft("anything", []))
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,14 @@ import pytest
 from scipy import sparse
 
 from deshi.engine.featurize import TfidfFeaturizer, make_featurizer
-from deshi.engine.search import GROUP, QUERY_CHUNK, SHORTLIST_FROM, SimilarityIndex, top_k_per_row
+from deshi.engine.search import (
+    GROUP,
+    QUERY_CHUNK,
+    SHORTLIST_FROM,
+    SimilarityIndex,
+    layout_for,
+    top_k_per_row,
+)
 from deshi.sim.dataset import load_bundled
 
 
@@ -194,3 +201,32 @@ def test_a_layout_that_does_not_fit_is_not_used(banking_vectors) -> None:
     _, got_sims = index.top_k(dense[:50], 1)
     np.testing.assert_allclose(got_sims[:, 0], 1.0, atol=1e-5)  # each query finds itself
     assert SimilarityIndex(vectors[:100], layout=layout).layout is None  # small: exact
+
+
+def test_layout_for_is_the_layout_an_index_would_compute(banking_vectors) -> None:
+    _, _, vectors = banking_vectors
+    corpus = vectors[:10_000]
+    layout = layout_for(corpus)
+    computed = SimilarityIndex(corpus).layout
+    assert layout is not None and computed is not None and layout.common is not None
+    np.testing.assert_array_equal(layout.common, computed.common)
+    np.testing.assert_array_equal(layout.projection, computed.projection)
+    assert layout_for(vectors[:100]) is None  # searched exactly: no layout
+
+
+def test_a_layout_from_more_rows_keeps_a_subset_exact(banking_vectors) -> None:
+    # Each fold's index of its training rows reuses the retrain's layout of all labelled rows.
+    _, _, vectors = banking_vectors
+    layout = layout_for(vectors[:10_000])
+    kept = np.sort(np.random.default_rng(0).permutation(10_000)[:8_000])
+    corpus, queries = vectors[kept], vectors[10_000:]
+
+    index = SimilarityIndex(corpus, layout=layout)
+    got_idx, got_sims = index.top_k(queries, 10)
+
+    assert index.layout is layout
+    want_idx, _ = brute_force(queries, corpus, 10)
+    recall = np.mean([len(set(g) & set(w)) / 10 for g, w in zip(got_idx, want_idx, strict=True)])
+    assert recall >= 0.999
+    exact = (queries @ corpus.T).toarray()
+    np.testing.assert_allclose(np.take_along_axis(exact, got_idx, axis=1), got_sims, atol=1e-5)

@@ -105,6 +105,17 @@ def test_another_departments_owner_cannot_draft_on_the_item(
     assert answer.status_code == 404
 
 
+def test_the_draft_panel_speaks_japanese(client: TestClient, world: UiWorld, guide: None) -> None:
+    _sign_in(client, "reviewer")
+    client.cookies.set("deshi_lang", "ja")
+    item_id, _, csrf = _held_item(client, world)
+    panel = client.post(f"/ui/items/{item_id}/draft", headers={"X-CSRF-Token": csrf}).text
+    assert "文書の文をそのまま使って下書きしました。" in panel, panel
+    for label in ("出典による裏付け", "下書きを採用", "下書きを編集", "下書きを却下"):
+        assert label in panel
+    assert "Use the draft" not in panel
+
+
 @pytest.mark.browser
 def test_d_drafts_a_reply_and_the_item_stays(page: Any, world: UiWorld, guide: None) -> None:
     page.goto("/login")

@@ -1,4 +1,4 @@
-"""`deshi knowledge sync | search | list | remove`: a department's knowledge base.
+"""`deshi knowledge sync | search | list | show | remove`: a department's knowledge base.
 
 Like the other administration commands these act as the workspace operator (no role is
 checked; the audit log names them `cli:<os user>`). `search --json` prints a JSON list (best
@@ -18,12 +18,12 @@ from deshi.cli._operator import DB_HELP, JSON_HELP, dumped, emit, operator_actor
 from deshi.inputs import MAX_ID
 from deshi.knowledge import KnowledgeIndex, search
 from deshi.knowledge import service as knowledge
-from deshi.knowledge.models import MAX_TOP_K, DocumentPublic, SearchMode
+from deshi.knowledge.models import MAX_TOP_K, DocumentDetail, DocumentPublic, SearchMode
 
 __all__ = ["knowledge_app", "register"]
 
 knowledge_app = typer.Typer(
-    help="A department's knowledge base: sync a folder, search, list, remove.",
+    help="A department's knowledge base: sync a folder, search, list, show, remove.",
     no_args_is_help=True,
 )
 
@@ -128,6 +128,42 @@ def list_command(
         for d in rows
     ]
     print_table(["id", "name", "version", "updated", "removed"], table, "No documents yet.")
+
+
+@knowledge_app.command("show")
+def show(
+    name: str = typer.Argument(..., help="The document's name (its file name)."),
+    department_id: int = typer.Option(..., "--department", min=1, max=MAX_ID, help=DEPARTMENT_HELP),
+    version: int | None = typer.Option(
+        None, "--version", min=1, max=MAX_ID, help="Which version (default: the current one)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """A document (removed ones too): its versions and the passages of one version, each with
+    its page or section, as the web UI's document page shows them."""
+    with cli_session(db, lock_early=False) as session:
+        document = knowledge.get_document_by_name(session, department_id=department_id, name=name)
+        detail = knowledge.document_detail(session, document, version)
+    if as_json:
+        emit(dumped(detail))
+        return
+    typer.echo(_heading(detail))
+    for v in detail.versions:
+        typer.echo(
+            f"  v{v.version} {when(v.created_at)} {v.media_type}, {v.passage_count} passages"
+        )
+    typer.echo("")
+    for passage in detail.passages:
+        place = f"page {passage.page}" if passage.page is not None else passage.section
+        typer.echo(f"#{passage.id}" + (f" ({place})" if place else ""))
+        typer.echo(f"   {passage.text}")
+
+
+def _heading(detail: DocumentDetail) -> str:
+    """The document's name, the version shown and whether it is the current one."""
+    state = "removed" if detail.removed_at is not None else f"current v{detail.current_version}"
+    return f"{detail.name} (id {detail.id}): version {detail.shown_version} shown, {state}"
 
 
 @knowledge_app.command("remove")

@@ -15,7 +15,10 @@ from deshi.errors import DeshiError
 
 __all__ = ["llm_app", "register"]
 
-llm_app = typer.Typer(help="The local drafting model (the deshi[llm] extra).", no_args_is_help=True)
+# The backslash keeps Rich's markup from eating "[llm]" in --help.
+llm_app = typer.Typer(
+    help="The local drafting model (the deshi\\[llm] extra).", no_args_is_help=True
+)
 
 
 @llm_app.command("prepare")

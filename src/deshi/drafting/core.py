@@ -14,6 +14,7 @@ given — so each sentence can be checked against exactly the passages it claims
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
@@ -99,10 +100,11 @@ def strip_citations(text: str) -> str:
 
 # Phrases that try to turn data into instructions, in English and Japanese. Detection is a
 # second line: the first is the prompt's structure, which hands every document and item text to
-# the model as quoted data, never as instructions.
+# the model as quoted data, never as instructions. Matched on the NFKC form, so full-width
+# letters (ｉｇｎｏｒｅ) and half-width katakana match too; the English ones in any case.
 _INJECTION: Final = re.compile(
-    r"(?i:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)*"
-    r"(?:previous|prior|above|earlier|preceding|system)\s+(?:instructions?|prompts?|rules?|messages?)"
+    r"(?i:(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)*"
+    r"(?:previous|prior|above|earlier|preceding|system)\s+(?:instructions?|prompts?|rules?|messages?))"
     r"|(?i:you\s+are\s+now\s+(?:a|an|the|in)\b)"
     r"|(?i:(?:reveal|print|show|repeat)\s+(?:your|the)\s+(?:system\s+)?(?:prompt|instructions))"
     r"|(?i:new\s+instructions?\s*:)"
@@ -117,4 +119,8 @@ _INJECTION: Final = re.compile(
 
 def injection_markers(texts: Sequence[str]) -> list[str]:
     """The instruction-like phrases found in `texts` (empty when there are none)."""
-    return [m.group(0) for text in texts for m in _INJECTION.finditer(text)]
+    return [
+        m.group(0)
+        for text in texts
+        for m in _INJECTION.finditer(unicodedata.normalize("NFKC", text))
+    ]

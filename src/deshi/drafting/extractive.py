@@ -17,10 +17,15 @@ from deshi.drafting.core import Draft, Evidence, Example
 from deshi.drafting.faithfulness import content_tokens
 from deshi.engine.japanese import contains_japanese, sentences
 
-__all__ = ["NOTHING_FOUND", "ExtractiveDrafter"]
+__all__ = ["NOTHING_FOUND", "NOTHING_FOUND_JA", "NOTHING_FOUND_TEXTS", "ExtractiveDrafter"]
 
 _RANK_DISCOUNT: Final = 0.3
 NOTHING_FOUND: Final = "No passage of the knowledge base answers this; please answer it yourself."
+# The same, to a Japanese message: the reviewer reads it where the reply would be.
+NOTHING_FOUND_JA: Final = (
+    "ナレッジベースにこの問い合わせに答える記載がありません。担当者が回答してください。"
+)
+NOTHING_FOUND_TEXTS: Final = frozenset({NOTHING_FOUND, NOTHING_FOUND_JA})
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +58,9 @@ class ExtractiveDrafter:
                 # Relevance first; then the better-ranked passage; then reading order.
                 scored.append((-relevance, rank, position, _cite(sentence, number)))
         if not scored:
-            return Draft(NOTHING_FOUND, self.name)
+            return Draft(
+                NOTHING_FOUND_JA if contains_japanese(question) else NOTHING_FOUND, self.name
+            )
         best = sorted(scored)[: self.max_sentences]
         ordered = sorted(best, key=lambda s: (s[1], s[2]))  # as the sources tell it
         return Draft(" ".join(text for *_, text in ordered), self.name)

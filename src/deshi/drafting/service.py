@@ -23,9 +23,10 @@ import httpx
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.audit import record_event
+from deshi.db import transaction
 from deshi.db.tables import Decision, Item, Process, StoredDraft
 from deshi.drafting.autosend import Outcome, draft_score
 from deshi.drafting.core import Draft, Drafter, Evidence, Example, cited_numbers
@@ -54,7 +55,7 @@ __all__ = [
     "Gathered",
     "awaiting_audit",
     "draft_reply",
-    "draft_reply_for",
+    "draft_reply_in_steps",
     "drafted",
     "gather_evidence",
     "make_drafter",
@@ -81,23 +82,40 @@ def make_drafter(settings: Settings, client: httpx.Client | None = None) -> Draf
     )
 
 
-def draft_reply_for(
-    session: Session,
+def draft_reply_in_steps(
+    factory: sessionmaker[Session],
     *,
-    principal: Principal,
+    actor: str,
     request: DraftRequest,
     drafter: Drafter,
     index: KnowledgeIndex,
+    principal: Principal | None = None,
 ) -> DraftPublic:
-    """`draft_reply` for someone with a role in the department (NotFound for anyone else, as
-    if the department did not exist)."""
-    try:
-        require(principal, Action.READ, request.department_id)
-    except NotFound:
-        raise NotFound(f"department {request.department_id} not found") from None
-    return draft_reply(
-        session, actor=principal.actor, request=request, drafter=drafter, index=index
-    )
+    """`draft_reply` in three steps, as the autosend job drafts (with a `principal`, for
+    someone with a role in the department only: NotFound for anyone else, as if the department
+    did not exist): read the passages and past answers in a read-only transaction, draft
+    with no transaction open, store the draft in a short write transaction. A model drafts for
+    seconds (the local one) to minutes (a remote one's timeout), and on SQLite a transaction
+    that holds the write lock that long makes every other writer of the workspace (ingest,
+    reviews) fail after the busy timeout."""
+    with transaction(factory, lock_early=False) as session:
+        if principal is not None:
+            try:
+                require(principal, Action.READ, request.department_id)
+            except NotFound:
+                raise NotFound(f"department {request.department_id} not found") from None
+        gathered = gather_evidence(session, request=request, index=index)
+        held = awaiting_audit(session, request.item_id) if request.item_id is not None else None
+        if held is not None:
+            draft = Draft(held.text, held.drafter, tuple(held.guardrails), model=held.model)
+            report = check(draft.text, gathered.evidence)
+            return _public(held, draft, gathered.hits, report, gathered.examples)
+    draft = drafted(drafter, gathered)
+    with transaction(factory) as session:
+        row, report = record_draft(
+            session, actor=actor, gathered=gathered, draft=draft, drafter=drafter
+        )
+        return _public(row, draft, gathered.hits, report, gathered.examples)
 
 
 @dataclass(frozen=True, slots=True)

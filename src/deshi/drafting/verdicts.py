@@ -23,7 +23,7 @@ from deshi.db.base import utcnow
 from deshi.db.tables import DraftVerdict, StoredDraft
 from deshi.drafting.autosend_state import enqueue_recertify
 from deshi.drafting.core import Draft, Evidence, cited_numbers
-from deshi.drafting.extractive import NOTHING_FOUND
+from deshi.drafting.extractive import NOTHING_FOUND_TEXTS
 from deshi.drafting.faithfulness import FaithfulnessReport
 from deshi.drafting.models import DraftVerdictCreate, DraftVerdictPublic
 from deshi.drafting.remote import INJECTION_GUARDRAIL
@@ -50,7 +50,7 @@ def edit_distance(draft: str, final: str) -> float:
 def is_refusal(draft: Draft) -> bool:
     """The drafter declined to answer: nothing in the documents, or a guardrail that refused."""
     refused = any(g.startswith("refus") for g in draft.guardrails)
-    return refused or draft.text.strip() == NOTHING_FOUND
+    return refused or draft.text.strip() in NOTHING_FOUND_TEXTS
 
 
 def store_draft(

@@ -367,7 +367,10 @@ def _read_file(path: Path, root: Path) -> SourceFile:
 def list_documents(
     session: Session, *, department_id: int | None = None, include_removed: bool = False
 ) -> list[KnowledgeDocument]:
-    """A department's documents (every department's with None), by name."""
+    """A department's documents (every department's with None), by name; NotFound for a
+    department that does not exist, as `search` says, rather than an empty list."""
+    if department_id is not None:
+        get_department(session, department_id)
     departments = {department_id} if department_id is not None else None
     return repo.list_documents(session, departments, include_removed=include_removed)
 
@@ -395,6 +398,14 @@ def get_document(session: Session, document_id: int) -> KnowledgeDocument:
     document = session.get(KnowledgeDocument, document_id)
     if document is None:
         raise NotFound(f"document {document_id} not found")
+    return document
+
+
+def get_document_by_name(session: Session, *, department_id: int, name: str) -> KnowledgeDocument:
+    """The department's document of this name, removed or not (the CLI's `show NAME`)."""
+    document = repo.document_by_name(session, department_id, name.strip())
+    if document is None:
+        raise NotFound(f"no document {name!r} in department {department_id}")
     return document
 
 

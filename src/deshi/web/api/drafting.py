@@ -17,11 +17,11 @@ from deshi.drafting.models import (
     DraftVerdictCreate,
     DraftVerdictPublic,
 )
-from deshi.drafting.service import draft_reply_for
+from deshi.drafting.service import draft_reply_in_steps
 from deshi.drafting.stored import StoredDraftPublic, item_drafts_for
 from deshi.drafting.verdicts import judge_draft_for
 from deshi.web.api.knowledge import KnowledgeDep
-from deshi.web.deps import PrincipalDep, SessionDep
+from deshi.web.deps import FactoryDep, PrincipalDep, SessionDep
 from deshi.web.params import PathId
 
 __all__ = ["router"]
@@ -41,7 +41,7 @@ DrafterDep = Annotated[Drafter, Depends(get_drafter)]
 @router.post("/knowledge/draft", response_model=DraftPublic, tags=["knowledge"])
 def draft_reply(
     body: DraftRequest,
-    session: SessionDep,
+    factory: FactoryDep,
     principal: PrincipalDep,
     index: KnowledgeDep,
     drafter: DrafterDep,
@@ -57,7 +57,15 @@ def draft_reply(
     against that item and the process's similar past answers are given to the drafter as
     examples (`past_answers`); an item sampled for the blind audit whose drafted reply would
     have been sent without review gets that stored draft back, to be judged in the audit."""
-    return draft_reply_for(session, principal=principal, request=body, drafter=drafter, index=index)
+    # No transaction stays open while the model drafts (`draft_reply_in_steps`).
+    return draft_reply_in_steps(
+        factory,
+        actor=principal.actor,
+        request=body,
+        drafter=drafter,
+        index=index,
+        principal=principal,
+    )
 
 
 @router.post("/drafts/{draft_id}/verdict", response_model=DraftVerdictPublic, tags=["knowledge"])

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from deshi.db import transaction
 from deshi.drafting.core import CITATION
 from deshi.drafting.models import (
     MAX_MESSAGE_CHARS,
@@ -19,7 +20,7 @@ from deshi.drafting.models import (
     DraftRequest,
     DraftVerdictCreate,
 )
-from deshi.drafting.service import draft_reply_for
+from deshi.drafting.service import draft_reply_in_steps
 from deshi.drafting.verdicts import judge_draft_for
 from deshi.items.models import AlternativePublic, DecisionPublic
 from deshi.items.service import load_item_for
@@ -31,7 +32,7 @@ from deshi.reviews.service import claim_next, count_waiting, release_item, submi
 from deshi.reviews.undo import undo_review
 from deshi.web.api.drafting import DrafterDep
 from deshi.web.api.knowledge import KnowledgeDep
-from deshi.web.deps import ConfigDep, RegistryDep, SessionDep
+from deshi.web.deps import ConfigDep, FactoryDep, RegistryDep, SessionDep
 from deshi.web.params import PathId
 from deshi.web.ui.deps import CsrfDep, Viewer, ViewerDep, render
 
@@ -161,24 +162,30 @@ def draft(
     item_id: PathId,
     request: Request,
     viewer: ViewerDep,
-    db: SessionDep,
+    factory: FactoryDep,
     index: KnowledgeDep,
     drafter: DrafterDep,
 ) -> Response:
     """A reply to the item drafted from its department's documents (an HTML fragment): each
     citation links to its passage, each sentence its sources do not support is marked."""
-    item, process = load_item_for(
-        db, principal=viewer.principal, item_id=item_id, action=Action.REVIEW
-    )
-    result = None
-    if item.text.strip():
-        ask = DraftRequest(
-            department_id=process.department_id,
-            message=item.text[:MAX_MESSAGE_CHARS],
-            item_id=item.id,
+    with transaction(factory, lock_early=False) as db:
+        item, process = load_item_for(
+            db, principal=viewer.principal, item_id=item_id, action=Action.REVIEW
         )
-        result = draft_reply_for(
-            db, principal=viewer.principal, request=ask, drafter=drafter, index=index
+        text, department_id = item.text, process.department_id
+    result = None
+    if text.strip():
+        ask = DraftRequest(
+            department_id=department_id, message=text[:MAX_MESSAGE_CHARS], item_id=item_id
+        )
+        # No transaction stays open while the model drafts (`draft_reply_in_steps`).
+        result = draft_reply_in_steps(
+            factory,
+            actor=viewer.principal.actor,
+            request=ask,
+            drafter=drafter,
+            index=index,
+            principal=viewer.principal,
         )
     return render(
         request,
