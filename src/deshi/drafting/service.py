@@ -12,6 +12,12 @@ A draft for an item also gets the process's nearest past answers as examples
 It is also given the process owner's guidance for the item's suggested label
 (`deshi.processes.label_guidance`), which the language-model drafters follow and the extractive
 one cannot; the draft's notes say which happened.
+
+A request for an item may name one of its process's drafting fields instead
+(`deshi.processes.draft_fields`): the passages are searched for the field's instruction and the
+item's text, the drafter is asked for the value alone (`field_instruction`), and the value is
+checked and stored like a reply, marked with its field. A value is not a reply: it gets no past
+answers or label guidance, no score for sending without review, and no held audit draft.
 """
 
 from __future__ import annotations
@@ -40,13 +46,15 @@ from deshi.drafting.models import (
     PastAnswerPublic,
     SentencePublic,
 )
+from deshi.drafting.notes import NoteKey, note
 from deshi.drafting.past_answers import as_examples, message_vector, past_answers
 from deshi.drafting.remote import ChatDrafter, DraftingError
 from deshi.drafting.verdicts import MODEL_FAILED, store_draft
-from deshi.errors import NotFound
+from deshi.errors import NotFound, ValidationFailed
 from deshi.knowledge import KnowledgeIndex, search
 from deshi.knowledge.models import SearchHit
 from deshi.permissions import Action, Principal, require
+from deshi.processes.draft_fields import instruction_for
 from deshi.processes.label_guidance import guidance_for
 from deshi.processes.service import get_department
 from deshi.settings import Settings
@@ -105,11 +113,9 @@ def draft_reply_in_steps(
             except NotFound:
                 raise NotFound(f"department {request.department_id} not found") from None
         gathered = gather_evidence(session, request=request, index=index)
-        held = awaiting_audit(session, request.item_id) if request.item_id is not None else None
+        held = _held_for_audit(session, gathered)
         if held is not None:
-            draft = Draft(held.text, held.drafter, tuple(held.guardrails), model=held.model)
-            report = check(draft.text, gathered.evidence)
-            return _public(held, draft, gathered.hits, report, gathered.examples)
+            return held
     draft = drafted(drafter, gathered)
     with transaction(factory) as session:
         row, report = record_draft(
@@ -121,13 +127,16 @@ def draft_reply_in_steps(
 @dataclass(frozen=True, slots=True)
 class _Target:
     """The item a draft answers, its process, the label the agent suggested for it with its
-    confidence, and the owner's drafting guidance for that label ("" for none)."""
+    confidence, the owner's drafting guidance for that label ("" for none), and the drafting
+    field to fill instead of a reply with its instruction (None and "" for a reply)."""
 
     item_id: int
     process_id: int
     label: str | None
     confidence: float | None = None
     guidance: str = ""
+    field: str | None = None
+    instruction: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,11 +165,9 @@ def draft_reply(
     would-be-sent draft awaits its blind audit gets that draft back, not a new one: the
     reviewer's verdict on it is the audit's evidence (`deshi.drafting.autosend`)."""
     gathered = gather_evidence(session, request=request, index=index)
-    held = awaiting_audit(session, request.item_id) if request.item_id is not None else None
+    held = _held_for_audit(session, gathered)
     if held is not None:
-        draft = Draft(held.text, held.drafter, tuple(held.guardrails), model=held.model)
-        report = check(draft.text, gathered.evidence)
-        return _public(held, draft, gathered.hits, report, gathered.examples)
+        return held
     draft = drafted(drafter, gathered)
     row, report = record_draft(
         session, actor=actor, gathered=gathered, draft=draft, drafter=drafter
@@ -168,13 +175,29 @@ def draft_reply(
     return _public(row, draft, gathered.hits, report, gathered.examples)
 
 
+def _held_for_audit(session: Session, gathered: Gathered) -> DraftPublic | None:
+    """The item's would-be-sent draft awaiting its blind audit, checked again against the
+    passages found now; None when there is none (a new draft is made)."""
+    item_id = gathered.request.item_id
+    filling = gathered.request.field is not None  # a field's value is never held
+    held = awaiting_audit(session, item_id) if item_id is not None and not filling else None
+    if held is None:
+        return None
+    draft = Draft(held.text, held.drafter, tuple(held.guardrails), model=held.model)
+    report = check(draft.text, gathered.evidence)
+    return _public(held, draft, gathered.hits, report, gathered.examples)
+
+
 def gather_evidence(session: Session, *, request: DraftRequest, index: KnowledgeIndex) -> Gathered:
-    """The passages for the request's message and, for an item, its past answers (reads only)."""
+    """The passages for the request's message (a field's instruction first, when filling one)
+    and, for an item's reply, its past answers (reads only)."""
     target = _target(session, request)
+    filling = target is not None and target.field is not None
+    asked = f"{target.instruction}\n" if target is not None and filling else ""
     hits = search(
         session,
         department_id=request.department_id,
-        query=request.message,
+        query=f"{asked}{request.message}",
         top_k=request.top_k,
         index=index,
     )
@@ -184,7 +207,7 @@ def gather_evidence(session: Session, *, request: DraftRequest, index: Knowledge
     ]
     examples: list[PastAnswerPublic] = []
     vector = None
-    if target is not None:
+    if target is not None and not filling:
         vector = message_vector(index.embedder, request.message)
         examples = past_answers(
             session,
@@ -201,6 +224,9 @@ def drafted(drafter: Drafter, gathered: Gathered) -> Draft:
     guidance for the item's label when the drafter can, its notes saying whether it did."""
     examples = as_examples(gathered.examples)
     target = gathered.target
+    if target is not None and target.field is not None:
+        message, evidence = gathered.request.message, gathered.evidence
+        return _drafted(drafter, message, evidence, (), "", field_instruction=target.instruction)
     guidance = target.guidance if target is not None else ""
     draft = _drafted(drafter, gathered.request.message, gathered.evidence, examples, guidance)
     if not guidance or target is None:
@@ -210,11 +236,8 @@ def drafted(drafter: Drafter, gathered: Gathered) -> Draft:
 
 def _guidance_note(draft: Draft, label: str) -> str:
     if draft.guided:
-        return f"drafted following the process's guidance for {label!r}"
-    return (
-        f"the process's guidance for {label!r} was not followed: the {draft.drafter} drafter "
-        "only quotes the passages"
-    )
+        return note(NoteKey.GUIDANCE_FOLLOWED, label=label)
+    return note(NoteKey.GUIDANCE_NOT_FOLLOWED, label=label, drafter=draft.drafter)
 
 
 def record_draft(
@@ -237,19 +260,25 @@ def record_draft(
         label=target.label if target else None,
         vector=gathered.vector,
         examples=len(gathered.examples),
-        score=draft_score(target.confidence, report) if target else None,
+        score=draft_score(target.confidence, report) if target and not target.field else None,
+        field=target.field if target else None,
     )
     return row, report
 
 
 def _target(session: Session, request: DraftRequest) -> _Target | None:
-    """The item the request names, if any; NotFound unless it is in the request's department."""
+    """The item the request names, if any; NotFound unless it is in the request's department,
+    ValidationFailed (naming `field`) for a field without an item or not of its process."""
     if request.item_id is None:
+        if request.field is not None:
+            raise ValidationFailed("a field is filled for an item: give item_id", field="field")
         return None
     item = session.get(Item, request.item_id)
     process = session.get(Process, item.process_id) if item is not None else None
     if item is None or process is None or process.department_id != request.department_id:
         raise NotFound(f"item {request.item_id} not found")
+    if request.field is not None:
+        return _field_target(item, process, request.field)
     decision = session.execute(
         select(Decision.label, Decision.confidence)
         .where(Decision.item_id == item.id)
@@ -260,6 +289,19 @@ def _target(session: Session, request: DraftRequest) -> _Target | None:
         return _Target(item.id, process.id, None)
     guidance = guidance_for(process.label_guidance, decision.label)
     return _Target(item.id, process.id, decision.label, decision.confidence, guidance)
+
+
+def _field_target(item: Item, process: Process, field: str) -> _Target:
+    """The item's field to fill; ValidationFailed naming `field` when the process has none
+    of that name."""
+    instruction = instruction_for(process.draft_fields, field)
+    if instruction is None:
+        known = ", ".join(sorted(process.draft_fields or {})) or "none"
+        raise ValidationFailed(
+            f"{field!r} is not a drafting field of process {process.id} (its fields: {known})",
+            field="field",
+        )
+    return _Target(item.id, process.id, None, field=field, instruction=instruction)
 
 
 def awaiting_audit(session: Session, item_id: int) -> StoredDraft | None:
@@ -282,16 +324,21 @@ def _drafted(
     evidence: list[Evidence],
     examples: Sequence[Example],
     guidance: str,
+    *,
+    field_instruction: str = "",
 ) -> Draft:
     try:
+        if field_instruction:  # only then: a reply's call stays the protocol's plain one
+            return drafter.draft(message, evidence, field_instruction=field_instruction)
         return drafter.draft(message, evidence, examples, guidance=guidance)
     except DraftingError as exc:
-        fallback = ExtractiveDrafter().draft(message, evidence, examples)
+        extractive = ExtractiveDrafter()
+        fallback = extractive.draft(message, evidence, field_instruction=field_instruction)
         return Draft(
             fallback.text,
             fallback.drafter,
             guardrails=(MODEL_FAILED,),
-            notes=(f"the model failed ({exc}); this draft is extractive",),
+            notes=(note(NoteKey.MODEL_FAILED, reason=str(exc)),),
         )
 
 
@@ -349,6 +396,7 @@ def _public(
     return DraftPublic(
         id=row.id,
         item_id=row.item_id,
+        field=row.field,
         text=draft.text,
         drafter=draft.drafter,
         model=draft.model,
