@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
+from deshi.engine import search
 from deshi.engine.featurize import TfidfFeaturizer, make_featurizer
 from deshi.engine.search import (
     GROUP,
@@ -230,3 +231,23 @@ def test_a_layout_from_more_rows_keeps_a_subset_exact(banking_vectors) -> None:
     assert recall >= 0.999
     exact = (queries @ corpus.T).toarray()
     np.testing.assert_allclose(np.take_along_axis(exact, got_idx, axis=1), got_sims, atol=1e-5)
+
+
+def test_a_projection_fitted_on_a_sample_of_rows_keeps_the_neighbours(
+    banking_vectors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Large histories fit the projection on SVD_ROWS rows drawn at random (time and memory);
+    # here 5,000 of 10,000, the index computing its own layout the same way.
+    _, _, vectors = banking_vectors
+    monkeypatch.setattr(search, "SVD_ROWS", 5_000)
+    corpus, queries = vectors[:10_000], vectors[10_000:]
+    layout = layout_for(corpus)
+    index = SimilarityIndex(corpus)
+    assert layout is not None and index.layout is not None
+    np.testing.assert_array_equal(layout.projection, index.layout.projection)
+
+    got_idx, _ = SimilarityIndex(corpus, layout=layout).top_k(queries, 10)
+
+    want_idx, _ = brute_force(queries, corpus, 10)
+    recall = np.mean([len(set(g) & set(w)) / 10 for g, w in zip(got_idx, want_idx, strict=True)])
+    assert recall >= 0.999

@@ -205,3 +205,37 @@ def test_a_new_draft_a_verdict_and_an_edit_each_force_a_recompute(
     with session_factory() as session:
         count = select(func.count()).select_from(KpiSnapshot)
         assert session.scalar(count.where(KpiSnapshot.process_id == drafted.process)) == 1
+
+
+def test_a_value_drafted_for_a_field_is_not_counted_as_a_reply(
+    drafted: KpiWorld, session_factory: sessionmaker[Session]
+) -> None:
+    # A field's value for an item beside its reply would pair as "the same question answered
+    # differently" and count as a draft (here an unsupported one) in every rate.
+    with transaction(session_factory) as session:
+        process = session.get_one(Process, drafted.process)
+        cards = _passages(session, process.department_id)["cards.md"]
+        reply = _drafted(session, process, "Where is my card?", ANSWER, cards, CARD)
+        item_id = session.get_one(StoredDraft, reply).item_id
+    with_reply = _fresh(session_factory, drafted.process)
+    with transaction(session_factory) as session:
+        session.add(
+            StoredDraft(
+                department_id=process.department_id,
+                process_id=drafted.process,
+                item_id=item_id,
+                vector=CARD,
+                drafter="extractive",
+                text="5 working days [1].",
+                citations=[cards],
+                faithfulness=0.0,
+                has_unsupported_claim=True,
+                sentences=1,
+                supported_sentences=0,
+                created_by="test",
+                field="delivery_days",
+            )
+        )
+    with_value = _fresh(session_factory, drafted.process)
+    assert with_reply.overall.drafts == 5
+    assert with_value.model_dump() == with_reply.model_dump()

@@ -10,9 +10,10 @@ the exact cosine. Queries are processed in chunks, so memory stays bounded for a
 Large corpora: a shortlist, then exact scores. Even at the core's peak, the dense product is most
 of a decision's cost (908 common columns × 13k cases per query on BANKING77). From
 `SHORTLIST_FROM` rows on, the dense part is first scored in its `PROJECTION_RANK` strongest
-directions (a truncated SVD of the corpus's dense part; no labels involved), the sparse tail is
-added exactly, the `SHORTLIST` best corpus rows of each query are scored exactly, and the k best
-of those are returned with their exact similarities. A true neighbour the projection ranks
+directions (a truncated SVD of the corpus's dense part, fitted on at most `SVD_ROWS` rows drawn
+at random; no labels involved), the sparse tail is added exactly, the `SHORTLIST` best corpus
+rows of each query are scored exactly, and the k best of those are returned with their exact
+similarities. A true neighbour the projection ranks
 outside the shortlist is missed and the next one takes its place; on BANKING77 (10,000 cases,
 the other 3,083 as queries) the shortlist holds 99.98% of the exact top 10, and search is
 2.0–2.6× faster in paired runs (docs/benchmarks.md; tests/engine/test_search.py checks the
@@ -30,6 +31,7 @@ best groups only: every one of the k largest values lies in one of them. A group
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from scipy import sparse
@@ -43,6 +45,9 @@ GROUP = 16  # columns per group in top-k selection
 SHORTLIST_FROM = 4096  # corpora with at least this many rows are searched through a shortlist
 PROJECTION_RANK = 128  # directions of the dense part scored for the shortlist
 SHORTLIST = 24  # corpus rows per query scored exactly (for k = 10 neighbours)
+SVD_ROWS = 20_000  # rows a projection is fitted on at most (a random sample beyond)
+
+_Rows = TypeVar("_Rows", np.ndarray, sparse.csr_matrix)
 SHORTLIST_MAX_WIDTH = 1500  # wider dense parts (long texts) are searched exactly
 DENSE_BLOCK = 2048  # corpus rows whose dense part is copied out at once
 RESCORE_CHUNK = 16  # queries whose shortlisted rows are gathered at once (≈ 1.4 MB)
@@ -111,7 +116,7 @@ class SimilarityIndex:
         if given is not None:
             self._projection: np.ndarray | None = given.projection
         else:
-            self._projection = _projection(dense) if shortlisted else None
+            self._projection = _projection(_svd_sample(dense)) if shortlisted else None
         # Exact: the dense part itself, transposed. Shortlist: its projection, plus the rows.
         self._rows = np.ascontiguousarray(dense) if self._projection is not None else None
         projected = dense if self._projection is None else dense @ self._projection
@@ -193,12 +198,26 @@ def layout_for(corpus: Matrix, *, shortlist_from: int = SHORTLIST_FROM) -> Searc
     if corpus.shape[0] < shortlist_from:
         return None
     if not sparse.issparse(corpus):
-        projection = _projection(np.asarray(corpus, dtype=np.float32))
+        dense = np.asarray(corpus, dtype=np.float32)
+        projection = _projection(_svd_sample(dense))
         return None if projection is None else SearchLayout(common=None, projection=projection)
     csr = sparse.csr_matrix(corpus)
     common = np.flatnonzero(_common_columns(csr))
-    projection = _projection(_dense_columns(csr, common))
+    # Only the rows the SVD reads are made dense: on a large history the whole dense part is
+    # hundreds of MB that nothing else here needs.
+    projection = _projection(_dense_columns(_svd_sample(csr), common))
     return None if projection is None else SearchLayout(common=common, projection=projection)
+
+
+def _svd_sample(rows: _Rows) -> _Rows:
+    """The rows a projection is fitted on: all of them up to `SVD_ROWS` (no copy), else
+    `SVD_ROWS` drawn at random (fixed seed, in order). 128 directions of a few hundred dense
+    columns are estimated as well from 20,000 rows as from all, for a fraction of the time and
+    memory."""
+    n = rows.shape[0]
+    if n <= SVD_ROWS:
+        return rows
+    return rows[np.sort(np.random.default_rng(0).choice(n, SVD_ROWS, replace=False))]
 
 
 def _common_columns(csr: sparse.csr_matrix) -> np.ndarray:

@@ -41,11 +41,15 @@ _IDS_PER_QUERY: Final = 5_000  # well inside SQLite's bound-parameter limit
 def load_drafts(
     session: Session, process_id: int, *, start: date | None = None, end: date | None = None
 ) -> list[DraftRecord]:
-    """The process's drafts made in [start, end] (whole UTC days), oldest first."""
+    """The process's drafted replies made in [start, end] (whole UTC days), oldest first.
+
+    Values drafted for the process's fields (`deshi.processes.draft_fields`) are left out: a
+    value is not a reply to the item's question, and beside the item's reply it would count as
+    the same question answered differently."""
     query = (
         select(StoredDraft, Item.arm, Item.text)
         .outerjoin(Item, Item.id == StoredDraft.item_id)
-        .where(StoredDraft.process_id == process_id)
+        .where(StoredDraft.process_id == process_id, StoredDraft.field.is_(None))
         .order_by(StoredDraft.id)
     )
     first, after_last = day_start(start), day_start(end, after=True)
@@ -92,14 +96,14 @@ def _documents_of(session: Session, passage_ids: Iterable[object]) -> dict[int, 
 
 
 def _draft_figures(session: Session, process_id: int) -> tuple[object, ...]:
-    """What changes when a draft of the process is made, judged (an edit too) or sent."""
+    """What changes when a reply of the process is drafted, judged (an edit too) or sent."""
     query = select(
         func.count(StoredDraft.id),
         func.max(StoredDraft.id),
         func.count(StoredDraft.verdict_at),
         func.max(StoredDraft.verdict_at),
         func.max(StoredDraft.sent_at),
-    ).where(StoredDraft.process_id == process_id)
+    ).where(StoredDraft.process_id == process_id, StoredDraft.field.is_(None))
     return tuple(session.execute(query).one())
 
 
