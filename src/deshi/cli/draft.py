@@ -1,7 +1,8 @@
 """`deshi draft MESSAGE --department ID`: a reply drafted from a department's knowledge base,
 with its citations and the check of every sentence (the same as `POST /knowledge/draft`); the
 draft is stored, for `deshi drafts verdict`. `deshi draft --item ID` drafts the item's reply
-from its own text and department, as the workbench's `d` does.
+from its own text and department, as the workbench's `d` does; `deshi draft --item ID --field
+NAME` fills one of its process's drafting fields instead (the value alone, cited).
 
 With `DESHI_LLM_BASE_URL` set, the configured chat model drafts it (personal data replaced by
 placeholders before anything is sent; the call is audited as `cli:<os user>`); otherwise the
@@ -50,10 +51,17 @@ def draft(
         max=MAX_ID,
         help="The item it answers: stored against it, with its process's past answers as examples.",
     ),
+    field: str | None = typer.Option(
+        None,
+        "--field",
+        help="With --item: fill this drafting field of its process instead of a reply "
+        "(deshi process update --draft-field NAME=instruction).",
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
-    """Draft a reply from the department's documents, citing them as \\[n]."""
+    """Draft a reply (or a field's value) from the department's documents, citing them as
+    \\[n]."""
     if item_id is not None and (message is None or department_id is None):
         text, department = _item_text_and_department(db, item_id)
         message = text if message is None else message
@@ -63,7 +71,13 @@ def draft(
         raise typer.Exit(2)
     request = options_as(
         DraftRequest,
-        {"department_id": department_id, "message": message, "top_k": top, "item_id": item_id},
+        {
+            "department_id": department_id,
+            "message": message,
+            "top_k": top,
+            "item_id": item_id,
+            "field": field,
+        },
     )
     drafter = make_drafter(cli_settings(db))
     # No transaction stays open while the model drafts: a server's writers keep going.
@@ -78,6 +92,8 @@ def draft(
     if as_json:
         emit(dumped(result))
         return
+    if result.field is not None:
+        typer.echo(f"{result.field}:")
     typer.echo(result.text)
     typer.echo("")
     for citation in result.citations:

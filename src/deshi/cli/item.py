@@ -125,7 +125,8 @@ def _draft_lines(drafts: list[StoredDraftPublic], say: Say, locale: str) -> list
                 "verdict": verdict,
             }
         )
-        lines.append(f"  {_one_line(draft.text)}")
+        field = f"{draft.field}: " if draft.field else ""  # a filled field, not a reply
+        lines.append(f"  {field}{_one_line(draft.text)}")
     return lines
 
 

@@ -191,6 +191,15 @@ def update(
     unguided: list[str] = typer.Option(
         [], "--clear-label-guidance", help="Remove a label's drafting guidance (repeat it)."
     ),
+    fields: list[str] = typer.Option(
+        [],
+        "--draft-field",
+        help='A field to fill from the documents, NAME="instruction" (repeat it); '
+        "deshi draft --item ID --field NAME fills it.",
+    ),
+    unfielded: list[str] = typer.Option(
+        [], "--clear-draft-field", help="Remove a drafting field (repeat it)."
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
@@ -215,6 +224,7 @@ def update(
         "running_cost_per_week": running_cost,
         "currency": currency,
         "label_guidance": _label_guidance(guidance, guidance_file, unguided),
+        "draft_fields": _draft_fields(fields, unfielded),
     }
     changes = options_as(ProcessUpdate, {k: v for k, v in given.items() if v is not None})
     with cli_session(db) as session:
@@ -243,6 +253,14 @@ def _label_guidance(
         changes.update(_guidance_file(path))
     changes.update(_code_pairs(pairs, "--label-guidance", "LABEL=text"))
     changes.update(dict.fromkeys((code.strip() for code in cleared), ""))
+    return changes or None
+
+
+def _draft_fields(pairs: list[str], cleared: list[str]) -> dict[str, str] | None:
+    """The field options as one {name: instruction} change (the pairs, then the names cleared),
+    or None when none was given; a pair without `=` is exit 1."""
+    changes = _code_pairs(pairs, "--draft-field", "NAME=instruction")
+    changes.update(dict.fromkeys((name.strip() for name in cleared), ""))
     return changes or None
 
 

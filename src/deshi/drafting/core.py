@@ -6,6 +6,11 @@ A drafter may also be given the process owner's `guidance` for the item's label
 language model put it in their instructions and mark the draft `guided`; the extractive drafter
 only quotes passages, so it cannot follow free text and ignores it.
 
+Instead of a reply, a drafter may be asked to fill one of the process's drafting fields
+(`deshi.processes.draft_fields`): `field_instruction` is the owner's instruction for the value
+("How many days the customer has to ask for a refund"), the question is still the item's text,
+and the draft is the value alone, citing its passages like a reply.
+
 A draft cites the passages it uses as `[1]`, `[2]`, … — the numbers of the evidence list it was
 given — so each sentence can be checked against exactly the passages it claims
 (`deshi.drafting.faithfulness`) and the reviewer can open each source at its place.
@@ -70,7 +75,8 @@ class Draft:
 
 class Drafter(Protocol):
     """Writes a reply to `question` from `evidence` (and past `examples`), citing by number,
-    following the owner's `guidance` for the item's label when it can ("" for none)."""
+    following the owner's `guidance` for the item's label when it can ("" for none); with a
+    `field_instruction`, the value that instruction asks for instead of a reply."""
 
     @property
     def name(self) -> str:
@@ -83,6 +89,8 @@ class Drafter(Protocol):
         evidence: Sequence[Evidence],
         examples: Sequence[Example] = (),
         guidance: str = "",
+        *,
+        field_instruction: str = "",
     ) -> Draft:
         """The draft; never raises for an empty evidence list (it says it found nothing)."""
         ...

@@ -3,6 +3,10 @@ question, each followed by its citation. It invents nothing, so it is faithful b
 construction; it is fast and needs no model beyond the tokenizer. It cannot rephrase, combine
 facts or write a greeting: a reviewer edits its draft, or a process configures a language model.
 For the same reason it cannot follow a label's drafting guidance (free text): it ignores it.
+
+Asked to fill a field (`field_instruction`), it answers with the single sentence that bears
+most on the instruction and the item's text, the instruction's words counting twice, with its
+citation. It cannot shorten that sentence to the value itself ("30 days"): the reviewer does.
 """
 
 from __future__ import annotations
@@ -41,8 +45,11 @@ class ExtractiveDrafter:
         evidence: Sequence[Evidence],
         examples: Sequence[Example] = (),
         guidance: str = "",  # free text it cannot follow: it only quotes passages
+        *,
+        field_instruction: str = "",
     ) -> Draft:
-        wanted = set(content_tokens(question))
+        asked = set(content_tokens(field_instruction))
+        wanted = set(content_tokens(question)) | asked
         candidates = [
             (rank, position, sentence, set(content_tokens(sentence)), item.number)
             for rank, item in enumerate(evidence)
@@ -53,7 +60,9 @@ class ExtractiveDrafter:
         for rank, position, sentence, words, number in candidates:
             # Shared rare words, discounted down the retrieval ranking (the search already
             # weighed the whole passage against the message).
-            relevance = sum(weight[w] for w in wanted & words) / (1 + _RANK_DISCOUNT * rank)
+            # A field's instruction says what is wanted more exactly than the message.
+            shared = sum(weight[w] * (2 if w in asked else 1) for w in wanted & words)
+            relevance = shared / (1 + _RANK_DISCOUNT * rank)
             if relevance > 0:
                 # Relevance first; then the better-ranked passage; then reading order.
                 scored.append((-relevance, rank, position, _cite(sentence, number)))
@@ -61,7 +70,7 @@ class ExtractiveDrafter:
             return Draft(
                 NOTHING_FOUND_JA if contains_japanese(question) else NOTHING_FOUND, self.name
             )
-        best = sorted(scored)[: self.max_sentences]
+        best = sorted(scored)[: 1 if field_instruction else self.max_sentences]
         ordered = sorted(best, key=lambda s: (s[1], s[2]))  # as the sources tell it
         return Draft(" ".join(text for *_, text in ordered), self.name)
 

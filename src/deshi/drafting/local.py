@@ -4,7 +4,8 @@ optional `deshi[llm]` extra. Nothing leaves the machine, so nothing needs redact
 request is otherwise the chat drafter's with `structured=True` (`deshi.drafting.remote`): the
 same system message, the message, passages and examples as one JSON document of quoted data,
 the same guardrail against instructions hidden in the data, the owner's guidance for the
-item's label in the system message (`system_prompt`), and `redact=True` runs its redaction too.
+item's label and a field's instruction in the system message (`system_prompt`), and
+`redact=True` runs its redaction too.
 
 The answer's shape is fixed: a 0.5B model does not reliably write `[n]` after its
 sentences, so its answer is held to `deshi.drafting.structured`'s JSON schema (a grammar the
@@ -35,6 +36,7 @@ from deshi.drafting.local_model import (
     default_model_directory,
     prepare_model,
 )
+from deshi.drafting.notes import NoteKey, note
 from deshi.drafting.remote import (
     STRUCTURED_SYSTEM_PROMPT,
     DraftingError,
@@ -81,22 +83,25 @@ class LocalDrafter:
         evidence: Sequence[Evidence],
         examples: Sequence[Example] = (),
         guidance: str = "",
+        *,
+        field_instruction: str = "",
     ) -> Draft:
-        blocked = blocked_draft(self.fallback, question, evidence, examples)
+        field = field_instruction
+        blocked = blocked_draft(self.fallback, question, evidence, examples, field)
         if blocked is not None:
             return blocked
         if not evidence:  # nothing to cite: the fallback says so without a model call
-            return self.fallback.draft(question, evidence, examples)
+            return self.fallback.draft(question, evidence, examples, field_instruction=field)
         redactor = Redactor()
         redact = redactor.redact if self.redact else str
         user_message = data_document(question, evidence, examples, redact)
-        system = system_prompt(STRUCTURED_SYSTEM_PROMPT, redact(guidance))
+        system = system_prompt(STRUCTURED_SYSTEM_PROMPT, redact(guidance), redact(field))
         numbers = [e.number for e in evidence]
         try:
             text = rendered_answer(self.complete(user_message, numbers, system), numbers)
         except MalformedAnswerError as exc:
             raise DraftingError(f"the local model's {exc}") from None
-        guided = system != STRUCTURED_SYSTEM_PROMPT
+        guided = bool(guidance.strip())
         return restored_draft(text, redactor, drafter=self.name, model=self.model, guided=guided)
 
     def complete(
@@ -163,10 +168,14 @@ class MissingLocalModel:
         evidence: Sequence[Evidence],
         examples: Sequence[Example] = (),
         guidance: str = "",  # the extractive fallback cannot follow it
+        *,
+        field_instruction: str = "",
     ) -> Draft:
-        drafted = self.fallback.draft(question, evidence, examples)
-        note = f"the local model is not available ({self.reason}); this draft is extractive"
-        return replace(drafted, notes=(*drafted.notes, note))
+        drafted = self.fallback.draft(
+            question, evidence, examples, field_instruction=field_instruction
+        )
+        missing = note(NoteKey.LOCAL_MODEL_MISSING, reason=self.reason)
+        return replace(drafted, notes=(*drafted.notes, missing))
 
 
 def local_drafter(

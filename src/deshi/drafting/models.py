@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from deshi.db.tables import DraftVerdict
+from deshi.drafting.notes import NoteKey, read_note
 from deshi.inputs import DbId, InputModel
+from deshi.processes.draft_fields import MAX_FIELD_NAME_CHARS
 
 __all__ = [
     "AutosendStatusPublic",
@@ -18,6 +20,7 @@ __all__ = [
     "DraftRequest",
     "DraftVerdictCreate",
     "DraftVerdictPublic",
+    "NotePublic",
     "PastAnswerPublic",
     "SentencePublic",
 ]
@@ -35,6 +38,15 @@ class DraftRequest(InputModel):
         default=None,
         description="The item the reply answers (of a process in this department): the draft "
         "is stored against it, and the process's similar past answers are given as examples.",
+    )
+    field: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_FIELD_NAME_CHARS,
+        description="Fill this drafting field of the item's process (`draft_fields`) instead "
+        "of drafting a reply: the draft is the value its instruction asks for, short and cited "
+        "like a reply, and checked the same way. Needs `item_id`; 422 naming `field` for a "
+        "name the process does not have.",
     )
 
 
@@ -74,11 +86,22 @@ class PastAnswerPublic(BaseModel):
     similarity: float
 
 
+class NotePublic(BaseModel):
+    """A draft's note as a stable key and the values its sentence names."""
+
+    key: NoteKey | None = Field(description="None for a note no key matches (shown as it is).")
+    params: dict[str, str]
+
+
 class DraftPublic(BaseModel):
-    """A drafted reply: never sent by itself; a reviewer accepts, edits or rejects it."""
+    """A drafted reply (or a field's value): never sent by itself; a reviewer accepts, edits or
+    rejects it."""
 
     id: int = Field(description="The stored draft: send the verdict to `/drafts/{id}/verdict`.")
     item_id: int | None = None
+    field: str | None = Field(
+        default=None, description="The drafting field this draft filled; none for a reply."
+    )
     text: str
     drafter: str = Field(
         description="`extractive`, `chat` for the configured endpoint, or `local` for the "
@@ -96,6 +119,13 @@ class DraftPublic(BaseModel):
     past_answers: list[PastAnswerPublic] = Field(
         default_factory=list, description="Similar past answers given to the drafter."
     )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def note_keys(self) -> list[NotePublic]:
+        """Each of `notes` as its stable key and parameters (`deshi.drafting.notes`), for a
+        client that words it in its own language."""
+        return [NotePublic(key=n.key, params=dict(n.params)) for n in map(read_note, self.notes)]
 
 
 class DraftVerdictCreate(InputModel):

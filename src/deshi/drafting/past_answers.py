@@ -7,6 +7,8 @@ cosine similarity of the messages in the knowledge base's embedder (the one pass
 searched with). Each draft stores its message's embedding when it is made, so finding past
 answers costs one embedding, not one per candidate (embedding 51 short texts took 5 s on the
 development machine, one took 0.1–0.3 s); only the most recent `CANDIDATES` answers are compared.
+Values drafted for a process's fields (`deshi.processes.draft_fields`) are not replies: they
+are never past answers.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def past_answers(
         select(StoredDraft, Item.text)
         .join(Item, Item.id == StoredDraft.item_id)
         .where(StoredDraft.process_id == process_id, StoredDraft.verdict.in_(_ANSWERED))
+        .where(StoredDraft.field.is_(None))  # a filled field's value is not a reply
         .where(StoredDraft.item_id != (exclude_item or 0))  # ids start at 1
         .order_by(StoredDraft.id.desc())
         .limit(CANDIDATES)

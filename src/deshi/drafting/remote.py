@@ -17,6 +17,9 @@ What leaves the workspace, and how it is protected:
   appended to the system message under its own heading (`system_prompt`), after the rules it
   cannot lift (facts only from the passages, cited), and never enters the data document. It is
   redacted like the data (a name in it leaves as a placeholder and is put back in the answer).
+- **A field is asked for as instructions too.** Asked to fill one of the process's drafting
+  fields (`field_instruction`), the system message ends with a line asking for that value
+  only, cited, then the owner's instruction for it (`FIELD_HEADING`); the data stay the same.
 - **Failures are not silent.** An endpoint that does not answer, or answers something that is
   not a chat completion, raises `DraftingError`; the caller falls back and says so.
 """
@@ -31,6 +34,7 @@ from typing import Any, Final
 import httpx
 
 from deshi.drafting.core import Draft, Drafter, Evidence, Example, injection_markers
+from deshi.drafting.notes import NoteKey, note
 from deshi.drafting.structured import (
     STRUCTURED_INSTRUCTIONS,
     MalformedAnswerError,
@@ -40,6 +44,7 @@ from deshi.drafting.structured import (
 from deshi.privacy import Redactor
 
 __all__ = [
+    "FIELD_HEADING",
     "GUIDANCE_HEADING",
     "STRUCTURED_SYSTEM_PROMPT",
     "SYSTEM_PROMPT",
@@ -72,15 +77,25 @@ GUIDANCE_HEADING: Final = (
     "the passages, each sentence cited)."
 )
 
+FIELD_HEADING: Final = (
+    "Do not write a reply. Give only the value the process owner asks for below, about the "
+    "message, as short as it can be (a number, a date, a name or a few words), taken from the "
+    "passages only and followed by the citation of the passage it comes from as [n]. If the "
+    "passages do not give it, say that you cannot answer from the documents."
+)
 
-def system_prompt(base: str, guidance: str) -> str:
+
+def system_prompt(base: str, guidance: str, field_instruction: str = "") -> str:
     """The system message: the `base` instructions, then the owner's `guidance` for the item's
-    label under its heading when there is some. The guidance is trusted, so it travels with the
+    label under its heading when there is some, then, to fill a field, the line asking for its
+    value only with the owner's `field_instruction`. Both are trusted, so they travel with the
     instructions; the message, passages and examples stay in the data document."""
-    guidance = guidance.strip()
-    if not guidance:
-        return base
-    return f"{base}\n\n{GUIDANCE_HEADING}\n{guidance}"
+    system = base
+    if guidance.strip():
+        system = f"{system}\n\n{GUIDANCE_HEADING}\n{guidance.strip()}"
+    if field_instruction.strip():
+        system = f"{system}\n\n{FIELD_HEADING}\n{field_instruction.strip()}"
+    return system
 
 
 class DraftingError(Exception):
@@ -106,20 +121,24 @@ def data_document(
 
 
 def blocked_draft(
-    fallback: Drafter, question: str, evidence: Sequence[Evidence], examples: Sequence[Example]
+    fallback: Drafter,
+    question: str,
+    evidence: Sequence[Evidence],
+    examples: Sequence[Example],
+    field_instruction: str = "",
 ) -> Draft | None:
-    """The fallback's draft, marked `injection_blocked`, when the data hold instructions;
-    None when they may go to the model."""
+    """The fallback's draft (of the same field, if any), marked `injection_blocked`, when the
+    data hold instructions; None when they may go to the model."""
     texts = [question, *(e.text for e in evidence), *(x.question for x in examples)]
     texts += [x.answer for x in examples]
     if not injection_markers(texts):
         return None
-    drafted = fallback.draft(question, evidence, examples)
+    drafted = fallback.draft(question, evidence, examples, field_instruction=field_instruction)
     return Draft(
         drafted.text,
         drafted.drafter,
         guardrails=(INJECTION_GUARDRAIL,),
-        notes=("instructions were found in the data, so nothing was sent to the model",),
+        notes=(note(NoteKey.INJECTION_BLOCKED),),
     )
 
 
@@ -167,17 +186,24 @@ class ChatDrafter:
         evidence: Sequence[Evidence],
         examples: Sequence[Example] = (),
         guidance: str = "",
+        *,
+        field_instruction: str = "",
     ) -> Draft:
-        blocked = blocked_draft(self.fallback, question, evidence, examples)
+        field = field_instruction
+        blocked = blocked_draft(self.fallback, question, evidence, examples, field)
         if blocked is not None:
             return blocked
         if self.structured and not evidence:  # nothing to cite: no schema to hold it to
-            return self.fallback.draft(question, evidence, examples)
+            return self.fallback.draft(question, evidence, examples, field_instruction=field)
         redactor = Redactor()
         numbers = [e.number for e in evidence]
         user_message = data_document(question, evidence, examples, redactor.redact)
         base = STRUCTURED_SYSTEM_PROMPT if self.structured else SYSTEM_PROMPT
-        system = system_prompt(base, redactor.redact(guidance) if guidance.strip() else "")
+        system = system_prompt(
+            base,
+            redactor.redact(guidance) if guidance.strip() else "",
+            redactor.redact(field) if field.strip() else "",
+        )
         answer = self._complete(system, user_message, numbers)
         if self.structured:
             try:
@@ -190,7 +216,7 @@ class ChatDrafter:
             drafter=self.name,
             model=self.model,
             endpoint=self.base_url,
-            guided=system != base,
+            guided=bool(guidance.strip()),
         )
 
     def _complete(self, system: str, user_message: str, numbers: Sequence[int]) -> str:

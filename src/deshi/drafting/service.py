@@ -221,7 +221,8 @@ def gather_evidence(session: Session, *, request: DraftRequest, index: Knowledge
 
 def drafted(drafter: Drafter, gathered: Gathered) -> Draft:
     """The drafter's draft (the slow part: run it with no transaction open), following the
-    guidance for the item's label when the drafter can, its notes saying whether it did."""
+    guidance for the item's label when the drafter can, its notes saying whether it did; for a
+    field, its value alone (no guidance or past answers: they are about replies)."""
     examples = as_examples(gathered.examples)
     target = gathered.target
     if target is not None and target.field is not None:

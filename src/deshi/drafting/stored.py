@@ -30,6 +30,9 @@ class StoredDraftPublic(BaseModel):
 
     id: int
     item_id: int | None
+    field: str | None = Field(
+        default=None, description="The drafting field it filled; none for a reply."
+    )
     drafter: str
     model: str
     text: str = Field(description="The draft as it was shown, with its `[n]` citations.")

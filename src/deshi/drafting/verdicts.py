@@ -67,6 +67,7 @@ def store_draft(
     vector: NDArray[np.float32] | None = None,
     examples: int = 0,
     score: float | None = None,
+    field: str | None = None,
 ) -> StoredDraft:
     """The draft as it is shown, with its check and the guardrails that fired (flushed)."""
     passage_of = {e.number: e.passage_id for e in evidence}
@@ -92,6 +93,7 @@ def store_draft(
         model_failures=int(MODEL_FAILED in draft.guardrails),
         created_by=actor[:200],
         score=score,
+        field=field,  # the drafting field it filled (None: a reply)
     )
     session.add(row)
     session.flush()

@@ -11,6 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from deshi.domain import Arm, FeaturizerName, Mode, NewLabels, Stage
 from deshi.engine import Policy
 from deshi.inputs import DbId, InputModel
+from deshi.processes.draft_fields import (
+    MAX_DRAFT_FIELDS,
+    MAX_FIELD_NAME_CHARS,
+    MAX_INSTRUCTION_CHARS,
+)
 from deshi.processes.label_guidance import MAX_GUIDANCE_CHARS, MAX_GUIDED_LABELS
 from deshi.processes.rule_patterns import MAX_PATTERN_CHARS, MAX_RULES, compile_pattern
 
@@ -45,6 +50,15 @@ _LABEL_GUIDANCE = (
     f"{MAX_GUIDANCE_CHARS} characters), an empty one removes, labels left out keep theirs; at "
     f"most {MAX_GUIDED_LABELS} labels have guidance."
 )
+_DRAFT_FIELDS = (
+    "Fields to fill from the documents for each item, {name: instruction}, e.g. "
+    '{"refund_deadline": "How many days the customer has to ask for a refund"}: a draft request '
+    "naming a field (`POST /knowledge/draft` with `field`) asks the drafter for that value, short "
+    "and cited, instead of a reply. A PATCH merges: an instruction sets (trimmed, at most "
+    f"{MAX_INSTRUCTION_CHARS} characters), an empty one removes, fields left out keep theirs; a "
+    f"name is letters, digits and _ (at most {MAX_FIELD_NAME_CHARS} characters, not starting "
+    f"with a digit); at most {MAX_DRAFT_FIELDS} fields."
+)
 _RULE_OPS = frozenset({">", ">=", "<", "<=", "==", "!=", "in", "contains"})
 _ARMS = ", ".join(arm.value for arm in Arm)
 ARM_SHARES_TOLERANCE = 1e-6  # shares are typed by people: 0.1 + 0.2 + 0.7 is not exactly 1.0
@@ -54,6 +68,8 @@ MAX_LABELS = 2000
 MAX_LABEL_CHARS = 200
 Label = Annotated[str, Field(min_length=1, max_length=MAX_LABEL_CHARS)]
 GuidanceText = Annotated[str, Field(max_length=MAX_GUIDANCE_CHARS)]
+FieldName = Annotated[str, Field(min_length=1, max_length=MAX_FIELD_NAME_CHARS)]
+FieldInstruction = Annotated[str, Field(max_length=MAX_INSTRUCTION_CHARS)]
 
 
 class AlwaysHumanRule(InputModel):
@@ -112,6 +128,7 @@ _NOT_NULL = frozenset(
         "new_labels",
         "draft_autosend",
         "label_guidance",
+        "draft_fields",
     }
 )
 
@@ -195,6 +212,9 @@ class ProcessUpdate(InputModel):
     label_guidance: dict[Label, GuidanceText] | None = Field(
         default=None, max_length=MAX_LABELS, description=_LABEL_GUIDANCE
     )
+    draft_fields: dict[FieldName, FieldInstruction] | None = Field(
+        default=None, max_length=MAX_DRAFT_FIELDS, description=_DRAFT_FIELDS
+    )
     human_minutes_per_item: float | None = Field(default=None, ge=0)
     hourly_rate: float | None = Field(default=None, ge=0)
     cost_per_escaped_error: float | None = Field(default=None, ge=0)
@@ -267,6 +287,7 @@ class ProcessPublic(BaseModel):
         description="Readable label names per language: {language: {code: name}}.",
     )
     label_guidance: dict[str, str] = Field(default_factory=dict, description=_LABEL_GUIDANCE)
+    draft_fields: dict[str, str] = Field(default_factory=dict, description=_DRAFT_FIELDS)
     human_minutes_per_item: float | None
     hourly_rate: float | None
     cost_per_escaped_error: float | None

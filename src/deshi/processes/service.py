@@ -16,6 +16,7 @@ from deshi.engine.featurize import missing_extra
 from deshi.errors import Conflict, NotFound, ValidationFailed
 from deshi.permissions import Action, Principal, can_see, require, require_workspace
 from deshi.processes import repo
+from deshi.processes.draft_fields import merged_fields
 from deshi.processes.label_guidance import merged_guidance
 from deshi.processes.label_names import merged_names
 from deshi.processes.models import LabelNamesUpdate, LabelPublic, ProcessCreate, ProcessUpdate
@@ -278,6 +279,8 @@ def apply_process_changes(
         values["label_guidance"] = merged_guidance(
             process.label_guidance, values["label_guidance"], labels
         )
+    if "draft_fields" in values:
+        values["draft_fields"] = merged_fields(process.draft_fields, values["draft_fields"])
     if "featurizer" in values:
         _check_featurizer(values["featurizer"])
         values["featurizer"] = values["featurizer"].value

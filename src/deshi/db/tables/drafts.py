@@ -41,6 +41,9 @@ class StoredDraft(Base):
     process_id: Mapped[int | None] = mapped_column(ForeignKey("processes.id"))
     item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), index=True)
     label: Mapped[str | None] = mapped_column(String(200))  # the item's suggested label
+    # The process's drafting field this draft filled (deshi.processes.draft_fields); None for a
+    # reply. Filled values are never past answers, nor scored for sending without review.
+    field: Mapped[str | None] = mapped_column(String(64))
     # The message's embedding (float32 bytes), so past answers are found without embedding
     # every earlier message again; None for drafts of no item.
     vector: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -60,6 +60,11 @@ class Process(Base):
     label_guidance: Mapped[dict[str, Any]] = mapped_column(
         default=dict, server_default=sql_text("'{}'")
     )
+    # fields to fill from the documents for each item, {name: instruction}, drafted on request
+    # instead of a reply (deshi.processes.draft_fields)
+    draft_fields: Mapped[dict[str, Any]] = mapped_column(
+        default=dict, server_default=sql_text("'{}'")
+    )
     # drafts of auto-completed items may be sent without review inside the error budget
     # (deshi.drafting.autosend); off: drafts are suggestions only
     draft_autosend: Mapped[bool] = mapped_column(default=False, server_default=sql_false())

@@ -56,7 +56,10 @@ def draft_reply(
     send the reviewer's verdict to `POST /drafts/{id}/verdict`. With `item_id`, it is stored
     against that item and the process's similar past answers are given to the drafter as
     examples (`past_answers`); an item sampled for the blind audit whose drafted reply would
-    have been sent without review gets that stored draft back, to be judged in the audit."""
+    have been sent without review gets that stored draft back, to be judged in the audit.
+    With `item_id` and `field`, the draft fills that drafting field of the item's process
+    (`draft_fields`) instead: the value alone, cited and checked like a reply, stored with its
+    `field` (422 naming `field` when the process has no such field, or without `item_id`)."""
     # No transaction stays open while the model drafts (`draft_reply_in_steps`).
     return draft_reply_in_steps(
         factory,

@@ -27,6 +27,11 @@ from deshi.inputs import MAX_ID, validated
 from deshi.learning import versions
 from deshi.permissions import Action, Principal, can, require_workspace
 from deshi.processes import service as processes
+from deshi.processes.draft_fields import (
+    FIELD_NAME_PATTERN,
+    MAX_FIELD_NAME_CHARS,
+    MAX_INSTRUCTION_CHARS,
+)
 from deshi.processes.label_guidance import MAX_GUIDANCE_CHARS, cleaned
 from deshi.processes.label_names import LANGUAGES, humanized
 from deshi.processes.models import LabelNamesUpdate, ProcessCreate, ProcessUpdate
@@ -467,6 +472,9 @@ def _settings_page(
         arms_json=json.dumps(process.arms, ensure_ascii=False),
         humanized=humanized,
         max_guidance_chars=MAX_GUIDANCE_CHARS,
+        max_field_name_chars=MAX_FIELD_NAME_CHARS,
+        max_instruction_chars=MAX_INSTRUCTION_CHARS,
+        field_name_pattern=FIELD_NAME_PATTERN.strip("^$"),
         **context,
     )
 
@@ -577,6 +585,37 @@ def save_label_guidance(
     try:
         with db.begin_nested():  # a refusal undoes only this form's changes
             body = {"label_guidance": _label_guidance_form(form)}
+            processes.update_process(
+                db,
+                principal=viewer.principal,
+                process_id=process_id,
+                changes=validated(ProcessUpdate, body),
+            )
+    except DeshiError as exc:
+        return _settings_page(request, viewer, db, process_id, exc.status_code, error=exc.detail)
+    return _back(f"/admin/processes/{process_id}?saved=1")
+
+
+def _draft_fields_form(form: dict[str, str]) -> dict[str, str]:
+    """The fields form (`name.N` with its `instruction.N`) as a ProcessUpdate `draft_fields`:
+    every shown field's instruction is sent, so an emptied one removes the field; the blank
+    row adds one when it has a name."""
+    rows = {}
+    for key, name in form.items():
+        prefix, _, index = key.partition(".")
+        if prefix == "name" and (index.isdigit() or index == "new") and name.strip():
+            rows[name.strip()] = cleaned(form.get(f"instruction.{index}", ""))
+    return rows
+
+
+@router.post("/admin/processes/{process_id}/draft-fields", dependencies=[CsrfDep])
+def save_draft_fields(
+    process_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep, form: FormDep
+) -> Response:
+    """Save the drafting fields (audited as `process.update` when they changed)."""
+    try:
+        with db.begin_nested():  # a refusal undoes only this form's changes
+            body = {"draft_fields": _draft_fields_form(form)}
             processes.update_process(
                 db,
                 principal=viewer.principal,

@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader
 
 from deshi.i18n import LOCALES, translated_environment
 from deshi.kpis.explain import explain
-from deshi.web.ui.names import item_arm, route_name, route_reason, status_name
+from deshi.web.ui.names import draft_note, item_arm, route_name, route_reason, status_name
 
 __all__ = ["environment"]
 
@@ -26,7 +26,8 @@ def environment(locale: str) -> Environment:
     """The template environment of one UI language, autoescaping, with gettext installed."""
     env = translated_environment(FileSystemLoader(TEMPLATE_DIR), locale)
     env.globals["explain"] = partial(explain, locale=locale)  # warnings and reasons
-    for name in (item_arm, route_name, route_reason, status_name):  # stored codes as words
+    # Stored codes as words.
+    for name in (draft_note, item_arm, route_name, route_reason, status_name):
         env.globals[name.__name__] = partial(name, locale=locale)
     env.globals["locales"] = LOCALES
     return env

@@ -1,4 +1,5 @@
-"""Stored codes as words of the page's language: item status, arm, route and route reason.
+"""Stored codes as words of the page's language: item status, arm, route, route reason and a
+draft's notes.
 
 The database and the API keep stable codes ("auto_completed", "below_threshold"); pages show them
 translated. An unknown code is shown as stored.
@@ -6,12 +7,13 @@ translated. An unknown code is shown as stored.
 
 from __future__ import annotations
 
+from deshi.drafting import notes
 from deshi.i18n import MISSING, translations
 from deshi.items import reasons
 from deshi.items.models import DecisionPublic
 from deshi.kpis.explain import arm_name
 
-__all__ = ["item_arm", "route_name", "route_reason", "status_name"]
+__all__ = ["draft_note", "item_arm", "route_name", "route_reason", "status_name"]
 
 
 def status_name(code: str, *, locale: str) -> str:
@@ -50,3 +52,8 @@ def route_reason(decision: DecisionPublic, *, locale: str) -> str:
     return reasons.route_reason(
         decision.reason_code, decision.reason_params, locale=locale, stored=decision.reason
     )
+
+
+def draft_note(text: str, *, locale: str) -> str:
+    """One of a draft's notes, stored in English (deshi.drafting.notes has the sentences)."""
+    return notes.note_sentence(text, locale=locale)

@@ -6,10 +6,9 @@ back as problem+json (`deshi.web.errors`)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from deshi.db import transaction
@@ -22,9 +21,11 @@ from deshi.drafting.models import (
 )
 from deshi.drafting.service import draft_reply_in_steps
 from deshi.drafting.verdicts import judge_draft_for
+from deshi.inputs import InputModel
 from deshi.items.models import AlternativePublic, DecisionPublic
 from deshi.items.service import load_item_for
 from deshi.permissions import Action
+from deshi.processes.draft_fields import MAX_FIELD_NAME_CHARS
 from deshi.processes.label_names import humanized, namer
 from deshi.processes.service import get_process_for
 from deshi.reviews.models import ClaimedItemPublic, ReviewCreate
@@ -69,13 +70,15 @@ def _fragment(
     if claimed is None:
         return render(request, "_empty.html", locale=viewer.locale, viewer=viewer, waiting=waiting)
     suggestion = claimed.suggestion
+    process = get_process_for(db, viewer.principal, process_id)
     return render(
         request,
         "_item.html",
         locale=viewer.locale,
         viewer=viewer,
         waiting=waiting,
-        label_name=namer(_process_label_names(db, viewer, process_id), viewer.locale),
+        label_name=namer(dict(process.label_names or {}), viewer.locale),
+        draft_fields=sorted((process.draft_fields or {}).items()),
         item=claimed,
         suggestion=suggestion,
         alternatives=_alternatives(suggestion),
@@ -101,11 +104,6 @@ def next_item(
         index=index,
     )
     return _fragment(request, viewer, db, process_id, claimed)
-
-
-def _process_label_names(db: Session, viewer: Viewer, process_id: int) -> dict[str, Any]:
-    """The readable label names the process's admins chose (`deshi.processes.label_names`)."""
-    return dict(get_process_for(db, viewer.principal, process_id).label_names or {})
 
 
 @router.post("/items/{item_id}/answer", dependencies=[CsrfDep])
@@ -157,6 +155,13 @@ def skip(
     return _fragment(request, viewer, db, process_id, claimed)
 
 
+class DraftAsk(InputModel):
+    """What the draft panel asks for: the item's reply, or the value of one of its process's
+    drafting fields."""
+
+    field: str | None = Field(default=None, min_length=1, max_length=MAX_FIELD_NAME_CHARS)
+
+
 @router.post("/items/{item_id}/draft", response_class=HTMLResponse, dependencies=[CsrfDep])
 def draft(
     item_id: PathId,
@@ -165,9 +170,11 @@ def draft(
     factory: FactoryDep,
     index: KnowledgeDep,
     drafter: DrafterDep,
+    ask: DraftAsk | None = None,
 ) -> Response:
-    """A reply to the item drafted from its department's documents (an HTML fragment): each
-    citation links to its passage, each sentence its sources do not support is marked."""
+    """A reply to the item (or, with a `field`, that field's value) drafted from its
+    department's documents (an HTML fragment): each citation links to its passage, each
+    sentence its sources do not support is marked."""
     with transaction(factory, lock_early=False) as db:
         item, process = load_item_for(
             db, principal=viewer.principal, item_id=item_id, action=Action.REVIEW
@@ -175,14 +182,17 @@ def draft(
         text, department_id = item.text, process.department_id
     result = None
     if text.strip():
-        ask = DraftRequest(
-            department_id=department_id, message=text[:MAX_MESSAGE_CHARS], item_id=item_id
+        wanted = DraftRequest(
+            department_id=department_id,
+            message=text[:MAX_MESSAGE_CHARS],
+            item_id=item_id,
+            field=ask.field if ask is not None else None,
         )
         # No transaction stays open while the model drafts (`draft_reply_in_steps`).
         result = draft_reply_in_steps(
             factory,
             actor=viewer.principal.actor,
-            request=ask,
+            request=wanted,
             drafter=drafter,
             index=index,
             principal=viewer.principal,

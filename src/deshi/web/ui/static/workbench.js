@@ -126,13 +126,15 @@
   }
 
   // A reply drafted from the department's documents, shown under the item; the item stays.
-  function draftReply() {
+  // With a field's name, that drafting field's value is drafted instead, in the same slot.
+  function draftReply(field) {
     const current = item();
     const slot = root.querySelector("#draft-slot");
     if (!current || !slot) return;
     run(async () => {
       slot.textContent = root.dataset.msgDrafting || "…";
-      const response = await post(`/ui/items/${current.dataset.itemId}/draft`);
+      const body = field === undefined ? undefined : { field };
+      const response = await post(`/ui/items/${current.dataset.itemId}/draft`, body);
       if (!response.ok) { slot.textContent = ""; fail(response.status); return; }
       slot.innerHTML = await response.text();
     });
@@ -223,6 +225,7 @@
     else if (button.dataset.action === "escalate") answer("escalate");
     else if (button.dataset.action === "skip") skip();
     else if (button.dataset.action === "draft") draftReply();
+    else if (button.dataset.action === "draft-field") draftReply(button.dataset.field);
     else if (button.dataset.action === "refresh") loadNext();
   });
 
