@@ -19,8 +19,11 @@ Needs the `deshi[llm]` extra. Reported per set and drafter: the share of drafts 
 the gold answer (NFKC, case and spaces ignored), the share that cite the gold paragraph (and,
 as its ceiling, the share of questions whose paragraph was among the evidence), the mean
 faithfulness and the share with an unsupported claim (`deshi.drafting.faithfulness`), median
-and mean seconds per draft, and the peak RSS of the server process and of this one. Writes
-bench/results/drafting.json.
+and mean seconds per draft, and the peak RSS of the server process and of this one. Also the
+checker's agreement with the gold answers: per draft, whether it holds the gold answer and
+whether the check flagged any of its sentences, as a 2 x 2 table with the precision and recall of
+"flagged" as a detector of "misses the gold answer" (the per-draft records go to the JSON too).
+Writes bench/results/drafting.json.
 """
 
 from __future__ import annotations
@@ -76,6 +79,43 @@ class Question:
 
 
 @dataclass
+class Agreement:
+    """The checker against the gold answer: "flagged" as a detector of "misses the answer"."""
+
+    flagged_missing: int = 0  # true positives
+    flagged_holding: int = 0  # false positives
+    passed_missing: int = 0  # false negatives
+    passed_holding: int = 0  # true negatives
+
+    def add(self, *, flagged: bool, holds_answer: bool) -> None:
+        if flagged and not holds_answer:
+            self.flagged_missing += 1
+        elif flagged:
+            self.flagged_holding += 1
+        elif not holds_answer:
+            self.passed_missing += 1
+        else:
+            self.passed_holding += 1
+
+    def summary(self) -> dict[str, int | float | None]:
+        flagged = self.flagged_missing + self.flagged_holding
+        missing = self.flagged_missing + self.passed_missing
+        holding = self.flagged_holding + self.passed_holding
+        return {
+            "flagged_missing": self.flagged_missing,
+            "flagged_holding": self.flagged_holding,
+            "passed_missing": self.passed_missing,
+            "passed_holding": self.passed_holding,
+            # None where the ratio has no drafts to count: a checker that flags nothing has no
+            # precision, a set where every draft holds the answer has no recall.
+            "precision": self.flagged_missing / flagged if flagged else None,
+            "recall": self.flagged_missing / missing if missing else None,
+            "flag_rate_missing": self.flagged_missing / missing if missing else None,
+            "flag_rate_holding": self.flagged_holding / holding if holding else None,
+        }
+
+
+@dataclass
 class Tally:
     """One drafter's results on one set."""
 
@@ -88,8 +128,10 @@ class Tally:
     faithfulness: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     examples: list[dict[str, str]] = field(default_factory=list)
+    agreement: Agreement = field(default_factory=Agreement)
+    records: list[dict[str, str | bool]] = field(default_factory=list)
 
-    def summary(self) -> dict[str, float | int | list[dict[str, str]]]:
+    def summary(self) -> dict[str, object]:
         n = self.drafts or 1
         return {
             "drafts": self.drafts,
@@ -102,6 +144,8 @@ class Tally:
             "median_seconds": statistics.median(self.seconds) if self.seconds else 0.0,
             "mean_seconds": statistics.fmean(self.seconds) if self.seconds else 0.0,
             "examples": self.examples[:3],
+            "checker_vs_gold": self.agreement.summary(),
+            "per_draft": self.records,
         }
 
 
@@ -137,10 +181,12 @@ def _plain(text: str) -> str:
 
 def score(tally: Tally, drafter: Drafter, question: Question, evidence: list[Evidence]) -> None:
     started = time.perf_counter()
+    failed = False
     try:
         draft = drafter.draft(question.text, evidence)
         text = draft.text
     except DraftingError as exc:  # counted as drafted by the fallback, as the service does
+        failed = True
         tally.failed += 1
         print(f"  {type(drafter).__name__} failed: {exc}", file=sys.stderr)
         text = ExtractiveDrafter().draft(question.text, evidence).text
@@ -149,9 +195,19 @@ def score(tally: Tally, drafter: Drafter, question: Question, evidence: list[Evi
     cited = set(cited_numbers(text))
     tally.drafts += 1
     tally.retrieved += any(e.document == question.document for e in evidence)
-    tally.has_answer += any(_plain(a) in _plain(strip_citations(text)) for a in question.answers)
+    holds_answer = any(_plain(a) in _plain(strip_citations(text)) for a in question.answers)
+    tally.has_answer += holds_answer
     tally.cites_gold += any(e.number in cited and e.document == question.document for e in evidence)
     tally.unsupported += report.has_unsupported_claim
+    tally.agreement.add(flagged=report.has_unsupported_claim, holds_answer=holds_answer)
+    tally.records.append(
+        {
+            "question": question.text,
+            "holds_gold_answer": holds_answer,
+            "flagged": report.has_unsupported_claim,
+            "fell_back": failed,
+        }
+    )
     tally.faithfulness.append(report.faithfulness)
     tally.examples.append({"question": question.text, "draft": text, "gold": question.answers[0]})
 
@@ -346,6 +402,30 @@ def table(report: dict[str, object]) -> str:
                 f"{row['cites_gold_paragraph']:.0%} (of {row['retrieved_gold']:.0%} retrieved) | "
                 f"{row['faithfulness']:.2f} | {row['with_unsupported_claim']:.0%} | "
                 f"{row['median_seconds']:.1f} ({row['mean_seconds']:.1f}) |"
+            )
+    return "\n".join([*lines, "", agreement_table(sets)])
+
+
+def _share(value: object) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def agreement_table(sets: dict[str, dict[str, object]]) -> str:
+    """The checker against the gold answer, one row per set and drafter."""
+    lines = [
+        "| set | drafter | misses answer: flagged / not | holds answer: flagged / not | "
+        "precision | recall |",
+        "|---|---|---|---|---|---|",
+    ]
+    for dataset, rows in sets.items():
+        for drafter, row in rows.items():
+            if not isinstance(row, dict):
+                continue
+            a = row["checker_vs_gold"]
+            lines.append(
+                f"| {dataset} | {drafter} | {a['flagged_missing']} / {a['passed_missing']} | "
+                f"{a['flagged_holding']} / {a['passed_holding']} | {_share(a['precision'])} | "
+                f"{_share(a['recall'])} |"
             )
     return "\n".join(lines)
 

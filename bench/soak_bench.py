@@ -17,7 +17,8 @@ Every response other than 2xx counts as an error. The server's RSS, alone and wi
 children's (a retrain's child process), is read from /proc every `--sample-seconds`; the results
 (counts, errors, p50/p95/max per request kind, overall and per `--window-minutes`, every RSS
 sample, the growth after `--warmup-minutes`) are rewritten to `--out` at each sample, so a run
-stopped early still reports. Tracebacks in the server's log are counted at the end.
+stopped early still reports. Tracebacks in the server's log are counted at the end, by the
+exception that ended each; the log is kept beside `--out` (`.serve.log`).
 
     .venv/bin/python bench/soak_bench.py --minutes 60 --rate 6 --out bench/results/soak.json
 """
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
@@ -297,6 +299,17 @@ def load_loop(
                 time.sleep(1)
 
 
+def exceptions(lines: list[str]) -> dict[str, int]:
+    """How often each exception ended a traceback in the log: the first unindented line after
+    each "Traceback" line (the exception and its message)."""
+    found: Counter[str] = Counter()
+    for i, line in enumerate(lines):
+        if line.startswith("Traceback"):
+            after = (ln for ln in lines[i + 1 :] if ln and not ln[0].isspace())
+            found[next(after, "(end of log)")[:200]] += 1
+    return dict(found.most_common())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--minutes", type=float, default=60)
@@ -371,11 +384,9 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 proc.kill()
             server_log = log_path.read_text(errors="replace")
+            args.out.with_suffix(".serve.log").write_text(server_log)
             extra["server_tracebacks"] = server_log.count("Traceback")
-            lines = server_log.splitlines()
-            extra["server_traceback_sources"] = sorted(
-                {lines[i - 1][-160:] for i, ln in enumerate(lines) if ln.startswith("Traceback")}
-            )
+            extra["server_exceptions"] = exceptions(server_log.splitlines())
             extra["server_exit_code"] = proc.returncode
         summary = summarize(record, args, extra)
         write(args.out, summary)
