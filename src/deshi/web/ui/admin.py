@@ -9,7 +9,7 @@ secret (a one-time password, a token) is shown in the answer to its form and nev
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
@@ -526,9 +526,21 @@ def save_settings(
     process_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep, form: FormDep
 ) -> Response:
     """Save the policy form (audited when something changed)."""
+    return _update_from_form(request, viewer, db, process_id, lambda: _policy_fields(form))
+
+
+def _update_from_form(
+    request: Request,
+    viewer: Viewer,
+    db: Session,
+    process_id: int,
+    body: Callable[[], dict[str, Any]],
+) -> Response:
+    """Apply a settings form's `body()` as a ProcessUpdate: back to the settings page, saved,
+    or the page again with the refusal (only this form's changes undone)."""
     try:
-        with db.begin_nested():  # a refusal undoes only this form's changes
-            changes = validated(ProcessUpdate, _policy_fields(form))
+        with db.begin_nested():
+            changes = validated(ProcessUpdate, body())
             processes.update_process(
                 db, principal=viewer.principal, process_id=process_id, changes=changes
             )
@@ -582,18 +594,8 @@ def save_label_guidance(
     process_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep, form: FormDep
 ) -> Response:
     """Save the drafting guidance per label (audited as `process.update` when it changed)."""
-    try:
-        with db.begin_nested():  # a refusal undoes only this form's changes
-            body = {"label_guidance": _label_guidance_form(form)}
-            processes.update_process(
-                db,
-                principal=viewer.principal,
-                process_id=process_id,
-                changes=validated(ProcessUpdate, body),
-            )
-    except DeshiError as exc:
-        return _settings_page(request, viewer, db, process_id, exc.status_code, error=exc.detail)
-    return _back(f"/admin/processes/{process_id}?saved=1")
+    body = {"label_guidance": _label_guidance_form(form)}
+    return _update_from_form(request, viewer, db, process_id, lambda: body)
 
 
 def _draft_fields_form(form: dict[str, str]) -> dict[str, str]:
@@ -613,18 +615,8 @@ def save_draft_fields(
     process_id: PathId, request: Request, viewer: ViewerDep, db: SessionDep, form: FormDep
 ) -> Response:
     """Save the drafting fields (audited as `process.update` when they changed)."""
-    try:
-        with db.begin_nested():  # a refusal undoes only this form's changes
-            body = {"draft_fields": _draft_fields_form(form)}
-            processes.update_process(
-                db,
-                principal=viewer.principal,
-                process_id=process_id,
-                changes=validated(ProcessUpdate, body),
-            )
-    except DeshiError as exc:
-        return _settings_page(request, viewer, db, process_id, exc.status_code, error=exc.detail)
-    return _back(f"/admin/processes/{process_id}?saved=1")
+    body = {"draft_fields": _draft_fields_form(form)}
+    return _update_from_form(request, viewer, db, process_id, lambda: body)
 
 
 @router.post("/admin/processes/{process_id}/archive", dependencies=[CsrfDep])
