@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -228,10 +228,13 @@ def visible_ids(
 ) -> list[int]:
     """Ids of every process's rows above `above` or in `among`, but only the newest MAX_GAPS
     of the table: what an `IdCursor` needs to find its gaps, so an agent that was idle while
-    other processes wrote millions of rows does not read all their ids."""
-    top = session.scalar(select(func.max(column))) or 0
-    floor = max(above, top - MAX_GAPS)
-    return list(session.scalars(select(column).where(_wanted(column, floor, among))))
+    other processes wrote millions of rows does not read all their ids. One query: an agent
+    syncs before every use, so the table's newest id is a subquery, not a round trip."""
+    top = select(func.coalesce(func.max(column), 0)).correlate(None).scalar_subquery()
+    newest = and_(column > above, column > top - MAX_GAPS)
+    return list(
+        session.scalars(select(column).where(or_(newest, column.in_(among)) if among else newest))
+    )
 
 
 def _wanted(column: InstrumentedAttribute[int], above: int, among: Sequence[int]) -> Any:
