@@ -29,6 +29,7 @@ dropped and rebuilt from the database on next use, so memory never runs ahead of
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -50,6 +51,7 @@ from deshi.engine import (
     TrainedModel,
 )
 from deshi.engine.agent import RESIDENT_VERSIONS
+from deshi.engine.heap import release_free_heap
 from deshi.engine.learn import LinearDecider
 from deshi.engine.serialize import load_model
 from deshi.engine.training import DeciderFactory
@@ -214,9 +216,13 @@ class AgentRegistry:
             or entry.state != state
             or entry.memory_epoch != process.memory_epoch
         ):
+            with self._guard:  # the old agent goes first: two alive at once double the peak
+                self._entries.pop(process.id, None)
+            entry = None  # and this frame's reference to it
             entry = self._load(session, process, config, state)
             with self._guard:
                 self._entries[process.id] = entry
+            _give_back_freed_memory()
         else:
             self._catch_up(session, entry)
         return entry
@@ -280,6 +286,17 @@ class AgentRegistry:
                 item, (decision, version), label=None, default_audit_rate=entry.default_audit_rate
             )
             entry.record(observation, item.id)
+
+
+def _give_back_freed_memory() -> None:
+    """After an agent was rebuilt: collect the old one's reference cycles and hand the C
+    heap's free pages back to the system. A server rebuilds its agent after every retrain made
+    elsewhere, each time a little larger, and glibc kept what each rebuild freed: rebuilding an
+    agent of 2,400 cases 12 times grew a process by 91 MiB, and by 26 MiB with this after each
+    rebuild (2026-12-05, the soak's database). Rebuilds are rare next to requests, and this
+    costs milliseconds to a few tens of them."""
+    gc.collect()
+    release_free_heap()
 
 
 def _clear_dirty(session: Session) -> None:
