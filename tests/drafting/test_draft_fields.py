@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
+from test_label_guidance_prompt import FakeLlama
 
 from deshi.db import transaction
 from deshi.db.tables import Decision, Item, StoredDraft
@@ -145,24 +146,9 @@ def test_a_blocked_field_request_falls_back_to_the_fields_extractive_value() -> 
     assert draft.text == "A refund may be asked for within 30 days [1]."
 
 
-@dataclass
-class FakeLlama:
-    """Stands in for `llama_cpp.Llama`: records the messages, answers one cited value."""
-
-    messages: list[list[dict[str, str]]] = field(default_factory=list)
-
-    def reset(self) -> None:
-        pass
-
-    def create_chat_completion(self, *, messages: list[dict[str, str]], **_: Any) -> Any:
-        self.messages.append(messages)
-        answer = {"sentences": [{"passages": [1], "text": "30 days."}]}
-        return {"choices": [{"message": {"content": json.dumps(answer)}}]}
-
-
 def test_the_local_drafter_asks_for_the_value_in_its_system_message() -> None:
     drafter = LocalDrafter(model_path=Path("unused.gguf"), fallback=ExtractiveDrafter())
-    llama = FakeLlama()
+    llama = FakeLlama(answer="30 days.")
     drafter._llama = llama
     draft = drafter.draft(MESSAGE, EVIDENCE, field_instruction=REFUND)
     [[system, user]] = llama.messages

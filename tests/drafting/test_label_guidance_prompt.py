@@ -127,8 +127,9 @@ def test_data_holding_instructions_still_stop_the_call_with_guidance() -> None:
 
 @dataclass
 class FakeLlama:
-    """Stands in for `llama_cpp.Llama`: records the messages, answers one cited sentence."""
+    """Stands in for `llama_cpp.Llama`: records the messages, answers one sentence citing [1]."""
 
+    answer: str = "Sorry, it arrives in 5 days."
     messages: list[list[dict[str, str]]] = field(default_factory=list)
 
     def reset(self) -> None:
@@ -136,7 +137,7 @@ class FakeLlama:
 
     def create_chat_completion(self, *, messages: list[dict[str, str]], **_: Any) -> Any:
         self.messages.append(messages)
-        answer = {"sentences": [{"passages": [1], "text": "Sorry, it arrives in 5 days."}]}
+        answer = {"sentences": [{"passages": [1], "text": self.answer}]}
         return {"choices": [{"message": {"content": json.dumps(answer)}}]}
 
 
