@@ -13,6 +13,7 @@ from deshi.cli.main import app
 from deshi.db import transaction
 from deshi.db.tables import AuditEvent, Job, JobStatus, ModelVersion, Process, Review
 from deshi.domain import ModelStatus
+from deshi.engine import Agent
 from deshi.engine.agent import RESIDENT_VERSIONS
 from deshi.engine.learn import LinearDecider
 from deshi.errors import Conflict, NotFound
@@ -73,6 +74,34 @@ def test_agents_hold_recent_versions_and_roll_back_to_any_stored_one(desk: Desk)
         rollback(session, process=process, version=target, actor="user:9")
     [(_, decision)] = fresh.decide(["Where is my card?"])
     assert decision.model_version == target  # loaded from the database, not from memory
+
+
+def _agent_of(desk: Desk) -> Agent:
+    with transaction(desk.factory, lock_early=False) as session:
+        process = session.get_one(Process, desk.process_id)
+        with desk.registry.agent(session, process) as entry:
+            return entry.agent
+
+
+def test_a_version_stored_elsewhere_is_taken_into_the_agent_in_memory(desk: Desk) -> None:
+    rows = banking_rows()
+    desk.teach(rows[:90])
+    server = desk.other_process()
+    held = _agent_of(server)
+    desk.teach(rows[90:150])
+    report = retrain(desk.factory, process_id=desk.process_id, registry=desk.registry)
+    champion = _champion(desk.factory)
+
+    after = _agent_of(server)
+
+    assert after is held  # not rebuilt from the history
+    assert report.version in {model.version for model in after.versions}
+    assert after.champion is not None and after.champion.version == champion
+    restored = _agent_of(desk.other_process())
+    assert len(after.observations) == len(restored.observations) == 150
+    probes = [text for text, _ in rows[150:]]
+    assert after.decide_many(probes) == restored.decide_many(probes)
+    assert after.threshold == restored.threshold
 
 
 def test_model_commands_list_retrain_and_roll_back(desk: Desk, db_url: str) -> None:

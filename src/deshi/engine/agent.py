@@ -134,6 +134,25 @@ class Agent:
         agent._schedule_next_retrain()
         return agent
 
+    def adopt(self, versions: Sequence[TrainedModel], champion_version: int) -> None:
+        """Take in model versions trained elsewhere (another OS process stored them) without
+        replaying the history: the ones not held yet join `versions`, `champion_version` is
+        installed if it is not the champion already, and the champion is recalibrated with its
+        live evidence, as `restore` would. The observations, case memory and audit monitor stay
+        as they are, so the agent must already hold every observation the database has.
+        """
+        held = {model.version for model in self.versions}
+        fresh = [model for model in versions if model.version not in held]
+        self.versions = sorted([*self.versions, *fresh], key=lambda model: model.version)
+        if self.champion is None or self.champion.version != champion_version:
+            champion = next((v for v in self.versions if v.version == champion_version), None)
+            if champion is None:
+                raise KeyError(f"model version {champion_version} is not in memory")
+            self._install(champion, None)
+        self._refresh_champion_calibration()
+        self._forget_old_versions()
+        self._schedule_next_retrain()
+
     # ---- deciding -------------------------------------------------------------------------
 
     def decide(self, text: str, case_id: str = "", *, rule: str | None = None) -> Decision:

@@ -10,12 +10,16 @@ passing `AgentRegistry(make_decider=...)` to `create_app`.
 Several API and worker processes may serve one PostgreSQL database. Each keeps its own
 `AgentRegistry`; before an agent is used, the registry runs three cheap queries:
 
-1. the newest and the champion model version: if either moved (a retrain or a rollback made
-   elsewhere), or the process's policy or `memory_epoch` changed (an answer was undone, so a
-   label must leave the case memory), the agent is rebuilt with `Agent.restore`;
+1. the newest and the champion model version: if the process's policy or `memory_epoch`
+   changed (an answer was undone, so a label must leave the case memory), or versions went
+   back, the agent is rebuilt from the history with `Agent.restore`;
 2. reviews not taken in yet: each new final label goes to `agent.record` (into the case
    memory at once);
 3. auto-completed decisions not taken in yet: recorded unlabelled.
+
+If only new versions appeared or the champion moved (a retrain or a rollback made elsewhere),
+the caught-up agent takes the new versions in with `Agent.adopt`: the same agent a restore
+would build, without replaying the history.
 
 "Not taken in yet" is tracked by an `IdCursor` per table: the highest id seen plus the ids
 below it that were not visible yet. On PostgreSQL a review can commit after a later-numbered
@@ -213,8 +217,8 @@ class AgentRegistry:
         if (
             entry is None
             or entry.config != config
-            or entry.state != state
             or entry.memory_epoch != process.memory_epoch
+            or not _adoptable(entry.state, state)
         ):
             with self._guard:  # the old agent goes first: two alive at once double the peak
                 self._entries.pop(process.id, None)
@@ -223,8 +227,11 @@ class AgentRegistry:
             with self._guard:
                 self._entries[process.id] = entry
             _give_back_freed_memory()
-        else:
-            self._catch_up(session, entry)
+            return entry
+        self._catch_up(session, entry)
+        if entry.state != state:
+            self._adopt(session, entry, state)
+            _give_back_freed_memory()
         return entry
 
     def _load(
@@ -254,6 +261,21 @@ class AgentRegistry:
             default_audit_rate=process.audit_rate,
             memory_epoch=process.memory_epoch,
         )
+
+    def _adopt(self, session: Session, entry: AgentEntry, state: VersionState) -> None:
+        """Take versions stored elsewhere (a retrain in a worker or a child process, a rollback)
+        into the agent in memory, which has just caught up with the database: only the new
+        versions' artifacts are read, and the history is not replayed. Rebuilding from the
+        history after every retrain grew a long-running server at each one, as the allocators
+        kept what each rebuild freed (docs/benchmarks.md, "Soak")."""
+        assert state.champion is not None  # `_adoptable`
+        held = {model.version for model in entry.agent.versions}
+        rows = repo.load_versions(
+            session, entry.process_id, newest=RESIDENT_VERSIONS, champion=state.champion, skip=held
+        )
+        entry.agent.adopt([load_model(row.artifact) for row in rows], state.champion)
+        entry.state = state
+        entry.stored_versions = set(repo.version_ids(session, entry.process_id))
 
     def _catch_up(self, session: Session, entry: AgentEntry) -> None:
         """Take in reviews and auto-completions committed since the agent last looked.
@@ -286,6 +308,17 @@ class AgentRegistry:
                 item, (decision, version), label=None, default_audit_rate=entry.default_audit_rate
             )
             entry.record(observation, item.id)
+
+
+def _adoptable(held: VersionState, stored: VersionState) -> bool:
+    """Whether an agent built at `held` can take in what changed to reach `stored` without a
+    rebuild: versions were only added or the champion moved to one that exists. Versions that
+    went back (a restored backup) or a process left without a champion mean a rebuild."""
+    if held == stored:
+        return True
+    if stored.champion is None or stored.latest is None:
+        return False
+    return held.latest is None or stored.latest >= held.latest
 
 
 def _give_back_freed_memory() -> None:

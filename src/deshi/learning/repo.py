@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,11 +105,16 @@ def version_state(session: Session, process_id: int) -> VersionState:
 
 
 def load_versions(
-    session: Session, process_id: int, *, newest: int, champion: int | None
+    session: Session,
+    process_id: int,
+    *,
+    newest: int,
+    champion: int | None,
+    skip: Collection[int] = (),
 ) -> list[ModelVersion]:
     """The `newest` stored versions of the process and its champion, oldest first (artifacts
-    included). Older versions stay in the database: loading every artifact would hold all the
-    process's models in memory."""
+    included), except those in `skip` (already held). Older versions stay in the database:
+    loading every artifact would hold all the process's models in memory."""
     recent = (
         select(ModelVersion.version)
         .where(ModelVersion.process_id == process_id)
@@ -119,12 +124,10 @@ def load_versions(
     wanted: ColumnElement[bool] = ModelVersion.version.in_(recent.scalar_subquery())
     if champion is not None:
         wanted = or_(wanted, ModelVersion.version == champion)
-    query = (
-        select(ModelVersion)
-        .where(ModelVersion.process_id == process_id, wanted)
-        .order_by(ModelVersion.version)
-    )
-    return list(session.scalars(query))
+    query = select(ModelVersion).where(ModelVersion.process_id == process_id, wanted)
+    if skip:
+        query = query.where(ModelVersion.version.not_in(list(skip)))
+    return list(session.scalars(query.order_by(ModelVersion.version)))
 
 
 def version_ids(session: Session, process_id: int) -> dict[int, int]:
