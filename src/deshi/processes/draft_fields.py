@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from deshi.errors import ValidationFailed
-from deshi.processes.label_guidance import cleaned
+from deshi.processes.owner_texts import merged_texts
 
 __all__ = [
     "FIELD_NAME_PATTERN",
@@ -41,28 +41,27 @@ def merged_fields(current: Mapping[str, Any] | None, changes: Mapping[str, str])
     removes. Refused (ValidationFailed naming `draft_fields`) for a name that is not an
     identifier (letters, digits, `_`, at most MAX_FIELD_NAME_CHARS), an instruction longer than
     MAX_INSTRUCTION_CHARS, or more than MAX_DRAFT_FIELDS fields."""
-    result = {str(name): str(text) for name, text in (current or {}).items()}
-    for raw_name, text in changes.items():
-        name = raw_name.strip()
-        if not _NAME.match(name):
-            raise ValidationFailed(
-                f"{raw_name!r} is not a field name (letters, digits and _, not starting with a "
-                f"digit, at most {MAX_FIELD_NAME_CHARS} characters)",
-                field=_FIELD,
-            )
-        instruction = cleaned(text)
-        if len(instruction) > MAX_INSTRUCTION_CHARS:
-            raise ValidationFailed(
-                f"the instruction for {name!r} is longer than {MAX_INSTRUCTION_CHARS} characters",
-                field=_FIELD,
-            )
-        if instruction:
-            result[name] = instruction
-        else:
-            result.pop(name, None)
-    if len(result) > MAX_DRAFT_FIELDS:
-        raise ValidationFailed(f"a process has at most {MAX_DRAFT_FIELDS} fields", field=_FIELD)
-    return result
+    return merged_texts(
+        current,
+        changes,
+        key=_field_name,
+        noun="instruction",
+        max_chars=MAX_INSTRUCTION_CHARS,
+        max_entries=MAX_DRAFT_FIELDS,
+        too_many=f"a process has at most {MAX_DRAFT_FIELDS} fields",
+        field=_FIELD,
+    )
+
+
+def _field_name(given: str) -> str:
+    name = given.strip()
+    if not _NAME.match(name):
+        raise ValidationFailed(
+            f"{given!r} is not a field name (letters, digits and _, not starting with a "
+            f"digit, at most {MAX_FIELD_NAME_CHARS} characters)",
+            field=_FIELD,
+        )
+    return name
 
 
 def instruction_for(stored: Mapping[str, Any] | None, name: str) -> str | None:

@@ -14,11 +14,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from deshi.errors import ValidationFailed
+from deshi.processes.owner_texts import merged_texts
 
 __all__ = [
     "MAX_GUIDANCE_CHARS",
     "MAX_GUIDED_LABELS",
-    "cleaned",
     "guidance_for",
     "merged_guidance",
 ]
@@ -28,11 +28,6 @@ MAX_GUIDED_LABELS: Final = 200
 _FIELD: Final = "label_guidance"
 
 
-def cleaned(text: str) -> str:
-    """The text as stored: Unix line breaks (a form posts CRLF), no blank edges."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
-
-
 def merged_guidance(
     current: Mapping[str, Any] | None, changes: Mapping[str, str], labels: Iterable[str]
 ) -> dict[str, str]:
@@ -40,25 +35,22 @@ def merged_guidance(
     (ValidationFailed naming `label_guidance`) for a label the process does not have, a text
     longer than MAX_GUIDANCE_CHARS, or more than MAX_GUIDED_LABELS labels with guidance."""
     known = set(labels)
-    result = {str(code): str(text) for code, text in (current or {}).items()}
-    for code, text in changes.items():
+
+    def label(code: str) -> str:
         if code not in known:
             raise ValidationFailed(f"{code!r} is not a label of this process", field=_FIELD)
-        guidance = cleaned(text)
-        if len(guidance) > MAX_GUIDANCE_CHARS:
-            raise ValidationFailed(
-                f"the guidance for {code!r} is longer than {MAX_GUIDANCE_CHARS} characters",
-                field=_FIELD,
-            )
-        if guidance:
-            result[code] = guidance
-        else:
-            result.pop(code, None)
-    if len(result) > MAX_GUIDED_LABELS:
-        raise ValidationFailed(
-            f"at most {MAX_GUIDED_LABELS} labels may have drafting guidance", field=_FIELD
-        )
-    return result
+        return code
+
+    return merged_texts(
+        current,
+        changes,
+        key=label,
+        noun="guidance",
+        max_chars=MAX_GUIDANCE_CHARS,
+        max_entries=MAX_GUIDED_LABELS,
+        too_many=f"at most {MAX_GUIDED_LABELS} labels may have drafting guidance",
+        field=_FIELD,
+    )
 
 
 def guidance_for(stored: Mapping[str, Any] | None, label: str | None) -> str:

@@ -32,9 +32,10 @@ from deshi.processes.draft_fields import (
     MAX_FIELD_NAME_CHARS,
     MAX_INSTRUCTION_CHARS,
 )
-from deshi.processes.label_guidance import MAX_GUIDANCE_CHARS, cleaned
+from deshi.processes.label_guidance import MAX_GUIDANCE_CHARS
 from deshi.processes.label_names import LANGUAGES, humanized
 from deshi.processes.models import LabelNamesUpdate, ProcessCreate, ProcessUpdate
+from deshi.processes.owner_texts import cleaned
 from deshi.web.deps import PasswordHasherDep, SessionDep
 from deshi.web.params import PathId
 from deshi.web.ui.deps import CsrfDep, FormDep, Viewer, ViewerDep, render
