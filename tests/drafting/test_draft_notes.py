@@ -1,5 +1,5 @@
-"""Draft notes: a stable key and its parameters behind each English sentence, rendered from the
-i18n catalogue; sentences stored before the keys map to the same keys."""
+"""Draft notes: a stable key and its parameters behind each sentence, worded from the i18n
+catalogue in the viewer's language; the English sentences read as they did before the keys."""
 
 from __future__ import annotations
 
@@ -11,22 +11,16 @@ from babel.messages.pofile import read_po
 from deshi.drafting.core import Evidence
 from deshi.drafting.extractive import ExtractiveDrafter
 from deshi.drafting.local import MissingLocalModel
-from deshi.drafting.models import DraftPublic
-from deshi.drafting.notes import (
-    DRAFTER_NAMES,
-    NOTE_SENTENCES,
-    NoteKey,
-    note,
-    note_sentence,
-    read_note,
-)
+from deshi.drafting.models import DraftPublic, NotePublic
+from deshi.drafting.notes import DRAFTER_NAMES, NOTE_SENTENCES, NoteKey, note, own_note
 from deshi.drafting.remote import blocked_draft
 
 JAPANESE_PO = Path(__file__).resolve().parents[2] / "src/deshi/locale/ja/LC_MESSAGES/messages.po"
 EVERY_PARAM = {"reason": "HTTP 503", "label": "card_arrival", "drafter": "extractive"}
 EVIDENCE = [Evidence(1, 10, "guide.md", "A new card arrives within 5 working days.", "/k/1")]
 
-# The sentences as the service, the local drafter and the chat drafter wrote them before keys.
+# The sentences as the service, the local drafter and the chat drafter wrote them before keys:
+# API clients read them in `notes`.
 WRITTEN_BEFORE_KEYS = {
     "the model failed (the endpoint answered 503 (busy); retry); this draft is extractive": (
         NoteKey.MODEL_FAILED,
@@ -64,9 +58,9 @@ def test_every_key_has_an_english_and_a_japanese_sentence(key: NoteKey) -> None:
     assert japanese_catalogue.get(NOTE_SENTENCES[key], NOTE_SENTENCES[key]) != NOTE_SENTENCES[key]
 
     english = note(key, **EVERY_PARAM)
-    japanese = note_sentence(english, locale="ja")
-    assert note_sentence(english, locale="en") == english
-    assert "%(" not in english and "%(" not in japanese and japanese != english
+    japanese = english.sentence("ja")
+    assert english.sentence("en") == english.text
+    assert "%(" not in english.text and "%(" not in japanese and japanese != english.text
     assert japanese.endswith("。")
 
 
@@ -74,21 +68,19 @@ def test_the_drafter_names_are_translated() -> None:
     japanese_catalogue = _japanese()
     assert all(japanese_catalogue.get(name) for name in DRAFTER_NAMES.values())
     unguided = note(NoteKey.GUIDANCE_NOT_FOLLOWED, label="card_arrival", drafter="extractive")
-    assert "抽出型" in note_sentence(unguided, locale="ja")
+    assert "抽出型" in unguided.sentence("ja")
 
 
 @pytest.mark.parametrize("text", list(WRITTEN_BEFORE_KEYS))
-def test_a_sentence_written_before_the_keys_maps_to_its_key(text: str) -> None:
+def test_the_english_sentence_reads_as_before_the_keys(text: str) -> None:
     key, params = WRITTEN_BEFORE_KEYS[text]
-    found = read_note(text)
-    assert (found.key, dict(found.params)) == (key, params)
-    assert note(key, **params) == text  # the sentence is written as it always was
+    assert note(key, **params).text == text
 
 
-def test_an_unknown_note_is_shown_as_it_is() -> None:
+def test_a_drafters_own_sentence_is_shown_as_it_is() -> None:
     text = "a note some other drafter wrote"
-    assert read_note(text).key is None
-    assert note_sentence(text, locale="ja") == text
+    assert own_note(text).key is None
+    assert own_note(text).text == own_note(text).sentence("ja") == text
 
 
 def test_the_drafters_write_keyed_notes() -> None:
@@ -98,11 +90,12 @@ def test_the_drafters_write_keyed_notes() -> None:
     )
     assert blocked is not None
 
-    assert [read_note(n).key for n in missing.notes] == [NoteKey.LOCAL_MODEL_MISSING]
-    assert [read_note(n).key for n in blocked.notes] == [NoteKey.INJECTION_BLOCKED]
+    assert [n.key for n in missing.notes] == [NoteKey.LOCAL_MODEL_MISSING]
+    assert [n.key for n in blocked.notes] == [NoteKey.INJECTION_BLOCKED]
 
 
-def test_the_api_gives_each_note_its_key() -> None:
+def test_the_api_gives_each_note_its_sentence_and_its_key() -> None:
+    notes = [note(NoteKey.MODEL_FAILED, reason="timeout"), own_note("free text")]
     draft = DraftPublic(
         id=1,
         text="A new card arrives within 5 working days. [1]",
@@ -112,11 +105,19 @@ def test_the_api_gives_each_note_its_key() -> None:
         faithfulness=1.0,
         has_unsupported_claim=False,
         guardrails=["model_failed"],
-        notes=[note(NoteKey.MODEL_FAILED, reason="timeout"), "free text"],
+        notes=[n.text for n in notes],
+        note_keys=[NotePublic.of(n) for n in notes],
     )
-    body = draft.model_dump(mode="json")
-    assert body["notes"][0] == "the model failed (timeout); this draft is extractive"
+    body = DraftPublic.model_validate_json(draft.model_dump_json()).model_dump(mode="json")
+    assert body["notes"] == ["the model failed (timeout); this draft is extractive", "free text"]
     assert body["note_keys"] == [
-        {"key": "model_failed", "params": {"reason": "timeout"}},
-        {"key": None, "params": {}},
+        {
+            "key": "model_failed",
+            "params": {"reason": "timeout"},
+            "text": "the model failed (timeout); this draft is extractive",
+        },
+        {"key": None, "params": {}, "text": "free text"},
     ]
+    [failed, free] = draft.note_keys
+    assert failed.sentence("ja") == notes[0].sentence("ja") != failed.text
+    assert free.sentence("ja") == "free text"

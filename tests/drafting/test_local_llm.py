@@ -36,6 +36,7 @@ from deshi.drafting.faithfulness import check
 from deshi.drafting.local import LocalDrafter, local_drafter
 from deshi.drafting.local_model import QWEN_CODER_05B, prepare_model
 from deshi.drafting.models import DraftRequest
+from deshi.drafting.notes import NoteKey
 from deshi.drafting.remote import ChatDrafter
 from deshi.drafting.service import draft_reply, make_drafter
 from deshi.engine.japanese import contains_japanese
@@ -132,7 +133,8 @@ def test_without_the_extra_the_draft_is_extractive_and_says_why(tmp_path: Path) 
     draft = chosen.draft("How long does a refund take?", ENGLISH)
     assert draft.drafter == "extractive" and "[2]" in draft.text
     [note] = draft.notes
-    assert note.startswith("the local model is not available") and "is not installed" in note
+    assert note.key is NoteKey.LOCAL_MODEL_MISSING and "is not installed" in note.params["reason"]
+    assert note.text.startswith("the local model is not available")
 
 
 # --- the remote path: llama-cpp-python's OpenAI-compatible server ------------------------------

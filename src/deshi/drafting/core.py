@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from deshi.drafting.notes import DraftNote
+
 __all__ = [
     "CITATION",
     "Draft",
@@ -69,7 +71,7 @@ class Draft:
     redactions: int = 0
     model: str = ""
     endpoint: str = ""
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[DraftNote, ...] = field(default=())
     guided: bool = False
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, Field
 
 from deshi.db.tables import DraftVerdict
-from deshi.drafting.notes import NoteKey, read_note
+from deshi.drafting.notes import DraftNote, NoteKey
 from deshi.inputs import DbId, InputModel
 from deshi.processes.draft_fields import MAX_FIELD_NAME_CHARS
 
@@ -89,8 +89,19 @@ class PastAnswerPublic(BaseModel):
 class NotePublic(BaseModel):
     """A draft's note as a stable key and the values its sentence names."""
 
-    key: NoteKey | None = Field(description="None for a note no key matches (shown as it is).")
+    key: NoteKey | None = Field(
+        description="None for a sentence the drafter wrote itself (shown as it is)."
+    )
     params: dict[str, str]
+    text: str = Field(description="The note in English, as in the draft's `notes`.")
+
+    @classmethod
+    def of(cls, note: DraftNote) -> NotePublic:
+        return cls(key=note.key, params=dict(note.params), text=note.text)
+
+    def sentence(self, locale: str) -> str:
+        """The note in `locale`."""
+        return DraftNote(self.key, self.params, own=self.text).sentence(locale)
 
 
 class DraftPublic(BaseModel):
@@ -115,17 +126,15 @@ class DraftPublic(BaseModel):
     guardrails: list[str] = Field(
         description="What fired: `injection_blocked`, `redacted:N`, `model_failed`."
     )
-    notes: list[str]
+    notes: list[str] = Field(description="What happened while drafting, in English.")
+    note_keys: list[NotePublic] = Field(
+        default_factory=list,
+        description="The same notes as stable keys and parameters (`deshi.drafting.notes`), for "
+        "a client that words them in its own language.",
+    )
     past_answers: list[PastAnswerPublic] = Field(
         default_factory=list, description="Similar past answers given to the drafter."
     )
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def note_keys(self) -> list[NotePublic]:
-        """Each of `notes` as its stable key and parameters (`deshi.drafting.notes`), for a
-        client that words it in its own language."""
-        return [NotePublic(key=n.key, params=dict(n.params)) for n in map(read_note, self.notes)]
 
 
 class DraftVerdictCreate(InputModel):

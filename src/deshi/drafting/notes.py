@@ -1,25 +1,23 @@
-"""Draft notes as sentences: the one place a note's key becomes words.
+"""Draft notes: what happened while a draft was made, as a key and the values its sentence names.
 
 A draft's notes say what happened while it was made: the model failed and the extractive
 fallback answered, the local model is missing, instructions were found in the data so nothing
 was sent, the owner's guidance for the label was or was not followed. Each kind has a stable
-`NoteKey` and one English sentence, written here once as a msgid and translated in deshi/locale.
+`NoteKey` and one English sentence, written here once as a msgid and translated in deshi/locale;
+a note carries its key and parameters, and is worded in a language only when shown. A drafter
+plugged in from outside may add a sentence of its own (`own_note`), shown as it is.
 
-`Draft.notes` and the API's `DraftPublic.notes` keep the English sentence, as they always did;
-`read_note` maps a known sentence back to its key and parameters (`DraftPublic.note_keys`), so
-a page renders it in the viewer's language with `note_sentence`. A sentence no key matches (one
-written before the keys, or by a drafter that adds its own) is shown as it is.
+The API gives each note's English sentence (`DraftPublic.notes`, as it always did) and its key
+and parameters (`DraftPublic.note_keys`), so a client can word it in its own language.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cache
 
-from deshi.i18n import DEFAULT_LOCALE, translations
+from deshi.i18n import translations
 
 __all__ = [
     "DRAFTER_NAMES",
@@ -27,8 +25,7 @@ __all__ = [
     "DraftNote",
     "NoteKey",
     "note",
-    "note_sentence",
-    "read_note",
+    "own_note",
 ]
 
 
@@ -70,52 +67,36 @@ DRAFTER_NAMES: Mapping[str, str] = {
     "chat": _n_("language model"),
 }
 
-_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
-
 
 @dataclass(frozen=True, slots=True)
 class DraftNote:
-    """A note as its key and parameters; `key` is None for a sentence no key matches."""
+    """A note as its key and parameters; `key` None for a drafter's own sentence (`own`)."""
 
     key: NoteKey | None
-    text: str  # the English sentence, as stored
     params: Mapping[str, str] = field(default_factory=dict)
+    own: str = ""
+
+    @property
+    def text(self) -> str:
+        """The note's English sentence, with the values as given (the API's `notes`)."""
+        return self.own if self.key is None else NOTE_SENTENCES[self.key] % self.params
+
+    def sentence(self, locale: str) -> str:
+        """The note in `locale` (a drafter's own sentence as it is)."""
+        if self.key is None:
+            return self.own
+        gettext = translations(locale).gettext
+        params = dict(self.params)
+        if params.get("drafter") in DRAFTER_NAMES:
+            params["drafter"] = gettext(DRAFTER_NAMES[params["drafter"]])
+        return gettext(NOTE_SENTENCES[self.key]) % params
 
 
-def note(key: NoteKey, **params: str) -> str:
-    """The note's English sentence, as drafts carry it."""
-    return NOTE_SENTENCES[key] % params
+def note(key: NoteKey, **params: str) -> DraftNote:
+    """A note of a known kind."""
+    return DraftNote(key, params)
 
 
-@cache
-def _pattern(key: NoteKey) -> re.Pattern[str]:
-    """The sentence of `key` with each placeholder as a named group (greedy: a reason may hold
-    parentheses and semicolons of its own)."""
-    pieces = _PLACEHOLDER.split(NOTE_SENTENCES[key])
-    literal, names = pieces[::2], pieces[1::2]
-    body = re.escape(literal[0]) + "".join(
-        f"(?P<{name}>.*){re.escape(rest)}" for name, rest in zip(names, literal[1:], strict=True)
-    )
-    return re.compile(body, re.DOTALL)
-
-
-def read_note(text: str) -> DraftNote:
-    """The key and parameters of a stored English note; key None when none matches."""
-    for key in NoteKey:
-        match = _pattern(key).fullmatch(text)
-        if match is not None:
-            return DraftNote(key, text, match.groupdict())
-    return DraftNote(None, text)
-
-
-def note_sentence(text: str, *, locale: str = DEFAULT_LOCALE) -> str:
-    """A stored note in `locale`: its sentence translated, or the text as stored when no key
-    matches it."""
-    found = read_note(text)
-    if found.key is None:
-        return text
-    gettext = translations(locale).gettext
-    params = dict(found.params)
-    if params.get("drafter") in DRAFTER_NAMES:
-        params["drafter"] = gettext(DRAFTER_NAMES[params["drafter"]])
-    return gettext(NOTE_SENTENCES[found.key]) % params
+def own_note(text: str) -> DraftNote:
+    """A sentence a drafter writes itself, shown in every language as it is."""
+    return DraftNote(None, own=text)

@@ -43,10 +43,11 @@ from deshi.drafting.models import (
     CitationPublic,
     DraftPublic,
     DraftRequest,
+    NotePublic,
     PastAnswerPublic,
     SentencePublic,
 )
-from deshi.drafting.notes import NoteKey, note
+from deshi.drafting.notes import DraftNote, NoteKey, note
 from deshi.drafting.past_answers import as_examples, message_vector, past_answers
 from deshi.drafting.remote import ChatDrafter, DraftingError
 from deshi.drafting.verdicts import MODEL_FAILED, store_draft
@@ -235,7 +236,7 @@ def drafted(drafter: Drafter, gathered: Gathered) -> Draft:
     return replace(draft, notes=(*draft.notes, _guidance_note(draft, str(target.label))))
 
 
-def _guidance_note(draft: Draft, label: str) -> str:
+def _guidance_note(draft: Draft, label: str) -> DraftNote:
     if draft.guided:
         return note(NoteKey.GUIDANCE_FOLLOWED, label=label)
     return note(NoteKey.GUIDANCE_NOT_FOLLOWED, label=label, drafter=draft.drafter)
@@ -406,6 +407,7 @@ def _public(
         faithfulness=round(report.faithfulness, 4),
         has_unsupported_claim=report.has_unsupported_claim,
         guardrails=list(draft.guardrails),
-        notes=list(draft.notes),
+        notes=[n.text for n in draft.notes],
+        note_keys=[NotePublic.of(n) for n in draft.notes],
         past_answers=examples,
     )

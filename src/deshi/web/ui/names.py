@@ -7,7 +7,7 @@ translated. An unknown code is shown as stored.
 
 from __future__ import annotations
 
-from deshi.drafting import notes
+from deshi.drafting.models import NotePublic
 from deshi.i18n import MISSING, translations
 from deshi.items import reasons
 from deshi.items.models import DecisionPublic
@@ -54,6 +54,7 @@ def route_reason(decision: DecisionPublic, *, locale: str) -> str:
     )
 
 
-def draft_note(text: str, *, locale: str) -> str:
-    """One of a draft's notes, stored in English (deshi.drafting.notes has the sentences)."""
-    return notes.note_sentence(text, locale=locale)
+def draft_note(note: NotePublic, *, locale: str) -> str:
+    """One of a draft's notes in the viewer's language (deshi.drafting.notes has the
+    sentences)."""
+    return note.sentence(locale)
