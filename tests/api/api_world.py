@@ -6,10 +6,14 @@ import csv
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from deshi.db.tables import AuditEvent
 from deshi.domain import Role
 from deshi.learning.registry import AgentRegistry
 from deshi.learning.service import retrain
@@ -42,6 +46,19 @@ class World:
     def auth(self, who: str) -> dict[str, str]:
         """The Authorization header of a user."""
         return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def patch_process(
+        self, client: TestClient, body: dict[str, Any], who: str = "owner"
+    ) -> httpx.Response:
+        """`PATCH /processes/{id}` of the own department's process, as `who`."""
+        return client.patch(f"/processes/{self.own_process}", json=body, headers=self.auth(who))
+
+
+def process_updates(factory: sessionmaker[Session]) -> list[AuditEvent]:
+    """The `process.update` audit events, oldest first."""
+    with factory() as session:
+        query = select(AuditEvent).where(AuditEvent.action == "process.update")
+        return list(session.scalars(query.order_by(AuditEvent.seq)))
 
 
 def banking77(categories: Sequence[str], per_label: int) -> list[tuple[str, str]]:

@@ -10,15 +10,13 @@ import json
 from typing import Any
 
 import pytest
-from api_world import World
+from api_world import World, process_updates
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from deshi.cli import draft as draft_cli
 from deshi.cli.main import app as cli
-from deshi.db.tables import AuditEvent
 from deshi.processes.draft_fields import MAX_INSTRUCTION_CHARS
 from knowledge_fakes import fake_index
 
@@ -30,28 +28,18 @@ GUIDE = (
 )
 
 
-def _patch(client: TestClient, world: World, body: dict[str, Any], who: str = "owner") -> Any:
-    return client.patch(f"/processes/{world.own_process}", json=body, headers=world.auth(who))
-
-
-def _updates(factory: sessionmaker[Session]) -> list[AuditEvent]:
-    with factory() as session:
-        query = select(AuditEvent).where(AuditEvent.action == "process.update")
-        return list(session.scalars(query.order_by(AuditEvent.seq)))
-
-
 def test_fields_are_set_merged_removed_and_audited(
     client: TestClient, world: World, session_factory: sessionmaker[Session]
 ) -> None:
-    r = _patch(client, world, {"draft_fields": {"refund_deadline": f"  {REFUND}\r\n"}})
+    r = world.patch_process(client, {"draft_fields": {"refund_deadline": f"  {REFUND}\r\n"}})
     assert r.status_code == 200, r.text
     assert r.json()["draft_fields"] == {"refund_deadline": REFUND}
-    _patch(client, world, {"draft_fields": {"card_type": "Which card the customer has"}})
+    world.patch_process(client, {"draft_fields": {"card_type": "Which card the customer has"}})
     shown = client.get(f"/processes/{world.own_process}", headers=world.auth("reviewer")).json()
     assert set(shown["draft_fields"]) == {"refund_deadline", "card_type"}
-    r = _patch(client, world, {"draft_fields": {"card_type": ""}})
+    r = world.patch_process(client, {"draft_fields": {"card_type": ""}})
     assert r.json()["draft_fields"] == {"refund_deadline": REFUND}
-    [*_, first, second, removal] = _updates(session_factory)
+    [*_, first, second, removal] = process_updates(session_factory)
     assert (first.before["draft_fields"], first.after["draft_fields"]) == (
         {},
         {"refund_deadline": REFUND},
@@ -71,11 +59,13 @@ def test_fields_are_set_merged_removed_and_audited(
 def test_bad_fields_are_refused_naming_draft_fields(
     client: TestClient, world: World, fields: dict[str, str]
 ) -> None:
-    r = _patch(client, world, {"draft_fields": fields})
+    r = world.patch_process(client, {"draft_fields": fields})
     assert r.status_code == 422
     assert r.json()["field"].startswith("draft_fields")
-    assert _patch(client, world, {"draft_fields": None}).status_code == 422
-    assert _patch(client, world, {"draft_fields": {"a": REFUND}}, "reviewer").status_code == 403
+    assert world.patch_process(client, {"draft_fields": None}).status_code == 422
+    assert (
+        world.patch_process(client, {"draft_fields": {"a": REFUND}}, "reviewer").status_code == 403
+    )
 
 
 def test_the_openapi_documents_the_fields(client: TestClient, world: World) -> None:
@@ -98,7 +88,9 @@ def _item_with_field(api: TestClient, world: World) -> int:
         headers=world.auth("owner"),
     )
     assert upload.status_code == 201, upload.text
-    assert _patch(api, world, {"draft_fields": {"refund_deadline": REFUND}}).status_code == 200
+    assert (
+        world.patch_process(api, {"draft_fields": {"refund_deadline": REFUND}}).status_code == 200
+    )
     created = api.post(
         f"/processes/{world.own_process}/items",
         json={"text": "I paid twice for my card, can I get the money back?"},

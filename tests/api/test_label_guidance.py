@@ -7,41 +7,31 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_world import World
+from api_world import World, process_updates
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from deshi.db.tables import AuditEvent
 from deshi.processes.label_guidance import MAX_GUIDANCE_CHARS, MAX_GUIDED_LABELS
 
 APOLOGISE = "Apologise once, then give the tracking link. Never promise a delivery date."
 
 
-def _patch(client: TestClient, world: World, body: dict[str, Any], who: str = "owner") -> Any:
-    return client.patch(f"/processes/{world.own_process}", json=body, headers=world.auth(who))
-
-
-def _updates(factory: sessionmaker[Session]) -> list[AuditEvent]:
-    with factory() as session:
-        query = select(AuditEvent).where(AuditEvent.action == "process.update")
-        return list(session.scalars(query.order_by(AuditEvent.seq)))
-
-
 def test_guidance_is_set_merged_shown_and_audited(
     client: TestClient, world: World, session_factory: sessionmaker[Session]
 ) -> None:
-    r = _patch(client, world, {"label_guidance": {"card_arrival": f"  {APOLOGISE}\r\n"}})
+    r = world.patch_process(client, {"label_guidance": {"card_arrival": f"  {APOLOGISE}\r\n"}})
     assert r.status_code == 200, r.text
     assert r.json()["label_guidance"] == {"card_arrival": APOLOGISE}  # trimmed
-    r = _patch(client, world, {"label_guidance": {"exchange_rate": "Quote no rate.\nLink FX."}})
+    r = world.patch_process(
+        client, {"label_guidance": {"exchange_rate": "Quote no rate.\nLink FX."}}
+    )
     shown = client.get(f"/processes/{world.own_process}", headers=world.auth("reviewer")).json()
     assert shown["label_guidance"] == r.json()["label_guidance"]
     assert shown["label_guidance"] == {
         "card_arrival": APOLOGISE,  # left out of the second PATCH: kept
         "exchange_rate": "Quote no rate.\nLink FX.",
     }
-    [*_, first, second] = _updates(session_factory)
+    [*_, first, second] = process_updates(session_factory)
     assert first.before["label_guidance"] == {}
     assert first.after["label_guidance"] == {"card_arrival": APOLOGISE}
     assert second.before["label_guidance"] == {"card_arrival": APOLOGISE}
@@ -51,13 +41,13 @@ def test_guidance_is_set_merged_shown_and_audited(
 def test_an_empty_text_removes_it_and_an_unchanged_one_is_not_audited(
     client: TestClient, world: World, session_factory: sessionmaker[Session]
 ) -> None:
-    _patch(client, world, {"label_guidance": {"card_arrival": APOLOGISE}})
-    audited = len(_updates(session_factory))
-    _patch(client, world, {"label_guidance": {"card_arrival": APOLOGISE}})  # no change
-    assert len(_updates(session_factory)) == audited
-    r = _patch(client, world, {"label_guidance": {"card_arrival": "   "}})
+    world.patch_process(client, {"label_guidance": {"card_arrival": APOLOGISE}})
+    audited = len(process_updates(session_factory))
+    world.patch_process(client, {"label_guidance": {"card_arrival": APOLOGISE}})  # no change
+    assert len(process_updates(session_factory)) == audited
+    r = world.patch_process(client, {"label_guidance": {"card_arrival": "   "}})
     assert r.status_code == 200 and r.json()["label_guidance"] == {}
-    [*_, removal] = _updates(session_factory)
+    [*_, removal] = process_updates(session_factory)
     assert removal.before["label_guidance"] == {"card_arrival": APOLOGISE}
     assert removal.after["label_guidance"] == {}
 
@@ -67,7 +57,7 @@ def test_guidance_may_name_a_label_added_in_the_same_patch(
 ) -> None:
     labels = client.get(f"/processes/{world.own_process}", headers=world.auth("owner")).json()
     body = {"labels": [*labels["labels"], "refund"], "label_guidance": {"refund": "Cite fees."}}
-    r = _patch(client, world, body)
+    r = world.patch_process(client, body)
     assert r.status_code == 200, r.text
     assert r.json()["label_guidance"] == {"refund": "Cite fees."}
 
@@ -86,7 +76,7 @@ def test_guidance_may_name_a_label_added_in_the_same_patch(
 def test_bad_guidance_is_refused_naming_the_field(
     client: TestClient, world: World, guidance: Any, message: str
 ) -> None:
-    r = _patch(client, world, {"label_guidance": guidance})
+    r = world.patch_process(client, {"label_guidance": guidance})
     assert r.status_code == 422, r.text
     assert message in r.json()["detail"], r.json()
     assert r.json()["field"].startswith("label_guidance")
@@ -95,7 +85,7 @@ def test_bad_guidance_is_refused_naming_the_field(
 def test_the_number_of_guided_labels_is_bounded(client: TestClient, world: World) -> None:
     labels = [f"label_{n}" for n in range(MAX_GUIDED_LABELS + 1)]
     guidance = dict.fromkeys(labels, "Be brief.")
-    r = _patch(client, world, {"labels": labels, "label_guidance": guidance})
+    r = world.patch_process(client, {"labels": labels, "label_guidance": guidance})
     assert r.status_code == 422, r.text
     assert f"at most {MAX_GUIDED_LABELS} labels" in r.json()["detail"]
     assert r.json()["field"] == "label_guidance"
@@ -103,8 +93,8 @@ def test_the_number_of_guided_labels_is_bounded(client: TestClient, world: World
 
 def test_only_those_who_manage_the_process_set_guidance(client: TestClient, world: World) -> None:
     body = {"label_guidance": {"card_arrival": APOLOGISE}}
-    assert _patch(client, world, body, "reviewer").status_code == 403
-    assert _patch(client, world, body, "other_owner").status_code == 404
+    assert world.patch_process(client, body, "reviewer").status_code == 403
+    assert world.patch_process(client, body, "other_owner").status_code == 404
 
 
 def test_the_openapi_documents_the_field(client: TestClient, world: World) -> None:

@@ -15,56 +15,41 @@ from deshi.cli.main import app
 APOLOGISE = "Apologise once, then give the tracking link."
 
 
-@pytest.fixture
-def workspace(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A database after `deshi init` with one process (id 1) labelled card_arrival, refund."""
-    monkeypatch.setenv("DESHI_PASSWORD_HASH_PROFILE", "fast-insecure")
-    for args in (
-        ["init"],
-        ["department", "create", "Ops"],
-        ["process", "create", "--department", "1", "--name", "p"],
-        ["process", "update", "1", "--labels", "card_arrival,refund"],
-    ):
-        result = CliRunner().invoke(app, [*args, "--db", db_url])
-        assert result.exit_code == 0, result.output
-    return db_url
-
-
-def _update(workspace: str, *args: str) -> Any:
-    command = ["process", "update", "1", *args, "--json", "--db", workspace]
+def _update(db: str, *args: str) -> Any:
+    command = ["process", "update", "1", *args, "--json", "--db", db]
     result = CliRunner().invoke(app, command)
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)["label_guidance"]
 
 
-def _listed(workspace: str) -> Any:
-    result = CliRunner().invoke(app, ["process", "list", "--json", "--db", workspace])
+def _listed(db: str) -> Any:
+    result = CliRunner().invoke(app, ["process", "list", "--json", "--db", db])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)["processes"][0]["label_guidance"]
 
 
 def test_guidance_is_set_from_options_and_a_file_then_cleared(
-    workspace: str, tmp_path: Path
+    labelled_workspace: str, tmp_path: Path
 ) -> None:
-    assert _update(workspace, "--label-guidance", f"card_arrival={APOLOGISE}  ") == {
+    assert _update(labelled_workspace, "--label-guidance", f"card_arrival={APOLOGISE}  ") == {
         "card_arrival": APOLOGISE
     }
     file = tmp_path / "guidance.json"
     file.write_text(json.dumps({"refund": "返金は10日以内と案内する。"}), encoding="utf-8")
-    assert _update(workspace, "--label-guidance-file", str(file)) == {
+    assert _update(labelled_workspace, "--label-guidance-file", str(file)) == {
         "card_arrival": APOLOGISE,
         "refund": "返金は10日以内と案内する。",
     }
-    assert _update(workspace, "--clear-label-guidance", "card_arrival") == {
+    assert _update(labelled_workspace, "--clear-label-guidance", "card_arrival") == {
         "refund": "返金は10日以内と案内する。"
     }
-    assert _update(workspace, "--label-guidance", "refund=") == {}
-    assert _listed(workspace) == {}
+    assert _update(labelled_workspace, "--label-guidance", "refund=") == {}
+    assert _listed(labelled_workspace) == {}
 
 
-def test_other_options_leave_the_guidance_alone(workspace: str) -> None:
-    _update(workspace, "--label-guidance", f"refund={APOLOGISE}")
-    assert _update(workspace, "--mode", "assist") == {"refund": APOLOGISE}
+def test_other_options_leave_the_guidance_alone(labelled_workspace: str) -> None:
+    _update(labelled_workspace, "--label-guidance", f"refund={APOLOGISE}")
+    assert _update(labelled_workspace, "--mode", "assist") == {"refund": APOLOGISE}
 
 
 @pytest.mark.parametrize(
@@ -76,16 +61,26 @@ def test_other_options_leave_the_guidance_alone(workspace: str) -> None:
         (["--label-guidance-file", "missing.json"], "--label-guidance-file"),
     ],
 )
-def test_bad_guidance_is_one_line_and_exit_1(workspace: str, args: list[str], message: str) -> None:
-    result = CliRunner().invoke(app, ["process", "update", "1", *args, "--db", workspace])
+def test_bad_guidance_is_one_line_and_exit_1(
+    labelled_workspace: str, args: list[str], message: str
+) -> None:
+    result = CliRunner().invoke(app, ["process", "update", "1", *args, "--db", labelled_workspace])
     assert result.exit_code == 1, result.output
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("Error: ") and message in line, line
 
 
-def test_a_file_that_is_not_an_object_is_refused(workspace: str, tmp_path: Path) -> None:
+def test_a_file_that_is_not_an_object_is_refused(labelled_workspace: str, tmp_path: Path) -> None:
     file = tmp_path / "guidance.json"
     file.write_text('["refund"]', encoding="utf-8")
-    args = ["process", "update", "1", "--label-guidance-file", str(file), "--db", workspace]
+    args = [
+        "process",
+        "update",
+        "1",
+        "--label-guidance-file",
+        str(file),
+        "--db",
+        labelled_workspace,
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1 and "not {" in result.stderr, result.output

@@ -10,40 +10,37 @@ from typer.testing import CliRunner
 from deshi.cli.main import app
 
 
-@pytest.fixture
-def workspace(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A database after `deshi init` with one process (id 1) labelled card_arrival, refund."""
-    monkeypatch.setenv("DESHI_PASSWORD_HASH_PROFILE", "fast-insecure")
-    for args in (
-        ["init"],
-        ["department", "create", "Ops"],
-        ["process", "create", "--department", "1", "--name", "p"],
-        ["process", "update", "1", "--labels", "card_arrival,refund"],
-    ):
-        result = CliRunner().invoke(app, [*args, "--db", db_url])
-        assert result.exit_code == 0, result.output
-    return db_url
-
-
-def _labels(workspace: str, *args: str) -> list[dict[str, object]]:
-    result = CliRunner().invoke(app, ["process", "labels", "1", *args, "--json", "--db", workspace])
+def _labels(db: str, *args: str) -> list[dict[str, object]]:
+    result = CliRunner().invoke(app, ["process", "labels", "1", *args, "--json", "--db", db])
     assert result.exit_code == 0, result.output
     labels: list[dict[str, object]] = json.loads(result.stdout)["labels"]
     return labels
 
 
-def test_names_are_set_per_language_and_listed(workspace: str) -> None:
-    _labels(workspace, "--name", "card_arrival=Card has not arrived")
-    shown = _labels(workspace, "--lang", "ja", "--name", "card_arrival=カード未着")
+def test_names_are_set_per_language_and_listed(labelled_workspace: str) -> None:
+    _labels(labelled_workspace, "--name", "card_arrival=Card has not arrived")
+    shown = _labels(labelled_workspace, "--lang", "ja", "--name", "card_arrival=カード未着")
     assert shown == [
         {"code": "card_arrival", "names": {"en": "Card has not arrived", "ja": "カード未着"}},
         {"code": "refund", "names": {}},
     ]
-    assert _labels(workspace, "--name", "card_arrival=")[0]["names"] == {"ja": "カード未着"}
+    assert _labels(labelled_workspace, "--name", "card_arrival=")[0]["names"] == {
+        "ja": "カード未着"
+    }
 
 
-def test_the_table_shows_each_language(workspace: str) -> None:
-    args = ["process", "labels", "1", "--lang", "ja", "--name", "refund=返金", "--db", workspace]
+def test_the_table_shows_each_language(labelled_workspace: str) -> None:
+    args = [
+        "process",
+        "labels",
+        "1",
+        "--lang",
+        "ja",
+        "--name",
+        "refund=返金",
+        "--db",
+        labelled_workspace,
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "refund" in result.stdout and "返金" in result.stdout
@@ -57,8 +54,10 @@ def test_the_table_shows_each_language(workspace: str) -> None:
         (["--name", "refund"], "is not code=name"),
     ],
 )
-def test_bad_names_are_one_line_and_exit_1(workspace: str, args: list[str], message: str) -> None:
-    result = CliRunner().invoke(app, ["process", "labels", "1", *args, "--db", workspace])
+def test_bad_names_are_one_line_and_exit_1(
+    labelled_workspace: str, args: list[str], message: str
+) -> None:
+    result = CliRunner().invoke(app, ["process", "labels", "1", *args, "--db", labelled_workspace])
     assert result.exit_code == 1, result.output
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("Error: ") and message in line, line

@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
 
+from chat_fakes import ChatEndpoint, chat_drafter
 from deshi.drafting.core import Evidence, cited_numbers
-from deshi.drafting.extractive import NOTHING_FOUND, ExtractiveDrafter
+from deshi.drafting.extractive import NOTHING_FOUND
 from deshi.drafting.faithfulness import check
-from deshi.drafting.remote import STRUCTURED_SYSTEM_PROMPT, ChatDrafter, DraftingError
+from deshi.drafting.remote import STRUCTURED_SYSTEM_PROMPT, DraftingError
 from deshi.drafting.structured import MalformedAnswerError, answer_schema, rendered_answer
 
 EVIDENCE = [
@@ -66,32 +66,11 @@ def test_a_cut_off_or_empty_answer_is_refused(answer: str) -> None:
         rendered_answer(answer, [1])
 
 
-class Endpoint:
-    """An OpenAI-compatible endpoint that records requests and answers `content`."""
-
-    def __init__(self, content: str) -> None:
-        self.content = content
-        self.requests: list[dict[str, Any]] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(json.loads(request.content))
-        choice = {"message": {"role": "assistant", "content": self.content}}
-        return httpx.Response(200, json={"choices": [choice]})
-
-
-def _chat(endpoint: Endpoint) -> ChatDrafter:
-    return ChatDrafter(
-        base_url="http://llm.test/v1",
-        model="small",
-        client=httpx.Client(transport=httpx.MockTransport(endpoint)),
-        fallback=ExtractiveDrafter(),
-        structured=True,
-    )
-
-
 def test_a_structured_chat_endpoint_is_asked_for_the_schema_and_rendered() -> None:
-    endpoint = Endpoint(_answer(([3], "Dear <PERSON_1>, a refund takes up to 10 days.")))
-    draft = _chat(endpoint).draft("I am Mr. Ken Sato. How long does a refund take?", EVIDENCE)
+    endpoint = ChatEndpoint(_answer(([3], "Dear <PERSON_1>, a refund takes up to 10 days.")))
+    draft = chat_drafter(endpoint, structured=True).draft(
+        "I am Mr. Ken Sato. How long does a refund take?", EVIDENCE
+    )
 
     [sent] = endpoint.requests
     assert sent["messages"][0] == {"role": "system", "content": STRUCTURED_SYSTEM_PROMPT}
@@ -103,10 +82,12 @@ def test_a_structured_chat_endpoint_is_asked_for_the_schema_and_rendered() -> No
 
 def test_a_structured_endpoint_that_cuts_its_answer_off_raises() -> None:
     with pytest.raises(DraftingError, match="not JSON of the schema"):
-        _chat(Endpoint('{"sentences": [')).draft("How long does a refund take?", EVIDENCE)
+        chat_drafter(ChatEndpoint('{"sentences": ['), structured=True).draft(
+            "How long does a refund take?", EVIDENCE
+        )
 
 
 def test_without_evidence_nothing_is_asked() -> None:
-    endpoint = Endpoint("never asked")
-    draft = _chat(endpoint).draft("How long does a refund take?", [])
+    endpoint = ChatEndpoint("never asked")
+    draft = chat_drafter(endpoint, structured=True).draft("How long does a refund take?", [])
     assert endpoint.requests == [] and draft.text == NOTHING_FOUND
