@@ -18,7 +18,10 @@ children's (a retrain's child process), is read from /proc every `--sample-secon
 (counts, errors, p50/p95/max per request kind, overall and per `--window-minutes`, every RSS
 sample, the growth after `--warmup-minutes`) are rewritten to `--out` at each sample, so a run
 stopped early still reports. Tracebacks in the server's log are counted at the end, by the
-exception that ended each; the log is kept beside `--out` (`.serve.log`).
+exception that ended each; the log is kept beside `--out` (`.serve.log`). Last, a second
+`deshi serve` is started afresh on the soak's database and answers each request kind once: its
+RSS is what a server needs for the data the hour left behind, and the soak server's RSS above
+it (`excess_over_fresh_mib`) is what the hour itself kept.
 
     .venv/bin/python bench/soak_bench.py --minutes 60 --rate 6 --out bench/results/soak.json
 """
@@ -299,6 +302,53 @@ def load_loop(
                 time.sleep(1)
 
 
+def fresh_server_rss(url: str, process_id: int, log: Path) -> float:
+    """RSS (MiB) of a `deshi serve` started afresh on the soak's database, once it has built its
+    agent and answered each request kind once: what a server needs for the same data, with no
+    hour behind it. The soak server's growth beyond this is what the hour itself kept."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "DESHI_SECRET_KEY": "soak-" + "k" * 40}
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [DESHI, "serve", "--db", url, "--port", str(port), "--no-worker"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while not _answers(f"{base}/healthz"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the fresh server did not come up: {log}")
+            time.sleep(0.3)
+        with (
+            httpx.Client(base_url=base, auth=(EMAIL, PASSWORD), timeout=120) as api,
+            httpx.Client(base_url=base, timeout=120) as ui,
+        ):
+            item = {"external_id": "fresh-1", "text": "Where is my card?"}
+            api.post(f"/processes/{process_id}/items", json=item).raise_for_status()
+            api.post(f"/processes/{process_id}/queue/claim").raise_for_status()
+            api.get(f"/processes/{process_id}/kpis").raise_for_status()
+            sign_in(ui)
+            ui.get(f"/ui/processes/{process_id}", headers={"Accept": "text/html"})
+        samples = []
+        for _ in range(5):
+            time.sleep(1)
+            samples.append(rss_mib(proc.pid)[0])
+        return max(samples)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
 def exceptions(lines: list[str]) -> dict[str, int]:
     """How often each exception ended a traceback in the log: the first unindented line after
     each "Traceback" line (the exception and its message)."""
@@ -388,6 +438,9 @@ def main() -> None:
             extra["server_tracebacks"] = server_log.count("Traceback")
             extra["server_exceptions"] = exceptions(server_log.splitlines())
             extra["server_exit_code"] = proc.returncode
+        fresh = fresh_server_rss(ws.url, ws.process_id, Path(tmp) / "fresh.log")
+        extra["fresh_server_rss_mib"] = round(fresh, 1)
+        extra["excess_over_fresh_mib"] = round(record.rss[-1][1][0] - fresh, 1)
         summary = summarize(record, args, extra)
         write(args.out, summary)
     kinds = summary["per_kind"]
@@ -395,7 +448,10 @@ def main() -> None:
         f"{summary['elapsed_s'] / 60:.1f} min, {summary['requests']} requests "
         f"({summary['rate_per_s']}/s), {summary['error_responses']} error responses, "
         f"{extra['server_tracebacks']} tracebacks; RSS after warm-up "
-        f"{summary['rss_after_warmup']}, with children {summary['rss_with_children_after_warmup']}"
+        f"{summary['rss_after_warmup']}, with children "
+        f"{summary['rss_with_children_after_warmup']}; a fresh server on the same data "
+        f"{fresh:.1f} MiB (the soak's server "
+        f"{extra['excess_over_fresh_mib']:+.1f} MiB above it)"
     )
     for kind, s in kinds.items():
         print(f"  {kind}: {s}")
