@@ -21,6 +21,16 @@ accuracy.
 
     nice -n 10 .venv/bin/python bench/agent_restore_bench.py [--items 10000 100000] [--runs 3]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test] [--no-sqlite] [--profile]
+        [--keep DIR] [--live N]
+
+`--keep DIR` keeps each SQLite fixture as DIR/restore-<items>.db and reuses it on the next run
+(the 100,000-item fixture took 19 to 33 minutes to build); the "no layout" case puts the
+champion's stored artifact back when it is done, so a kept fixture stays as built.
+
+`--live N` adds N live items after the import (once per fixture), as a team's work after the
+go-live: the champion decides them (`decide_items`, stored with their evidence as the API stores
+them), items routed to a human get their true label as a review, auto-completed ones none. A
+restore then also reads their decisions, which an imported history has none of.
 """
 
 from __future__ import annotations
@@ -34,6 +44,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -41,19 +53,27 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _support import banking77_rows, machine, postgres_schema, prepare_process
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.db import create_db_engine, make_session_factory, transaction
-from deshi.db.tables import ModelVersion, Process
-from deshi.domain import ModelStatus
+from deshi.db.tables import Item, ModelVersion, Process, Review, User
+from deshi.domain import ItemOrigin, ItemStatus, ModelStatus, ReviewAction
+from deshi.engine import Route
 from deshi.engine.blas import limit_blas_threads
 from deshi.engine.serialize import dump_model, load_model
 from deshi.history.reader import HistoryRow
 from deshi.history.service import import_history
+from deshi.items.repo import insert_item
 from deshi.learning.registry import AgentRegistry
+from deshi.learning.service import decide_items, decision_rows
 
 
 def _fixture(url: str, items: int) -> int:
+    kept = _kept_process(url, items)
+    if kept is not None:
+        print(f"  fixture: reused process {kept}", file=sys.stderr)
+        return kept
     data = banking77_rows(items, shuffle_seed=0)
     labels = sorted({label for _, label in data})
     _, process_id = prepare_process(url, labels, name=f"restore{items}")
@@ -79,18 +99,96 @@ def _fixture(url: str, items: int) -> int:
     return process_id
 
 
-def _restore_once(url: str, process_id: int, profile: bool) -> tuple[float, float]:
+def _add_live(url: str, process_id: int, live: int) -> None:
+    """`live` live items decided by the champion, answered as a team would (see the module)."""
+    engine = create_db_engine(url)
+    try:
+        _decide_live(make_session_factory(engine), process_id, live)
+    finally:
+        engine.dispose()
+
+
+def _decide_live(factory: sessionmaker[Session], process_id: int, live: int) -> None:
+    with transaction(factory) as session:
+        held = session.scalar(
+            select(func.count(Item.id)).where(
+                Item.process_id == process_id, Item.origin == ItemOrigin.LIVE.value
+            )
+        )
+        if held:
+            print(f"  live items: {held} already there", file=sys.stderr)
+            return
+        process = session.get_one(Process, process_id)
+        reviewer = session.scalars(select(User.id).order_by(User.id)).first()
+        assert reviewer is not None
+        started = time.perf_counter()
+        rows = banking77_rows(live, shuffle_seed=1)
+        items = [
+            insert_item(session, process_id=process_id, text=text, external_id=f"live{i}")
+            for i, (text, _) in enumerate(rows)
+        ]
+        session.flush()
+        decisions = decide_items(session, process=process, items=items, registry=AgentRegistry())
+        session.add_all(decision_rows(session, process=process, items=items, decisions=decisions))
+        routes: dict[Route, int] = {}
+        for item, decision, (_, label) in zip(items, decisions, rows, strict=True):
+            routes[decision.route] = routes.get(decision.route, 0) + 1
+            if decision.route is Route.AUTO:
+                item.status = ItemStatus.AUTO_COMPLETED
+                continue
+            item.status = ItemStatus.COMPLETED
+            action = ReviewAction.ACCEPT if decision.label == label else ReviewAction.CORRECT
+            session.add(
+                Review(
+                    item_id=item.id,
+                    reviewer_id=reviewer,
+                    action=action,
+                    final_label=label,
+                    blind=decision.route is Route.AUDIT,
+                )
+            )
+    counts = ", ".join(f"{route.value} {n}" for route, n in sorted(routes.items()))
+    print(f"  live items: {live} added in {time.perf_counter() - started:.1f} s ({counts})",
+          file=sys.stderr)  # fmt: skip
+
+
+def _kept_process(url: str, items: int) -> int | None:
+    """The process of a fixture built by an earlier run in this database, if there is one."""
+    if not url.startswith("sqlite:///") or not Path(url.removeprefix("sqlite:///")).exists():
+        return None
+    engine = create_db_engine(url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            found = session.scalars(
+                select(Process.id).where(Process.name == f"restore{items}")
+            ).first()
+            has_champion = (
+                found is not None
+                and session.scalars(
+                    select(ModelVersion.id).where(
+                        ModelVersion.process_id == found,
+                        ModelVersion.status == ModelStatus.CHAMPION,
+                    )
+                ).first()
+            )
+    finally:
+        engine.dispose()
+    return found if has_champion else None
+
+
+def _restore_once(url: str, process_id: int, profile: bool) -> tuple[float, float, float]:
+    """Seconds of one restore (wall and CPU) and of the first decision after it."""
     factory = make_session_factory(create_db_engine(url))
     registry = AgentRegistry()
     profiler = cProfile.Profile() if profile else None
     with transaction(factory) as session:
         process = session.get(Process, process_id)
         assert process is not None
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         if profiler:
             profiler.enable()
         with registry.agent(session, process) as entry:
-            restored = time.perf_counter() - started
+            restored, cpu = time.perf_counter() - started, time.process_time() - cpu
             if profiler:
                 profiler.disable()
             started = time.perf_counter()
@@ -100,11 +198,12 @@ def _restore_once(url: str, process_id: int, profile: bool) -> tuple[float, floa
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
         print(out.getvalue(), file=sys.stderr)
-    return restored, decided
+    return restored, cpu, decided
 
 
-def _drop_layout(url: str, process_id: int) -> None:
-    """Store the champion again without its search layout, as format 1 stored every version."""
+def _drop_layout(url: str, process_id: int) -> bytes:
+    """Store the champion again without its search layout, as format 1 stored every version;
+    returns the artifact as it was."""
     factory = make_session_factory(create_db_engine(url))
     with transaction(factory) as session:
         row = session.scalars(
@@ -113,33 +212,77 @@ def _drop_layout(url: str, process_id: int) -> None:
                 ModelVersion.status == ModelStatus.CHAMPION,
             )
         ).one()
-        model = load_model(row.artifact)
+        original = row.artifact
+        model = load_model(original)
         assert model.search_layout is not None, "the fixture's champion has no layout"
         row.artifact = dump_model(replace(model, search_layout=None))
+    return original
 
 
-def _measure(url: str, items: int, runs: int, profile: bool) -> list[dict[str, Any]]:
+def _put_back(url: str, process_id: int, artifact: bytes) -> None:
+    """Store the champion's original artifact again (a kept fixture stays as built)."""
+    factory = make_session_factory(create_db_engine(url))
+    with transaction(factory) as session:
+        row = session.scalars(
+            select(ModelVersion).where(
+                ModelVersion.process_id == process_id,
+                ModelVersion.status == ModelStatus.CHAMPION,
+            )
+        ).one()
+        row.artifact = artifact
+
+
+def _measure(url: str, items: int, runs: int, profile: bool, live: int = 0) -> list[dict[str, Any]]:
     process_id = _fixture(url, items)
+    if live:
+        _add_live(url, process_id, live)
     results = []
-    for case in ("stored layout", "no layout"):
-        if case == "no layout":
-            _drop_layout(url, process_id)
-        restores, decisions = [], []
-        for run in range(runs):
-            restored, decided = _restore_once(url, process_id, profile and run == 0)
-            restores.append(restored)
-            decisions.append(decided)
-            print(f"  {case}, run {run}: restore {restored:.2f} s, first decision "
-                  f"{decided * 1000:.1f} ms", file=sys.stderr)  # fmt: skip
-        results.append({
-            "case": case,
-            "items": items,
-            "restore_s": round(statistics.median(restores), 2),
-            "restore_range": (round(min(restores), 2), round(max(restores), 2)),
-            "first_decision_ms": round(statistics.median(decisions) * 1000, 1),
-            "peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        })  # fmt: skip
+    original: bytes | None = None
+    try:
+        for case in ("stored layout", "no layout"):
+            if case == "no layout":
+                original = _drop_layout(url, process_id)
+            results.append(_measure_case(url, process_id, case, items, runs, profile))
+            results[-1]["live"] = live
+    finally:
+        if original is not None:
+            _put_back(url, process_id, original)
     return results
+
+
+def _measure_case(
+    url: str, process_id: int, case: str, items: int, runs: int, profile: bool
+) -> dict[str, Any]:
+    if profile:  # an extra restore, not counted: the profiler slows it down
+        _restore_once(url, process_id, profile=True)
+    restores, cpus, decisions = [], [], []
+    for run in range(runs):
+        restored, cpu, decided = _restore_once(url, process_id, profile=False)
+        restores.append(restored)
+        cpus.append(cpu)
+        decisions.append(decided)
+        print(f"  {case}, run {run}: restore {restored:.2f} s ({cpu:.2f} CPU-s), first decision "
+              f"{decided * 1000:.1f} ms", file=sys.stderr)  # fmt: skip
+    return {
+        "case": case,
+        "items": items,
+        "restore_s": round(statistics.median(restores), 2),
+        "restore_range": (round(min(restores), 2), round(max(restores), 2)),
+        "restore_cpu_s": round(statistics.median(cpus), 2),
+        "first_decision_ms": round(statistics.median(decisions) * 1000, 1),
+        "peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+@contextmanager
+def _sqlite_folder(keep: Path | None) -> Iterator[Path]:
+    """`keep` (created if missing), or a temporary folder removed afterwards."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep.resolve()
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        yield Path(tmp)
 
 
 def main() -> None:
@@ -148,30 +291,40 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--postgres", default=None)
     parser.add_argument("--no-sqlite", action="store_true")
-    parser.add_argument("--profile", action="store_true", help="cProfile the first restore")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile one more restore, before the timed ones"
+    )
+    parser.add_argument("--live", type=int, default=0, help="live items decided after the import")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="keep and reuse the SQLite fixtures in this folder"
+    )
     args = parser.parse_args()
     limit_blas_threads(1)
     print(machine(), file=sys.stderr)
     results: list[tuple[str, dict[str, Any]]] = []
     for items in args.items:
         if not args.no_sqlite:
-            with tempfile.TemporaryDirectory() as tmp:
-                url = f"sqlite:///{tmp}/restore.db"
+            with _sqlite_folder(args.keep) as folder:
+                url = f"sqlite:///{folder}/restore-{items}.db"
                 print(f"SQLite, {items} items", file=sys.stderr)
-                results += [("SQLite", r) for r in _measure(url, items, args.runs, args.profile)]
+                results += [
+                    ("SQLite", r) for r in _measure(url, items, args.runs, args.profile, args.live)
+                ]
         if args.postgres:
             with postgres_schema(args.postgres, "restore") as url:
                 print(f"PostgreSQL, {items} items", file=sys.stderr)
                 results += [
-                    ("PostgreSQL", r) for r in _measure(url, items, args.runs, args.profile)
+                    ("PostgreSQL", r)
+                    for r in _measure(url, items, args.runs, args.profile, args.live)
                 ]
-    print("| database | items | champion | restore s (median, range) | first decision ms | "
-          "peak MiB |")  # fmt: skip
-    print("|---|---|---|---|---|---|")
+    print("| database | items | champion | restore s (median, range) | restore CPU-s | "
+          "first decision ms | peak MiB |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
     for name, r in results:
         low, high = r["restore_range"]
-        print(f"| {name} | {r['items']:,} | {r['case']} | {r['restore_s']} ({low}–{high}) | "
-              f"{r['first_decision_ms']} | {r['peak_mib']} |")  # fmt: skip
+        items = f"{r['items']:,}" + (f" + {r['live']:,} live" if r["live"] else "")
+        print(f"| {name} | {items} | {r['case']} | {r['restore_s']} ({low}–{high}) | "
+              f"{r['restore_cpu_s']} | {r['first_decision_ms']} | {r['peak_mib']} |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -59,22 +59,56 @@ class History:
 def observation_of(
     item: Item, row: DecisionRow, *, label: str | None, default_audit_rate: float
 ) -> Observation:
-    """The engine's view of a decided item; `label` is the human's final label, if any.
-
-    The observation's route is the live one: an item the agent would have auto-completed but a
-    human labelled anyway (shadow or assist mode, a human-only arm) was reviewed for certain.
-    """
+    """The engine's view of a decided item; `label` is the human's final label, if any."""
     decision, version = row
+    return _observation(
+        item.id,
+        item.text,
+        item.entity_key,
+        decision,
+        version,
+        label=label,
+        default_audit_rate=default_audit_rate,
+    )
+
+
+class _DecisionColumns(Protocol):
+    """What an observation reads of a decision: a `Decision` row or a row of its columns."""
+
+    @property
+    def route(self) -> str: ...
+    @property
+    def label(self) -> str | None: ...
+    @property
+    def confidence(self) -> float | None: ...
+    @property
+    def audit_rate(self) -> float | None: ...
+    @property
+    def reason_code(self) -> RouteReason | None: ...
+
+
+def _observation(
+    item_id: int,
+    text: str,
+    entity: str | None,
+    decision: _DecisionColumns,
+    version: int | None,
+    *,
+    label: str | None,
+    default_audit_rate: float,
+) -> Observation:
+    """The observation's route is the live one: an item the agent would have auto-completed but
+    a human labelled anyway (shadow or assist mode, a human-only arm) was reviewed for certain."""
     route = Route(decision.route)
     if route is Route.AUTO and label is not None:
         route = Route.REVIEW
     return Observation(
-        case_id=str(item.id),
-        text=item.text,
+        case_id=str(item_id),
+        text=text,
         route=route,
         label=label,
         audit_rate=decision.audit_rate if decision.audit_rate is not None else default_audit_rate,
-        entity=item.entity_key,
+        entity=entity,
         predicted_label=decision.label,
         confidence=decision.confidence,
         model_version=version or 0,
@@ -171,23 +205,58 @@ def load_history(session: Session, process_id: int, *, default_audit_rate: float
     review_cursor = start_cursor(session, Review.id)
     labels = _final_labels(session, process_id)
     decision_cursor = start_cursor(session, Decision.id)
-    latest: dict[int, tuple[Decision, int | None, Item]] = {}
-    for decision, version, item in session.execute(_decisions_query(process_id)):
-        latest.pop(item.id, None)  # re-decided: the item moves to its latest decision
-        latest[item.id] = (decision, version, item)
+    decided = session.execute(_latest_decisions_query(process_id)).all()
     history = History(review_cursor, decision_cursor)
     _take_imported(session, process_id, history, default_audit_rate=default_audit_rate)
-    for decision, version, item in latest.values():
-        label = labels.get(item.id)
-        if label is None and item.status is not ItemStatus.AUTO_COMPLETED:
+    observations, recorded = history.observations, history.recorded_items
+    for row in decided:  # columns: building ORM objects cost more than the rest of a restore
+        item_id = row.item_id
+        label = labels.get(item_id)
+        if label is None and row.status is not ItemStatus.AUTO_COMPLETED:
             continue
-        history.observations.append(
-            observation_of(
-                item, (decision, version), label=label, default_audit_rate=default_audit_rate
+        observations.append(
+            _observation(
+                item_id,
+                row.text,
+                row.entity_key,
+                row,
+                row.version,
+                label=label,
+                default_audit_rate=default_audit_rate,
             )
         )
-        history.recorded_items.add(item.id)
+        recorded.add(item_id)
     return history
+
+
+def _latest_decisions_query(process_id: int) -> Select[*tuple[Any, ...]]:
+    """Each of the process's decided items with its latest decision, in decision order: the
+    columns an observation reads (`_observation`), without the decisions' evidence and
+    alternatives."""
+    latest = (
+        select(func.max(Decision.id))
+        .join(Item, Item.id == Decision.item_id)
+        .where(Item.process_id == process_id)
+        .group_by(Decision.item_id)
+    )
+    return (
+        select(
+            Decision.item_id,
+            Item.text,
+            Item.entity_key,
+            Item.status,
+            Decision.route,
+            Decision.label,
+            Decision.confidence,
+            Decision.audit_rate,
+            Decision.reason_code,
+            ModelVersion.version,
+        )
+        .join(Item, Item.id == Decision.item_id)
+        .outerjoin(ModelVersion, ModelVersion.id == Decision.model_version_id)
+        .where(Decision.id.in_(latest.scalar_subquery()))
+        .order_by(Decision.id)
+    )
 
 
 def _take_imported(
