@@ -414,11 +414,12 @@ class Agent:
         eval_model = replace(challenger, deciders=(eval_decider,))
         challenger_correct = holdout_accuracy(
             eval_model,
-            x[keep],
+            x,
             data.labels[keep],
             x[held],
             [data.texts[i] for i in held],
             data.labels[held],
+            train_rows=keep,  # sliced inside: the copy is not alive during the search
         )
         live = {
             o.case_id: o.predicted_label == o.label for o in after_cutoff if o.label is not None

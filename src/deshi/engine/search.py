@@ -41,6 +41,10 @@ from deshi.engine.featurize import Matrix
 
 COMMON_DF = 0.03  # columns in more than 3% of the corpus go to the dense part
 QUERY_CHUNK = 512  # rows of queries scored at once: 512 × 13k similarities ≈ 27 MB
+# ... and at most this many similarities (16 MiB of float32): a chunk holds two such arrays
+# and a sparse product as large, so on a corpus of 30k rows 512 queries added ~120 MiB to a
+# retrain's peak (docs/benchmarks.md, "MLIT"). Rows are scored independently: same results.
+QUERY_CELLS = 1 << 22
 GROUP = 16  # columns per group in top-k selection
 SHORTLIST_FROM = 4096  # corpora with at least this many rows are searched through a shortlist
 PROJECTION_RANK = 128  # directions of the dense part scored for the shortlist
@@ -51,6 +55,7 @@ _Rows = TypeVar("_Rows", np.ndarray, sparse.csr_matrix)
 SHORTLIST_MAX_WIDTH = 1500  # wider dense parts (long texts) are searched exactly
 DENSE_BLOCK = 2048  # corpus rows whose dense part is copied out at once
 RESCORE_CHUNK = 16  # queries whose shortlisted rows are gathered at once (≈ 1.4 MB)
+SPARSE_ROWS_DENSITY = 0.25  # dense parts filled up to this share are kept as CSR (÷ 2 or more)
 
 
 @dataclass(frozen=True, slots=True, eq=False)  # holds arrays: compared by identity
@@ -98,6 +103,7 @@ class SimilarityIndex:
         self._sparse_t: sparse.csr_matrix | None = None
         shortlisted = self.size >= shortlist_from
         given = layout if shortlisted and layout is not None and layout.fits(corpus) else None
+        csr: sparse.csr_matrix | None = None
         if sparse.issparse(corpus):
             csr = sparse.csr_matrix(corpus)  # no copy of a CSR corpus
             if given is not None and given.common is not None:
@@ -106,11 +112,14 @@ class SimilarityIndex:
             else:
                 common = _common_columns(csr)
             self._common, self._rare = np.flatnonzero(common), np.flatnonzero(~common)
-            dense = _dense_columns(csr, self._common)
-            rare_t = csr[:, self._rare].T.tocsr().astype(np.float32)
+            # The tail first, cast before it is transposed: its copies are gone before the dense
+            # part exists (on a large history this was a retrain's peak).
+            rare_t = csr[:, self._rare].astype(np.float32).T.tocsr()
             self._sparse_t = sparse.csr_matrix(
                 (rare_t.data, rare_t.indices, rare_t.indptr), shape=(len(self._rare), self._width)
             )
+            del rare_t
+            dense = _dense_columns(csr, self._common)
         else:
             dense = np.asarray(corpus, dtype=np.float32)
         if given is not None:
@@ -118,7 +127,7 @@ class SimilarityIndex:
         else:
             self._projection = _projection(_svd_sample(dense)) if shortlisted else None
         # Exact: the dense part itself, transposed. Shortlist: its projection, plus the rows.
-        self._rows = np.ascontiguousarray(dense) if self._projection is not None else None
+        self._rows = _rows_kept(csr, self._common, dense) if self._projection is not None else None
         projected = dense if self._projection is None else dense @ self._projection
         self._dense_t = self._aligned(projected.T)
         self._layout = given
@@ -143,8 +152,9 @@ class SimilarityIndex:
         sims = np.zeros((n_query, k), dtype=np.float32)
         if k == 0:
             return indices, sims
-        for start in range(0, n_query, QUERY_CHUNK):
-            rows = slice(start, start + QUERY_CHUNK)
+        chunk = max(1, min(QUERY_CHUNK, QUERY_CELLS // self._width))
+        for start in range(0, n_query, chunk):
+            rows = slice(start, start + chunk)
             indices[rows], sims[rows] = self._top_k_chunk(queries[rows], k)
         return indices, sims
 
@@ -181,11 +191,16 @@ class SimilarityIndex:
 
     def _exact_dense(self, dense_q: np.ndarray, shortlist: np.ndarray) -> np.ndarray:
         """Exact dense-part similarities of each query with its shortlisted rows."""
-        assert self._rows is not None
+        rows = self._rows
+        assert rows is not None
         out = np.empty(shortlist.shape, dtype=np.float32)
         for start in range(0, len(shortlist), RESCORE_CHUNK):
             part = slice(start, start + RESCORE_CHUNK)
-            gathered = self._rows[shortlist[part]]  # (queries, shortlist, columns)
+            picked = shortlist[part]
+            if isinstance(rows, np.ndarray):
+                gathered = rows[picked]  # (queries, shortlist, columns)
+            else:  # the same values, made dense only for the rows gathered
+                gathered = rows[picked.ravel()].toarray().reshape(*picked.shape, -1)
             out[part] = np.matmul(gathered, dense_q[part, :, None])[:, :, 0]
         return out
 
@@ -233,6 +248,22 @@ def _dense_columns(csr: sparse.csr_matrix, columns: np.ndarray) -> np.ndarray:
     for start in range(0, csr.shape[0], DENSE_BLOCK):
         out[start : start + DENSE_BLOCK] = csr[start : start + DENSE_BLOCK][:, columns].toarray()
     return out
+
+
+def _rows_kept(
+    csr: sparse.csr_matrix | None, columns: np.ndarray | None, dense: np.ndarray
+) -> np.ndarray | sparse.csr_matrix:
+    """The dense part's rows as kept for exact rescoring: `dense` itself, or for a sparse corpus
+    whose dense part is mostly zeros, those columns as a float32 CSR matrix (the same values).
+    Short Japanese texts fill 8% of their ~500 common columns: 10 MiB of CSR against 58 MiB
+    dense on 30k rows, for each fold's index and the case memory alike."""
+    if csr is None or columns is None:
+        return np.ascontiguousarray(dense)
+    part = csr[:, columns].astype(np.float32)
+    if part.nnz > SPARSE_ROWS_DENSITY * dense.size:
+        return np.ascontiguousarray(dense)
+    part.sort_indices()
+    return part
 
 
 def _projection(dense: np.ndarray) -> np.ndarray | None:

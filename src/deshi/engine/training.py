@@ -348,7 +348,7 @@ def _fold_candidates(
     is hundreds of MB, and two folds' indexes must not be alive at once."""
     train_labels = data.labels[in_train]
     counts = dict(Counter(train_labels.tolist()))
-    index = SimilarityIndex(vectors[np.flatnonzero(in_train)], layout=layout)
+    index = SimilarityIndex(_index_rows(vectors, np.flatnonzero(in_train)), layout=layout)
 
     def candidates(rows: Matrix, texts: list[str]) -> tuple[Candidates, np.ndarray]:
         idx, sims = index.top_k(rows, NEIGHBOURS)
@@ -362,6 +362,12 @@ def _fold_candidates(
     if unlabelled_vectors is not None:
         unlabelled, _ = candidates(unlabelled_vectors, unlabelled_texts)
     return labelled, unlabelled, nearest
+
+
+def _index_rows(vectors: Matrix, rows: np.ndarray) -> Matrix:
+    """`vectors[rows]` in float32, to be indexed: an index keeps float32 values anyway (the same
+    ones), and its corpus stays alive while it is built, so this saves a third of that copy."""
+    return vectors[rows].astype(np.float32, copy=False)
 
 
 def _cross_fitted_scores(oof: _OutOfFold, n_items: int, rng: np.random.Generator) -> Scored:
@@ -385,12 +391,19 @@ def holdout_accuracy(
     holdout_vectors: Matrix,
     holdout_texts: Sequence[str],
     holdout_labels: np.ndarray,
+    *,
+    train_rows: np.ndarray | None = None,
 ) -> int:
     """Number of held-out items a model (with the given memory) labels correctly; the memory is
-    searched with the model's search layout (no SVD of its own)."""
+    searched with the model's search layout (no SVD of its own). With `train_rows`, the memory
+    is those rows of `train_vectors` (`train_labels` are theirs): the copy is made in here and
+    dropped once indexed, so it is not alive during the search (tens of MB on a large history).
+    """
     if len(holdout_texts) == 0:
         return 0
-    index = SimilarityIndex(train_vectors, layout=model.search_layout)
+    memory = train_vectors if train_rows is None else _index_rows(train_vectors, train_rows)
+    index = SimilarityIndex(memory, layout=model.search_layout)
+    del memory
     idx, sims = index.top_k(holdout_vectors, NEIGHBOURS)
     cands, probs = score_with_deciders(
         holdout_vectors,

@@ -1,0 +1,80 @@
+"""What the search keeps and builds to hold a retrain's peak memory down (issue #26) gives the
+same neighbours, bit for bit, as the plain layout: dense-part rows kept as CSR, query chunks
+bounded by their number of similarities, the hold-out memory sliced inside."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+from deshi.engine import search, training
+from deshi.engine.featurize import Matrix, TfidfFeaturizer
+from deshi.engine.search import SHORTLIST_FROM, SimilarityIndex
+from deshi.engine.training import TrainingSet
+from deshi.sim.dataset import load_bundled
+
+Banking = tuple[list[str], list[str], Matrix]
+
+
+@pytest.fixture(scope="module")
+def banking() -> Banking:
+    items = load_bundled("banking77").shuffled(0).items
+    texts = [item.text for item in items]
+    featurizer = TfidfFeaturizer().fit(texts)
+    return texts, [item.label for item in items], featurizer.transform(texts)
+
+
+def test_sparse_dense_part_rows_search_as_dense_ones(
+    banking: Banking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, _, vectors = banking
+    corpus, queries = vectors[:10_000], vectors[10_000:]
+    kept_sparse = SimilarityIndex(corpus)
+    assert kept_sparse.uses_shortlist
+    assert sparse.issparse(kept_sparse._rows)  # English n-grams fill few of the common columns
+    monkeypatch.setattr(search, "SPARSE_ROWS_DENSITY", -1.0)  # every dense part kept dense
+    kept_dense = SimilarityIndex(corpus, layout=kept_sparse.layout)
+    assert isinstance(kept_dense._rows, np.ndarray)
+    want_idx, want_sims = kept_dense.top_k(queries, 10)
+    got_idx, got_sims = kept_sparse.top_k(queries, 10)
+    np.testing.assert_array_equal(got_idx, want_idx)
+    np.testing.assert_array_equal(got_sims, want_sims)
+
+
+def test_query_chunks_are_bounded_by_their_similarities(
+    banking: Banking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, _, vectors = banking
+    corpus, queries = vectors[:10_000], vectors[10_000:]
+    index = SimilarityIndex(corpus)
+    want_idx, want_sims = index.top_k(queries, 10)
+    chunks: list[int] = []
+    real_chunk = SimilarityIndex._top_k_chunk
+
+    def counted(self, rows, k):
+        chunks.append(rows.shape[0])
+        return real_chunk(self, rows, k)
+
+    monkeypatch.setattr(SimilarityIndex, "_top_k_chunk", counted)
+    monkeypatch.setattr(search, "QUERY_CELLS", 100 * 10_000)  # 100 queries × 10,000 rows
+    got_idx, got_sims = index.top_k(queries, 10)
+    assert max(chunks) <= 100 and sum(chunks) == queries.shape[0]
+    np.testing.assert_array_equal(got_idx, want_idx)
+    np.testing.assert_array_equal(got_sims, want_sims)
+
+
+def test_holdout_memory_sliced_inside_scores_as_sliced_outside(banking: Banking) -> None:
+    texts, labels, _ = banking
+    n = SHORTLIST_FROM + 500  # the hold-out memory is searched through a shortlist
+    rows = np.array(labels[:n], dtype=object)
+    data = TrainingSet([str(i) for i in range(n)], texts[:n], rows, [])
+    model, vectors = training.train_model(
+        data, TfidfFeaturizer(), version=1, cutoff=n, epsilon=0.05, delta=0.05, seed=0
+    )
+    held = np.arange(n - 300, n)
+    keep = np.arange(n - 300)
+    args = (vectors[held], [texts[i] for i in held], rows[held])
+    sliced = training.holdout_accuracy(model, vectors[keep], rows[keep], *args)
+    inside = training.holdout_accuracy(model, vectors, rows[keep], *args, train_rows=keep)
+    assert inside == sliced > 0.5 * len(held)
