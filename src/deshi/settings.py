@@ -167,6 +167,16 @@ class Settings(BaseSettings):
             "and rebuilds the agent from the database)."
         ),
     )
+    heap_release_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        allow_inf_nan=False,
+        description=(
+            "How often `deshi serve` hands the memory its requests freed back to the operating "
+            "system (glibc `malloc_trim`), in seconds; 0 turns it off. Without it, a server's "
+            "resident memory rose with every KPI view as its data grew."
+        ),
+    )
     blas_threads: int = Field(
         default=1,
         ge=1,

@@ -6,6 +6,8 @@ import multiprocessing
 import platform
 import resource
 import sys
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
@@ -73,3 +75,33 @@ def test_after_training_a_large_array_stays_for_reuse() -> None:
 
 def test_an_inner_block_leaves_the_outer_one_in_force() -> None:
     assert _in_a_fresh_process(_freed_after_an_inner_block) > BLOCK * 3 // 4
+
+
+def _middle_of_the_heap_returned() -> int:
+    """Bytes that leave the process when freed blocks in the middle of the heap are released:
+    every other 1 MiB block of 64 is freed, so no free block is at the heap's top."""
+    np.ones(BLOCK + (8 << 20), dtype=np.uint8)  # glibc's threshold slides: 1 MiB from the heap
+    blocks = [np.ones(1 << 20, dtype=np.uint8) for _ in range(64)]
+    del blocks[::2]
+    held = _resident()
+    heap.release_free_heap()
+    return held - _resident()
+
+
+def test_releasing_the_heap_returns_freed_blocks_between_live_ones() -> None:
+    assert _in_a_fresh_process(_middle_of_the_heap_returned) > (32 << 20) * 3 // 4
+
+
+def test_the_periodic_release_runs_until_stopped() -> None:
+    stop, calls = threading.Event(), []
+
+    def release() -> None:
+        calls.append(time.monotonic())
+        if len(calls) == 3:
+            stop.set()
+
+    thread = threading.Thread(target=heap.release_free_heap_every, args=(0.01, stop, release))
+    thread.start()
+    thread.join(timeout=30)
+
+    assert not thread.is_alive() and len(calls) == 3

@@ -107,3 +107,20 @@ def test_a_database_without_tables_is_logged_not_raised(
         assert AgentRegistry().warm(factory) == 0
 
     assert "could not list the processes" in caplog.text
+
+
+def test_a_long_running_server_releases_freed_memory_until_it_stops(db_url: str) -> None:
+    app = create_app(Settings(database_url=db_url), config=ApiConfig(heap_release_seconds=0.01))
+
+    with TestClient(app):
+        assert app.state.heap_release.is_alive()
+        assert app.state.heap_release.name == "deshi-heap-release"
+    app.state.heap_release.join(timeout=30)
+    assert not app.state.heap_release.is_alive()
+
+
+def test_serve_releases_memory_as_often_as_the_settings_say() -> None:
+    settings = Settings(database_url="sqlite://", heap_release_seconds=30)
+
+    assert ApiConfig.from_settings(settings, long_running=True).heap_release_seconds == 30
+    assert ApiConfig.from_settings(settings).heap_release_seconds == 0

@@ -16,7 +16,7 @@ import contextlib
 import ctypes
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 M_MMAP_THRESHOLD = -3
@@ -64,6 +64,20 @@ def release_free_heap() -> None:
     trim = _function("malloc_trim")
     if trim is not None:
         trim(0)
+
+
+def release_free_heap_every(
+    seconds: float, stop: threading.Event, release: Callable[[], None] = release_free_heap
+) -> None:
+    """Call `release` every `seconds` until `stop` is set (a long-running server's thread).
+
+    A server's requests allocate and free lists that grow with the data (a KPI view reads a
+    record per item), between allocations that stay (the agent's new observations); glibc keeps
+    the freed pages in its heaps, so resident memory rose with every view. Handing them back
+    every minute costs a few milliseconds (docs/benchmarks.md, "Soak").
+    """
+    while not stop.wait(seconds):
+        release()
 
 
 def _function(name: str) -> ctypes._NamedFuncPointer | None:

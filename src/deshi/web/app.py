@@ -22,6 +22,7 @@ from deshi.db import engine_from_settings, make_session_factory
 from deshi.db.base import utcnow
 from deshi.drafting.core import Drafter
 from deshi.drafting.service import make_drafter
+from deshi.engine.heap import release_free_heap_every
 from deshi.knowledge import KnowledgeIndex
 from deshi.learning.registry import AgentRegistry
 from deshi.settings import Settings
@@ -79,10 +80,12 @@ def create_app(
             # (measured: ~20% of a 500-item batch request went to the cyclic GC).
             gc.collect()
             gc.freeze()
-        warmup_stop = threading.Event()
+        threads_stop = threading.Event()
         if config.warm_agents:
             factory = _app.state.session_factory
-            _app.state.agent_warmup = _start_warmup(registry, factory, warmup_stop)
+            _app.state.agent_warmup = _start_warmup(registry, factory, threads_stop)
+        if config.heap_release_seconds:
+            _app.state.heap_release = _start_heap_release(config.heap_release_seconds, threads_stop)
         worker = None
         if config.background_worker:
             from deshi.web.background import start_background_worker
@@ -93,7 +96,7 @@ def create_app(
         try:
             yield
         finally:
-            warmup_stop.set()
+            threads_stop.set()
             if worker is not None:
                 worker.stop(settings.shutdown_grace_seconds)
             engine.dispose()
@@ -160,6 +163,18 @@ def _install_operations(app: FastAPI, settings: Settings) -> None:
     app.include_router(metrics_router)
     observe = metrics.observe_request if metrics else None
     app.add_middleware(RequestContextMiddleware, observe=observe)
+
+
+def _start_heap_release(seconds: float, stop: threading.Event) -> threading.Thread:
+    """Hand freed heap memory back to the system every `seconds` until `stop` (heap.py)."""
+    thread = threading.Thread(
+        target=release_free_heap_every,
+        args=(seconds, stop),
+        name="deshi-heap-release",
+        daemon=True,
+    )
+    thread.start()
+    return thread
 
 
 def _start_warmup(

@@ -17,15 +17,17 @@ class ApiConfig:
     """Request size limits, the review lease length, and whether the app runs the background
     worker (retrains, webhook deliveries, go-live and drift checks) in a thread of its own: right
     for one node; off in tests and when separate worker processes run the jobs. `freeze_gc` is
-    for long-running servers (see `create_app`), and so is `warm_agents`: build every active
+    for long-running servers (see `create_app`), and so are `warm_agents` (build every active
     process's agent in a thread at start, so the first answer after a restart does not wait for
-    it. `outbound` decides which webhook URLs may be registered."""
+    it) and `heap_release_seconds` (hand freed memory back to the system that often; 0: never).
+    `outbound` decides which webhook URLs may be registered."""
 
     limits: IngestLimits = field(default_factory=IngestLimits)
     lease_seconds: int = DEFAULT_LEASE_SECONDS
     background_worker: bool = False
     freeze_gc: bool = False
     warm_agents: bool = False
+    heap_release_seconds: float = 0
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
 
     @classmethod
@@ -36,8 +38,10 @@ class ApiConfig:
         background_worker: bool = False,
         freeze_gc: bool = False,
         warm_agents: bool = False,
+        long_running: bool = False,
     ) -> ApiConfig:
-        """The limits and lease length the settings ask for."""
+        """The limits and lease length the settings ask for; a `long_running` server also
+        releases freed memory as often as they say."""
         return cls(
             limits=IngestLimits(
                 max_text_chars=settings.max_text_chars, max_batch=settings.max_batch_items
@@ -46,5 +50,6 @@ class ApiConfig:
             background_worker=background_worker,
             freeze_gc=freeze_gc,
             warm_agents=warm_agents,
+            heap_release_seconds=settings.heap_release_seconds if long_running else 0,
             outbound=OutboundPolicy.from_settings(settings),
         )
