@@ -201,17 +201,20 @@ def _restore_once(url: str, process_id: int, profile: bool) -> tuple[float, floa
     return restored, cpu, decided
 
 
+def _champion_row(session: Session, process_id: int) -> ModelVersion:
+    return session.scalars(
+        select(ModelVersion).where(
+            ModelVersion.process_id == process_id, ModelVersion.status == ModelStatus.CHAMPION
+        )
+    ).one()
+
+
 def _drop_layout(url: str, process_id: int) -> bytes:
     """Store the champion again without its search layout, as format 1 stored every version;
     returns the artifact as it was."""
     factory = make_session_factory(create_db_engine(url))
     with transaction(factory) as session:
-        row = session.scalars(
-            select(ModelVersion).where(
-                ModelVersion.process_id == process_id,
-                ModelVersion.status == ModelStatus.CHAMPION,
-            )
-        ).one()
+        row = _champion_row(session, process_id)
         original = row.artifact
         model = load_model(original)
         assert model.search_layout is not None, "the fixture's champion has no layout"
@@ -223,12 +226,7 @@ def _put_back(url: str, process_id: int, artifact: bytes) -> None:
     """Store the champion's original artifact again (a kept fixture stays as built)."""
     factory = make_session_factory(create_db_engine(url))
     with transaction(factory) as session:
-        row = session.scalars(
-            select(ModelVersion).where(
-                ModelVersion.process_id == process_id,
-                ModelVersion.status == ModelStatus.CHAMPION,
-            )
-        ).one()
+        row = _champion_row(session, process_id)
         row.artifact = artifact
 
 
