@@ -74,7 +74,8 @@ def release_free_heap_every(
     A server's requests allocate and free lists that grow with the data (a KPI view reads a
     record per item), between allocations that stay (the agent's new observations); glibc keeps
     the freed pages in its heaps, so resident memory rose with every view. Handing them back
-    every minute costs a few milliseconds (docs/benchmarks.md, "Soak").
+    every minute lets it fall back after each view's peak (docs/benchmarks.md, "Soak"); it does
+    not give back what Python's own allocator keeps.
     """
     while not stop.wait(seconds):
         release()
