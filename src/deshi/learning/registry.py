@@ -322,12 +322,12 @@ def _adoptable(held: VersionState, stored: VersionState) -> bool:
 
 
 def _give_back_freed_memory() -> None:
-    """After an agent was rebuilt: collect the old one's reference cycles and hand the C
-    heap's free pages back to the system. A server rebuilds its agent after every retrain made
-    elsewhere, each time a little larger, and glibc kept what each rebuild freed: rebuilding an
-    agent of 2,400 cases 12 times grew a process by 91 MiB, and by 26 MiB with this after each
-    rebuild (2026-12-05, the soak's database). Rebuilds are rare next to requests, and this
-    costs milliseconds to a few tens of them."""
+    """After an agent was rebuilt or took in new versions: collect what it dropped (the old
+    agent, or the old champion's index) and hand the C heap's free pages back to the system.
+    glibc kept what each rebuild freed: rebuilding an agent of 2,400 cases 12 times grew a
+    process by 91 MiB, and by 26 MiB with this after each rebuild (2026-12-05, the soak's
+    database). Rebuilds and new versions are rare next to requests, and this costs
+    milliseconds to a few tens of them."""
     gc.collect()
     release_free_heap()
 
