@@ -122,5 +122,6 @@ def test_a_long_running_server_releases_freed_memory_until_it_stops(db_url: str)
 def test_serve_releases_memory_as_often_as_the_settings_say() -> None:
     settings = Settings(database_url="sqlite://", heap_release_seconds=30)
 
-    assert ApiConfig.from_settings(settings, long_running=True).heap_release_seconds == 30
+    serving = ApiConfig.from_settings(settings, long_running=True)
+    assert serving.heap_release_seconds == 30 and serving.warm_agents and serving.freeze_gc
     assert ApiConfig.from_settings(settings).heap_release_seconds == 0

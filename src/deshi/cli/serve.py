@@ -34,9 +34,7 @@ def serve(
     settings = cli_settings(db)
     configure_logging(log_format=settings.log_format, level=settings.log_level)
     limit_blas_threads(settings.blas_threads)
-    config = ApiConfig.from_settings(
-        settings, background_worker=worker, freeze_gc=True, warm_agents=True, long_running=True
-    )
+    config = ApiConfig.from_settings(settings, background_worker=worker, long_running=True)
     app = create_app(settings, config=config)
     uvicorn.run(
         app,

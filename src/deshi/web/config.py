@@ -36,20 +36,19 @@ class ApiConfig:
         settings: Settings,
         *,
         background_worker: bool = False,
-        freeze_gc: bool = False,
-        warm_agents: bool = False,
         long_running: bool = False,
     ) -> ApiConfig:
-        """The limits and lease length the settings ask for; a `long_running` server also
-        releases freed memory as often as they say."""
+        """The limits and lease length the settings ask for; a `long_running` server (`deshi
+        serve`) also freezes the start-up objects out of the collector's reach, builds its
+        agents at start and releases freed memory as often as the settings say."""
         return cls(
             limits=IngestLimits(
                 max_text_chars=settings.max_text_chars, max_batch=settings.max_batch_items
             ),
             lease_seconds=settings.lease_seconds,
             background_worker=background_worker,
-            freeze_gc=freeze_gc,
-            warm_agents=warm_agents,
+            freeze_gc=long_running,
+            warm_agents=long_running,
             heap_release_seconds=settings.heap_release_seconds if long_running else 0,
             outbound=OutboundPolicy.from_settings(settings),
         )
