@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import typer
 
-# commands that run until stopped: their memory must not creep (docs/service.md, "Memory")
+# commands that run until stopped, whose memory must not creep (docs/service.md, "Memory")
 LONG_RUNNING_COMMANDS = frozenset({"serve"})
 
 app = typer.Typer(
