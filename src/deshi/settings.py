@@ -167,6 +167,17 @@ class Settings(BaseSettings):
             "and rebuilds the agent from the database)."
         ),
     )
+    agent_refresh_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        allow_inf_nan=False,
+        description=(
+            "How often `deshi serve` brings the agents it holds up to date with what other "
+            "processes stored (a retrain's new champion, reviews, decisions), in seconds; 0: "
+            "only when a request uses them. Otherwise the first answer after a retrain made "
+            "elsewhere waits for it."
+        ),
+    )
     heap_release_seconds: float = Field(
         default=60.0,
         ge=0,

@@ -1,10 +1,13 @@
 """A server builds its agents at start (`AgentRegistry.warm`, `ApiConfig.warm_agents`), so the
-first answer after a restart does not wait for a restore."""
+first answer after a restart does not wait for a restore, and keeps them up to date
+(`AgentRegistry.refresh`), so the first answer after a retrain made elsewhere does not wait for
+the new versions to be taken in."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,9 @@ from sqlalchemy import select
 from deshi.db import create_db_engine, make_session_factory, transaction
 from deshi.db.base import utcnow
 from deshi.db.tables import ModelVersion, Process
+from deshi.learning import repo
 from deshi.learning.registry import AgentRegistry
+from deshi.learning.service import retrain
 from deshi.processes.service import create_process
 from deshi.settings import Settings
 from deshi.web import create_app
@@ -84,8 +89,8 @@ def test_the_server_warms_its_agents_at_start(taught: Desk, db_url: str) -> None
     )
 
     with TestClient(app):
-        app.state.agent_warmup.join(timeout=120)
-        assert not app.state.agent_warmup.is_alive()
+        app.state.agent_upkeep.join(timeout=120)  # no refresh asked: done once built
+        assert not app.state.agent_upkeep.is_alive()
         assert registry.loaded() == {taught.process_id}
 
 
@@ -94,7 +99,7 @@ def test_without_the_setting_nothing_is_built_at_start(taught: Desk, db_url: str
     app = create_app(Settings(database_url=db_url), config=ApiConfig(), registry=registry)
 
     with TestClient(app):
-        assert not hasattr(app.state, "agent_warmup")
+        assert not hasattr(app.state, "agent_upkeep")
         assert registry.loaded() == frozenset()
 
 
@@ -124,4 +129,55 @@ def test_serve_releases_memory_as_often_as_the_settings_say() -> None:
 
     serving = ApiConfig.from_settings(settings, long_running=True)
     assert serving.heap_release_seconds == 30 and serving.warm_agents and serving.freeze_gc
+    assert serving.agent_refresh_seconds == 5.0  # the setting's default
     assert ApiConfig.from_settings(settings).heap_release_seconds == 0
+    assert ApiConfig.from_settings(settings).agent_refresh_seconds == 0
+
+
+def _stored_state(desk: Desk) -> repo.VersionState:
+    with desk.factory() as session:
+        return repo.version_state(session, desk.process_id)
+
+
+def _retrain_elsewhere(desk: Desk) -> repo.VersionState:
+    """New reviews and a retrain through the desk's own registry, as a worker would make them."""
+    desk.teach(banking_rows()[60:120])
+    retrain(desk.factory, process_id=desk.process_id, registry=desk.registry)
+    return _stored_state(desk)
+
+
+def test_refresh_takes_in_a_version_stored_elsewhere_before_any_request(taught: Desk) -> None:
+    server = AgentRegistry()
+    server.warm(taught.factory)
+    built = server.held_state(taught.process_id)
+
+    stored = _retrain_elsewhere(taught)
+    assert server.held_state(taught.process_id) == built != stored  # nothing used it yet
+
+    assert server.refresh(taught.factory) == 1
+    assert server.held_state(taught.process_id) == stored
+
+
+def test_refresh_leaves_archived_processes_alone(taught: Desk) -> None:
+    server = AgentRegistry()
+    server.warm(taught.factory)
+    with transaction(taught.factory) as session:
+        session.get_one(Process, taught.process_id).archived_at = utcnow()
+
+    assert server.refresh(taught.factory) == 0
+
+
+def test_a_server_keeps_its_agents_current_until_it_stops(taught: Desk) -> None:
+    server, stop = AgentRegistry(), threading.Event()
+    upkeep = threading.Thread(target=server.keep_current, args=(taught.factory, stop, 0.05))
+    upkeep.start()
+    try:
+        stored = _retrain_elsewhere(taught)
+        deadline = time.monotonic() + 60  # a bound for a loaded machine, not a speed claim
+        while server.held_state(taught.process_id) != stored and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.held_state(taught.process_id) == stored
+    finally:
+        stop.set()
+        upkeep.join(timeout=60)
+    assert not upkeep.is_alive()

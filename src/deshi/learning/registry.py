@@ -164,7 +164,45 @@ class AgentRegistry:
         except Exception:  # e.g. a database not initialised yet: requests will say so
             logger.exception("could not list the processes to build their agents at start")
             return 0
-        built = 0
+        return self._sync_each(
+            factory, process_ids, stop, failure="could not build the agent of process %s at start"
+        )
+
+    def refresh(self, factory: sessionmaker[Session], stop: threading.Event | None = None) -> int:
+        """Bring every agent held here up to date with the database, as its next request would:
+        the reviews and decisions committed since its last use, and the versions stored
+        elsewhere (a retrain in the worker's child process, a rollback on another server),
+        taken in without a rebuild. Returns how many were brought up to date.
+
+        A server calls it every few seconds (`keep_current`), so the reviewer's first answer
+        after a retrain made elsewhere does not wait for the new champion to be taken in
+        (0.14-0.36 s on a demo workspace, docs/benchmarks.md, "Workbench round trip").
+        """
+        return self._sync_each(
+            factory, sorted(self.loaded()), stop, failure="could not update the agent of process %s"
+        )
+
+    def keep_current(
+        self, factory: sessionmaker[Session], stop: threading.Event, every: float
+    ) -> None:
+        """Build the agents (`warm`), then `refresh` them every `every` seconds until `stop` is
+        set (0: build only). A long-running server runs it in a thread of its own."""
+        self.warm(factory, stop)
+        while every > 0 and not stop.wait(every):
+            self.refresh(factory, stop)
+
+    def _sync_each(
+        self,
+        factory: sessionmaker[Session],
+        process_ids: list[int],
+        stop: threading.Event | None,
+        *,
+        failure: str,
+    ) -> int:
+        """Sync each unarchived process's agent in a read transaction of its own, until done or
+        `stop`; a failure is logged (`failure` % process id), never raised: this runs beside
+        the requests, which report their own errors."""
+        synced = 0
         for process_id in process_ids:
             if stop is not None and stop.is_set():
                 break
@@ -174,15 +212,22 @@ class AgentRegistry:
                     if process is None or process.archived_at is not None:
                         continue
                     with self.agent(session, process):
-                        built += 1
-            except Exception:  # a warm-up must never take the server down
-                logger.exception("could not build the agent of process %s at start", process_id)
-        return built
+                        synced += 1
+            except Exception:
+                logger.exception(failure, process_id)
+        return synced
 
     def loaded(self) -> frozenset[int]:
         """Ids of the processes whose agent is in memory here."""
         with self._guard:
             return frozenset(self._entries)
+
+    def held_state(self, process_id: int) -> VersionState | None:
+        """The model versions the agent held here was built or last brought up to date at; None
+        when none is held."""
+        with self._guard:
+            entry = self._entries.get(process_id)
+        return None if entry is None else entry.state
 
     def monitor_states(self) -> dict[int, MonitorState]:
         """The audit monitor's state of every agent loaded here, as of its last use; agents

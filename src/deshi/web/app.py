@@ -83,7 +83,9 @@ def create_app(
         threads_stop = threading.Event()
         if config.warm_agents:
             factory = _app.state.session_factory
-            _app.state.agent_warmup = _start_warmup(registry, factory, threads_stop)
+            _app.state.agent_upkeep = _start_agent_upkeep(
+                registry, factory, config.agent_refresh_seconds, threads_stop
+            )
         if config.heap_release_seconds:
             _app.state.heap_release = _start_heap_release(config.heap_release_seconds, threads_stop)
         worker = None
@@ -177,12 +179,19 @@ def _start_heap_release(seconds: float, stop: threading.Event) -> threading.Thre
     return thread
 
 
-def _start_warmup(
-    registry: AgentRegistry, factory: sessionmaker[Session], stop: threading.Event
+def _start_agent_upkeep(
+    registry: AgentRegistry,
+    factory: sessionmaker[Session],
+    refresh_seconds: float,
+    stop: threading.Event,
 ) -> threading.Thread:
-    """Build the agents in a daemon thread (`AgentRegistry.warm`); the server answers meanwhile."""
+    """Build the agents in a daemon thread, then keep them up to date every `refresh_seconds`
+    (`AgentRegistry.keep_current`); the server answers meanwhile."""
     thread = threading.Thread(
-        target=registry.warm, args=(factory, stop), name="deshi-agent-warmup", daemon=True
+        target=registry.keep_current,
+        args=(factory, stop, refresh_seconds),
+        name="deshi-agents",
+        daemon=True,
     )
     thread.start()
     return thread

@@ -19,7 +19,9 @@ class ApiConfig:
     for one node; off in tests and when separate worker processes run the jobs. `freeze_gc` is
     for long-running servers (see `create_app`), and so are `warm_agents` (build every active
     process's agent in a thread at start, so the first answer after a restart does not wait for
-    it) and `heap_release_seconds` (hand freed memory back to the system that often; 0: never).
+    it), `agent_refresh_seconds` (then bring the agents held up to date with what other
+    processes stored that often; 0: only when used) and `heap_release_seconds` (hand freed
+    memory back to the system that often; 0: never).
     `outbound` decides which webhook URLs may be registered."""
 
     limits: IngestLimits = field(default_factory=IngestLimits)
@@ -27,6 +29,7 @@ class ApiConfig:
     background_worker: bool = False
     freeze_gc: bool = False
     warm_agents: bool = False
+    agent_refresh_seconds: float = 0
     heap_release_seconds: float = 0
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy)
 
@@ -40,7 +43,8 @@ class ApiConfig:
     ) -> ApiConfig:
         """The limits and lease length the settings ask for; a `long_running` server (`deshi
         serve`) also freezes the start-up objects out of the collector's reach, builds its
-        agents at start and releases freed memory as often as the settings say."""
+        agents at start, keeps them up to date and releases freed memory as often as the
+        settings say."""
         return cls(
             limits=IngestLimits(
                 max_text_chars=settings.max_text_chars, max_batch=settings.max_batch_items
@@ -49,6 +53,7 @@ class ApiConfig:
             background_worker=background_worker,
             freeze_gc=long_running,
             warm_agents=long_running,
+            agent_refresh_seconds=settings.agent_refresh_seconds if long_running else 0,
             heap_release_seconds=settings.heap_release_seconds if long_running else 0,
             outbound=OutboundPolicy.from_settings(settings),
         )
