@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -98,33 +97,3 @@ def test_serve_logs_json_with_request_ids_and_stops_on_sigterm(tmp_path: Path) -
     assert any(line["logger"] == "deshi.jobs" and "stopped" in line["message"] for line in lines)
     assert lines[-1]["message"].startswith("Finished server process")  # shut down, not killed
     assert not any("color_message" in line for line in lines)
-
-
-@pytest.mark.skipif(
-    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
-    reason="glibc's heap (malloc_trim); the server's environment is read from /proc",
-)
-def test_serve_runs_with_small_objects_from_the_c_library(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'deshi.db'}"
-    engine = create_db_engine(url)
-    upgrade_to_head(engine)
-    engine.dispose()
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONMALLOC"}
-    server = subprocess.Popen(
-        [DESHI, "serve", "--db", url, "--port", str(port), "--no-worker"],
-        env={**env, "DESHI_SECRET_KEY": "k" * 40},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_until_ready(f"http://127.0.0.1:{port}", server)
-        # started again in place (execve keeps the process id) with the allocator set
-        environ = Path(f"/proc/{server.pid}/environ").read_bytes().split(b"\0")
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=WAIT)
-
-    assert b"PYTHONMALLOC=malloc" in environ
-    assert server.returncode in (0, -signal.SIGTERM)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 import platform
 import resource
-import subprocess
 import sys
 import threading
 import time
@@ -107,47 +105,3 @@ def test_the_periodic_release_runs_until_stopped() -> None:
     thread.join(timeout=30)
 
     assert not thread.is_alive() and len(calls) == 3
-
-
-_SURVIVORS_FREED = """
-import resource
-
-from deshi.engine import heap
-
-
-def resident() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize()
-
-
-objects = [bytes(96) + bytes([i % 256]) for i in range(500_000)]  # about 70 MiB of small objects
-survivors = objects[::100]  # one in a hundred stays, as an agent's observations stay after a view
-del objects
-heap.release_free_heap()
-held = resident()
-print(held)
-"""
-
-
-def _resident_after_survivors(environ: dict[str, str]) -> int:
-    done = subprocess.run(
-        [sys.executable, "-c", _SURVIVORS_FREED], env=environ, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    return int(done.stdout)
-
-
-def test_small_objects_from_the_c_library_go_back_between_survivors() -> None:
-    environ = {key: value for key, value in os.environ.items() if key != "PYTHONMALLOC"}
-    from_c_library = heap.small_objects_from_c_library(environ)
-    assert from_c_library is not None and from_c_library["PYTHONMALLOC"] == "malloc"
-
-    # Python's own arenas each keep a survivor, so they all stay; glibc's free pages go back
-    kept_by_pymalloc = _resident_after_survivors({**environ, "PYTHONMALLOC": "pymalloc"})
-    kept_by_glibc = _resident_after_survivors(from_c_library)
-
-    assert kept_by_pymalloc - kept_by_glibc > 32 << 20
-
-
-def test_an_allocator_the_operator_chose_is_kept() -> None:
-    assert heap.small_objects_from_c_library({"PYTHONMALLOC": "pymalloc"}) is None

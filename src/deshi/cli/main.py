@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Sequence
-
 import typer
-
-# commands that run until stopped, whose memory must not creep (docs/service.md, "Memory")
-LONG_RUNNING_COMMANDS = frozenset({"serve"})
 
 app = typer.Typer(
     name="deshi",
@@ -67,21 +60,3 @@ def _register() -> None:
 
 
 _register()
-
-
-def main() -> None:
-    """The `deshi` command. A long-running one first starts itself again, once, with Python's
-    small objects from the C library's heap, which the server trims every minute
-    (`deshi.engine.heap.small_objects_from_c_library`); execve keeps the process id."""
-    if command_of(sys.argv) in LONG_RUNNING_COMMANDS:
-        from deshi.engine.heap import small_objects_from_c_library  # the engine: only to serve
-
-        environ = small_objects_from_c_library(os.environ)
-        if environ is not None:
-            os.execve(sys.executable, sys.orig_argv, environ)
-    app()
-
-
-def command_of(argv: Sequence[str]) -> str | None:
-    """The subcommand named on a `deshi` command line (its first word not an option), if any."""
-    return next((word for word in argv[1:] if not word.startswith("-")), None)

@@ -16,7 +16,7 @@ import contextlib
 import ctypes
 import functools
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 
 M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 M_MMAP_THRESHOLD = -3
@@ -79,23 +79,6 @@ def release_free_heap_every(
     """
     while not stop.wait(seconds):
         release()
-
-
-def small_objects_from_c_library(environ: Mapping[str, str]) -> dict[str, str] | None:
-    """The environment to start a long-running process again in so that Python's small objects
-    come from the C library's heap, or None when it already is set or the heap cannot be trimmed.
-
-    Python's own allocator takes memory from the system in 1 MiB arenas and gives an arena back
-    only once nothing in it lives. A server's requests allocate and free a record per item (a KPI
-    view reads every item of its period) between objects that stay (the agent's new
-    observations, caches), so each view's arenas stayed pinned by a few survivors and resident
-    memory rose with the data: in an hour's soak, 89 MiB above a fresh server on the same data
-    (docs/benchmarks.md, "Soak"). From glibc's heap, `release_free_heap` returns every free 4 KiB
-    page instead. A PYTHONMALLOC the operator set is kept (`PYTHONMALLOC=pymalloc` opts out).
-    """
-    if environ.get("PYTHONMALLOC") or _function("malloc_trim") is None:
-        return None
-    return {**environ, "PYTHONMALLOC": "malloc"}
 
 
 def _function(name: str) -> ctypes._NamedFuncPointer | None:
