@@ -4,12 +4,18 @@ takes to get one, and what its first decision costs after that.
 A restarted API process, a fresh worker, or any process after a retrain made elsewhere builds
 the process's agent with `AgentRegistry` before it can answer. This times exactly that: a fresh
 registry's first `registry.agent(session, process)` (the restore), then one decision with it,
-`--runs` times each in a fresh registry, medians printed. Two cases on the same fixture:
+`--runs` times each in a fresh registry, medians printed. Three cases on the same fixture:
 
-- **stored layout**: the champion as stored by this code, with its memory's search layout
-  (model format 2), so the restore builds its index without an SVD;
-- **no layout**: the same champion stored without it, as every version stored before format 2
-  was, so the restore computes the SVD (what every restore did before format 2).
+- **stored rows**: the champion as stored by this code, with its memory's rows and search
+  layout (model format 3), so the restore neither vectorises the memory nor runs an SVD;
+- **stored layout**: the same champion stored with its layout only, as format 2 stored every
+  version, so the restore vectorises the memory's texts;
+- **no layout**: stored with neither, as format 1 did, so the restore also computes the SVD.
+
+A fixture built by code before format 3 holds a champion without rows: it is stored again with
+them first, as this code's retrain would have stored it (an agent restored from the fixture
+gives them). The script also runs on a tree before format 3 (no "stored rows" case then), for
+interleaved before/after runs.
 
 BLAS runs on one thread, as `deshi serve` and `deshi worker` set it (`DESHI_BLAS_THREADS`).
 
@@ -21,11 +27,15 @@ accuracy.
 
     nice -n 10 .venv/bin/python bench/agent_restore_bench.py [--items 10000 100000] [--runs 3]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test] [--no-sqlite] [--profile]
-        [--keep DIR] [--live N]
+        [--keep DIR] [--live N] [--stages]
+
+`--stages` times one more restore per case (not counted) stage by stage: reading the versions
+and the history, loading the model, vectorising the memory's texts, building its index, the
+champion's recalibration, the registry's garbage collection.
 
 `--keep DIR` keeps each SQLite fixture as DIR/restore-<items>.db and reuses it on the next run
-(the 100,000-item fixture took 19 to 33 minutes to build); the "no layout" case puts the
-champion's stored artifact back when it is done, so a kept fixture stays as built.
+(the 100,000-item fixture took 19 to 33 minutes to build); the champion's artifact as the
+fixture was built is put back when the cases are done, so a kept fixture stays as built.
 
 `--live N` adds N live items after the import (once per fixture), as a team's work after the
 go-live: the champion decides them (`decide_items`, stored with their evidence as the API stores
@@ -37,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import io
 import pstats
 import resource
@@ -59,12 +70,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from deshi.db import create_db_engine, make_session_factory, transaction
 from deshi.db.tables import Item, ModelVersion, Process, Review, User
 from deshi.domain import ItemOrigin, ItemStatus, ModelStatus, ReviewAction
-from deshi.engine import Route
+from deshi.engine import Agent, Route, TrainedModel
 from deshi.engine.blas import limit_blas_threads
+from deshi.engine.featurize import TfidfFeaturizer
+from deshi.engine.search import SimilarityIndex
 from deshi.engine.serialize import dump_model, load_model
 from deshi.history.reader import HistoryRow
 from deshi.history.service import import_history
 from deshi.items.repo import insert_item
+from deshi.learning import registry as registry_module
+from deshi.learning import repo
 from deshi.learning.registry import AgentRegistry
 from deshi.learning.service import decide_items, decision_rows
 
@@ -209,42 +224,79 @@ def _champion_row(session: Session, process_id: int) -> ModelVersion:
     ).one()
 
 
-def _drop_layout(url: str, process_id: int) -> bytes:
-    """Store the champion again without its search layout, as format 1 stored every version;
-    returns the artifact as it was."""
+ROWS = "memory_vectors" in {f.name for f in dataclasses.fields(TrainedModel)}  # format 3
+CASES = ("stored rows", "stored layout", "no layout") if ROWS else ("stored layout", "no layout")
+
+
+def _store_champion(url: str, process_id: int, artifact: bytes) -> None:
     factory = make_session_factory(create_db_engine(url))
     with transaction(factory) as session:
-        row = _champion_row(session, process_id)
-        original = row.artifact
-        model = load_model(original)
-        assert model.search_layout is not None, "the fixture's champion has no layout"
-        row.artifact = dump_model(replace(model, search_layout=None))
-    return original
+        _champion_row(session, process_id).artifact = artifact
 
 
-def _put_back(url: str, process_id: int, artifact: bytes) -> None:
-    """Store the champion's original artifact again (a kept fixture stays as built)."""
+def _stored_champion(url: str, process_id: int) -> bytes:
     factory = make_session_factory(create_db_engine(url))
     with transaction(factory) as session:
-        row = _champion_row(session, process_id)
-        row.artifact = artifact
+        return _champion_row(session, process_id).artifact
 
 
-def _measure(url: str, items: int, runs: int, profile: bool, live: int = 0) -> list[dict[str, Any]]:
+def _with_rows(url: str, process_id: int) -> bytes:
+    """The champion's artifact with its memory's rows: as stored, or if it has none (a fixture
+    built before format 3), as this code's retrain would have stored it."""
+    artifact = _stored_champion(url, process_id)
+    if not ROWS or getattr(load_model(artifact), "memory_vectors", None) is not None:
+        return artifact
+    factory = make_session_factory(create_db_engine(url))
+    with transaction(factory) as session:
+        process = session.get_one(Process, process_id)
+        with AgentRegistry().agent(session, process) as entry:
+            champion = entry.agent.champion
+            assert champion is not None
+            installed = next(v for v in entry.agent.versions if v.version == champion.version)
+            started, peak = time.perf_counter(), _peak_mib()
+            artifact = dump_model(installed)  # as installed, before its live recalibration
+    print(f"  the champion stored with its rows: dump_model {time.perf_counter() - started:.2f} s"
+          f", peak {peak} -> {_peak_mib()} MiB", file=sys.stderr)  # fmt: skip
+    return artifact
+
+
+def _peak_mib() -> int:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def _case_artifact(artifact: bytes, case: str) -> bytes:
+    """The champion's artifact as the case stores it (see the module)."""
+    model = load_model(artifact)
+    if case == "stored rows":
+        assert getattr(model, "memory_vectors", None) is not None, "the champion has no rows"
+        return artifact
+    assert model.search_layout is not None, "the fixture's champion has no layout"
+    dropped: dict[str, Any] = {"memory_vectors": None} if ROWS else {}
+    if case == "no layout":
+        dropped["search_layout"] = None
+    return dump_model(replace(model, **dropped))
+
+
+def _measure(
+    url: str, items: int, runs: int, profile: bool, live: int = 0, stages: bool = False
+) -> list[dict[str, Any]]:
     process_id = _fixture(url, items)
     if live:
         _add_live(url, process_id, live)
     results = []
-    original: bytes | None = None
+    original = _stored_champion(url, process_id)
+    full = _with_rows(url, process_id)
     try:
-        for case in ("stored layout", "no layout"):
-            if case == "no layout":
-                original = _drop_layout(url, process_id)
+        for case in CASES:
+            artifact = _case_artifact(full, case)
+            _store_champion(url, process_id, artifact)
+            print(f"  {case}: champion artifact {len(artifact) / 1e6:.1f} MB", file=sys.stderr)
+            if stages:
+                _stages(url, process_id, case)
             results.append(_measure_case(url, process_id, case, items, runs, profile))
             results[-1]["live"] = live
     finally:
-        if original is not None:
-            _put_back(url, process_id, original)
+        _store_champion(url, process_id, original)
     return results
 
 
@@ -272,6 +324,48 @@ def _measure_case(
     }
 
 
+# Stages of a restore, timed by wrapping the functions that do them (named alike in this code
+# and in the code before format 3).
+_STAGES: list[tuple[str, Any, str]] = [
+    ("read versions", repo, "load_versions"),
+    ("load model", registry_module, "load_model"),
+    ("read history", repo, "load_history"),
+    ("vectorise texts", TfidfFeaturizer, "transform"),
+    ("build index", SimilarityIndex, "__init__"),
+    ("recalibrate", Agent, "_refresh_champion_calibration"),
+    ("garbage collection", registry_module, "_give_back_freed_memory"),
+]
+
+
+def _stages(url: str, process_id: int, case: str) -> None:
+    """One restore (not counted), with each stage's wall seconds; "rest" is the restore's time
+    outside them (mostly replaying the observations into the memory and the monitor)."""
+    spent: dict[str, float] = {}
+    originals = [(owner, name, getattr(owner, name)) for _, owner, name in _STAGES]
+    for (stage, _, _), (owner, name, function) in zip(_STAGES, originals, strict=True):
+        setattr(owner, name, _timed(function, stage, spent))
+    try:
+        restored, _, _ = _restore_once(url, process_id, profile=False)
+    finally:
+        for owner, name, function in originals:
+            setattr(owner, name, function)
+    parts = ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in spent.items())
+    rest = restored - sum(spent.values())
+    print(f"  {case}, stages (s): restore {restored:.2f} = {parts}, rest {rest:.2f}",
+          file=sys.stderr)  # fmt: skip
+
+
+def _timed(function: Any, stage: str, spent: dict[str, float]) -> Any:
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[stage] = spent.get(stage, 0.0) + time.perf_counter() - started
+
+    return timed
+
+
 @contextmanager
 def _sqlite_folder(keep: Path | None) -> Iterator[Path]:
     """`keep` (created if missing), or a temporary folder removed afterwards."""
@@ -294,6 +388,9 @@ def main() -> None:
     )
     parser.add_argument("--live", type=int, default=0, help="live items decided after the import")
     parser.add_argument(
+        "--stages", action="store_true", help="time one more restore per case stage by stage"
+    )
+    parser.add_argument(
         "--keep", type=Path, default=None, help="keep and reuse the SQLite fixtures in this folder"
     )
     args = parser.parse_args()
@@ -306,14 +403,15 @@ def main() -> None:
                 url = f"sqlite:///{folder}/restore-{items}.db"
                 print(f"SQLite, {items} items", file=sys.stderr)
                 results += [
-                    ("SQLite", r) for r in _measure(url, items, args.runs, args.profile, args.live)
+                    ("SQLite", r)
+                    for r in _measure(url, items, args.runs, args.profile, args.live, args.stages)
                 ]
         if args.postgres:
             with postgres_schema(args.postgres, "restore") as url:
                 print(f"PostgreSQL, {items} items", file=sys.stderr)
                 results += [
                     ("PostgreSQL", r)
-                    for r in _measure(url, items, args.runs, args.profile, args.live)
+                    for r in _measure(url, items, args.runs, args.profile, args.live, args.stages)
                 ]
     print("| database | items | champion | restore s (median, range) | restore CPU-s | "
           "first decision ms | peak MiB |")  # fmt: skip

@@ -78,3 +78,30 @@ def test_holdout_memory_sliced_inside_scores_as_sliced_outside(banking: Banking)
     sliced = training.holdout_accuracy(model, vectors[keep], rows[keep], *args)
     inside = training.holdout_accuracy(model, vectors, rows[keep], *args, train_rows=keep)
     assert inside == sliced > 0.5 * len(held)
+
+
+def test_index_split_and_blockwise_projection_equal_the_whole_dense_part(
+    banking: Banking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The index splits its columns in one pass and projects its CSR rows a block at a time:
+    # bit for bit what scipy's column indexing and one product of the whole dense part give.
+    _, _, vectors = banking
+    monkeypatch.setattr(search, "DENSE_BLOCK", 1000)  # 9 blocks, the last of 1,003 + 1,000 rows
+    corpus = vectors[:10_003]
+    index = SimilarityIndex(corpus)
+    common, rare = index._common, index._rare
+    assert common is not None and rare is not None and index._projection is not None
+    want_part = corpus[:, common].astype(np.float32)
+    want_part.sort_indices()
+    rows = index._rows
+    assert sparse.issparse(rows)
+    np.testing.assert_array_equal(rows.indptr, want_part.indptr)
+    np.testing.assert_array_equal(rows.indices, want_part.indices)
+    np.testing.assert_array_equal(rows.data, want_part.data)
+    want_tail = corpus[:, rare].astype(np.float32).T.tocsr()
+    assert index._sparse_t is not None
+    np.testing.assert_array_equal(index._sparse_t.indptr, want_tail.indptr)
+    np.testing.assert_array_equal(index._sparse_t.indices, want_tail.indices)
+    np.testing.assert_array_equal(index._sparse_t.data, want_tail.data)
+    projected = want_part.toarray() @ index._projection
+    np.testing.assert_array_equal(index._dense_t[:, : corpus.shape[0]], projected.T)

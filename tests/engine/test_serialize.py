@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -25,7 +25,7 @@ import pytest
 from deshi.engine import Agent, AgentConfig, Decision, Observation, Route, TrainedModel
 from deshi.engine.featurize import EmbeddingFeaturizer, HybridFeaturizer
 from deshi.engine.memory import Neighbours
-from deshi.engine.search import SearchLayout
+from deshi.engine.search import SearchLayout, SimilarityIndex
 from deshi.engine.serialize import (
     FORMAT_VERSION,
     ModelFormatError,
@@ -301,6 +301,127 @@ def test_the_champion_keeps_its_memory_layout_and_a_restore_reuses_it(
     assert restored.memory.search_layout is stored.search_layout  # no SVD of its own
     queries = [text for text, _ in banking_rows[5000:5040]]
     assert restored.decide_many(queries) == agent.decide_many(queries)
+
+
+class CountingFeaturizer:
+    """Wraps a model's featurizer and records how many texts each transform was given."""
+
+    def __init__(self, model: TrainedModel) -> None:
+        self.inner = model.featurizer
+        self.calls: list[int] = []
+
+    def transform(self, texts: Sequence[str]) -> Any:
+        self.calls.append(len(texts))
+        return self.inner.transform(texts)
+
+
+def counted(model: TrainedModel) -> tuple[TrainedModel, CountingFeaturizer]:
+    featurizer = CountingFeaturizer(model)
+    return replace(model, featurizer=cast(Any, featurizer)), featurizer
+
+
+def assert_same_index(got: Agent, want: Agent) -> None:
+    """Both agents' memories are searched through the same index, bit for bit."""
+    got_index, want_index = got.memory._base, want.memory._base
+    assert got_index is not None and want_index is not None
+    for name in ("_rows", "_sparse_t"):
+        a, b = getattr(got_index, name), getattr(want_index, name)
+        for part in ("data", "indices", "indptr"):
+            np.testing.assert_array_equal(getattr(a, part), getattr(b, part))
+    np.testing.assert_array_equal(got_index._dense_t, want_index._dense_t)
+
+
+def test_the_champion_stores_its_memory_rows_and_a_restore_does_not_vectorise_them(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    rows = [(text, SAMPLE_LABELS[i % 3]) for i, (text, _) in enumerate(banking_rows[:5000])]
+    agent = agent_with(load_model(SAMPLE.read_bytes()), rows, config(0.1))
+    champion = agent.versions[0]  # what the service stores
+    assert champion.memory_vectors is not None and champion.memory_vectors.size == 5000
+    assert agent.champion is not None and agent.champion.memory_vectors is champion.memory_vectors
+
+    artifact = dump_model(champion)
+    assert dump_model(load_model(artifact)) == artifact  # nothing lost, nothing added
+    stored, featurizer = counted(load_model(artifact))
+    restored = agent_with(stored, rows, config(0.1))
+
+    assert featurizer.calls == []  # every row came from the file
+    assert_same_index(restored, agent)
+    queries = [text for text, _ in banking_rows[5000:5040]]
+    assert restored.decide_many(queries) == agent.decide_many(queries)
+    assert restored.threshold == agent.threshold
+    # The restored champion keeps its index as the source of its rows, not the file's copy.
+    restored_champion = restored.champion
+    assert restored_champion is not None and restored_champion.memory_vectors is not None
+    assert restored_champion.memory_vectors.source is restored.memory._base
+
+
+def test_a_restore_vectorises_only_the_cases_reviewed_after_the_stored_rows(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    rows = [(text, SAMPLE_LABELS[i % 3]) for i, (text, _) in enumerate(banking_rows[:5000])]
+    grown = rows + [(text, "card_arrival") for text, _ in banking_rows[5000:5030]]
+    trained = agent_with(load_model(SAMPLE.read_bytes()), rows, config(0.1)).versions[0]
+    stored, featurizer = counted(load_model(dump_model(trained)))
+
+    restored = agent_with(stored, grown, config(0.1))
+
+    assert featurizer.calls == [30]
+    fresh = agent_with(replace(trained, memory_vectors=None), grown, config(0.1))
+    assert_same_index(restored, fresh)
+    queries = [text for text, _ in banking_rows[5030:5070]]
+    assert restored.decide_many(queries) == fresh.decide_many(queries)
+
+
+def test_stored_rows_of_other_cases_are_not_used(banking_rows: list[tuple[str, str]]) -> None:
+    rows = [(text, SAMPLE_LABELS[i % 3]) for i, (text, _) in enumerate(banking_rows[:5000])]
+    trained = agent_with(load_model(SAMPLE.read_bytes()), rows, config(0.1)).versions[0]
+    stored, featurizer = counted(load_model(dump_model(trained)))
+    reordered = rows[1:] + rows[:1]  # the same texts, another order: other rows
+
+    restored = agent_with(stored, reordered, config(0.1))
+
+    assert featurizer.calls == [5000]
+    fresh = agent_with(replace(trained, memory_vectors=None), reordered, config(0.1))
+    assert_same_index(restored, fresh)
+
+
+def test_only_the_champion_keeps_memory_rows(banking_rows: list[tuple[str, str]]) -> None:
+    # An older version's rows would keep its replaced index alive.
+    rows = [(text, SAMPLE_LABELS[i % 3]) for i, (text, _) in enumerate(banking_rows[:5000])]
+    agent = agent_with(load_model(SAMPLE.read_bytes()), rows, config(0.1))
+    newer = replace(agent.versions[0], version=2, memory_vectors=None)
+    agent.versions.append(newer)
+
+    agent.rollback(2)
+
+    assert agent.versions[0].memory_vectors is None
+    assert agent.versions[1].memory_vectors is not None
+
+
+def test_a_loaded_version_reads_its_memory_rows_only_when_wanted(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    # A restore loads the newest versions besides the champion: their rows stay in the file.
+    rows = [(text, SAMPLE_LABELS[i % 3]) for i, (text, _) in enumerate(banking_rows[:5000])]
+    champion = agent_with(load_model(SAMPLE.read_bytes()), rows, config(0.1)).versions[0]
+    assert champion.memory_vectors is not None
+    want = champion.memory_vectors.rows()
+
+    loaded = load_model(dump_model(champion)).memory_vectors
+
+    assert loaded is not None and not isinstance(loaded.source, SimilarityIndex)
+    got = loaded.rows()
+    assert got.dtype == np.float32 and got.shape == want.shape == (5000, want.shape[1])
+    for part in ("data", "indices", "indptr"):
+        np.testing.assert_array_equal(getattr(got, part), getattr(want, part))
+
+
+def test_a_version_2_file_loads_without_memory_vectors() -> None:
+    path = DATA / "model-v2.deshi"
+    document, _ = read_file(path.read_bytes())
+    assert document["format_version"] == 2 and "memory_vectors" not in document["model"]
+    assert load_model(path.read_bytes()).memory_vectors is None
 
 
 def _fields(model: TrainedModel) -> dict[str, Any]:

@@ -121,7 +121,8 @@ class Agent:
         """Rebuild an agent from stored observations (in decision order) and model versions.
 
         The case memory and the audit monitor are replayed from the observations; the champion's
-        featurizer re-vectorises the memory. No retrain happens here.
+        featurizer re-vectorises the memory, except the first cases when the champion stored
+        their vectors (`TrainedModel.memory_vectors`). No retrain happens here.
         """
         agent = cls(config, make_decider=make_decider, train=train)
         agent.versions = list(versions)
@@ -149,6 +150,7 @@ class Agent:
             if champion is None:
                 raise KeyError(f"model version {champion_version} is not in memory")
             self._install(champion, None)
+        self._drop_other_rows()
         self._refresh_champion_calibration()
         self._forget_old_versions()
         self._schedule_next_retrain()
@@ -428,15 +430,32 @@ class Agent:
         return len(held), challenger_correct, champion_correct
 
     def _install(self, model: TrainedModel, vectors: Matrix | None) -> None:
-        self.memory.rebuild(model.featurizer, vectors, model.search_layout)
+        self.memory.rebuild(model.featurizer, vectors, model.search_layout, model.memory_vectors)
         layout = self.memory.search_layout
-        if model.search_layout is None and layout is not None:
-            # Kept with the version (and stored with it), so a restore skips the SVD.
-            model = replace(model, search_layout=layout)
-            self.versions = [model if v.version == model.version else v for v in self.versions]
+        # Kept with the version (and stored with it), so a restore skips the SVD, and so are
+        # the memory's rows, so it skips vectorising them. Only the champion keeps rows: an
+        # older version's would keep its replaced index alive.
+        model = replace(
+            model,
+            search_layout=layout if model.search_layout is None else model.search_layout,
+            memory_vectors=self.memory.stored_vectors(),
+        )
+        self.versions = [model if v.version == model.version else v for v in self.versions]
         self.champion = model
+        self._drop_other_rows()
         self._trained_calibration = model.calibration_data
         self._tightened = None
+
+    def _drop_other_rows(self) -> None:
+        """Only the champion keeps memory rows: another version's would keep its replaced
+        index alive, or a loaded version's file (the rows are read from it when wanted)."""
+        champion = self.champion.version if self.champion is not None else None
+        self.versions = [
+            replace(v, memory_vectors=None)
+            if v.memory_vectors is not None and v.version != champion
+            else v
+            for v in self.versions
+        ]
 
     def _contest(self, challenger: TrainedModel) -> tuple[TrainedModel, bool]:
         """A more accurate challenger against a certified champion: both are calibrated at δ/2,

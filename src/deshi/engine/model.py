@@ -9,6 +9,7 @@ import numpy as np
 from deshi.engine.confidence import ConfidenceModel
 from deshi.engine.featurize import Featurizer
 from deshi.engine.learn import Decider
+from deshi.engine.memory import MemoryVectors
 from deshi.engine.policy import Calibration, calibrate_threshold
 from deshi.engine.search import SearchLayout
 
@@ -73,6 +74,9 @@ class TrainedModel:
     # The case memory's search layout under this model's featurizer, set when the model is
     # first installed as champion; an agent restored with the model reuses it (no SVD).
     search_layout: SearchLayout | None = None
+    # The case memory's rows under this model's featurizer, set while it is the installed
+    # champion of a memory searched through a shortlist; a restore reuses them (no vectorising).
+    memory_vectors: MemoryVectors | None = None
 
     @property
     def is_memory_only(self) -> bool:

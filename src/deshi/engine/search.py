@@ -103,7 +103,9 @@ class SimilarityIndex:
         self._sparse_t: sparse.csr_matrix | None = None
         shortlisted = self.size >= shortlist_from
         given = layout if shortlisted and layout is not None and layout.fits(corpus) else None
-        csr: sparse.csr_matrix | None = None
+        # The corpus's dense part: an array, or for a sparse corpus its common columns as a
+        # float32 CSR matrix, made dense below only where a search needs it so.
+        part: np.ndarray | sparse.csr_matrix
         if sparse.issparse(corpus):
             csr = sparse.csr_matrix(corpus)  # no copy of a CSR corpus
             if given is not None and given.common is not None:
@@ -112,24 +114,28 @@ class SimilarityIndex:
             else:
                 common = _common_columns(csr)
             self._common, self._rare = np.flatnonzero(common), np.flatnonzero(~common)
-            # The tail first, cast before it is transposed: its copies are gone before the dense
-            # part exists (on a large history this was a retrain's peak).
-            rare_t = csr[:, self._rare].astype(np.float32).T.tocsr()
+            part, rare = _split_columns(csr, common)
+            rare_t = rare.T.tocsr()
+            del rare  # the tail's copies are gone before the dense part's projection is made
             self._sparse_t = sparse.csr_matrix(
                 (rare_t.data, rare_t.indices, rare_t.indptr), shape=(len(self._rare), self._width)
             )
             del rare_t
-            dense = _dense_columns(csr, self._common)
         else:
-            dense = np.asarray(corpus, dtype=np.float32)
+            part = np.asarray(corpus, dtype=np.float32)
         if given is not None:
             self._projection: np.ndarray | None = given.projection
         else:
-            self._projection = _projection(_svd_sample(dense)) if shortlisted else None
-        # Exact: the dense part itself, transposed. Shortlist: its projection, plus the rows.
-        self._rows = _rows_kept(csr, self._common, dense) if self._projection is not None else None
-        projected = dense if self._projection is None else dense @ self._projection
-        self._dense_t = self._aligned(projected.T)
+            self._projection = _projection(_dense(_svd_sample(part))) if shortlisted else None
+        if self._projection is None:  # exact: the dense part itself, transposed
+            self._rows: np.ndarray | sparse.csr_matrix | None = None
+            self._dense_t = self._aligned(_dense(part).T)
+        else:  # shortlist: the dense part's projection, plus its rows for exact rescoring
+            self._rows = _rows_kept(part)
+            # a dense corpus is projected as given (a copy might be laid out otherwise)
+            source = part if isinstance(part, np.ndarray) else self._rows
+            del part
+            self._dense_t = self._projected_t(source, self._projection)
         self._layout = given
         if given is None and self._projection is not None:
             self._layout = SearchLayout(common=self._common, projection=self._projection)
@@ -143,6 +149,26 @@ class SimilarityIndex:
     def layout(self) -> SearchLayout | None:
         """The layout to build another index of this corpus with; None for an exact index."""
         return self._layout
+
+    def corpus(self) -> Matrix | None:
+        """The corpus in float32, as this index reads it, rebuilt from the parts it keeps (a
+        sparse corpus's rows sorted by column); None for an index searched exactly, which keeps
+        no rows. An index built again from it is the same, bit for bit."""
+        rows = self._rows
+        if rows is None or self._sparse_t is None or self._common is None or self._rare is None:
+            return rows  # exact (None), or a dense corpus: its rows are the corpus
+        common = rows if sparse.issparse(rows) else sparse.csr_matrix(rows)
+        tail_t = self._sparse_t  # padded to `_width` columns, none of them filled
+        tail = sparse.csr_matrix(
+            (tail_t.data, tail_t.indices, tail_t.indptr), shape=(len(self._rare), self.size)
+        ).T.tocsr()
+        joined = sparse.hstack([common, tail], format="csr")
+        joined.indices = np.concatenate([self._common, self._rare])[joined.indices].astype(
+            joined.indices.dtype
+        )
+        joined.has_sorted_indices = False
+        joined.sort_indices()
+        return sparse.csr_matrix(joined, shape=(self.size, len(self._common) + len(self._rare)))
 
     def top_k(self, queries: Matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Indices and similarities of the k most similar corpus rows per query, best first."""
@@ -161,6 +187,23 @@ class SimilarityIndex:
     def _aligned(self, columns: np.ndarray) -> np.ndarray:
         out = np.zeros((columns.shape[0], self._width), dtype=np.float32)
         out[:, : self.size] = columns
+        return out
+
+    def _projected_t(
+        self, rows: np.ndarray | sparse.csr_matrix, projection: np.ndarray
+    ) -> np.ndarray:
+        """`(rows @ projection).T`, laid out GROUP-aligned. Rows kept as CSR are projected a
+        block at a time, made dense one block at a time: the whole dense part of 100,000 short
+        texts is 372 MB of fresh memory, which cost a restore more than the product itself.
+        Each block is one product of at least DENSE_BLOCK rows (the last takes the remainder),
+        and a product's row is the same whichever rows share its call (checked bit for bit in
+        tests/engine/test_search_memory.py)."""
+        if isinstance(rows, np.ndarray):
+            return self._aligned((rows @ projection).T)
+        out = np.zeros((projection.shape[1], self._width), dtype=np.float32)
+        starts = list(range(0, max(self.size - DENSE_BLOCK, 0) + 1, DENSE_BLOCK))
+        for start, stop in zip(starts, [*starts[1:], self.size], strict=True):
+            out[:, start:stop] = (rows[start:stop].toarray() @ projection).T
         return out
 
     def _top_k_chunk(self, queries: Matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -250,18 +293,47 @@ def _dense_columns(csr: sparse.csr_matrix, columns: np.ndarray) -> np.ndarray:
     return out
 
 
-def _rows_kept(
-    csr: sparse.csr_matrix | None, columns: np.ndarray | None, dense: np.ndarray
-) -> np.ndarray | sparse.csr_matrix:
-    """The dense part's rows as kept for exact rescoring: `dense` itself, or for a sparse corpus
-    whose dense part is mostly zeros, those columns as a float32 CSR matrix (the same values).
+def _split_columns(
+    csr: sparse.csr_matrix, common: np.ndarray
+) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    """`csr[:, common]` and `csr[:, ~common]` (a column mask) in float32, in one pass over the
+    entries: the same matrices as scipy's column indexing (each row's entries in their order),
+    which took 1.0 s for the common columns alone of 100,000 short texts."""
+    in_common = common[csr.indices]
+    before = np.zeros(len(in_common) + 1, dtype=csr.indptr.dtype)  # entries in common so far
+    np.cumsum(in_common, out=before[1:])
+    common_indptr = before[csr.indptr]
+    del before
+    dtype = csr.indices.dtype
+    part_ids = np.where(common, np.cumsum(common, dtype=dtype), np.cumsum(~common, dtype=dtype)) - 1
+    columns = part_ids[csr.indices]  # each entry's column in its part
+    data = csr.data.astype(np.float32, copy=False)  # only read: the parts take copies
+    n_common = int(np.count_nonzero(common))
+
+    def part(chosen: np.ndarray, indptr: np.ndarray, width: int) -> sparse.csr_matrix:
+        return sparse.csr_matrix(
+            (data[chosen], columns[chosen], indptr), shape=(csr.shape[0], width)
+        )
+
+    return (
+        part(in_common, common_indptr, n_common),
+        part(~in_common, csr.indptr - common_indptr, csr.shape[1] - n_common),
+    )
+
+
+def _dense(part: np.ndarray | sparse.csr_matrix) -> np.ndarray:
+    return part if isinstance(part, np.ndarray) else part.toarray()
+
+
+def _rows_kept(part: np.ndarray | sparse.csr_matrix) -> np.ndarray | sparse.csr_matrix:
+    """The dense part's rows as kept for exact rescoring: a float32 CSR matrix of a sparse
+    corpus's common columns while they are mostly zeros, else a dense array (the same values).
     Short Japanese texts fill 8% of their ~500 common columns: 10 MiB of CSR against 58 MiB
     dense on 30k rows, for each fold's index and the case memory alike."""
-    if csr is None or columns is None:
-        return np.ascontiguousarray(dense)
-    part = csr[:, columns].astype(np.float32)
-    if part.nnz > SPARSE_ROWS_DENSITY * dense.size:
-        return np.ascontiguousarray(dense)
+    if isinstance(part, np.ndarray):
+        return np.ascontiguousarray(part)
+    if part.nnz > SPARSE_ROWS_DENSITY * part.shape[0] * part.shape[1]:
+        return part.toarray()
     part.sort_indices()
     return part
 

@@ -15,6 +15,7 @@ from deshi.db.base import utcnow
 from deshi.db.tables import Decision, Item, ModelVersion, Process, Review
 from deshi.domain import ItemOrigin, ItemStatus, ModelStatus
 from deshi.engine import Observation, Route, RouteReason
+from deshi.engine.serialize import without_memory_vectors
 from deshi.learning.cursor import MAX_GAPS, IdCursor
 
 __all__ = [
@@ -409,7 +410,22 @@ def make_champion(session: Session, process_id: int, version: int) -> Sequence[i
         .where(ModelVersion.process_id == process_id, ModelVersion.version == version)
         .values(status=ModelStatus.CHAMPION, promoted_at=utcnow())
     )
+    for old_champion in retired:
+        _drop_memory_vectors(session, process_id, old_champion)
     return retired
+
+
+def _drop_memory_vectors(session: Session, process_id: int, version: int) -> None:
+    """A retired champion's file loses its case memory's rows (`without_memory_vectors`), so a
+    process stores the rows of one version, the deciding one, however often it promotes."""
+    row = session.scalars(
+        select(ModelVersion).where(
+            ModelVersion.process_id == process_id, ModelVersion.version == version
+        )
+    ).one()
+    stripped = without_memory_vectors(row.artifact)
+    if stripped is not None:
+        row.artifact = stripped
 
 
 def retire_older_challengers(session: Session, process_id: int, version: int) -> None:
