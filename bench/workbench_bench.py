@@ -15,13 +15,16 @@ started** (measured when `--warmup 0`: the server builds its agents in a thread 
 first answer that arrives before that is done waits for it), and with `--retrain-every K` the
 **first round after a retrain made elsewhere**: every K rounds, `deshi model retrain` runs in its
 own OS process (untimed, as a worker would) and stores a new version, which the server's agent
-takes in on its next use.
+takes in on its next use, or before it: `deshi serve` refreshes its agents every
+DESHI_AGENT_REFRESH_SECONDS. `--think S` waits S seconds before each Enter (untimed), as a
+reviewer reads the item, which gives the refresh its chance.
 
 A SQLite database is copied to a temporary file first (answering items changes the queue);
 pass --in-place to answer on the original.
 
     .venv/bin/python bench/workbench_bench.py --db sqlite:////tmp/demo-report/deshi.db \\
-        --email demo@deshi.example --password '…' [--items 25 --warmup 3] [--retrain-every 10]
+        --email demo@deshi.example --password '…' [--items 25 --warmup 3] [--retrain-every 10] \
+        [--think 6]
 """
 
 from __future__ import annotations
@@ -137,6 +140,7 @@ def run(args: argparse.Namespace, url: str) -> str:
                 break
             item_id, body = pressed
             body["seconds"] = 1.0
+            time.sleep(args.think)  # the reviewer reads the item: untimed
             start = time.perf_counter()
             done = client.post(f"/ui/items/{item_id}/answer", json=body, headers=headers)
             if done.status_code != 204:
@@ -200,7 +204,15 @@ def main() -> None:
         default=0,
         help="run `deshi model retrain` after every K measured rounds (0: never)",
     )
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="seconds the reviewer reads each item before pressing Enter (untimed; default 0)",
+    )
     args = parser.parse_args()
+    if args.think < 0:
+        parser.error("--think must be 0 or more")
     if args.items < 1 or args.items > 500 or args.warmup < 0 or args.warmup > 50:
         parser.error("--items must be 1..500 and --warmup 0..50")
     if args.retrain_every < 0:

@@ -174,9 +174,10 @@ class AgentRegistry:
         elsewhere (a retrain in the worker's child process, a rollback on another server),
         taken in without a rebuild. Returns how many were brought up to date.
 
-        A server calls it every few seconds (`keep_current`), so the reviewer's first answer
-        after a retrain made elsewhere does not wait for the new champion to be taken in
-        (0.14-0.36 s on a demo workspace, docs/benchmarks.md, "Workbench round trip").
+        A server calls it every few seconds (`keep_current`), so that the new versions of a
+        retrain made elsewhere are taken in between the reviewer's answers rather than by the
+        first answer after it, which took 0.14-0.36 s on a demo workspace when it did
+        (docs/benchmarks.md, "Workbench round trip").
         """
         return self._sync_each(
             factory, sorted(self.loaded()), stop, failure="could not update the agent of process %s"
@@ -230,8 +231,8 @@ class AgentRegistry:
         return None if entry is None else entry.state
 
     def monitor_states(self) -> dict[int, MonitorState]:
-        """The audit monitor's state of every agent loaded here, as of its last use; agents
-        not used since this registry was built are absent (nothing is loaded to answer)."""
+        """The audit monitor's state of every agent loaded here, as of its last use or refresh;
+        agents not built since this registry was are absent (nothing is loaded to answer)."""
         with self._guard:
             entries = list(self._entries.values())
         return {entry.process_id: entry.agent.monitor_state for entry in entries}
