@@ -25,11 +25,17 @@ def banking() -> Banking:
     return texts, [item.label for item in items], featurizer.transform(texts)
 
 
-def test_sparse_dense_part_rows_search_as_dense_ones(
-    banking: Banking, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture(scope="module")
+def corpus_and_queries(banking: Banking) -> tuple[Matrix, Matrix]:
+    """A 10,000-row corpus (searched through a shortlist) and the other texts as queries."""
     _, _, vectors = banking
-    corpus, queries = vectors[:10_000], vectors[10_000:]
+    return vectors[:10_000], vectors[10_000:]
+
+
+def test_sparse_dense_part_rows_search_as_dense_ones(
+    corpus_and_queries: tuple[Matrix, Matrix], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus, queries = corpus_and_queries
     kept_sparse = SimilarityIndex(corpus)
     assert kept_sparse.uses_shortlist
     assert sparse.issparse(kept_sparse._rows)  # English n-grams fill few of the common columns
@@ -43,10 +49,9 @@ def test_sparse_dense_part_rows_search_as_dense_ones(
 
 
 def test_query_chunks_are_bounded_by_their_similarities(
-    banking: Banking, monkeypatch: pytest.MonkeyPatch
+    corpus_and_queries: tuple[Matrix, Matrix], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, _, vectors = banking
-    corpus, queries = vectors[:10_000], vectors[10_000:]
+    corpus, queries = corpus_and_queries
     index = SimilarityIndex(corpus)
     want_idx, want_sims = index.top_k(queries, 10)
     chunks: list[int] = []

@@ -260,11 +260,14 @@ def layout_for(corpus: Matrix, *, shortlist_from: int = SHORTLIST_FROM) -> Searc
         projection = _projection(_svd_sample(dense))
         return None if projection is None else SearchLayout(common=None, projection=projection)
     csr = sparse.csr_matrix(corpus)
-    common = np.flatnonzero(_common_columns(csr))
-    # Only the rows the SVD reads are made dense: on a large history the whole dense part is
-    # hundreds of MB that nothing else here needs.
-    projection = _projection(_dense_columns(_svd_sample(csr), common))
-    return None if projection is None else SearchLayout(common=common, projection=projection)
+    common = _common_columns(csr)
+    # Only the rows the SVD reads are made dense, as an index does: on a large history the
+    # whole dense part is hundreds of MB that nothing else here needs.
+    sampled, _ = _split_columns(_svd_sample(csr), common)
+    projection = _projection(_dense(sampled))
+    if projection is None:
+        return None
+    return SearchLayout(common=np.flatnonzero(common), projection=projection)
 
 
 def _svd_sample(rows: _Rows) -> _Rows:
@@ -282,15 +285,6 @@ def _common_columns(csr: sparse.csr_matrix) -> np.ndarray:
     """A mask of the columns present in more than `COMMON_DF` of the rows: the dense part."""
     df = np.bincount(csr.indices, minlength=csr.shape[1])
     return np.asarray(df > COMMON_DF * max(csr.shape[0], 1))
-
-
-def _dense_columns(csr: sparse.csr_matrix, columns: np.ndarray) -> np.ndarray:
-    """`csr[:, columns]` as a dense float32 array, built a block of rows at a time: a sparse
-    copy of all those columns at once would cost as much memory again as the result."""
-    out = np.empty((csr.shape[0], len(columns)), dtype=np.float32)
-    for start in range(0, csr.shape[0], DENSE_BLOCK):
-        out[start : start + DENSE_BLOCK] = csr[start : start + DENSE_BLOCK][:, columns].toarray()
-    return out
 
 
 def _split_columns(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -169,14 +169,7 @@ def _install_operations(app: FastAPI, settings: Settings) -> None:
 
 def _start_heap_release(seconds: float, stop: threading.Event) -> threading.Thread:
     """Hand freed heap memory back to the system every `seconds` until `stop` (heap.py)."""
-    thread = threading.Thread(
-        target=release_free_heap_every,
-        args=(seconds, stop),
-        name="deshi-heap-release",
-        daemon=True,
-    )
-    thread.start()
-    return thread
+    return _start_daemon("deshi-heap-release", release_free_heap_every, seconds, stop)
 
 
 def _start_agent_upkeep(
@@ -187,11 +180,11 @@ def _start_agent_upkeep(
 ) -> threading.Thread:
     """Build the agents in a daemon thread, then keep them up to date every `refresh_seconds`
     (`AgentRegistry.keep_current`); the server answers meanwhile."""
-    thread = threading.Thread(
-        target=registry.keep_current,
-        args=(factory, stop, refresh_seconds),
-        name="deshi-agents",
-        daemon=True,
-    )
+    return _start_daemon("deshi-agents", registry.keep_current, factory, stop, refresh_seconds)
+
+
+def _start_daemon(name: str, target: Callable[..., object], *args: object) -> threading.Thread:
+    """A started daemon thread: it must not keep a stopping server's process alive."""
+    thread = threading.Thread(target=target, args=args, name=name, daemon=True)
     thread.start()
     return thread
