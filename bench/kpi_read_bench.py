@@ -14,6 +14,13 @@ Each request kind is timed two ways, `--runs` times each, and the medians printe
   answered), so whatever the server keeps must be rebuilt: the first view after a change;
 - **repeated**: the same view again, nothing changed.
 
+With `--inline-seconds S` the app is built as `deshi serve` builds it with
+`DESHI_KPI_INLINE_SECONDS=S`: a view of changed data whose last computation took S seconds or
+more is answered from the stored result (marked `as_of`) while a thread recomputes it
+(`deshi.kpis.refresh`). Each run then also times the **refresh**: from the change's first view
+until a view (polled every 50 ms) shows the change; and the p95 of the views after a change is
+printed beside the median.
+
 `--postgres URL` runs the same on a throwaway schema of that database too. Run it on another
 checkout's code with `PYTHONPATH=<checkout>/src` (the "before" figures of docs/benchmarks.md).
 `--reuse DIR` keeps the SQLite fixture in DIR (kpi.db and its kpi.json) and reuses it on the next
@@ -23,7 +30,7 @@ answers a few more of its queued items.
 
     nice -n 10 .venv/bin/python bench/kpi_read_bench.py [--items 100000] [--runs 7]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test] [--no-sqlite]
-        [--reuse DIR]
+        [--reuse DIR] [--inline-seconds 0.25]
 """
 
 from __future__ import annotations
@@ -64,6 +71,7 @@ from deshi.kpis.records import iso_week
 from deshi.processes.service import create_department, create_process
 from deshi.settings import Settings
 from deshi.web import create_app
+from deshi.web.config import ApiConfig
 
 EMAIL, PASSWORD = "kpi-owner@example.com", "kpi-bench-password-1"
 LABELS = [f"label_{index:02d}" for index in range(20)]
@@ -347,39 +355,77 @@ def timed(call: Callable[[], object]) -> float:
     return (time.perf_counter() - started) * 1000.0
 
 
-def _get(client: TestClient, path: str, headers: dict[str, str] | None = None) -> None:
+def _get(client: TestClient, path: str, headers: dict[str, str] | None = None) -> str:
     response = client.get(path, headers=headers or {})
     if response.status_code != 200:
         raise RuntimeError(f"GET {path}: HTTP {response.status_code} {response.text[:200]}")
+    return response.text
+
+
+def _current(text: str) -> bool:
+    """True when a KPI view (JSON or page) is of the data as it is, not an earlier result
+    served while a new one is computed."""
+    if text.startswith("{"):
+        return json.loads(text).get("as_of") is None
+    return 'id="kpis-as-of"' not in text
 
 
 @contextmanager
-def app_client(url: str) -> Iterator[TestClient]:
-    """The app on `url` in-process, without its background worker."""
-    app = create_app(Settings(database_url=url))  # no background worker by default
+def app_client(url: str, inline_seconds: float | None) -> Iterator[TestClient]:
+    """The app on `url` in-process, without its background worker; with `inline_seconds`, slow
+    KPI reads are refreshed in a thread as `deshi serve` does."""
+    app = create_app(
+        Settings(database_url=url), config=ApiConfig(kpi_inline_seconds=inline_seconds)
+    )
     with TestClient(app) as client:
         yield client
 
 
-def measure(fixture: Fixture, runs: int) -> dict[str, tuple[float, float]]:
-    """Median ms after a change and repeated, per request kind."""
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """Milliseconds of one request kind over the runs."""
+
+    changed: list[float]
+    repeated: list[float]
+    refreshed: list[float]  # change's first view until a view shows it (with a refresher)
+
+
+def p95(values: list[float]) -> float:
+    """The 95th percentile (inclusive method), the value itself for one run."""
+    return (
+        statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
+    )
+
+
+def _until_current(call: Callable[[], str], started: float, limit: float = 600.0) -> float:
+    """Milliseconds from `started` until `call` answers with current figures."""
+    while not _current(call()):
+        if time.perf_counter() - started > limit:
+            raise RuntimeError(f"no current view after {limit:.0f} s")
+        time.sleep(0.05)
+    return (time.perf_counter() - started) * 1000.0
+
+
+def measure(fixture: Fixture, runs: int, inline_seconds: float | None) -> dict[str, Timings]:
+    """Each request kind timed after a change, repeated and (with a refresher) until current."""
     engine = create_db_engine(fixture.url)
     factory = make_session_factory(engine)
     pid, auth = fixture.process_id, {"Authorization": f"Bearer {fixture.token}"}
     closed_week = fixture.weeks[-2] if len(fixture.weeks) > 1 else fixture.weeks[-1]
+    results: dict[str, Timings] = {}
+    with app_client(fixture.url, inline_seconds) as client:
+        refresher = client.app.state.kpi_refresher  # type: ignore[attr-defined]
 
-    def compute() -> None:
-        with transaction(factory, lock_early=False) as session:
-            from deshi.db.tables import Process
+        def compute() -> str:
+            with transaction(factory, lock_early=False) as session:
+                from deshi.db.tables import Process
 
-            process = session.get(Process, pid)
-            assert process is not None
-            kpi_report(session, process)
+                process = session.get(Process, pid)
+                assert process is not None
+                return kpi_report(session, process, refresher=refresher).model_dump_json()
 
-    results: dict[str, tuple[float, float]] = {}
-    with app_client(fixture.url) as client:
         sign_in(client)
-        kinds: dict[str, Callable[[], None]] = {
+        kinds: dict[str, Callable[[], str]] = {
             "KPI report (service)": compute,
             "GET /processes/{id}/kpis": lambda: _get(client, f"/processes/{pid}/kpis", auth),
             "dashboard /ui/processes/{id}": lambda: _get(
@@ -394,32 +440,57 @@ def measure(fixture: Fixture, runs: int) -> dict[str, tuple[float, float]]:
         }
         for name, call in kinds.items():
             call()  # warm imports and templates
-            changed, repeated = [], []
+            if refresher is not None:
+                _until_current(call, time.perf_counter())
+            timings = Timings([], [], [])
             for _ in range(runs):
                 answer_one(factory, fixture)
-                changed.append(timed(call))
-                repeated.append(timed(call))
-            results[name] = (statistics.median(changed), statistics.median(repeated))
-            print(
-                f"  {name}: after a change {results[name][0]:.0f} ms, "
-                f"repeated {results[name][1]:.0f} ms",
-                file=sys.stderr,
-            )
+                started = time.perf_counter()
+                call()
+                timings.changed.append((time.perf_counter() - started) * 1000.0)
+                if refresher is not None:
+                    timings.refreshed.append(_until_current(call, started))
+                timings.repeated.append(timed(call))
+            results[name] = timings
+            print(f"  {name}: {_summary(timings)}", file=sys.stderr)
     engine.dispose()
     return results
 
 
-def report(backend: str, fixture_items: int, results: dict[str, tuple[float, float]]) -> None:
-    """A markdown table of the medians."""
+def _summary(timings: Timings) -> str:
+    line = (
+        f"after a change median {statistics.median(timings.changed):,.0f} ms, "
+        f"p95 {p95(timings.changed):,.0f}; repeated {statistics.median(timings.repeated):,.0f}"
+    )
+    if timings.refreshed:
+        line += (
+            f"; current after {statistics.median(timings.refreshed):,.0f} ms "
+            f"(p95 {p95(timings.refreshed):,.0f})"
+        )
+    return line
+
+
+def report(backend: str, fixture_items: int, results: dict[str, Timings]) -> None:
+    """A markdown table of the medians (and p95s)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"\n{backend}, {fixture_items:,} live items, {machine()}, {date.today()}, "
         f"peak RSS so far {peak:,.0f} MiB\n"
     )
-    print("| request | after a change (median ms) | repeated (median ms) |")
-    print("|---|---|---|")
-    for name, (changed, repeated) in results.items():
-        print(f"| {name} | {changed:,.0f} | {repeated:,.0f} |")
+    refreshing = any(timings.refreshed for timings in results.values())
+    head = "| request | after a change: median | p95 | repeated: median |"
+    if refreshing:
+        head += " current after a change: median | p95 |"
+    print(head)
+    print("|---" * head.count(" |") + "|")
+    for name, t in results.items():
+        row = (
+            f"| {name} | {statistics.median(t.changed):,.0f} | {p95(t.changed):,.0f} "
+            f"| {statistics.median(t.repeated):,.0f} |"
+        )
+        if refreshing:
+            row += f" {statistics.median(t.refreshed):,.0f} | {p95(t.refreshed):,.0f} |"
+        print(row)
 
 
 def main() -> None:
@@ -430,19 +501,25 @@ def main() -> None:
     parser.add_argument("--postgres", default=None, help="also on a schema of this database")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--reuse", type=Path, default=None, help="keep the SQLite fixture here")
+    parser.add_argument(
+        "--inline-seconds",
+        type=float,
+        default=None,
+        help="refresh reads slower than this in a thread, as deshi serve does",
+    )
     args = parser.parse_args()
     if not args.no_sqlite and args.reuse is not None:
         started = time.perf_counter()
         fixture = reused_fixture(args.reuse, items=args.items, weeks=args.weeks)
         print(f"sqlite fixture ready in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-        report("SQLite", args.items, measure(fixture, args.runs))
+        report("SQLite", args.items, measure(fixture, args.runs, args.inline_seconds))
     elif not args.no_sqlite:
         with tempfile.TemporaryDirectory() as folder:
             url = f"sqlite:///{folder}/kpi.db"
             started = time.perf_counter()
             fixture = build_fixture(url, items=args.items, weeks=args.weeks)
             print(f"sqlite fixture built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-            report("SQLite", args.items, measure(fixture, args.runs))
+            report("SQLite", args.items, measure(fixture, args.runs, args.inline_seconds))
     if args.postgres:
         with postgres_schema(args.postgres, "kpibench") as url:
             started = time.perf_counter()
@@ -450,7 +527,7 @@ def main() -> None:
             print(
                 f"postgres fixture built in {time.perf_counter() - started:.0f} s", file=sys.stderr
             )
-            report("PostgreSQL", args.items, measure(fixture, args.runs))
+            report("PostgreSQL", args.items, measure(fixture, args.runs, args.inline_seconds))
 
 
 if __name__ == "__main__":

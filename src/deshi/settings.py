@@ -188,6 +188,18 @@ class Settings(BaseSettings):
             "resident memory rose with every KPI view as its data grew."
         ),
     )
+    kpi_inline_seconds: float = Field(
+        default=0.25,
+        ge=0,
+        allow_inf_nan=False,
+        description=(
+            "A KPI view (dashboard, weekly report, `/kpis`, warnings, drafting KPIs) whose "
+            "data changed since it was last computed waits for it to be computed again when "
+            "that took less than this many seconds; a slower one is answered at once from the "
+            "last result, marked with when it was current, while `deshi serve` recomputes it "
+            "in a child process (seconds at 100,000 items). 0: always the last result at once."
+        ),
+    )
     blas_threads: int = Field(
         default=1,
         ge=1,

@@ -7,16 +7,19 @@ tests rebuild the expected `ItemRecord`s from it, so the SQL mapping is checked 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from deshi.auth.service import create_user, grant_role
 from deshi.db import transaction
 from deshi.db.base import utcnow
-from deshi.db.tables import Item, Review
-from deshi.domain import ItemStatus
+from deshi.db.tables import Item, Process, Review
+from deshi.domain import ItemStatus, Role
 from deshi.domain import ReviewAction as StoredAction
 from deshi.kpis.records import Arm, ItemRecord, ReviewAction, RouteName, iso_week
 
@@ -177,3 +180,32 @@ def answer_waiting_item(
         )
         item.status, item.completed_at = ItemStatus.COMPLETED, now
         return item.id
+
+
+VIEWER_PASSWORD = "a-long-enough-password-1"
+
+
+def sign_in_owner(client: TestClient, factory: sessionmaker[Session], world: KpiWorld) -> None:
+    """A new owner of the world's process, signed in to `client` through the login form."""
+    with transaction(factory) as session:
+        process = session.get(Process, world.process)
+        assert process is not None
+        user = create_user(
+            session,
+            actor="test",
+            email="viewer@example.com",
+            display_name="Viewer",
+            password=VIEWER_PASSWORD,
+        )
+        grant_role(
+            session,
+            actor="test",
+            user_id=user.id,
+            role=Role.OWNER,
+            department_id=process.department_id,
+        )
+    page = client.get("/login")
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+    assert token is not None
+    form = {"email": "viewer@example.com", "password": VIEWER_PASSWORD, "csrf_token": token[1]}
+    assert client.post("/login", data=form, follow_redirects=False).status_code == 303

@@ -11,15 +11,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from kpi_world import LABELS, KpiWorld, answer_waiting_item
+from kpi_world import LABELS, KpiWorld, answer_waiting_item, sign_in_owner
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from deshi.auth.service import create_user, grant_role
 from deshi.db import create_db_engine, make_session_factory, transaction
 from deshi.db.base import utcnow
 from deshi.db.tables import Decision, Item, KpiSnapshot, ModelVersion, Review
-from deshi.domain import ItemStatus, ModelStatus, ReviewAction, Role
+from deshi.domain import ItemStatus, ModelStatus, ReviewAction
 from deshi.engine.types import Route
 from deshi.kpis import kpi_report as kpi_report_module
 from deshi.kpis import model_quality
@@ -33,8 +32,6 @@ from deshi.kpis.records import iso_week
 from deshi.kpis.weekly_report import weekly_report_html
 from deshi.settings import Settings
 from deshi.web import create_app
-
-PASSWORD = "a-long-enough-password-1"
 
 
 def _report(factory: sessionmaker[Session], process_id: int) -> KpiReport:
@@ -310,27 +307,7 @@ def _reviews_card(page: str) -> str:
 def test_the_dashboard_shows_a_new_review_on_the_next_view(
     session_factory: sessionmaker[Session], world: KpiWorld, client: TestClient
 ) -> None:
-    with transaction(session_factory) as session:
-        process = get_process(session, world.process)
-        user = create_user(
-            session,
-            actor="test",
-            email="viewer@example.com",
-            display_name="Viewer",
-            password=PASSWORD,
-        )
-        grant_role(
-            session,
-            actor="test",
-            user_id=user.id,
-            role=Role.OWNER,
-            department_id=process.department_id,
-        )
-    page = client.get("/login")
-    token = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
-    assert token is not None
-    form = {"email": "viewer@example.com", "password": PASSWORD, "csrf_token": token.group(1)}
-    assert client.post("/login", data=form, follow_redirects=False).status_code == 303
+    sign_in_owner(client, session_factory, world)
     path = f"/ui/processes/{world.process}"
     first = _reviews_card(client.get(path, headers={"Accept": "text/html"}).text)
     assert _reviews_card(client.get(path, headers={"Accept": "text/html"}).text) == first

@@ -24,16 +24,21 @@ The rows live in the database, so every API and worker process shares them and n
 a result another one's write made stale. A row is a memo, never a source of truth: storing it is
 best-effort, in its own short transaction (SQLite's write lock is not held while computing), and
 a failure to store costs only a recomputation on the next view.
+
+A long-running server may answer a stale view from the stored result while it recomputes it in
+the background, when computing it took long (`deshi.kpis.refresh`): the result then says as of
+when it is (`Served.as_of`). Without a refresher every view is exact.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, delete, func, select, text
@@ -53,8 +58,9 @@ from deshi.db.tables import (
     Review,
 )
 from deshi.kpis.context import RowsMark
+from deshi.kpis.refresh import Deferral
 
-__all__ = ["Fingerprint", "cached_model", "fingerprint"]
+__all__ = ["Fingerprint", "Served", "cached_model", "fingerprint"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +68,7 @@ M = TypeVar("M", bound=BaseModel)
 
 KEEP_DAYS = 8  # rows of older clock buckets (last week's "now") are pruned when a row is stored
 _LOCK_TIMEOUT = "2s"  # PostgreSQL: a memo write waits no longer for a row lock
+_FIGURES = "deshi.kpis.cache.figures"  # session.info key of `_own_figures`'s kept figures
 
 
 @dataclass(slots=True)
@@ -80,14 +87,24 @@ class Fingerprint:
     def digest(self) -> str:
         """`own` and the process's own rows, summed up (read once)."""
         if self._digest is None:
-            parts = (
-                self.own,
-                _item_figures(self.session, self.process_id),
-                _decision_figures(self.session, self.process_id),
-                _review_figures(self.session, self.process_id),
-            )
-            self._digest = _hash(parts)
+            self._digest = _hash((self.own, _own_figures(self.session, self.process_id, self.rows)))
         return self._digest
+
+
+def _own_figures(session: Session, process_id: int, rows: RowsMark) -> tuple[object, ...]:
+    """The process's own item, decision and review figures, read once per session and data
+    mark: a page's KPI report, warnings and drafting report each need them (three aggregates
+    over every row of the process: tens of milliseconds each at 100,000 items)."""
+    kept: dict[tuple[int, str], tuple[object, ...]] = session.info.setdefault(_FIGURES, {})
+    key = (process_id, rows.mark)
+    if key not in kept:
+        kept.clear()  # the latest only: the marks moved, or another process is read
+        kept[key] = (
+            _item_figures(session, process_id),
+            _decision_figures(session, process_id),
+            _review_figures(session, process_id),
+        )
+    return kept[key]
 
 
 def _hash(parts: object) -> str:
@@ -168,6 +185,16 @@ def fingerprint(session: Session, process: Process, *, extra: Iterable[object] =
     return Fingerprint(session, process.id, own, _hash((marks, own)), newest, rows)
 
 
+@dataclass(frozen=True, slots=True)
+class Served(Generic[M]):
+    """A KPI read's result and, when it is of an earlier state of the data (being recomputed
+    in the background), the last moment it was known to match the data; None when it is of the
+    data as it is."""
+
+    value: M
+    as_of: datetime | None = None
+
+
 def cached_model(
     session: Session,
     process_id: int,
@@ -175,28 +202,49 @@ def cached_model(
     found: Fingerprint,
     compute: Callable[[], M],
     model: type[M],
-) -> M:
+    *,
+    deferral: Deferral | None = None,
+) -> Served[M]:
     """The stored result of `key` when it was computed on the data `found` describes;
-    otherwise `compute()`, stored for the next view."""
-    query = select(KpiSnapshot.watermark, KpiSnapshot.fingerprint, KpiSnapshot.payload).where(
-        KpiSnapshot.process_id == process_id, KpiSnapshot.key == key
-    )
+    otherwise `compute()`, stored for the next view. With a `deferral` whose refresher defers
+    reads as slow as this one last was, a stale stored result is served instead and recomputed
+    in the background."""
+    query = select(
+        KpiSnapshot.watermark,
+        KpiSnapshot.fingerprint,
+        KpiSnapshot.payload,
+        KpiSnapshot.computed_at,
+        KpiSnapshot.seconds,
+    ).where(KpiSnapshot.process_id == process_id, KpiSnapshot.key == key)
     row = session.execute(query).first()
-    if row is not None and (row.watermark == found.watermark or row.fingerprint == found.digest()):
-        try:
-            value = model.model_validate_json(row.payload)
-        except ValidationError:  # stored by an older shape of the result: recompute
-            logger.info("KPI snapshot %s of process %s no longer reads", key, process_id)
-        else:
+    stored = None if row is None else _parsed(row.payload, model, key, process_id)
+    if row is not None and stored is not None:
+        if row.watermark == found.watermark or row.fingerprint == found.digest():
             if row.watermark != found.watermark:  # other work moved it: remember the new one
-                _store(session, process_id, key, found, row.payload)
-            return value
+                _store(session, process_id, key, found, row.payload, row.seconds)
+            return Served(stored)
+        if (
+            deferral is not None
+            and deferral.refresher.defers(row.seconds)
+            and deferral.refresher.submit(deferral.read)
+        ):
+            return Served(stored, as_of=row.computed_at)
     found.digest()  # read before the rows the result comes from (see `_store`)
+    started = time.perf_counter()
     value = compute()
+    seconds = time.perf_counter() - started
     payload = value.model_dump_json()
     if model.model_validate_json(payload) == value:  # e.g. a NaN would not read back equal
-        _store(session, process_id, key, found, payload)
-    return value
+        _store(session, process_id, key, found, payload, seconds)
+    return Served(value)
+
+
+def _parsed(payload: str, model: type[M], key: str, process_id: int) -> M | None:
+    try:
+        return model.model_validate_json(payload)
+    except ValidationError:  # stored by an older shape of the result: recompute
+        logger.info("KPI snapshot %s of process %s no longer reads", key, process_id)
+        return None
 
 
 def _holds_write_lock(session: Session) -> bool:
@@ -208,7 +256,14 @@ def _holds_write_lock(session: Session) -> bool:
     )
 
 
-def _store(session: Session, process_id: int, key: str, found: Fingerprint, payload: str) -> None:
+def _store(
+    session: Session,
+    process_id: int,
+    key: str,
+    found: Fingerprint,
+    payload: str,
+    seconds: float | None,
+) -> None:
     """Replace the row of `key`, best-effort: a failure is logged and costs a recomputation.
 
     The watermark and digest were read before the result's rows: were the data to change in
@@ -220,15 +275,22 @@ def _store(session: Session, process_id: int, key: str, found: Fingerprint, payl
             with transaction(sessionmaker(bind=bind)) as writer:
                 if bind.dialect.name == "postgresql":  # wait briefly, never for long
                     writer.execute(text(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'"))
-                _replace(writer, process_id, key, found, payload)
+                _replace(writer, process_id, key, found, payload, seconds)
         else:  # this session holds the lock (or is a bare connection): write in it
             with session.begin_nested():
-                _replace(session, process_id, key, found, payload)
+                _replace(session, process_id, key, found, payload, seconds)
     except (OperationalError, IntegrityError) as failed:  # locked, or a concurrent writer won
         logger.info("KPI snapshot %s of process %s not stored: %s", key, process_id, failed)
 
 
-def _replace(session: Session, process_id: int, key: str, found: Fingerprint, payload: str) -> None:
+def _replace(
+    session: Session,
+    process_id: int,
+    key: str,
+    found: Fingerprint,
+    payload: str,
+    seconds: float | None,
+) -> None:
     now = utcnow()
     session.execute(
         delete(KpiSnapshot).where(
@@ -244,6 +306,7 @@ def _replace(session: Session, process_id: int, key: str, found: Fingerprint, pa
             fingerprint=found.digest(),
             payload=payload,
             computed_at=now,
+            seconds=seconds,
         )
     )
     session.flush()

@@ -25,6 +25,7 @@ from deshi.kpis.context import day_start
 from deshi.kpis.drafting import DraftingReport, DraftRecord, drafting_report
 from deshi.kpis.drafting_agreement import PARAPHRASE_SIMILARITY
 from deshi.kpis.records import Arm
+from deshi.kpis.refresh import Deferral, KpiRead, KpiRefresher
 from deshi.permissions import Action, Principal
 from deshi.processes.service import get_process_for
 
@@ -114,12 +115,16 @@ def process_drafting_report(
     start: date | None = None,
     end: date | None = None,
     arm: Arm | None = None,
+    refresher: KpiRefresher | None = None,
 ) -> DraftingReport:
     """The drafting KPIs of a process over a period, at the process's confidence, read from
-    the KPI cache when neither the process nor its drafts changed since they were computed."""
+    the KPI cache when neither the process nor its drafts changed since they were computed.
+    With a `refresher`, a stale stored report that was slow to compute is served while it is
+    recomputed in the background (`deshi.kpis.refresh`)."""
     key = f"drafting|{start}|{end}|{arm}"
     # the threshold too: a release that moves it must not serve reports made with the old one
     extra = (_draft_figures(session, process.id), PARAPHRASE_SIMILARITY)
+    again = KpiRead("drafting", process.id, key, start=start, end=end, arm=arm)
     return cached_model(
         session,
         process.id,
@@ -127,7 +132,8 @@ def process_drafting_report(
         fingerprint(session, process, extra=extra),
         lambda: fresh_drafting_report(session, process, start=start, end=end, arm=arm),
         DraftingReport,
-    )
+        deferral=None if refresher is None else Deferral(refresher, again),
+    ).value
 
 
 def fresh_drafting_report(
@@ -155,7 +161,10 @@ def drafting_report_for(
     start: date | None = None,
     end: date | None = None,
     arm: Arm | None = None,
+    refresher: KpiRefresher | None = None,
 ) -> DraftingReport:
     """`process_drafting_report` for a principal who may read the process."""
     process = get_process_for(session, principal, process_id, Action.READ)
-    return process_drafting_report(session, process, start=start, end=end, arm=arm)
+    return process_drafting_report(
+        session, process, start=start, end=end, arm=arm, refresher=refresher
+    )

@@ -49,6 +49,7 @@ from deshi.kpis.records import (
     week_end,
     weeks_spanned,
 )
+from deshi.kpis.refresh import Deferral, KpiRead, KpiRefresher
 from deshi.permissions import Action, Principal
 from deshi.processes.service import get_process_for
 
@@ -71,15 +72,19 @@ def kpi_report(
     end: date | None = None,
     arm: Arm | None = None,
     now: datetime | None = None,
+    refresher: KpiRefresher | None = None,
 ) -> KpiReport:
     """The process's KPIs from `start` to `end` (inclusive), overall and per ISO week, and the
     recommendation over the same period (`fresh_kpi_report`), read from the KPI cache when the
-    data has not changed since they were last computed (`deshi.kpis.cache`)."""
+    data has not changed since they were last computed (`deshi.kpis.cache`). With a
+    `refresher`, a stale stored report that was slow to compute is served (with `as_of`) while
+    it is recomputed in the background (`deshi.kpis.refresh`)."""
     now = now or utcnow()
     # the clock reaches the report only through which weeks have ended: the week of `now`
     key = f"kpis|{start}|{end}|{arm}|{iso_week(now)}"
     found = fingerprint(session, process)
-    return cached_model(
+    again = KpiRead("kpis", process.id, key, start=start, end=end, arm=arm, now=now)
+    served = cached_model(
         session,
         process.id,
         key,
@@ -88,7 +93,11 @@ def kpi_report(
             session, process, start=start, end=end, arm=arm, now=now, memo=found.rows
         ),
         KpiReport,
+        deferral=None if refresher is None else Deferral(refresher, again),
     )
+    if served.as_of is None:
+        return served.value
+    return served.value.model_copy(update={"as_of": served.as_of})
 
 
 def fresh_kpi_report(
@@ -132,10 +141,11 @@ def kpi_report_for(
     end: date | None = None,
     arm: Arm | None = None,
     now: datetime | None = None,
+    refresher: KpiRefresher | None = None,
 ) -> KpiReport:
     """`kpi_report` for a principal who may read the process."""
     process = get_process_for(session, principal, process_id, Action.READ)
-    return kpi_report(session, process, start=start, end=end, arm=arm, now=now)
+    return kpi_report(session, process, start=start, end=end, arm=arm, now=now, refresher=refresher)
 
 
 def compute_kpis(

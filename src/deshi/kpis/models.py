@@ -7,7 +7,7 @@ yet" (see docs/kpis.md for each definition).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -176,3 +176,12 @@ class KpiReport(BaseModel):
     overall: Kpis
     weeks: list[WeekKpis]
     recommendation: RecommendationPublic
+    as_of: datetime | None = Field(
+        default=None,
+        description=(
+            "None: the figures are of the data as it is now. A time: they are one earlier "
+            "computation's, of the data as it was then, served at once while a long-running "
+            "server recomputes them in the background (computing them takes seconds at this "
+            "process's size); a later view shows the new ones."
+        ),
+    )

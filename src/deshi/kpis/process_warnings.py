@@ -29,6 +29,7 @@ from deshi.kpis.cache import cached_model, fingerprint
 from deshi.kpis.context import KpiContext, RowsMark, load_context, load_records_between
 from deshi.kpis.models import WarningPublic
 from deshi.kpis.records import ItemRecord, KpiPolicy, by_week, iso_week, week_end
+from deshi.kpis.refresh import Deferral, KpiRead, KpiRefresher
 from deshi.permissions import Action, Principal
 from deshi.processes.service import get_process_for
 
@@ -45,10 +46,16 @@ class _Warnings(RootModel[list[WarningPublic]]):
 
 
 def process_warnings(
-    session: Session, process: Process, *, now: datetime | None = None
+    session: Session,
+    process: Process,
+    *,
+    now: datetime | None = None,
+    refresher: KpiRefresher | None = None,
 ) -> list[WarningPublic]:
     """The early warnings of a process as of `now` (default: the current time), read from the
-    KPI cache when neither the data nor the day changed since they were last computed."""
+    KPI cache when neither the data nor the day changed since they were last computed. With a
+    `refresher`, stale stored warnings that were slow to compute are served while they are
+    recomputed in the background (`deshi.kpis.refresh`)."""
     now = now or utcnow()
     drift = _drift_figures(session, process.id)
     owner = kpi_repo.owner_name(session, process)
@@ -63,9 +70,12 @@ def process_warnings(
         age_days = int((now - process.created_at).total_seconds() // 86400)
         key = f"warnings|{now.date().isoformat()}|{age_days}"
     compute = partial(fresh_process_warnings, session, process, now=now, memo=found.rows)
-    return cached_model(
-        session, process.id, key, found, lambda: _Warnings(compute()), _Warnings
-    ).root
+    again = KpiRead("warnings", process.id, key, now=now)
+    deferral = None if refresher is None else Deferral(refresher, again)
+    served = cached_model(
+        session, process.id, key, found, lambda: _Warnings(compute()), _Warnings, deferral=deferral
+    )
+    return served.value.root
 
 
 def fresh_process_warnings(
@@ -97,11 +107,16 @@ def fresh_process_warnings(
 
 
 def warnings_for(
-    session: Session, principal: Principal, process_id: int, *, now: datetime | None = None
+    session: Session,
+    principal: Principal,
+    process_id: int,
+    *,
+    now: datetime | None = None,
+    refresher: KpiRefresher | None = None,
 ) -> list[WarningPublic]:
     """`process_warnings` for a principal who may read the process."""
     process = get_process_for(session, principal, process_id, Action.READ)
-    return process_warnings(session, process, now=now)
+    return process_warnings(session, process, now=now, refresher=refresher)
 
 
 def _drift_figures(session: Session, process_id: int) -> Mapping[str, object] | None:

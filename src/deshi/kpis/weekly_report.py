@@ -17,6 +17,7 @@ from deshi.i18n import DEFAULT_LOCALE
 from deshi.kpis.context import day_start, parse_week, week_bounds
 from deshi.kpis.kpi_report import kpi_report
 from deshi.kpis.process_warnings import process_warnings
+from deshi.kpis.refresh import KpiRefresher
 from deshi.kpis.report import WeeklyReport, render_weekly_report
 from deshi.permissions import Action, Principal
 from deshi.processes.service import get_process_for
@@ -32,11 +33,13 @@ def weekly_report_html(
     locale: str = DEFAULT_LOCALE,
     now: datetime | None = None,
     base_url: str = "",
+    refresher: KpiRefresher | None = None,
 ) -> str:
     """The self-contained HTML report of an ISO week in `locale`: KPIs from the start to that
     week's end, the recommendation then, and the warnings as of the week's end (or now, if
     sooner). A week not over at `now` is marked partial. Its links lead back into the app at
-    `base_url`, or relative to the app's root when it is empty (right when the app serves it)."""
+    `base_url`, or relative to the app's root when it is empty (right when the app serves it).
+    `refresher`: see `kpi_report`."""
     week = parse_week(week)
     monday, sunday = week_bounds(week)
     now = now or utcnow()
@@ -46,8 +49,8 @@ def weekly_report_html(
         week=week,
         monday=monday,
         sunday=sunday,
-        kpis=kpi_report(session, process, end=sunday, now=now),
-        warnings=process_warnings(session, process, now=as_of),
+        kpis=kpi_report(session, process, end=sunday, now=now, refresher=refresher),
+        warnings=process_warnings(session, process, now=as_of, refresher=refresher),
         generated_at=now,
         base_url=base_url,
     )
@@ -61,7 +64,8 @@ def weekly_report_html_for(
     week: str,
     *,
     locale: str = DEFAULT_LOCALE,
+    refresher: KpiRefresher | None = None,
 ) -> str:
     """`weekly_report_html` for a principal who may read the process."""
     process = get_process_for(session, principal, process_id, Action.READ)
-    return weekly_report_html(session, process, week, locale=locale)
+    return weekly_report_html(session, process, week, locale=locale, refresher=refresher)

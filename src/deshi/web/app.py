@@ -13,6 +13,7 @@ import gc
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +25,8 @@ from deshi.drafting.core import Drafter
 from deshi.drafting.service import make_drafter
 from deshi.engine.heap import release_free_heap_every
 from deshi.knowledge import KnowledgeIndex
+from deshi.kpis.recompute import recompute_read
+from deshi.kpis.refresh import KpiRefresher, child_process_pool
 from deshi.learning.registry import AgentRegistry
 from deshi.settings import Settings
 from deshi.web.api import (
@@ -98,6 +101,8 @@ def create_app(
         try:
             yield
         finally:
+            if _app.state.kpi_refresher is not None:
+                _app.state.kpi_refresher.close()
             threads_stop.set()
             if worker is not None:
                 worker.stop(settings.shutdown_grace_seconds)
@@ -121,6 +126,7 @@ def create_app(
     app.state.clock = utcnow  # sessions and login throttling; tests set their own clock
     app.state.knowledge = KnowledgeIndex()  # the knowledge base's embedder and vector cache
     app.state.drafter = drafter or make_drafter(settings)
+    app.state.kpi_refresher = _kpi_refresher(settings, config)
     install_error_handlers(app)
     routers = (
         health,
@@ -153,6 +159,18 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # before any parsing
     _install_operations(app, settings)
     return app
+
+
+def _kpi_refresher(settings: Settings, config: ApiConfig) -> KpiRefresher | None:
+    """Slow KPI reads recomputed in a child process (`deshi serve`), or None: computed while
+    the viewer waits. The child starts with the first read it is given."""
+    if config.kpi_inline_seconds is None:
+        return None
+    return KpiRefresher(
+        child_process_pool,
+        partial(recompute_read, settings),
+        inline_seconds=config.kpi_inline_seconds,
+    )
 
 
 def _install_operations(app: FastAPI, settings: Settings) -> None:

@@ -26,6 +26,7 @@ from deshi.auth.service import authenticate_password, authenticate_token, load_p
 from deshi.auth.throttle import ThrottlePolicy
 from deshi.db import transaction
 from deshi.errors import AuthenticationFailed
+from deshi.kpis.refresh import KpiRefresher
 from deshi.learning.registry import AgentRegistry
 from deshi.permissions import Principal
 from deshi.web.config import ApiConfig
@@ -33,6 +34,7 @@ from deshi.web.config import ApiConfig
 __all__ = [
     "ConfigDep",
     "FactoryDep",
+    "KpiRefresherDep",
     "LoginThrottleDep",
     "PasswordHasherDep",
     "PrincipalDep",
@@ -71,7 +73,15 @@ def get_password_hasher(request: Request) -> PasswordHasher:
     return hasher
 
 
+def get_kpi_refresher(request: Request) -> KpiRefresher | None:
+    """The app's background KPI refresher (`deshi serve`); None: every KPI view is computed
+    while it waits (`deshi.kpis.refresh`)."""
+    refresher: KpiRefresher | None = getattr(request.app.state, "kpi_refresher", None)
+    return refresher
+
+
 FactoryDep = Annotated[sessionmaker[Session], Depends(get_factory)]
+KpiRefresherDep = Annotated[KpiRefresher | None, Depends(get_kpi_refresher)]
 ConfigDep = Annotated[ApiConfig, Depends(get_config)]
 RegistryDep = Annotated[AgentRegistry, Depends(get_registry)]
 PasswordHasherDep = Annotated[PasswordHasher, Depends(get_password_hasher)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy import Float, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from deshi.db.base import Base, UTCDateTime, utcnow
@@ -32,3 +32,6 @@ class KpiSnapshot(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))  # hex sha256 (deshi.kpis.cache)
     payload: Mapped[str] = mapped_column(Text)  # the result as JSON
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # how long computing it took; a server may serve a slow read's stored result while it
+    # recomputes it in the background (deshi.kpis.refresh). None: not measured (before 0025)
+    seconds: Mapped[float | None] = mapped_column(Float)

@@ -16,7 +16,7 @@ from deshi.kpis.kpi_report import kpi_report_for
 from deshi.kpis.models import KpiReport, WarningPublic
 from deshi.kpis.process_warnings import warnings_for
 from deshi.kpis.weekly_report import weekly_report_html_for
-from deshi.web.deps import PrincipalDep, ReadSessionDep
+from deshi.web.deps import KpiRefresherDep, PrincipalDep, ReadSessionDep
 from deshi.web.page_headers import page_headers
 from deshi.web.params import PathId
 
@@ -34,12 +34,23 @@ def get_kpis(
     process_id: PathId,
     session: ReadSessionDep,
     principal: PrincipalDep,
+    refresher: KpiRefresherDep,
     start: Annotated[date | None, Query(alias="from", description="First day (UTC).")] = None,
     end: Annotated[date | None, Query(alias="to", description="Last day (UTC).")] = None,
     arm: Annotated[str | None, Query(description="human_only, assisted or ai_led.")] = None,
 ) -> object:
-    """The three KPI layers and the learning flywheel, overall and per ISO week."""
-    return kpi_report_for(session, principal, process_id, start=start, end=end, arm=parse_arm(arm))
+    """The three KPI layers and the learning flywheel, overall and per ISO week. On a large
+    process `deshi serve` may answer with the last computed report while it computes the new
+    one (`as_of` then says when the figures are of; docs/service.md, `DESHI_KPI_INLINE_SECONDS`)."""
+    return kpi_report_for(
+        session,
+        principal,
+        process_id,
+        start=start,
+        end=end,
+        arm=parse_arm(arm),
+        refresher=refresher,
+    )
 
 
 @router.get("/{process_id}/drafting", response_model=DraftingReport)
@@ -47,6 +58,7 @@ def get_drafting_kpis(
     process_id: PathId,
     session: ReadSessionDep,
     principal: PrincipalDep,
+    refresher: KpiRefresherDep,
     start: Annotated[date | None, Query(alias="from", description="First day (UTC).")] = None,
     end: Annotated[date | None, Query(alias="to", description="Last day (UTC).")] = None,
     arm: Annotated[str | None, Query(description="human_only, assisted or ai_led.")] = None,
@@ -55,14 +67,25 @@ def get_drafting_kpis(
     with an unsupported claim, drafts rejected or edited, acceptance, median edit distance and
     guardrail firings (docs/kpis.md)."""
     return drafting_report_for(
-        session, principal, process_id, start=start, end=end, arm=parse_arm(arm)
+        session,
+        principal,
+        process_id,
+        start=start,
+        end=end,
+        arm=parse_arm(arm),
+        refresher=refresher,
     )
 
 
 @router.get("/{process_id}/warnings", response_model=list[WarningPublic])
-def get_warnings(process_id: PathId, session: ReadSessionDep, principal: PrincipalDep) -> object:
+def get_warnings(
+    process_id: PathId,
+    session: ReadSessionDep,
+    principal: PrincipalDep,
+    refresher: KpiRefresherDep,
+) -> object:
     """The early warnings that fire now, most severe first."""
-    return warnings_for(session, principal, process_id)
+    return warnings_for(session, principal, process_id, refresher=refresher)
 
 
 @router.get("/{process_id}/report", response_class=HTMLResponse)
@@ -70,6 +93,7 @@ def get_report(
     process_id: PathId,
     session: ReadSessionDep,
     principal: PrincipalDep,
+    refresher: KpiRefresherDep,
     week: Annotated[str, Query(description="ISO week, e.g. 2026-W47.")],
     lang: Annotated[str | None, Query(description=LANG_HELP)] = None,
     accept_language: Annotated[str, Header()] = "",
@@ -81,7 +105,9 @@ def get_report(
         locale = negotiate(
             chosen=None, user_locale=principal.locale, accept_language=accept_language
         )
-    html = weekly_report_html_for(session, principal, process_id, week, locale=locale)
+    html = weekly_report_html_for(
+        session, principal, process_id, week, locale=locale, refresher=refresher
+    )
     return HTMLResponse(
         html, headers=page_headers({"Content-Language": locale, "Vary": "Accept-Language"})
     )

@@ -33,6 +33,7 @@ from deshi.processes.service import get_process_for, list_processes_for
 from deshi.reviews.service import UNDO_WINDOW_SECONDS
 from deshi.web.api.knowledge import KnowledgeDep
 from deshi.web.deps import (
+    KpiRefresherDep,
     LoginThrottleDep,
     PasswordHasherDep,
     ReadSessionDep,
@@ -164,12 +165,16 @@ def workbench(process_id: PathId, request: Request, viewer: ViewerDep, db: Sessi
 
 @router.get("/ui/processes/{process_id}", response_class=HTMLResponse)
 def dashboard(
-    process_id: PathId, request: Request, viewer: ViewerDep, db: ReadSessionDep
+    process_id: PathId,
+    request: Request,
+    viewer: ViewerDep,
+    db: ReadSessionDep,
+    refresher: KpiRefresherDep,
 ) -> Response:
     """KPI cards, charts, warnings and the scale/hold/stop recommendation."""
     process = get_process_for(db, viewer.principal, process_id, Action.READ)
-    report = kpi_report_for(db, viewer.principal, process_id)
-    drafting = process_drafting_report(db, process)
+    report = kpi_report_for(db, viewer.principal, process_id, refresher=refresher)
+    drafting = process_drafting_report(db, process, refresher=refresher)
     return render(
         request,
         "dashboard.html",
@@ -180,7 +185,7 @@ def dashboard(
         report=report,
         cards=views.kpi_cards(report),
         charts=[Markup(chart) for chart in views.charts(report, viewer.locale)],
-        warnings=warnings_for(db, viewer.principal, process_id),
+        warnings=warnings_for(db, viewer.principal, process_id, refresher=refresher),
         golive=latest_golive(db, process),
         can_manage=can(viewer.principal, Action.MANAGE_PROCESS, process.department_id),
         drafting=drafting,
@@ -211,12 +216,15 @@ def weekly_report(
     process_id: PathId,
     viewer: ViewerDep,
     db: ReadSessionDep,
+    refresher: KpiRefresherDep,
     week: Annotated[str | None, Query()] = None,
 ) -> Response:
     """The weekly report (the same page the API serves), for the signed-in user, in their
     UI language."""
     chosen = parse_week(week) if week else iso_week(datetime.now(UTC))
-    html = weekly_report_html_for(db, viewer.principal, process_id, chosen, locale=viewer.locale)
+    html = weekly_report_html_for(
+        db, viewer.principal, process_id, chosen, locale=viewer.locale, refresher=refresher
+    )
     return HTMLResponse(html, headers=page_headers({"Content-Language": viewer.locale}))
 
 
