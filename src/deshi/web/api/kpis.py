@@ -41,7 +41,8 @@ def get_kpis(
 ) -> object:
     """The three KPI layers and the learning flywheel, overall and per ISO week. On a large
     process `deshi serve` may answer with the last computed report while it computes the new
-    one (`as_of` then says when the figures are of; docs/service.md, `DESHI_KPI_INLINE_SECONDS`)."""
+    one: `as_of` is then the last moment those figures were current (docs/kpis.md, "A slow
+    read is refreshed in the background")."""
     return kpi_report_for(
         session,
         principal,
