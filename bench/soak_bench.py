@@ -29,6 +29,7 @@ it (`excess_over_fresh_mib`) is what the hour itself kept.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -123,10 +124,15 @@ def warm_up(client: httpx.Client, process_id: int, data: list[tuple[str, str]]) 
 
 def rss_mib(pid: int) -> tuple[float, float]:
     """Resident memory of `pid` alone and of its direct children together, MiB: a retrain's
-    child process (`DESHI_ISOLATE_RETRAINS`) and multiprocessing's resource tracker count
-    in the second."""
-    children_file = Path(f"/proc/{pid}/task/{pid}/children")
-    children = [int(p) for p in children_file.read_text().split()] if children_file.exists() else []
+    child process (`DESHI_ISOLATE_RETRAINS`), the KPI refresh process (`deshi.kpis.refresh`)
+    and multiprocessing's resource tracker count in the second. Each thread's children are
+    listed apart (`/proc/PID/task/TID/children`), and those children are started by the
+    server's worker and request threads, so every thread's list is read (before 2026-12-06
+    only the main thread's was, which left them out)."""
+    children: set[int] = set()
+    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):  # the thread has ended since the listing
+            children.update(int(child) for child in listing.read_text().split())
     return _vm_rss_kib(pid) / 1024, sum(_vm_rss_kib(child) for child in children) / 1024
 
 
