@@ -11,9 +11,10 @@ passes no refresher.
 
 Why a process and not a thread: the computation is Python arithmetic that holds the GIL, and a
 thread doing it made every request of the server wait for the GIL between its database calls
-(a dashboard view of 130 ms took 0.5-1 s while one ran, measured at 100,000 items). A child
-process runs beside the server on another core, and gives its memory back when it is replaced
-(`TASKS_PER_CHILD`).
+(at 100,000 items a dashboard view after a change took 0.46 s at the median and 0.72 s at p95
+that way, 0.12 and 0.13 s with a child: docs/benchmarks.md). A child process runs beside the
+server on another core, and gives its memory back when it is replaced (`TASKS_PER_CHILD`): the
+KPI computations were most of what a long-running server's memory kept (the soak, same file).
 
 A stale result is a whole earlier result, never a mix: its cards, charts and recommendation
 come from one computation on the data as it was then, and the page says when that was. Each
