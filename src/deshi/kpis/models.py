@@ -179,9 +179,9 @@ class KpiReport(BaseModel):
     as_of: datetime | None = Field(
         default=None,
         description=(
-            "None: the figures are of the data as it is now. A time: they are one earlier "
-            "computation's, of the data as it was then, served at once while a long-running "
-            "server recomputes them in the background (computing them takes seconds at this "
-            "process's size); a later view shows the new ones."
+            "None: the figures are of the data as it is now. A time: the last moment these "
+            "figures were known to match the data; they are one earlier computation's, served "
+            "at once while a long-running server recomputes them in the background (computing "
+            "them takes seconds at this process's size); a later view shows the new ones."
         ),
     )
