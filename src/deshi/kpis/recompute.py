@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.db import engine_from_settings, make_session_factory, transaction
@@ -27,7 +26,7 @@ __all__ = ["recompute_read"]
 
 logger = logging.getLogger(__name__)
 
-_opened: dict[str, tuple[Engine, sessionmaker[Session]]] = {}  # by database URL, per process
+_factories: dict[str, sessionmaker[Session]] = {}  # by database URL, in this process
 
 
 def recompute_read(settings: Settings, read: KpiRead) -> None:
@@ -57,8 +56,7 @@ def recompute_read(settings: Settings, read: KpiRead) -> None:
 
 def _factory(settings: Settings) -> sessionmaker[Session]:
     url = settings.database_url
-    if url not in _opened:
+    if url not in _factories:
         limit_blas_threads(settings.blas_threads)
-        engine = engine_from_settings(settings)
-        _opened[url] = (engine, make_session_factory(engine))
-    return _opened[url][1]
+        _factories[url] = make_session_factory(engine_from_settings(settings))
+    return _factories[url]
