@@ -4,8 +4,14 @@ department gets 404; OpenAPI documents the field."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from api_world import World
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from deshi.db.tables import Decision
 
 GUIDE = (
     "# Lost or stolen cards\n\nReport a lost or stolen card at once: the card is blocked and a "
@@ -71,4 +77,43 @@ def test_openapi_documents_the_evidence_passages(api: TestClient, world: World) 
     assert "evidence_passages" in schemas["ClaimedItemPublic"]["properties"]
     assert {"document", "version", "page", "section", "score", "url"} <= set(
         schemas["EvidencePassagePublic"]["properties"]
+    )
+
+
+def _passages_stored(factory: sessionmaker[Session], item_id: int) -> list[Any] | None:
+    """The passages stored on the item's decision, read straight from the database."""
+    with factory() as session:
+        query = select(Decision.evidence_passages).where(Decision.item_id == item_id)
+        return session.scalars(query).one()
+
+
+def test_a_claim_finds_the_next_items_passages_before_they_are_claimed(
+    api: TestClient, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    first = _stocked_item(api, world)
+    later = [
+        api.post(
+            f"/processes/{world.own_process}/items",
+            json={"text": text},
+            headers=world.auth("owner"),
+        ).json()["id"]
+        for text in ("Which exchange rate do you use?", "My card was stolen yesterday.")
+    ]
+    assert [_passages_stored(session_factory, item_id) for item_id in later] == [None, None]
+
+    claimed = api.post(
+        f"/processes/{world.own_process}/queue/claim", headers=world.auth("reviewer")
+    ).json()
+
+    assert claimed["id"] == first
+    ahead = [_passages_stored(session_factory, item_id) for item_id in later]
+    assert [entry[0]["section"] for entry in ahead if entry] == [
+        "Exchange rates",
+        "Lost or stolen cards",
+    ]
+    second = api.post(
+        f"/processes/{world.own_process}/queue/claim", headers=world.auth("reviewer2")
+    ).json()
+    assert second["id"] == later[0] and second["evidence_passages"][0]["section"] == (
+        "Exchange rates"
     )

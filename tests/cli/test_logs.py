@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from deshi.cli.logs import configure_logging
 from deshi.db import create_db_engine
 from deshi.db.migrate import upgrade_to_head
+from deshi.logs import configure_logging
 from deshi.settings import Settings
 from deshi.web import create_app
 

@@ -1,10 +1,11 @@
 """An item's evidence passages: none at ingest, found on its first view from its own
 department's documents, then kept as they were (the lineage shows what the reviewer saw); an
-empty knowledge base finds nothing without embedding anything; a replay's claim looks for none.
-Both databases."""
+empty knowledge base finds nothing without embedding anything; a replay's claim looks for none;
+the passages of the next items are found ahead of their claim. Both databases."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from deshi.knowledge.service import SourceFile, store_documents
 from deshi.learning.registry import AgentRegistry
 from deshi.permissions import Grant, Principal
 from deshi.processes.service import create_department, create_process
+from deshi.reviews.prefetch import prefetch_passages
 from deshi.reviews.service import claim_next
 from fakes import CentroidDecider
 from knowledge_fakes import HashingEmbedder, fake_index
@@ -176,3 +178,64 @@ def test_a_claim_shows_the_passages_to_a_blind_review_and_a_replay_claim_looks_f
     assert claimed.evidence_passages[0].section == "Lost or stolen cards"
     assert replayed.id == second_id and replayed.evidence_passages == []
     assert _stored(session_factory, second_id) is None
+
+
+def test_passages_found_ahead_of_a_claim_are_the_ones_it_shows_without_embedding(
+    session_factory: sessionmaker[Session], desk: Desk
+) -> None:
+    index = fake_index()
+    _stock(session_factory, desk.department_id, {"guide.md": GUIDE}, index)
+    ids = _ingest(session_factory, desk, LOST_CARD, "When does my new card arrive?", "Rates?")
+    with transaction(session_factory) as session:
+        first = claim_next(
+            session, principal=desk.reviewer, process_id=desk.process_id, index=index
+        )
+    assert first is not None and first.id == ids[0]
+
+    found = prefetch_passages(
+        session_factory, principal=desk.reviewer, process_id=desk.process_id, index=index
+    )
+
+    assert found == 2 and all(_stored(session_factory, item_id) for item_id in ids[1:])
+    assert (
+        prefetch_passages(
+            session_factory, principal=desk.reviewer, process_id=desk.process_id, index=index
+        )
+        == 0
+    )  # nothing left to find
+    refusing = KnowledgeIndex(embedder=_RefusingEmbedder())
+    with transaction(session_factory) as session:
+        second = claim_next(
+            session, principal=desk.owner, process_id=desk.process_id, index=refusing
+        )
+    assert second is not None and second.id == ids[1]
+    assert second.evidence_passages[0].section == "Card delivery"
+
+
+class _BrokenEmbedder(HashingEmbedder):
+    def queries(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        raise RuntimeError("the embedder is gone")
+
+
+def test_a_failure_to_find_passages_ahead_is_logged_and_leaves_them_to_the_claim(
+    session_factory: sessionmaker[Session], desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    index = fake_index()
+    _stock(session_factory, desk.department_id, {"guide.md": GUIDE}, index)
+    [item_id] = _ingest(session_factory, desk, LOST_CARD)
+
+    with caplog.at_level(logging.WARNING, logger="deshi.reviews.prefetch"):
+        found = prefetch_passages(
+            session_factory,
+            principal=desk.reviewer,
+            process_id=desk.process_id,
+            index=KnowledgeIndex(embedder=_BrokenEmbedder()),
+        )
+
+    assert found == 0 and _stored(session_factory, item_id) is None
+    assert "the embedder is gone" in caplog.text
+    with transaction(session_factory) as session:
+        claimed = claim_next(
+            session, principal=desk.reviewer, process_id=desk.process_id, index=index
+        )
+    assert claimed is not None and claimed.evidence_passages[0].section == "Lost or stolen cards"

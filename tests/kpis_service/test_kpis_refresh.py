@@ -6,6 +6,8 @@ exact."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import re
 import threading
@@ -232,6 +234,20 @@ def test_a_lost_child_process_is_replaced(caplog: pytest.LogCaptureFixture) -> N
 
 def _one_thread() -> Executor:
     return ThreadPoolExecutor(max_workers=1)
+
+
+def test_the_child_process_logs_in_the_servers_format(capfd: pytest.CaptureFixture[str]) -> None:
+    """A spawned child starts with logging unconfigured (Python's bare "WARNING:name:" lines);
+    given the settings it writes the server's JSON lines to the same stderr."""
+    settings = Settings(database_url="sqlite://", log_format="json", log_level="INFO")
+    with child_process_pool(settings) as pool:
+        say = logging.getLogger("deshi.kpis.recompute").info  # pickled by the logger's name
+        pool.submit(say, "recomputed %s in %.1f s", "kpis", 2.5).result()
+    lines = [json.loads(line) for line in capfd.readouterr().err.splitlines() if line.strip()]
+    assert [(line["level"], line["logger"], line["message"]) for line in lines] == [
+        ("INFO", "deshi.kpis.recompute", "recomputed kpis in 2.5 s")
+    ]
+    assert lines[0]["request_id"] is None
 
 
 def test_a_negative_inline_time_is_refused() -> None:

@@ -26,8 +26,8 @@ def serve(
     import uvicorn
 
     from deshi.cli._db import cli_settings
-    from deshi.cli.logs import configure_logging
     from deshi.engine.blas import limit_blas_threads
+    from deshi.logs import configure_logging
     from deshi.web import create_app
     from deshi.web.config import ApiConfig
 

@@ -13,13 +13,13 @@ from types import FrameType
 import typer
 
 from deshi.cli._db import cli_settings
-from deshi.cli.logs import configure_logging
 from deshi.db import engine_from_settings, make_session_factory
 from deshi.drafting.service import make_drafter
 from deshi.engine.blas import limit_blas_threads
 from deshi.jobs.queue import DEFAULT_LEASE
 from deshi.jobs.worker import Worker
 from deshi.learning.registry import AgentRegistry
+from deshi.logs import configure_logging
 from deshi.web.background import default_handlers
 from deshi.webhooks.outbound import OutboundPolicy, outbound_client
 

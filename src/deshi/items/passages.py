@@ -33,7 +33,14 @@ from deshi.items.models import EvidencePassagePublic
 from deshi.knowledge import KnowledgeIndex, evidence_for
 from deshi.knowledge.links import passage_url, source_url
 
-__all__ = ["EXCERPT_CHARS", "TOP_PASSAGES", "ensure_passages", "passages_public"]
+__all__ = [
+    "EXCERPT_CHARS",
+    "TOP_PASSAGES",
+    "ensure_passages",
+    "find_passages",
+    "passages_public",
+    "store_passages",
+]
 
 TOP_PASSAGES: Final = 3
 EXCERPT_CHARS: Final = 280
@@ -55,6 +62,15 @@ def ensure_passages(
     """
     if decision is None or decision.evidence_passages is not None:
         return
+    found = find_passages(session, process=process, item=item, index=index)
+    store_passages(session, decision_id=decision.id, passages=found, now=now)
+    session.refresh(decision, ["evidence_passages", "passages_retrieved_at"])
+
+
+def find_passages(
+    session: Session, *, process: Process, item: Item, index: KnowledgeIndex
+) -> list[dict[str, Any]]:
+    """The item's evidence passages as they are stored on its decision (reads only)."""
     hits = evidence_for(
         session,
         department_id=process.department_id,
@@ -62,7 +78,7 @@ def ensure_passages(
         top_k=TOP_PASSAGES,
         index=index,
     )
-    stored = [
+    return [
         {
             "passage_id": hit.passage_id,
             "document_id": hit.document_id,
@@ -75,13 +91,23 @@ def ensure_passages(
         }
         for hit in hits
     ]
-    session.execute(
+
+
+def store_passages(
+    session: Session,
+    *,
+    decision_id: int,
+    passages: list[dict[str, Any]],
+    now: datetime | None = None,
+) -> bool:
+    """Store passages on a decision that has none; False when it had some already."""
+    stored = session.execute(
         update(Decision)
-        .where(Decision.id == decision.id, Decision.evidence_passages.is_(None))
-        .values(evidence_passages=stored, passages_retrieved_at=now or utcnow())
+        .where(Decision.id == decision_id, Decision.evidence_passages.is_(None))
+        .values(evidence_passages=passages, passages_retrieved_at=now or utcnow())
         .execution_options(synchronize_session=False)
     )
-    session.refresh(decision, ["evidence_passages", "passages_retrieved_at"])
+    return bool(getattr(stored, "rowcount", 0))
 
 
 def passages_public(decision: Decision | None) -> list[EvidencePassagePublic] | None:

@@ -33,7 +33,11 @@ from concurrent import futures
 from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from typing import Literal
+
+from deshi.logs import configure_logging
+from deshi.settings import Settings
 
 __all__ = ["TASKS_PER_CHILD", "Deferral", "KpiRead", "KpiRefresher", "child_process_pool"]
 
@@ -159,12 +163,19 @@ class KpiRefresher:
                 self._failed.add(slot)
 
 
-def child_process_pool() -> ProcessPoolExecutor:
+def child_process_pool(settings: Settings | None = None) -> ProcessPoolExecutor:
     """One child process, started fresh (spawn: the server has threads, which a fork would
-    copy mid-state), replaced after `TASKS_PER_CHILD` reads."""
+    copy mid-state), replaced after `TASKS_PER_CHILD` reads. With `settings` it logs as the
+    server does (`DESHI_LOG_FORMAT`, `DESHI_LOG_LEVEL`): a spawned child starts unconfigured."""
+    initializer = None
+    if settings is not None:
+        initializer = partial(
+            configure_logging, log_format=settings.log_format, level=settings.log_level
+        )
     return ProcessPoolExecutor(
         max_workers=1,
         mp_context=multiprocessing.get_context("spawn"),
+        initializer=initializer,
         max_tasks_per_child=TASKS_PER_CHILD,
     )
 

@@ -17,6 +17,7 @@ from deshi.jobs.queue import ClaimedJob
 from deshi.jobs.worker import Handler, JobRun
 from deshi.learning.registry import AgentRegistry
 from deshi.learning.service import RETRAIN_JOB, retrain
+from deshi.logs import configure_logging
 from deshi.settings import Settings
 
 __all__ = ["RETRAIN_JOB", "retrain_handler"]
@@ -102,6 +103,7 @@ def _child_retrain(
 ) -> bool:
     """The child's side of `_run_in_child`: the job with an engine and an agent of its own."""
     _exit_with_parent(parent_pid)
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
     limit_blas_threads(settings.blas_threads)
     engine = engine_from_settings(settings)
     try:

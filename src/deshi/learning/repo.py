@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, undefer
 
 from deshi.db.base import utcnow
 from deshi.db.tables import Decision, Item, ModelVersion, Process, Review
@@ -159,7 +159,11 @@ def load_versions(
     wanted: ColumnElement[bool] = ModelVersion.version.in_(recent.scalar_subquery())
     if champion is not None:
         wanted = or_(wanted, ModelVersion.version == champion)
-    query = select(ModelVersion).where(ModelVersion.process_id == process_id, wanted)
+    query = (
+        select(ModelVersion)
+        .options(undefer(ModelVersion.artifact))
+        .where(ModelVersion.process_id == process_id, wanted)
+    )
     if skip:
         query = query.where(ModelVersion.version.not_in(list(skip)))
     return list(session.scalars(query.order_by(ModelVersion.version)))
@@ -419,9 +423,9 @@ def _drop_memory_vectors(session: Session, process_id: int, version: int) -> Non
     """A retired champion's file loses its case memory's rows (`without_memory_vectors`), so a
     process stores the rows of one version, the deciding one, however often it promotes."""
     row = session.scalars(
-        select(ModelVersion).where(
-            ModelVersion.process_id == process_id, ModelVersion.version == version
-        )
+        select(ModelVersion)
+        .options(undefer(ModelVersion.artifact))
+        .where(ModelVersion.process_id == process_id, ModelVersion.version == version)
     ).one()
     stripped = without_memory_vectors(row.artifact)
     if stripped is not None:

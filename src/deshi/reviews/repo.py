@@ -56,6 +56,15 @@ def renew_held(
     return session.get(Item, item_id, populate_existing=True)
 
 
+def next_claimable(
+    session: Session, *, process_id: int, now: datetime, include_escalated: bool, limit: int
+) -> list[int]:
+    """The ids of the next `limit` items a claim would lease, in claim order (no lock taken)."""
+    claimable = _claimable(process_id, now, include_escalated=include_escalated)
+    query = select(Item.id).where(claimable).order_by(Item.id).limit(limit)
+    return list(session.scalars(query))
+
+
 def count_waiting(
     session: Session, *, process_id: int, now: datetime, include_escalated: bool
 ) -> int:

@@ -167,7 +167,7 @@ def _kpi_refresher(settings: Settings, config: ApiConfig) -> KpiRefresher | None
     if config.kpi_inline_seconds is None:
         return None
     return KpiRefresher(
-        child_process_pool,
+        partial(child_process_pool, settings),
         partial(recompute_read, settings),
         inline_seconds=config.kpi_inline_seconds,
     )

@@ -3,13 +3,13 @@
 A caller (or a proxy in front of deshi) may send its own `X-Request-ID`; it is kept when it looks
 like an id (letters, digits, `.`, `_`, `:`, `-`, at most 128 characters) and replaced by a new
 random one otherwise, so a log line can never be forged through it. While the request runs the
-id is in `REQUEST_ID`, a context variable that `RequestIdFilter` copies into every log record of
-the `deshi` logger, so the lines a request causes can be found together.
+id is in `deshi.logs.REQUEST_ID`, a context variable that `deshi.logs.RequestIdFilter` copies
+into every log record of the `deshi` logger, so the lines a request causes can be found together.
 
 The middleware writes one access line per request to the `deshi.http` logger (method, path,
 route template, status, milliseconds) and hands the same facts to an optional observer (the
 Prometheus metrics). Nothing here configures logging: `deshi serve` and `deshi worker` do
-(`deshi.cli.logs`).
+(`deshi.logs`).
 """
 
 from __future__ import annotations
@@ -19,21 +19,14 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = [
-    "REQUEST_ID",
-    "REQUEST_ID_HEADER",
-    "RequestContextMiddleware",
-    "RequestIdFilter",
-    "RequestObserver",
-    "route_template",
-]
+from deshi.logs import REQUEST_ID
+
+__all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware", "RequestObserver", "route_template"]
 
 REQUEST_ID_HEADER = "X-Request-ID"
-REQUEST_ID: ContextVar[str | None] = ContextVar("deshi_request_id", default=None)
 UNMATCHED_ROUTE = "unmatched"  # one label for every path no route took (404s), never the raw path
 
 _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -42,15 +35,6 @@ _HEADER_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
 access_log = logging.getLogger("deshi.http")
 
 RequestObserver = Callable[[str, str, int, float], None]  # method, route template, status, seconds
-
-
-class RequestIdFilter(logging.Filter):
-    """Adds `request_id` (None outside a request) to each record it sees."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "request_id"):
-            record.request_id = REQUEST_ID.get()
-        return True
 
 
 def route_template(scope: Scope) -> str:

@@ -104,7 +104,10 @@ class ModelVersion(Base):
     status: Mapped[ModelStatus] = mapped_column(
         str_enum(ModelStatus, "model_status"), default=ModelStatus.CHALLENGER
     )
-    artifact: Mapped[bytes] = mapped_column(LargeBinary)  # a model file (deshi.engine.serialize)
+    # A model file (deshi.engine.serialize), megabytes each: deferred, so a row read for its
+    # number, status or metrics does not read the file (an answer in the workbench read one to
+    # learn a version number); the readers that load a model undefer it.
+    artifact: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     threshold: Mapped[float | None] = mapped_column(Float)
     trained_on: Mapped[int] = mapped_column(default=0)  # number of reviewed items used

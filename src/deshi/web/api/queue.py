@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Query, Response, status
 from pydantic import BaseModel
 
 from deshi.items.models import ItemPublic
 from deshi.reviews import service
 from deshi.reviews.models import ClaimedItemPublic, ReviewCreate
+from deshi.reviews.prefetch import prefetch_passages
 from deshi.reviews.service import UNDO_WINDOW_SECONDS
 from deshi.reviews.undo import undo_review
 from deshi.web.api.knowledge import KnowledgeDep
-from deshi.web.deps import ConfigDep, PrincipalDep, RegistryDep, SessionDep
+from deshi.web.deps import ConfigDep, FactoryDep, PrincipalDep, RegistryDep, SessionDep
 from deshi.web.params import PathId
 
 router = APIRouter(tags=["review queue"])
@@ -43,13 +44,16 @@ def claim(
     process_id: PathId,
     session: SessionDep,
     principal: PrincipalDep,
+    factory: FactoryDep,
     config: ConfigDep,
     index: KnowledgeDep,
+    background: BackgroundTasks,
     resume: ResumeQuery = True,
 ) -> object:
     """Lease an item to you: the one you still hold first, else the next queued one; blind
     items come without the agent's suggestion. Each comes with the passages of its
-    department's documents that bear on it (found on its first claim, then kept)."""
+    department's documents that bear on it (found on its first claim, or just before, while
+    the previous item was read; then kept)."""
     claimed = service.claim_next(
         session,
         principal=principal,
@@ -58,7 +62,12 @@ def claim(
         resume_held=resume,
         index=index,
     )
-    return claimed if claimed is not None else Response(status_code=status.HTTP_204_NO_CONTENT)
+    if claimed is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    background.add_task(
+        prefetch_passages, factory, principal=principal, process_id=process_id, index=index
+    )
+    return claimed
 
 
 @router.get("/processes/{process_id}/queue/count", response_model=QueueCount)

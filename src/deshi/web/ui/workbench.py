@@ -6,10 +6,10 @@ back as problem+json (`deshi.web.errors`)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import Field
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.db import transaction
 from deshi.drafting.core import CITATION
@@ -24,11 +24,13 @@ from deshi.drafting.verdicts import judge_draft_for
 from deshi.inputs import InputModel
 from deshi.items.models import AlternativePublic, DecisionPublic
 from deshi.items.service import load_item_for
+from deshi.knowledge import KnowledgeIndex
 from deshi.permissions import Action
 from deshi.processes.draft_fields import MAX_FIELD_NAME_CHARS
 from deshi.processes.label_names import humanized, namer
 from deshi.processes.service import get_process_for
 from deshi.reviews.models import ClaimedItemPublic, ReviewCreate
+from deshi.reviews.prefetch import prefetch_passages
 from deshi.reviews.service import claim_next, count_waiting, release_item, submit_review
 from deshi.reviews.undo import undo_review
 from deshi.web.api.drafting import DrafterDep
@@ -91,11 +93,14 @@ def next_item(
     request: Request,
     viewer: ViewerDep,
     db: SessionDep,
+    factory: FactoryDep,
     config: ConfigDep,
     index: KnowledgeDep,
+    background: BackgroundTasks,
 ) -> Response:
     """Render the item the viewer holds (a reload gives it back), else lease the next one (or
-    render the empty-queue note), with the passages of the documents that bear on it."""
+    render the empty-queue note), with the passages of the documents that bear on it; the
+    next items' passages are found after the response, while the viewer reads."""
     claimed = claim_next(
         db,
         principal=viewer.principal,
@@ -103,7 +108,22 @@ def next_item(
         lease_seconds=config.lease_seconds,
         index=index,
     )
+    if claimed is not None:
+        _find_passages_ahead(background, factory, viewer, process_id, index)
     return _fragment(request, viewer, db, process_id, claimed)
+
+
+def _find_passages_ahead(
+    background: BackgroundTasks,
+    factory: sessionmaker[Session],
+    viewer: Viewer,
+    process_id: int,
+    index: KnowledgeIndex,
+) -> None:
+    """After the response, the passages of the next items in the queue (`reviews.prefetch`)."""
+    background.add_task(
+        prefetch_passages, factory, principal=viewer.principal, process_id=process_id, index=index
+    )
 
 
 @router.post("/items/{item_id}/answer", dependencies=[CsrfDep])
@@ -138,8 +158,10 @@ def skip(
     request: Request,
     viewer: ViewerDep,
     db: SessionDep,
+    factory: FactoryDep,
     config: ConfigDep,
     index: KnowledgeDep,
+    background: BackgroundTasks,
 ) -> Response:
     """Lease the next item first, then give this one back, so a skip never returns the
     same item at once."""
@@ -152,6 +174,8 @@ def skip(
         index=index,
     )
     release_item(db, principal=viewer.principal, item_id=item_id)
+    if claimed is not None:
+        _find_passages_ahead(background, factory, viewer, process_id, index)
     return _fragment(request, viewer, db, process_id, claimed)
 
 

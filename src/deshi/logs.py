@@ -1,10 +1,12 @@
 """Logging for the long-running commands (`deshi serve`, `deshi worker`), configured here only.
 
 Library code only asks for loggers under the one name `deshi` (`deshi.jobs`, `deshi.http`, …)
-and never configures them; the adapters call `configure_logging` once at start. Records go to
-stderr, as text or as one JSON object per line (`DESHI_LOG_FORMAT`), each with the request id
-of the HTTP request it belongs to (`deshi.web.request_context`). uvicorn's own loggers are
-routed through the same handler, so a log collector sees one format.
+and never configures them; the commands call `configure_logging` once at start, and so do the
+child processes they start (a KPI recomputation, an isolated retrain), which a spawn leaves
+unconfigured, so their lines come in the same format. Records go to stderr, as text or as one
+JSON object per line (`DESHI_LOG_FORMAT`), each with the request id of the HTTP request it
+belongs to (`REQUEST_ID`, set by `deshi.web.request_context`). uvicorn's own loggers are routed
+through the same handler, so a log collector sees one format.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from deshi.settings import LogFormat, LogLevel
-from deshi.web.request_context import RequestIdFilter
 
-__all__ = ["JsonFormatter", "TextFormatter", "configure_logging"]
+__all__ = ["REQUEST_ID", "JsonFormatter", "RequestIdFilter", "TextFormatter", "configure_logging"]
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("deshi_request_id", default=None)
 
 _LOGGERS = ("deshi", "uvicorn")
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {
@@ -28,6 +32,15 @@ _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {
     "request_tag",
     "color_message",  # uvicorn's copy of the message with terminal colours
 }
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` (None outside a request) to each record it sees."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = REQUEST_ID.get()
+        return True
 
 
 class JsonFormatter(logging.Formatter):
