@@ -13,6 +13,7 @@ import re
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
+from datetime import datetime, timedelta
 from functools import partial
 
 import pytest
@@ -22,6 +23,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from deshi.db import transaction
+from deshi.db.base import utcnow
 from deshi.db.tables import KpiSnapshot
 from deshi.kpis import kpi_report as kpi_report_module
 from deshi.kpis import process_warnings as warnings_module
@@ -143,6 +145,72 @@ def test_warnings_are_refreshed_the_same_way(
     after = stored()
     assert after[0] != before[0] and after[1] != before[1]  # the child stored a new list
     codes()  # and it is served: still nothing computed here
+
+
+def test_the_first_view_in_a_new_week_is_served_last_weeks_report_while_the_child_computes(
+    session_factory: sessionmaker[Session],
+    world: KpiWorld,
+    refresher: KpiRefresher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A report's key holds the week of the clock: a new week has none stored of its own."""
+    this_week, next_week = utcnow(), utcnow() + timedelta(days=7)
+
+    def report(now: datetime) -> KpiReport:
+        with transaction(session_factory, lock_early=False) as session:
+            process = get_process(session, world.process)
+            return kpi_report(session, process, now=now, refresher=refresher)
+
+    first = report(this_week)
+    monkeypatch.setattr(kpi_report_module, "fresh_kpi_report", _refuse)  # not in this process
+    stale = report(next_week)
+    assert stale.as_of is not None and stale.model_copy(update={"as_of": None}) == first
+    assert refresher.wait(WAIT)
+    fresh = report(next_week)  # stored by the child
+    monkeypatch.undo()
+    assert fresh.as_of is None
+    with transaction(session_factory, lock_early=False) as session:
+        process = get_process(session, world.process)
+        assert fresh == fresh_kpi_report(session, process, now=next_week)
+
+
+def test_the_first_warnings_of_a_new_day_are_yesterdays_while_the_child_computes(
+    session_factory: sessionmaker[Session],
+    world: KpiWorld,
+    refresher: KpiRefresher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    today, tomorrow = utcnow(), utcnow() + timedelta(days=1)
+
+    def codes(now: datetime) -> list[str]:
+        with transaction(session_factory, lock_early=False) as session:
+            process = get_process(session, world.process)
+            return [
+                w.code for w in process_warnings(session, process, now=now, refresher=refresher)
+            ]
+
+    def keys() -> set[str]:
+        with session_factory() as session:
+            query = select(KpiSnapshot.key).where(KpiSnapshot.key.startswith("warnings|"))
+            return set(session.scalars(query))
+
+    first = codes(today)
+    monkeypatch.setattr(warnings_module, "fresh_process_warnings", _refuse)
+    assert codes(tomorrow) == first  # yesterday's list, served at once
+    assert refresher.wait(WAIT)
+    assert len(keys()) == 2  # the child stored tomorrow's
+    codes(tomorrow)  # and it is served: still nothing computed here
+
+
+def test_a_new_weeks_first_view_waits_when_last_weeks_report_was_fast(
+    session_factory: sessionmaker[Session], world: KpiWorld, refresher: KpiRefresher
+) -> None:
+    refresher.inline_seconds = 3600.0
+    with transaction(session_factory, lock_early=False) as session:
+        process = get_process(session, world.process)
+        kpi_report(session, process, refresher=refresher)
+        later = kpi_report(session, process, now=utcnow() + timedelta(days=7), refresher=refresher)
+    assert later.as_of is None and refresher.pending() == 0
 
 
 def _read(process_id: int) -> KpiRead:

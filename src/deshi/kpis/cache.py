@@ -209,26 +209,20 @@ def cached_model(
     otherwise `compute()`, stored for the next view. With a `deferral` whose refresher defers
     reads as slow as this one last was, a stale stored result is served instead and recomputed
     in the background."""
-    query = select(
-        KpiSnapshot.watermark,
-        KpiSnapshot.fingerprint,
-        KpiSnapshot.payload,
-        KpiSnapshot.computed_at,
-        KpiSnapshot.seconds,
-    ).where(KpiSnapshot.process_id == process_id, KpiSnapshot.key == key)
-    row = session.execute(query).first()
+    own = _SNAPSHOT.where(KpiSnapshot.process_id == process_id, KpiSnapshot.key == key)
+    row = session.execute(own).first()
     stored = None if row is None else _parsed(row.payload, model, key, process_id)
     if row is not None and stored is not None:
         if row.watermark == found.watermark or row.fingerprint == found.digest():
             if row.watermark != found.watermark:  # other work moved it: remember the new one
                 _store(session, process_id, key, found, row.payload, row.seconds)
             return Served(stored)
-        if (
-            deferral is not None
-            and deferral.refresher.defers(row.seconds)
-            and deferral.refresher.submit(deferral.read)
-        ):
+        if _deferred(deferral, row.seconds):
             return Served(stored, as_of=row.computed_at)
+    elif row is None and deferral is not None and deferral.earlier is not None:
+        earlier = _newest_earlier(session, process_id, deferral.earlier, model)
+        if earlier is not None and _deferred(deferral, earlier[1]):
+            return Served(earlier[0], as_of=earlier[2])
     found.digest()  # read before the rows the result comes from (see `_store`)
     started = time.perf_counter()
     value = compute()
@@ -237,6 +231,39 @@ def cached_model(
     if model.model_validate_json(payload) == value:  # e.g. a NaN would not read back equal
         _store(session, process_id, key, found, payload, seconds)
     return Served(value)
+
+
+_SNAPSHOT = select(
+    KpiSnapshot.watermark,
+    KpiSnapshot.fingerprint,
+    KpiSnapshot.payload,
+    KpiSnapshot.computed_at,
+    KpiSnapshot.seconds,
+)
+
+
+def _deferred(deferral: Deferral | None, seconds: float | None) -> bool:
+    """True when the read is slow enough to recompute in the background, and is queued."""
+    return (
+        deferral is not None
+        and deferral.refresher.defers(seconds)
+        and deferral.refresher.submit(deferral.read)
+    )
+
+
+def _newest_earlier(
+    session: Session, process_id: int, prefix: str, model: type[M]
+) -> tuple[M, float | None, datetime] | None:
+    """The newest stored result whose key starts with `prefix` (the same read in an earlier
+    week or day), with how long it took and when it was computed; None when there is none."""
+    query = _SNAPSHOT.add_columns(KpiSnapshot.key).where(
+        KpiSnapshot.process_id == process_id, KpiSnapshot.key.startswith(prefix, autoescape=True)
+    )
+    row = session.execute(query.order_by(KpiSnapshot.computed_at.desc()).limit(1)).first()
+    if row is None:
+        return None
+    stored = _parsed(row.payload, model, row.key, process_id)
+    return None if stored is None else (stored, row.seconds, row.computed_at)
 
 
 def _parsed(payload: str, model: type[M], key: str, process_id: int) -> M | None:

@@ -81,7 +81,8 @@ def kpi_report(
     it is recomputed in the background (`deshi.kpis.refresh`)."""
     now = now or utcnow()
     # the clock reaches the report only through which weeks have ended: the week of `now`
-    key = f"kpis|{start}|{end}|{arm}|{iso_week(now)}"
+    read = f"kpis|{start}|{end}|{arm}|"
+    key = f"{read}{iso_week(now)}"
     found = fingerprint(session, process)
     again = KpiRead("kpis", process.id, key, start=start, end=end, arm=arm, now=now)
     served = cached_model(
@@ -93,7 +94,7 @@ def kpi_report(
             session, process, start=start, end=end, arm=arm, now=now, memo=found.rows
         ),
         KpiReport,
-        deferral=None if refresher is None else Deferral(refresher, again),
+        deferral=None if refresher is None else Deferral(refresher, again, earlier=read),
     )
     if served.as_of is None:
         return served.value

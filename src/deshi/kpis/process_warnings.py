@@ -63,15 +63,17 @@ def process_warnings(
     # decisions are never changed in place, a new one is stored
     found = fingerprint(session, process, extra=(json.dumps(drift, sort_keys=True), owner))
     aware_now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+    earlier = None
     if found.newest_item_at is not None and found.newest_item_at > aware_now:
         key = f"warnings|{now.isoformat()}"  # as of a past instant (a weekly report's week end)
     else:  # the clock reaches them through the day (stage overdue, weeks ended) and the
         # process's whole days of age (no baseline yet)
         age_days = int((now - process.created_at).total_seconds() // 86400)
-        key = f"warnings|{now.date().isoformat()}|{age_days}"
+        earlier = "warnings|day|"
+        key = f"{earlier}{now.date().isoformat()}|{age_days}"
     compute = partial(fresh_process_warnings, session, process, now=now, memo=found.rows)
     again = KpiRead("warnings", process.id, key, now=now)
-    deferral = None if refresher is None else Deferral(refresher, again)
+    deferral = None if refresher is None else Deferral(refresher, again, earlier=earlier)
     served = cached_model(
         session, process.id, key, found, lambda: _Warnings(compute()), _Warnings, deferral=deferral
     )

@@ -182,7 +182,13 @@ def child_process_pool(settings: Settings | None = None) -> ProcessPoolExecutor:
 
 @dataclass(frozen=True, slots=True)
 class Deferral:
-    """How a KPI read may be recomputed in the background: the refresher, and the read."""
+    """How a KPI read may be recomputed in the background: the refresher, and the read.
+
+    `earlier`: a key prefix naming the same read in an earlier week or day (a key holds the
+    period of the clock it depends on). While the read's own key was never computed, the
+    newest stored result under that prefix is served, stale, in its place; without one the
+    first view of each new week or day was computed while the viewer waited."""
 
     refresher: KpiRefresher
     read: KpiRead
+    earlier: str | None = None
