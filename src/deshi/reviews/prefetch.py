@@ -28,9 +28,10 @@ from deshi.db.tables import Item
 from deshi.items import repo as items_repo
 from deshi.items.passages import find_passages, store_passages
 from deshi.knowledge import KnowledgeIndex
-from deshi.permissions import Action, Principal, can
+from deshi.permissions import Action, Principal
 from deshi.processes.service import get_process_for
 from deshi.reviews import repo
+from deshi.reviews.service import takes_escalated
 
 __all__ = ["PREFETCH_ITEMS", "prefetch_passages"]
 
@@ -53,14 +54,10 @@ def prefetch_passages(
 ) -> int:
     """Find and store the passages of the next `count` claimable items that have none; how
     many were stored (0 after a failure, which is logged)."""
+    now = now or utcnow()
     try:
         found = _find_ahead(
-            factory,
-            principal=principal,
-            process_id=process_id,
-            index=index,
-            count=count,
-            now=now or utcnow(),
+            factory, principal=principal, process_id=process_id, index=index, count=count, now=now
         )
         if not found:
             return 0
@@ -90,14 +87,14 @@ def _find_ahead(
             session,
             process_id=process.id,
             now=now,
-            include_escalated=can(principal, Action.MANAGE_PROCESS, process.department_id),
+            include_escalated=takes_escalated(principal, process),
             limit=count,
         )
         decisions = items_repo.decisions_of(session, ids)
         found = []
         for item_id, decision in decisions.items():
-            item = session.get(Item, item_id)
-            if decision.evidence_passages is None and item is not None:
+            item = None if decision.evidence_passages is not None else session.get(Item, item_id)
+            if item is not None:
                 passages = find_passages(session, process=process, item=item, index=index)
                 found.append((decision.id, passages))
         return found

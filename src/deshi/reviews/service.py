@@ -53,6 +53,7 @@ __all__ = [
     "release_item",
     "require_active",
     "submit_review",
+    "takes_escalated",
 ]
 
 DEFAULT_LEASE_SECONDS = 300
@@ -101,7 +102,7 @@ def claim_next(
             user_id=principal.user_id,
             now=now,
             expires_at=expires_at,
-            include_escalated=can(principal, Action.MANAGE_PROCESS, process.department_id),
+            include_escalated=takes_escalated(principal, process),
         )
     if item is None:
         return None
@@ -118,6 +119,12 @@ def claim_next(
     return claimed_item(session, process, item, decision)
 
 
+def takes_escalated(principal: Principal, process: Process) -> bool:
+    """Whether escalated items are in the caller's queue: only for those who manage the
+    process (owners, admins)."""
+    return can(principal, Action.MANAGE_PROCESS, process.department_id)
+
+
 def count_waiting(
     session: Session, *, principal: Principal, process_id: int, now: datetime | None = None
 ) -> int:
@@ -127,7 +134,7 @@ def count_waiting(
         session,
         process_id=process.id,
         now=now or utcnow(),
-        include_escalated=can(principal, Action.MANAGE_PROCESS, process.department_id),
+        include_escalated=takes_escalated(principal, process),
     )
 
 
