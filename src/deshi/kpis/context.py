@@ -9,6 +9,7 @@ Periods are whole UTC days: `start` and `end` are inclusive dates.
 
 from __future__ import annotations
 
+import time as clock
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -22,6 +23,7 @@ from deshi.kpis import repo as kpi_repo
 from deshi.kpis.records import ARMS, Arm, Costs, ItemRecord, KpiPolicy, ModelEvent, week_end
 
 _MEMO = "deshi.kpis.records"  # session.info key of `load_records`'s kept records
+_SPARED = "deshi.kpis.spared_seconds"  # session.info key of `spared_seconds`
 
 __all__ = [
     "KpiContext",
@@ -157,14 +159,27 @@ def load_records_between(
     newest = memo.newest_item_at
     unbounded = end is not None and newest is not None and newest < _aware(end)
     key = (process.id, start, None if unbounded else end, memo.mark)
-    kept: dict[object, list[ItemRecord]] = session.info.setdefault(_MEMO, {})
-    if key not in kept:
+    kept: dict[object, tuple[list[ItemRecord], float]] = session.info.setdefault(_MEMO, {})
+    if key in kept:
+        records, seconds = kept[key]
+        session.info[_SPARED] = spared_seconds(session) + seconds
+    else:
         kept.clear()  # the latest read only: a session holds one process's records at most
-        kept[key] = kpi_repo.load_item_records(session, process, start=start, end=key[2])
-    records = kept[key]
+        started = clock.perf_counter()
+        records = kpi_repo.load_item_records(session, process, start=start, end=key[2])
+        kept[key] = (records, clock.perf_counter() - started)
     if unbounded and end is not None:
         return [record for record in records if record.created_at < _aware(end)]
     return records
+
+
+def spared_seconds(session: Session) -> float:
+    """The seconds of loading that `load_records_between` has spared reads in this session, by
+    handing them records an earlier read had loaded. A cached KPI read counts what it was
+    spared as its own time (`deshi.kpis.cache`): whether the read is slow enough to recompute in
+    the background must not depend on which read of a page happened to load the records first.
+    """
+    return float(session.info.get(_SPARED, 0.0))
 
 
 def _aware(moment: datetime) -> datetime:
