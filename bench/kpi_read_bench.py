@@ -63,7 +63,7 @@ from _support import machine, postgres_schema
 from deshi.auth.service import create_user, grant_role, issue_api_token
 from deshi.db import create_db_engine, make_session_factory, transaction
 from deshi.db.migrate import upgrade_to_head
-from deshi.db.tables import Decision, Item, ModelVersion, Review
+from deshi.db.tables import Decision, Item, KpiSnapshot, ModelVersion, Review
 from deshi.domain import ItemStatus, Mode, ModelStatus, ReviewAction, Role
 from deshi.engine.types import Route
 from deshi.kpis.kpi_report import kpi_report
@@ -445,9 +445,11 @@ def measure(fixture: Fixture, runs: int, inline_seconds: float | None) -> dict[s
             timings = Timings([], [], [])
             for _ in range(runs):
                 answer_one(factory, fixture)
-                started = time.perf_counter()
+                since, started = datetime.now(UTC), time.perf_counter()
                 call()
                 timings.changed.append((time.perf_counter() - started) * 1000.0)
+                if timings.changed[-1] > SLOW_VIEW_MS:
+                    _explain_slow(factory, pid, name, timings.changed[-1], since)
                 if refresher is not None:
                     timings.refreshed.append(_until_current(call, started))
                 timings.repeated.append(timed(call))
@@ -455,6 +457,22 @@ def measure(fixture: Fixture, runs: int, inline_seconds: float | None) -> dict[s
             print(f"  {name}: {_summary(timings)}", file=sys.stderr)
     engine.dispose()
     return results
+
+
+SLOW_VIEW_MS = 300.0  # issue #23's target for a page
+
+
+def _explain_slow(factory: Any, process_id: int, name: str, ms: float, since: datetime) -> None:
+    """Print, for a view slower than the target, the stored KPI results written during it
+    (the reads it computed while the viewer waited) and how long each took."""
+    with transaction(factory, lock_early=False) as session:
+        rows = session.execute(
+            select(KpiSnapshot.key, KpiSnapshot.seconds)
+            .where(KpiSnapshot.process_id == process_id, KpiSnapshot.computed_at >= since)
+            .order_by(KpiSnapshot.computed_at)
+        ).all()
+    computed = ", ".join(f"{key} {seconds or 0:.3f} s" for key, seconds in rows) or "none"
+    print(f"  slow view, {name}: {ms:,.0f} ms; stored meanwhile: {computed}", file=sys.stderr)
 
 
 def _summary(timings: Timings) -> str:

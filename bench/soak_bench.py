@@ -136,14 +136,20 @@ def rss_mib(pid: int) -> tuple[float, float]:
     return _vm_rss_kib(pid) / 1024, sum(_vm_rss_kib(child) for child in children) / 1024
 
 
-def _vm_rss_kib(pid: int) -> int:
+def _vm_rss_kib(pid: int, field_name: str = "VmRSS") -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field_name}:"):
                 return int(line.split()[1])
     except OSError:
         pass  # the child has exited since the listing
     return 0
+
+
+def rss_kinds_mib(pid: int) -> tuple[float, float]:
+    """The server's resident memory by kind, MiB: anonymous (the heaps: Python objects, arrays,
+    the allocators' free pages) and file-backed (shared libraries, mapped files)."""
+    return _vm_rss_kib(pid, "RssAnon") / 1024, _vm_rss_kib(pid, "RssFile") / 1024
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -161,6 +167,7 @@ class Record:
     samples: list[tuple[float, str, int, float]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     rss: list[tuple[float, tuple[float, float]]] = field(default_factory=list)
+    rss_kinds: list[tuple[float, tuple[float, float]]] = field(default_factory=list)
     late_ticks: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -188,6 +195,7 @@ def stats(latencies: list[float]) -> dict[str, float | int]:
 def summarize(record: Record, args: argparse.Namespace, extra: dict[str, Any]) -> dict[str, Any]:
     with record.lock:
         samples, rss, errors = list(record.samples), list(record.rss), list(record.errors)
+        kinds_rss = list(record.rss_kinds)
     kinds = sorted({kind for _, kind, _, _ in samples})
     per_kind = {k: stats([ms for _, kind, _, ms in samples if kind == k]) for k in kinds}
     window = args.window_minutes * 60
@@ -218,6 +226,7 @@ def summarize(record: Record, args: argparse.Namespace, extra: dict[str, Any]) -
         "per_kind": per_kind,
         "windows": windows,
         "rss_mib": [(round(at), round(server, 1), round(kids, 1)) for at, (server, kids) in rss],
+        "rss_anon_file_mib": [(round(at), round(a, 1), round(f, 1)) for at, (a, f) in kinds_rss],
         "rss_after_warmup": _growth(warm),
         "rss_with_children_after_warmup": _growth(warm_all),
     }
@@ -426,7 +435,9 @@ def main() -> None:
                 end = record.started + args.minutes * 60
                 try:
                     while time.monotonic() < end and loop.is_alive():
-                        record.rss.append((time.monotonic() - record.started, rss_mib(proc.pid)))
+                        at = time.monotonic() - record.started
+                        record.rss.append((at, rss_mib(proc.pid)))
+                        record.rss_kinds.append((at, rss_kinds_mib(proc.pid)))
                         write(args.out, summarize(record, args, extra))
                         time.sleep(min(args.sample_seconds, max(0.0, end - time.monotonic())))
                 finally:
