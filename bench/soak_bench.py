@@ -382,6 +382,12 @@ def main() -> None:
     parser.add_argument("--sample-seconds", type=float, default=30, help="RSS sample interval")
     parser.add_argument("--warmup-minutes", type=float, default=5, help="RSS growth counts after")
     parser.add_argument("--window-minutes", type=float, default=5, help="latency windows")
+    parser.add_argument(
+        "--start-seconds",
+        type=float,
+        default=60.0,
+        help="how long the server may take to answer /healthz (more when it is traced)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/soak.json"))
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -410,7 +416,7 @@ def main() -> None:
                 env=env,
             )
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + args.start_seconds
             while True:
                 try:
                     if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
