@@ -28,7 +28,7 @@ from deshi.db.migrate import upgrade_to_head
 from deshi.db.tables import Base, KnowledgePassage
 from deshi.knowledge.lexical import add_to_index
 
-CHUNK = 2_000  # rows per INSERT: model files make some rows megabytes long
+CHUNK = 2_000  # rows read and inserted at a time (a demo's model files are 3–15 MB a row)
 
 
 def create_database(url: str) -> None:
