@@ -27,7 +27,7 @@ accuracy.
 
     nice -n 10 .venv/bin/python bench/agent_restore_bench.py [--items 10000 100000] [--runs 3]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test] [--no-sqlite] [--profile]
-        [--keep DIR] [--live N] [--stages]
+        [--keep DIR] [--live N] [--stages] [--cases "stored rows" ...] [--postgres-as-is]
 
 `--stages` times one more restore per case (not counted) stage by stage: reading the versions
 and the history, loading the model, vectorising the memory's texts, building its index, the
@@ -36,6 +36,10 @@ champion's recalibration, the registry's garbage collection.
 `--keep DIR` keeps each SQLite fixture as DIR/restore-<items>.db and reuses it on the next run
 (the 100,000-item fixture took 19 to 33 minutes to build); the champion's artifact as the
 fixture was built is put back when the cases are done, so a kept fixture stays as built.
+
+`--postgres-as-is` uses the `--postgres` database itself instead of a temporary schema, and
+reuses a fixture kept there: a copy of a kept SQLite fixture (`bench/copy_to_postgres.py`) saves
+building one again. `--cases` runs only the cases named.
 
 `--live N` adds N live items after the import (once per fixture), as a team's work after the
 go-live: the champion decides them (`decide_items`, stored with their evidence as the API stores
@@ -56,7 +60,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -169,7 +173,7 @@ def _decide_live(factory: sessionmaker[Session], process_id: int, live: int) -> 
 
 def _kept_process(url: str, items: int) -> int | None:
     """The process of a fixture built by an earlier run in this database, if there is one."""
-    if not url.startswith("sqlite:///") or not Path(url.removeprefix("sqlite:///")).exists():
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return None
     engine = create_db_engine(url)
     try:
@@ -278,7 +282,13 @@ def _case_artifact(artifact: bytes, case: str) -> bytes:
 
 
 def _measure(
-    url: str, items: int, runs: int, profile: bool, live: int = 0, stages: bool = False
+    url: str,
+    items: int,
+    runs: int,
+    profile: bool,
+    live: int = 0,
+    stages: bool = False,
+    cases: tuple[str, ...] = CASES,
 ) -> list[dict[str, Any]]:
     process_id = _fixture(url, items)
     if live:
@@ -287,7 +297,7 @@ def _measure(
     original = _stored_champion(url, process_id)
     full = _with_rows(url, process_id)
     try:
-        for case in CASES:
+        for case in cases:
             artifact = _case_artifact(full, case)
             _store_champion(url, process_id, artifact)
             print(f"  {case}: champion artifact {len(artifact) / 1e6:.1f} MB", file=sys.stderr)
@@ -327,7 +337,11 @@ def _measure_case(
 # Stages of a restore, timed by wrapping the functions that do them (named alike in this code
 # and in the code before format 3).
 _STAGES: list[tuple[str, Any, str]] = [
-    ("read versions", repo, "load_versions"),
+    (
+        "read versions",
+        repo,
+        "load_artifacts" if hasattr(repo, "load_artifacts") else "load_versions",
+    ),
     ("load model", registry_module, "load_model"),
     ("read history", repo, "load_history"),
     ("vectorise texts", TfidfFeaturizer, "transform"),
@@ -393,7 +407,15 @@ def main() -> None:
     parser.add_argument(
         "--keep", type=Path, default=None, help="keep and reuse the SQLite fixtures in this folder"
     )
+    parser.add_argument(
+        "--postgres-as-is",
+        action="store_true",
+        help="use the --postgres database itself (a fixture kept there is reused), not a "
+        "temporary schema",
+    )
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
     args = parser.parse_args()
+    cases = tuple(args.cases)
     limit_blas_threads(1)
     print(machine(), file=sys.stderr)
     results: list[tuple[str, dict[str, Any]]] = []
@@ -404,14 +426,23 @@ def main() -> None:
                 print(f"SQLite, {items} items", file=sys.stderr)
                 results += [
                     ("SQLite", r)
-                    for r in _measure(url, items, args.runs, args.profile, args.live, args.stages)
+                    for r in _measure(
+                        url, items, args.runs, args.profile, args.live, args.stages, cases
+                    )
                 ]
         if args.postgres:
-            with postgres_schema(args.postgres, "restore") as url:
+            database = (
+                nullcontext(args.postgres)
+                if args.postgres_as_is
+                else postgres_schema(args.postgres, "restore")
+            )
+            with database as url:
                 print(f"PostgreSQL, {items} items", file=sys.stderr)
                 results += [
                     ("PostgreSQL", r)
-                    for r in _measure(url, items, args.runs, args.profile, args.live, args.stages)
+                    for r in _measure(
+                        url, items, args.runs, args.profile, args.live, args.stages, cases
+                    )
                 ]
     print("| database | items | champion | restore s (median, range) | restore CPU-s | "
           "first decision ms | peak MiB |")  # fmt: skip

@@ -283,10 +283,10 @@ class AgentRegistry:
     def _load(
         self, session: Session, process: Process, config: AgentConfig, state: VersionState
     ) -> AgentEntry:
-        rows = repo.load_versions(
+        artifacts = repo.load_artifacts(
             session, process.id, newest=RESIDENT_VERSIONS, champion=state.champion
         )
-        models: list[TrainedModel] = [load_model(row.artifact) for row in rows]
+        models: list[TrainedModel] = [load_model(artifact) for artifact in artifacts]
         history = repo.load_history(session, process.id, default_audit_rate=process.audit_rate)
         agent = Agent.restore(
             config,
@@ -316,10 +316,10 @@ class AgentRegistry:
         kept what each rebuild freed (docs/benchmarks.md, "Soak")."""
         assert state.champion is not None  # `_adoptable`
         held = {model.version for model in entry.agent.versions}
-        rows = repo.load_versions(
+        artifacts = repo.load_artifacts(
             session, entry.process_id, newest=RESIDENT_VERSIONS, champion=state.champion, skip=held
         )
-        entry.agent.adopt([load_model(row.artifact) for row in rows], state.champion)
+        entry.agent.adopt([load_model(artifact) for artifact in artifacts], state.champion)
         entry.state = state
         entry.stored_versions = set(repo.version_ids(session, entry.process_id))
 

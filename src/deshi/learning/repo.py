@@ -9,9 +9,10 @@ from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import InstrumentedAttribute, Session, undefer
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from deshi.db.base import utcnow
+from deshi.db.blobs import fetch_binary
 from deshi.db.tables import Decision, Item, ModelVersion, Process, Review
 from deshi.domain import ItemOrigin, ItemStatus, ModelStatus
 from deshi.engine import Observation, Route, RouteReason
@@ -25,8 +26,8 @@ __all__ = [
     "insert_version",
     "labelled_reviews_since",
     "latest_decisions",
+    "load_artifacts",
     "load_history",
-    "load_versions",
     "make_champion",
     "observation_of",
     "retire_older_challengers",
@@ -139,17 +140,18 @@ def version_state(session: Session, process_id: int) -> VersionState:
     return VersionState(latest=row[0], champion=row[1])
 
 
-def load_versions(
+def load_artifacts(
     session: Session,
     process_id: int,
     *,
     newest: int,
     champion: int | None,
     skip: Collection[int] = (),
-) -> list[ModelVersion]:
-    """The `newest` stored versions of the process and its champion, oldest first (artifacts
-    included), except those in `skip` (already held). Older versions stay in the database:
-    loading every artifact would hold all the process's models in memory."""
+) -> list[bytes]:
+    """The stored files of the `newest` versions of the process and of its champion, oldest
+    first, except those in `skip` (already held). Older versions stay in the database: loading
+    every artifact would hold all the process's models in memory. Read in binary format
+    (`fetch_binary`): a restoring agent waits on them."""
     recent = (
         select(ModelVersion.version)
         .where(ModelVersion.process_id == process_id)
@@ -159,14 +161,10 @@ def load_versions(
     wanted: ColumnElement[bool] = ModelVersion.version.in_(recent.scalar_subquery())
     if champion is not None:
         wanted = or_(wanted, ModelVersion.version == champion)
-    query = (
-        select(ModelVersion)
-        .options(undefer(ModelVersion.artifact))
-        .where(ModelVersion.process_id == process_id, wanted)
-    )
+    query = select(ModelVersion.artifact).where(ModelVersion.process_id == process_id, wanted)
     if skip:
         query = query.where(ModelVersion.version.not_in(list(skip)))
-    return list(session.scalars(query.order_by(ModelVersion.version)))
+    return [artifact for (artifact,) in fetch_binary(session, query.order_by(ModelVersion.version))]
 
 
 def version_ids(session: Session, process_id: int) -> dict[int, int]:
@@ -422,14 +420,11 @@ def make_champion(session: Session, process_id: int, version: int) -> Sequence[i
 def _drop_memory_vectors(session: Session, process_id: int, version: int) -> None:
     """A retired champion's file loses its case memory's rows (`without_memory_vectors`), so a
     process stores the rows of one version, the deciding one, however often it promotes."""
-    row = session.scalars(
-        select(ModelVersion)
-        .options(undefer(ModelVersion.artifact))
-        .where(ModelVersion.process_id == process_id, ModelVersion.version == version)
-    ).one()
-    stripped = without_memory_vectors(row.artifact)
+    where = (ModelVersion.process_id == process_id, ModelVersion.version == version)
+    ((artifact,),) = fetch_binary(session, select(ModelVersion.artifact).where(*where))
+    stripped = without_memory_vectors(artifact)
     if stripped is not None:
-        row.artifact = stripped
+        session.execute(update(ModelVersion).where(*where).values(artifact=stripped))
 
 
 def retire_older_challengers(session: Session, process_id: int, version: int) -> None:

@@ -106,7 +106,7 @@ class ModelVersion(Base):
     )
     # A model file (deshi.engine.serialize), megabytes each: deferred, so a row read for its
     # number, status or metrics does not read the file (an answer in the workbench read one to
-    # learn a version number); the readers that load a model undefer it.
+    # learn a version number); the readers that load a model select it (`fetch_binary`).
     artifact: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     threshold: Mapped[float | None] = mapped_column(Float)
