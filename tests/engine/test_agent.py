@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -220,7 +221,7 @@ def test_rollback_reinstates_an_earlier_version(banking_rows: list[tuple[str, st
     assert agent.decide("where is my card", case_id="r").model_version == old.version
 
 
-def test_agent_keeps_only_the_champion_and_the_newest_versions_in_memory(
+def test_agent_keeps_only_the_champion_and_the_newest_other_version_in_memory(
     banking_rows: list[tuple[str, str]],
 ) -> None:
     rows = subset(banking_rows, LABELS, 200)
@@ -233,11 +234,66 @@ def test_agent_keeps_only_the_champion_and_the_newest_versions_in_memory(
     held = {v.version for v in agent.versions}
     last = agent.versions[-1].version  # versions are numbered 1, 2, … in training order
     assert last >= 4
-    assert RESIDENT_VERSIONS == 2
-    assert held == {last - 1, last, agent.champion.version}
+    assert RESIDENT_VERSIONS == 1
+    newest_other = max(set(range(1, last + 1)) - {agent.champion.version})
+    assert held == {newest_other, agent.champion.version}
     dropped = min(set(range(1, last + 1)) - held)
     with pytest.raises(KeyError, match="not in memory"):
         agent.rollback(dropped)
+
+
+def _champion_and_a_newer_version(rows: list[tuple[str, str]]) -> Agent:
+    """An agent holding two versions, the newer one not the champion (rolled back if need be)."""
+    agent = Agent(AgentConfig())
+    teach(agent, rows[:80])
+    agent.retrain()
+    teach(agent, rows[80:140], start=80)
+    agent.retrain()
+    older, newer = (v.version for v in agent.versions)
+    assert agent.champion is not None
+    if agent.champion.version == newer:
+        agent.rollback(older)
+    return agent
+
+
+def test_a_retrain_holds_only_the_champion_beside_the_challenger_it_trains(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    rows = subset(banking_rows, LABELS, 200)
+    agent = _champion_and_a_newer_version(rows)
+    assert agent.champion is not None
+    champion, newest = agent.champion.version, agent.versions[-1].version
+    held_while_training: list[list[int]] = []
+    train = agent.train
+
+    def watching(*args: Any, **kwargs: Any) -> Any:
+        held_while_training.append([v.version for v in agent.versions])
+        return train(*args, **kwargs)
+
+    agent.train = watching
+    teach(agent, rows[140:], start=140)
+    report = agent.retrain()
+    assert held_while_training == [[champion]]
+    assert report.version == newest + 1  # numbered after the version it dropped
+
+
+def test_a_failed_retrain_does_not_reuse_a_dropped_versions_number(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    rows = subset(banking_rows, LABELS, 200)
+    agent = _champion_and_a_newer_version(rows)
+    newest = agent.versions[-1].version
+    train = agent.train
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("out of memory")
+
+    agent.train = failing
+    with pytest.raises(RuntimeError):
+        agent.retrain()
+    assert [v.version for v in agent.versions] != [newest]  # the newer one was dropped
+    agent.train = train
+    assert agent.retrain().version == newest + 1
 
 
 def test_sensitive_labels_and_rules_are_always_reviewed(

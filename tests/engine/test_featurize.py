@@ -16,6 +16,7 @@ from deshi.engine.featurize import (
     TfidfFeaturizer,
     make_featurizer,
     side_by_side,
+    sudachi_words,
 )
 from deshi.engine.search import cosine_top_k
 
@@ -140,6 +141,28 @@ def test_tfidf_transform_equals_scikit_learns_own(banking_rows: list[tuple[str, 
         words, chars = featurizer._word.transform(batch), featurizer._char.transform(batch)
         theirs = normalize(sparse.hstack([words, chars], format="csr"))
         assert ours.shape == theirs.shape and (ours != theirs).nnz == 0
+
+
+def test_a_batch_as_large_as_a_retrains_leaves_the_kept_word_cache_alone(
+    banking_rows: list[tuple[str, str]],
+) -> None:
+    texts = [text for text, _ in banking_rows[:3000]]
+    featurizer = TfidfFeaturizer().fit(texts)
+    assert len(texts) > featurizer.shared_cache_batch
+    large = featurizer.transform(texts)
+    assert featurizer._char_ids == {}
+    assert featurizer._word is not None and featurizer._char is not None
+    words, chars = featurizer._word.transform(texts), featurizer._char.transform(texts)
+    assert (large != normalize(sparse.hstack([words, chars], format="csr"))).nnz == 0
+    small = featurizer.transform(texts[:500])
+    assert len(featurizer._char_ids) > 100
+    assert (small != large[:500]).nnz == 0
+
+
+def test_sudachi_words_of_different_texts_share_one_string_per_word() -> None:
+    first, second = sudachi_words("警告灯が点灯した"), sudachi_words("警告灯が消えない")
+    assert first[0] == second[0] == "警告"
+    assert first[0] is second[0]
 
 
 def test_tfidf_state_restores_the_same_vectors_without_the_word_cache(

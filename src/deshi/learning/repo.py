@@ -148,13 +148,13 @@ def load_artifacts(
     champion: int | None,
     skip: Collection[int] = (),
 ) -> list[bytes]:
-    """The stored files of the `newest` versions of the process and of its champion, oldest
-    first, except those in `skip` (already held). Older versions stay in the database: loading
-    every artifact would hold all the process's models in memory. Read in binary format
-    (`fetch_binary`): a restoring agent waits on them."""
+    """The stored files of the process's champion and of its `newest` newest other versions
+    (as `Agent` holds them), oldest first, except those in `skip` (already held). Older versions
+    stay in the database: loading every artifact would hold all the process's models in memory.
+    Read in binary format (`fetch_binary`): a restoring agent waits on them."""
     recent = (
         select(ModelVersion.version)
-        .where(ModelVersion.process_id == process_id)
+        .where(ModelVersion.process_id == process_id, ModelVersion.version != champion)
         .order_by(ModelVersion.version.desc())
         .limit(newest)
     )
