@@ -11,10 +11,12 @@ from scipy import sparse
 from sklearn.preprocessing import normalize
 
 from deshi.engine.featurize import (
+    MIN_DF_2_FROM,
     EmbeddingFeaturizer,
     HybridFeaturizer,
     TfidfFeaturizer,
     make_featurizer,
+    resolve_min_df,
     side_by_side,
     sudachi_words,
 )
@@ -163,6 +165,19 @@ def test_sudachi_words_of_different_texts_share_one_string_per_word() -> None:
     first, second = sudachi_words("警告灯が点灯した"), sudachi_words("警告灯が消えない")
     assert first[0] == second[0] == "警告"
     assert first[0] is second[0]
+
+
+def test_terms_of_one_text_are_dropped_only_from_a_large_corpus() -> None:
+    assert resolve_min_df("auto", [""] * (MIN_DF_2_FROM - 1)) == 1
+    assert resolve_min_df("auto", [""] * MIN_DF_2_FROM) == 2
+    assert resolve_min_df(1, [""] * MIN_DF_2_FROM) == 1  # a number set by hand stays
+    texts = ["card arrived late", "card never arrived", "exchange rate today"]
+    young = TfidfFeaturizer().fit(texts)
+    assert young.min_df == 1 and young._word is not None
+    assert "exchange" in young._word.vocabulary_
+    pruned = TfidfFeaturizer(min_df=2).fit(texts)
+    assert pruned._word is not None and set(pruned._word.vocabulary_) == {"card", "arrived"}
+    assert TfidfFeaturizer.from_state(young.to_state()).min_df == 1
 
 
 def test_tfidf_state_restores_the_same_vectors_without_the_word_cache(

@@ -71,6 +71,20 @@ def japanese_share(texts: Sequence[str]) -> float:
     return sum(map(contains_japanese, texts)) / len(texts) if texts else 0.0
 
 
+# "auto" keeps only the terms of two texts or more once the fitted texts number this many. A term
+# of one text cannot help to score any other, but it takes a place in every model version's
+# vocabulary and weights: on 42,372 MLIT complaints such terms were 62% of the 704,659 terms
+# and 7% of a text's entries. Below this size, they keep the vocabulary of a young process.
+MIN_DF_2_FROM = 20_000
+
+
+def resolve_min_df(min_df: int | Literal["auto"], texts: Sequence[str]) -> int:
+    """The minimum document frequency "auto" stands for on these texts; a number stays."""
+    if min_df != "auto":
+        return min_df
+    return 2 if len(texts) >= MIN_DF_2_FROM else 1
+
+
 def resolve_words(words: WordSplit, texts: Sequence[str]) -> WordSplit:
     """The split "auto" stands for on these texts; an explicit split stays as it is."""
     if words != "auto":
@@ -115,10 +129,14 @@ class TfidfFeaturizer:
     shared_cache_batch = 2_000
 
     def __init__(
-        self, *, max_char_ngram: int = 4, min_df: int = 1, words: WordSplit = "auto"
+        self,
+        *,
+        max_char_ngram: int = 4,
+        min_df: int | Literal["auto"] = "auto",
+        words: WordSplit = "auto",
     ) -> None:
         self.max_char_ngram = max_char_ngram
-        self.min_df = min_df
+        self.min_df = min_df  # "auto" is resolved to a number by `fit` (`resolve_min_df`)
         self.words: WordSplit = words  # resolved to "spaces" or "sudachi" by `fit`
         self._word: TfidfVectorizer | None = None
         self._char: TfidfVectorizer | None = None
@@ -126,6 +144,7 @@ class TfidfFeaturizer:
 
     def fit(self, texts: Sequence[str]) -> TfidfFeaturizer:
         self.words = resolve_words(self.words, texts)
+        self.min_df = resolve_min_df(self.min_df, texts)
         self._word, self._char = self._vectorizers()
         self._word.fit(texts)
         self._char.fit(texts)
