@@ -21,8 +21,7 @@ def _versions(session: Session, artifacts: dict[int, bytes]) -> int:
     session.flush()
     for version, artifact in artifacts.items():
         session.add(ModelVersion(process_id=process.id, version=version, artifact=artifact))
-    session.flush()  # not committed: the read must see the session's own writes
-    return process.id
+    return process.id  # not flushed: the read must see the session's pending writes
 
 
 def test_binary_values_come_back_byte_for_byte_with_the_other_columns(session: Session) -> None:

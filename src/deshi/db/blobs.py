@@ -17,7 +17,10 @@ from sqlalchemy.orm import Session
 
 
 def fetch_binary(session: Session, query: Select[Any]) -> list[tuple[Any, ...]]:
-    """The rows of `query`, its binary columns as `bytes`; in binary format on psycopg."""
+    """The rows of `query`, its binary columns as `bytes`; in binary format on psycopg. Pending
+    changes are flushed first, as `session.execute` does."""
+    if session.autoflush:
+        session.flush()
     connection = session.connection()
     driver = connection.connection.driver_connection
     if connection.dialect.driver != "psycopg" or driver is None:
