@@ -72,9 +72,9 @@ def japanese_share(texts: Sequence[str]) -> float:
 
 
 # "auto" keeps only the terms of two texts or more once the fitted texts number this many. A term
-# of one text cannot help to score any other, but it takes a place in every model version's
-# vocabulary and weights: on 42,372 MLIT complaints such terms were 62% of the 704,659 terms
-# and 7% of a text's entries. Below this size, they keep the vocabulary of a young process.
+# of one fitted text teaches the decider about that text alone, yet takes a place in every model
+# version's vocabulary and weights: on 42,372 MLIT complaints such terms were 62% of the 704,659
+# terms and 7% of a text's entries. A young process keeps them: its texts are few.
 MIN_DF_2_FROM = 20_000
 
 
