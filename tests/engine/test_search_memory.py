@@ -1,6 +1,7 @@
 """What the search keeps and builds to hold a retrain's peak memory down (issue #26) gives the
-same neighbours, bit for bit, as the plain layout: dense-part rows kept as CSR, query chunks
-bounded by their number of similarities, the hold-out memory sliced inside."""
+same neighbours and similarities, bit for bit, as the plain layout (exactly tied cases may come
+in another order): dense-part rows kept as CSR, query chunks bounded by their number of
+similarities, the hold-out memory sliced inside."""
 
 from __future__ import annotations
 
@@ -15,6 +16,27 @@ from deshi.engine.training import TrainingSet
 from deshi.sim.dataset import load_bundled
 
 Banking = tuple[list[str], list[str], Matrix]
+
+
+def assert_same_neighbours(
+    got: tuple[np.ndarray, np.ndarray], want: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """The same similarities, bit for bit, and the same cases, except that cases of exactly
+    equal similarity (texts equal once punctuation and case are dropped) may come in another
+    order: which comes first follows the shortlist's order, and so the last bit of the
+    projection's products, which BLAS kernels round differently by matrix shape (OpenBLAS
+    0.3.31 on AMD EPYC; on Intel Xeon they came out equal)."""
+    (got_idx, got_sims), (want_idx, want_sims) = got, want
+    np.testing.assert_array_equal(got_sims, want_sims)
+    for row in range(got_idx.shape[0]):
+        sims = got_sims[row]
+        boundary = sims == sims[-1]  # the last tie may go on past k: its members can differ
+        got_order = np.lexsort((got_idx[row], -sims))
+        want_order = np.lexsort((want_idx[row], -sims))
+        np.testing.assert_array_equal(
+            got_idx[row][got_order][~boundary[got_order]],
+            want_idx[row][want_order][~boundary[want_order]],
+        )
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +64,7 @@ def test_sparse_dense_part_rows_search_as_dense_ones(
     monkeypatch.setattr(search, "SPARSE_ROWS_DENSITY", -1.0)  # every dense part kept dense
     kept_dense = SimilarityIndex(corpus, layout=kept_sparse.layout)
     assert isinstance(kept_dense._rows, np.ndarray)
-    want_idx, want_sims = kept_dense.top_k(queries, 10)
-    got_idx, got_sims = kept_sparse.top_k(queries, 10)
-    np.testing.assert_array_equal(got_idx, want_idx)
-    np.testing.assert_array_equal(got_sims, want_sims)
+    assert_same_neighbours(kept_sparse.top_k(queries, 10), kept_dense.top_k(queries, 10))
 
 
 def test_query_chunks_are_bounded_by_their_similarities(
@@ -53,7 +72,7 @@ def test_query_chunks_are_bounded_by_their_similarities(
 ) -> None:
     corpus, queries = corpus_and_queries
     index = SimilarityIndex(corpus)
-    want_idx, want_sims = index.top_k(queries, 10)
+    want = index.top_k(queries, 10)
     chunks: list[int] = []
     real_chunk = SimilarityIndex._top_k_chunk
 
@@ -63,10 +82,9 @@ def test_query_chunks_are_bounded_by_their_similarities(
 
     monkeypatch.setattr(SimilarityIndex, "_top_k_chunk", counted)
     monkeypatch.setattr(search, "QUERY_CELLS", 100 * 10_000)  # 100 queries × 10,000 rows
-    got_idx, got_sims = index.top_k(queries, 10)
+    got = index.top_k(queries, 10)
     assert max(chunks) <= 100 and sum(chunks) == queries.shape[0]
-    np.testing.assert_array_equal(got_idx, want_idx)
-    np.testing.assert_array_equal(got_sims, want_sims)
+    assert_same_neighbours(got, want)
 
 
 def test_holdout_memory_sliced_inside_scores_as_sliced_outside(banking: Banking) -> None:
@@ -89,7 +107,8 @@ def test_index_split_and_blockwise_projection_equal_the_whole_dense_part(
     banking: Banking, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The index splits its columns in one pass and projects its CSR rows a block at a time:
-    # bit for bit what scipy's column indexing and one product of the whole dense part give.
+    # bit for bit what scipy's column indexing gives, and what one product of the whole dense
+    # part gives to BLAS's rounding.
     _, _, vectors = banking
     monkeypatch.setattr(search, "DENSE_BLOCK", 1000)  # 9 blocks, the last of 1,003 + 1,000 rows
     corpus = vectors[:10_003]
@@ -109,4 +128,6 @@ def test_index_split_and_blockwise_projection_equal_the_whole_dense_part(
     np.testing.assert_array_equal(index._sparse_t.indices, want_tail.indices)
     np.testing.assert_array_equal(index._sparse_t.data, want_tail.data)
     projected = want_part.toarray() @ index._projection
-    np.testing.assert_array_equal(index._dense_t[:, : corpus.shape[0]], projected.T)
+    # Equal on Intel Xeon; OpenBLAS 0.3.31 on AMD EPYC rounds a block's product and the whole
+    # one's differently in the last bit (at most 9e-8 here).
+    np.testing.assert_allclose(index._dense_t[:, : corpus.shape[0]], projected.T, rtol=0, atol=3e-7)
