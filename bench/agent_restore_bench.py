@@ -4,18 +4,21 @@ takes to get one, and what its first decision costs after that.
 A restarted API process, a fresh worker, or any process after a retrain made elsewhere builds
 the process's agent with `AgentRegistry` before it can answer. This times exactly that: a fresh
 registry's first `registry.agent(session, process)` (the restore), then one decision with it,
-`--runs` times each in a fresh registry, medians printed. Three cases on the same fixture:
+`--runs` times each in a fresh registry, medians printed. Four cases on the same fixture:
 
-- **stored rows**: the champion as stored by this code, with its memory's rows and search
-  layout (model format 3), so the restore neither vectorises the memory nor runs an SVD;
+- **stored index**: the champion as stored by this code, with its memory's search index
+  (model format 4), so the restore neither vectorises the memory nor builds its index;
+- **stored rows**: the same champion with its memory's rows and search layout, as format 3
+  stored them, so the restore builds the index from the rows but vectorises nothing;
 - **stored layout**: the same champion stored with its layout only, as format 2 stored every
   version, so the restore vectorises the memory's texts;
 - **no layout**: stored with neither, as format 1 did, so the restore also computes the SVD.
 
 A fixture built by code before format 3 holds a champion without rows: it is stored again with
 them first, as this code's retrain would have stored it (an agent restored from the fixture
-gives them). The script also runs on a tree before format 3 (no "stored rows" case then), for
-interleaved before/after runs.
+gives them). The script also runs on a tree before format 4 (no "stored index" case then) or
+format 3 (no "stored rows" either), for interleaved before/after runs. Each restore starts after
+a garbage collection, so no run pays for freeing the agent of the run before it.
 
 BLAS runs on one thread, as `deshi serve` and `deshi worker` set it (`DESHI_BLAS_THREADS`).
 
@@ -52,13 +55,16 @@ from __future__ import annotations
 import argparse
 import cProfile
 import dataclasses
+import gc
 import io
+import json
 import pstats
 import resource
 import statistics
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
@@ -67,6 +73,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import numpy as np
 from _support import banking77_rows, machine, postgres_schema, prepare_process
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -74,7 +81,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from deshi.db import create_db_engine, make_session_factory, transaction
 from deshi.db.tables import Item, ModelVersion, Process, Review, User
 from deshi.domain import ItemOrigin, ItemStatus, ModelStatus, ReviewAction
-from deshi.engine import Agent, Route, TrainedModel
+from deshi.engine import Agent, Route, TrainedModel, serialize
 from deshi.engine.blas import limit_blas_threads
 from deshi.engine.featurize import TfidfFeaturizer
 from deshi.engine.search import SimilarityIndex
@@ -199,6 +206,7 @@ def _restore_once(url: str, process_id: int, profile: bool) -> tuple[float, floa
     """Seconds of one restore (wall and CPU) and of the first decision after it."""
     factory = make_session_factory(create_db_engine(url))
     registry = AgentRegistry()
+    gc.collect()  # the runs before: a server restoring has no other registry's agent to free
     profiler = cProfile.Profile() if profile else None
     with transaction(factory) as session:
         process = session.get(Process, process_id)
@@ -229,7 +237,12 @@ def _champion_row(session: Session, process_id: int) -> ModelVersion:
 
 
 ROWS = "memory_vectors" in {f.name for f in dataclasses.fields(TrainedModel)}  # format 3
-CASES = ("stored rows", "stored layout", "no layout") if ROWS else ("stored layout", "no layout")
+INDEX = hasattr(SimilarityIndex, "from_arrays")  # format 4
+CASES = (
+    (("stored index",) if INDEX else ())
+    + (("stored rows",) if ROWS else ())
+    + ("stored layout", "no layout")
+)
 
 
 def _store_champion(url: str, process_id: int, artifact: bytes) -> None:
@@ -271,14 +284,46 @@ def _peak_mib() -> int:
 def _case_artifact(artifact: bytes, case: str) -> bytes:
     """The champion's artifact as the case stores it (see the module)."""
     model = load_model(artifact)
-    if case == "stored rows":
+    if case in ("stored index", "stored rows"):
         assert getattr(model, "memory_vectors", None) is not None, "the champion has no rows"
-        return artifact
+        stored = dump_model(model)  # this code's format, whatever format the fixture holds
+        return _as_format_3(stored) if case == "stored rows" and INDEX else stored
     assert model.search_layout is not None, "the fixture's champion has no layout"
     dropped: dict[str, Any] = {"memory_vectors": None} if ROWS else {}
     if case == "no layout":
         dropped["search_layout"] = None
     return dump_model(replace(model, **dropped))
+
+
+def _as_format_3(artifact: bytes) -> bytes:
+    """The model file as format 3 stored it: its memory's rows in place of its index (the
+    members `_memory_vectors` wrote then: CSR arrays, stored without compression)."""
+    model = load_model(artifact)
+    vectors = model.memory_vectors
+    assert vectors is not None
+    rows = vectors.rows()
+    with zipfile.ZipFile(io.BytesIO(artifact)) as archive:
+        document = json.loads(archive.read("model.json"))
+        members = {
+            name: archive.read(name)
+            for name in archive.namelist()
+            if name != "model.json" and not name.startswith("arrays/memory_vectors/")
+        }
+    stored: dict[str, Any] = {"size": vectors.size, "digest": vectors.digest}
+    stored["width"] = int(rows.shape[1])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for part in ("data", "indices", "indptr"):
+            npy = io.BytesIO()
+            np.save(npy, getattr(rows, part), allow_pickle=False)
+            archive.writestr(f"arrays/memory_vectors/{part}.npy", npy.getvalue())
+            stored[part] = {"$array": f"memory_vectors/{part}"}
+        for name, data in members.items():
+            archive.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
+        document["format_version"] = 3
+        document["model"]["memory_vectors"] = stored
+        archive.writestr("model.json", json.dumps(document, ensure_ascii=False))
+    return buffer.getvalue()
 
 
 def _measure(
@@ -346,8 +391,10 @@ _STAGES: list[tuple[str, Any, str]] = [
     ("read history", repo, "load_history"),
     ("vectorise texts", TfidfFeaturizer, "transform"),
     ("build index", SimilarityIndex, "__init__"),
+    *([("read the stored index", serialize, "_index")] if hasattr(serialize, "_index") else []),
     ("recalibrate", Agent, "_refresh_champion_calibration"),
     ("garbage collection", registry_module, "_give_back_freed_memory"),
+    ("giving the heap back", registry_module, "release_free_heap"),
 ]
 
 

@@ -251,3 +251,40 @@ def test_a_projection_fitted_on_a_sample_of_rows_keeps_the_neighbours(
     want_idx, _ = brute_force(queries, corpus, 10)
     recall = np.mean([len(set(g) & set(w)) / 10 for g, w in zip(got_idx, want_idx, strict=True)])
     assert recall >= 0.999
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_an_index_made_from_its_arrays_searches_as_it_did(kind: str) -> None:
+    # What a model file stores of its memory's index (format 4) and a restore makes it from.
+    rng = np.random.default_rng(3)
+    n = SHORTLIST_FROM + 300
+    if kind == "sparse":
+        # more than 256 common columns: a projection of 128 saves work on them
+        common = sparse.random(n + 50, 300, density=0.2, random_state=2)
+        tail = sparse.random(n + 50, 3000, density=0.002, random_state=3)
+        rows = unit_rows(sparse.hstack([common, tail], format="csr"))
+    else:
+        rows = rng.normal(size=(n + 50, 300)).astype(np.float32)
+        rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    corpus, queries = rows[:n], rows[n:]
+    built = SimilarityIndex(corpus)
+    assert built.uses_shortlist and built.layout is not None
+
+    made = SimilarityIndex.from_arrays(built.arrays(), built.layout)
+
+    for got, want in zip(made.top_k(queries, 10), built.top_k(queries, 10), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert made.layout is built.layout and made.size == built.size
+
+
+def test_index_arrays_that_do_not_fit_their_layout_are_refused() -> None:
+    corpus = np.random.default_rng(4).normal(size=(SHORTLIST_FROM + 10, 300))
+    built = SimilarityIndex(corpus / np.linalg.norm(corpus, axis=1, keepdims=True))
+    assert built.layout is not None
+    arrays = built.arrays()
+    short = search.IndexArrays(
+        arrays.size - 1, arrays.rows, arrays.dense_t, arrays.common, arrays.rare, arrays.sparse_t
+    )
+
+    with pytest.raises(ValueError, match="do not fit"):
+        SimilarityIndex.from_arrays(short, built.layout)

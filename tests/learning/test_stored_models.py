@@ -73,5 +73,5 @@ def test_a_version_row_reads_its_model_file_only_when_asked(desk: Desk) -> None:
         row = session.scalars(select(ModelVersion).order_by(ModelVersion.id)).first()
         assert row is not None and "artifact" in inspect(row).unloaded
         newest = session.scalars(select(func.max(ModelVersion.version))).one()
-        [artifact] = load_artifacts(session, desk.process_id, newest=1, champion=None)
+        [artifact] = load_artifacts(session, desk.process_id, [newest]).values()
         assert load_model(artifact).version == newest

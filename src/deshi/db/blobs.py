@@ -16,7 +16,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 
-def fetch_binary(session: Session, query: Select[Any]) -> list[tuple[Any, ...]]:
+def fetch_binary(session: Session, query: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """The rows of `query`, its binary columns as `bytes`; in binary format on psycopg. Pending
     changes are flushed first, as `session.execute` does."""
     if session.autoflush:

@@ -34,21 +34,30 @@ class MemoryVectors:
 
     `digest` names the cases they are of (`cases_digest` of their ids and texts, in memory
     order); a memory whose first `size` cases differ vectorises them all. `source` gives the
-    rows: for the champion of an agent, the index they are rebuilt from when the version is
-    stored, so the agent does not hold a second copy (about a kilobyte per short text); for a
-    loaded version, a function that reads them from the file."""
+    rows: for the champion of an agent, its memory's index, whose arrays are stored with the
+    version, so the agent does not hold a second copy (about 1.6 KB per short text); for a
+    loaded version, a function that reads that index from the file (or, from a file of format
+    3, the rows)."""
 
     size: int
     digest: str
-    source: SimilarityIndex | Callable[[], Matrix]
+    source: SimilarityIndex | Callable[[], Matrix | SimilarityIndex]
 
     def rows(self) -> Matrix:
         """The rows, float32: CSR for a sparse featurizer, else a dense array."""
-        if not isinstance(self.source, SimilarityIndex):
-            return self.source()
-        rows = self.source.corpus()
+        made = self.source if isinstance(self.source, SimilarityIndex) else self.source()
+        if not isinstance(made, SimilarityIndex):
+            return made
+        rows = made.corpus()
         assert rows is not None  # only an index with a shortlist is a source (`stored_vectors`)
         return rows
+
+    def index(self, layout: SearchLayout | None) -> SimilarityIndex:
+        """The search index of these rows, as a memory of these cases builds it with `layout`
+        (its model's): the index itself when the file stored it (format 4), or that the
+        source is; else built from the rows now."""
+        made = self.source if isinstance(self.source, SimilarityIndex) else self.source()
+        return made if isinstance(made, SimilarityIndex) else SimilarityIndex(made, layout=layout)
 
 
 DIGEST_CHUNK = 4096  # cases hashed at once: one JSON text of all 37k Japanese ones is 44 MB
@@ -106,12 +115,22 @@ class CaseMemory:
     ) -> None:
         """Re-vectorise every case with a (new) featurizer; `vectors` may pass precomputed rows,
         `layout` the search layout stored with the featurizer's model (no SVD then), and
-        `stored` the rows that model stored of its memory's first cases (those are not
-        vectorised again if they are this memory's first cases)."""
+        `stored` the rows that model stored of its memory's first cases.
+
+        When `stored` rows are this memory's first cases, they are not vectorised again: they
+        make the base index (stored as it is since format 4, so not even built), and the cases
+        after them the recent block, as in the agent that stored the model once it had
+        recorded those cases. Until 2026-12-06 every case went into one index, built afresh."""
         self._featurizer = featurizer
-        base = vectors if vectors is not None else self._vectorised(featurizer, stored)
-        self._base = SimilarityIndex(base, layout=layout)
         self._recent, self._pending, self._recent_index = None, [], None
+        if vectors is None and self._stored_first(stored):
+            assert stored is not None
+            self._base = stored.index(layout)
+            if len(self.texts) > stored.size:
+                self._pending.append(featurizer.transform(self.texts[stored.size :]))
+            return
+        base = vectors if vectors is not None else featurizer.transform(self.texts)
+        self._base = SimilarityIndex(base, layout=layout)
 
     @property
     def search_layout(self) -> SearchLayout | None:
@@ -133,22 +152,11 @@ class CaseMemory:
             self._digest = (n, cases_digest(self.case_ids[:n], self.texts[:n]))
         return self._digest[1]
 
-    def _vectorised(self, featurizer: Featurizer, stored: MemoryVectors | None) -> Matrix:
-        """Every case's vector: the stored rows of the first cases when they are these cases
-        (the index reads float32, so the same index is built), the featurizer's for the rest."""
-        texts = self.texts
-        if stored is None or stored.size > len(texts):
-            return featurizer.transform(texts)
-        n = stored.size
-        if stored.digest != self._first_cases_digest(n):
-            return featurizer.transform(texts)
-        rows = stored.rows()
-        if n == len(texts):
-            return rows
-        rest = featurizer.transform(texts[n:])
-        if sparse.issparse(rows):
-            return sparse.vstack([rows, rest.astype(np.float32)], format="csr")
-        return np.vstack([rows, np.asarray(rest, dtype=np.float32)])
+    def _stored_first(self, stored: MemoryVectors | None) -> bool:
+        """Whether `stored` rows are of this memory's first cases (its digest says which)."""
+        if stored is None or stored.size > len(self.texts):
+            return False
+        return stored.digest == self._first_cases_digest(stored.size)
 
     def search(self, queries: Matrix, k: int) -> Neighbours:
         """The k most similar remembered cases for each query row, best first."""

@@ -116,15 +116,14 @@ def calibrate_threshold(
     smallest = smallest_certifiable_n(epsilon, level)
     grid = region_thresholds(population, smallest)
     sizes = effective_sizes(grid, labelled_scores, weights)
+    regions = _Regions(labelled_scores, errors, weights, population)
     tests: list[RegionTest] = []
     threshold: float | None = None
     for multiple in START_MULTIPLES:
         large_enough = np.flatnonzero(sizes >= smallest * multiple)
         first = int(large_enough[0]) if len(large_enough) else len(grid)
         for candidate in grid[first:]:
-            test = _test_region(
-                candidate, labelled_scores, errors, weights, population, epsilon, level
-            )
+            test = regions.test(candidate, epsilon, level)
             tests.append(test)
             if not test.passed:
                 break
@@ -208,33 +207,43 @@ def _merge_thin_bins(lab_count: np.ndarray) -> np.ndarray:
     return ascending
 
 
-def _test_region(
-    threshold: float,
-    scores: np.ndarray,
-    errors: np.ndarray,
-    weights: np.ndarray,
-    population: np.ndarray,
-    epsilon: float,
-    delta: float,
-) -> RegionTest:
-    inside = scores >= threshold
-    w = weights[inside]
-    total = float(w.sum())
-    if total <= 0:
-        upper, err, n_eff = 1.0, 0.0, 0.0
-    else:
-        err = float((w * errors[inside]).sum()) / total
-        n_eff = total * total / float((w * w).sum())
-        upper = clopper_pearson_upper(err * n_eff, n_eff, delta)
-    return RegionTest(
-        threshold=threshold,
-        population=int((population >= threshold).sum()),
-        labelled=int(inside.sum()),
-        effective_n=round(n_eff, 2),
-        weighted_error=err,
-        upper_bound=upper,
-        passed=upper <= epsilon,
-    )
+class _Regions:
+    """The labelled items sorted by score, with running sums of their weights, weighted errors
+    and squared weights: a region "score ≥ threshold" is then a prefix, tested in constant time
+    and not by a pass over every item (295 regions of 100,000 items took 0.13 s of a restore's
+    recalibration). Sums in score order differ from sums in item order in the last bits only."""
+
+    def __init__(
+        self, scores: np.ndarray, errors: np.ndarray, weights: np.ndarray, population: np.ndarray
+    ) -> None:
+        order = np.argsort(-scores, kind="stable")
+        self._descending = -scores[order]  # ascending, for searchsorted
+        w = weights[order]
+        self._weight = np.concatenate([[0.0], np.cumsum(w)])
+        self._weighted_errors = np.concatenate([[0.0], np.cumsum(w * errors[order])])
+        self._squares = np.concatenate([[0.0], np.cumsum(w * w)])
+        self._population = np.sort(population)
+
+    def test(self, threshold: float, epsilon: float, delta: float) -> RegionTest:
+        """The Clopper–Pearson test of the region "score ≥ threshold" at level δ."""
+        inside = int(np.searchsorted(self._descending, -threshold, side="right"))
+        total = float(self._weight[inside])
+        if total <= 0:
+            upper, err, n_eff = 1.0, 0.0, 0.0
+        else:
+            err = float(self._weighted_errors[inside]) / total
+            n_eff = total * total / float(self._squares[inside])
+            upper = clopper_pearson_upper(err * n_eff, n_eff, delta)
+        below = int(np.searchsorted(self._population, threshold, side="left"))
+        return RegionTest(
+            threshold=threshold,
+            population=len(self._population) - below,
+            labelled=inside,
+            effective_n=round(n_eff, 2),
+            weighted_error=err,
+            upper_bound=upper,
+            passed=upper <= epsilon,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,21 @@ class SearchLayout:
         return sparse.issparse(corpus) and inside and self.projection.shape[0] == len(self.common)
 
 
+@dataclass(frozen=True, slots=True, eq=False)  # holds arrays: compared by identity
+class IndexArrays:
+    """The arrays an index searched through a shortlist is made of (`SimilarityIndex.arrays`),
+    to be stored with a model and made into the same index again without building it
+    (`SimilarityIndex.from_arrays`): building one of 100,000 short texts took 0.6–1.3 s,
+    most of what was left of a restore (docs/benchmarks.md, "Agent restore")."""
+
+    size: int  # corpus rows
+    rows: np.ndarray | sparse.csr_matrix  # the dense part's rows, for exact rescoring
+    dense_t: np.ndarray  # their projection, transposed, GROUP-aligned (PROJECTION_RANK × width)
+    common: np.ndarray | None  # a sparse corpus's dense-part columns (None: a dense corpus)
+    rare: np.ndarray | None  # and its other columns
+    sparse_t: sparse.csr_matrix | None  # their entries, transposed (columns × width)
+
+
 class SimilarityIndex:
     """A corpus laid out for repeated top-k cosine searches; corpora of `shortlist_from` rows
     or more are searched through a shortlist (when their dense part suits a projection).
@@ -139,6 +154,39 @@ class SimilarityIndex:
         self._layout = given
         if given is None and self._projection is not None:
             self._layout = SearchLayout(common=self._common, projection=self._projection)
+
+    @classmethod
+    def from_arrays(cls, arrays: IndexArrays, layout: SearchLayout) -> SimilarityIndex:
+        """The index `arrays` were taken from, given the layout it was built with; nothing is
+        computed. Raises ValueError when their shapes do not fit together (a damaged file)."""
+        width = -(-arrays.size // GROUP) * GROUP
+        rows, projection = arrays.rows, layout.projection
+        tail = arrays.sparse_t
+        fits = (
+            rows.shape == (arrays.size, projection.shape[0])
+            and arrays.dense_t.shape == (projection.shape[1], width)
+            and (arrays.common is None) == (layout.common is None) == (tail is None)
+            and (arrays.rare is None) == (tail is None)
+            and (
+                tail is None
+                or (arrays.rare is not None and tail.shape == (len(arrays.rare), width))
+            )
+        )
+        if not fits:
+            raise ValueError(f"index arrays of {arrays.size} rows do not fit together")
+        index = cls.__new__(cls)
+        index.size, index._width = arrays.size, width
+        index._common, index._rare, index._sparse_t = arrays.common, arrays.rare, tail
+        index._projection, index._layout = projection, layout
+        index._rows, index._dense_t = rows, arrays.dense_t
+        return index
+
+    def arrays(self) -> IndexArrays:
+        """What this index is made of, to store (an index searched through a shortlist)."""
+        assert self._rows is not None, "an exact index keeps no rows"
+        return IndexArrays(
+            self.size, self._rows, self._dense_t, self._common, self._rare, self._sparse_t
+        )
 
     @property
     def uses_shortlist(self) -> bool:

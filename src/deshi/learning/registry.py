@@ -38,11 +38,14 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from deshi.db import transaction
 from deshi.db.tables import Decision, Item, Process, Review
@@ -267,12 +270,15 @@ class AgentRegistry:
             or not _adoptable(entry.state, state)
         ):
             with self._guard:  # the old agent goes first: two alive at once double the peak
-                self._entries.pop(process.id, None)
+                replaced = self._entries.pop(process.id, None) is not None
             entry = None  # and this frame's reference to it
-            entry = self._load(session, process, config, state)
+            if replaced:  # before the build, which pauses the collector
+                gc.collect()
+            with _cycle_collection_paused():
+                entry = self._load(session, process, config, state)
             with self._guard:
                 self._entries[process.id] = entry
-            _give_back_freed_memory()
+            release_free_heap()
             return entry
         self._catch_up(session, entry)
         if entry.state != state:
@@ -283,11 +289,20 @@ class AgentRegistry:
     def _load(
         self, session: Session, process: Process, config: AgentConfig, state: VersionState
     ) -> AgentEntry:
-        artifacts = repo.load_artifacts(
+        versions = repo.resident_versions(
             session, process.id, newest=RESIDENT_VERSIONS, champion=state.champion
         )
-        models: list[TrainedModel] = [load_model(artifact) for artifact in artifacts]
-        history = repo.load_history(session, process.id, default_audit_rate=process.audit_rate)
+        engine = _postgres_engine(session)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="deshi-restore") as pool:
+            # On PostgreSQL the server assembles a large artifact while this process waits
+            # (0.4–0.5 s of a 175 MB one), so another connection reads it meanwhile.
+            aside = pool.submit(_artifacts_aside, engine, process.id, versions) if engine else None
+            history = repo.load_history(session, process.id, default_audit_rate=process.audit_rate)
+            artifacts = aside.result() if aside is not None else None
+        if artifacts is None or list(artifacts) != versions:
+            # SQLite, or versions this session wrote and has not committed: read them here.
+            artifacts = repo.load_artifacts(session, process.id, versions)
+        models: list[TrainedModel] = [load_model(artifact) for artifact in artifacts.values()]
         agent = Agent.restore(
             config,
             history.observations,
@@ -316,10 +331,11 @@ class AgentRegistry:
         kept what each rebuild freed (docs/benchmarks.md, "Soak")."""
         assert state.champion is not None  # `_adoptable`
         held = {model.version for model in entry.agent.versions}
-        artifacts = repo.load_artifacts(
+        versions = repo.resident_versions(
             session, entry.process_id, newest=RESIDENT_VERSIONS, champion=state.champion, skip=held
         )
-        entry.agent.adopt([load_model(artifact) for artifact in artifacts], state.champion)
+        artifacts = repo.load_artifacts(session, entry.process_id, versions)
+        entry.agent.adopt([load_model(artifact) for artifact in artifacts.values()], state.champion)
         entry.state = state
         entry.stored_versions = set(repo.version_ids(session, entry.process_id))
 
@@ -356,6 +372,32 @@ class AgentRegistry:
             entry.record(observation, item.id)
 
 
+def _postgres_engine(session: Session) -> Engine | None:
+    """The session's engine when it is PostgreSQL's and a connection of its own can be had at
+    once: one idle in the pool, or room to open one below the pool's size (a checkout past it
+    could wait for a busy server's requests to give one back)."""
+    bind = session.get_bind()
+    if not isinstance(bind, Engine) or bind.dialect.name != "postgresql":
+        return None
+    pool = bind.pool
+    free = isinstance(pool, QueuePool) and (pool.checkedin() > 0 or pool.overflow() < 0)
+    return bind if free else None
+
+
+def _artifacts_aside(
+    engine: Engine, process_id: int, versions: list[int]
+) -> dict[int, bytes] | None:
+    """The versions' artifacts read on another connection, or None if that failed (the
+    caller reads them on its own). Versions are immutable once stored, so another snapshot
+    gives the same files; one written by the caller's open transaction is missing here."""
+    try:
+        with Session(engine) as aside:
+            return repo.load_artifacts(aside, process_id, versions)
+    except SQLAlchemyError:
+        logger.warning("reading model versions on a second connection failed", exc_info=True)
+        return None
+
+
 def _adoptable(held: VersionState, stored: VersionState) -> bool:
     """Whether an agent built at `held` can take in what changed to reach `stored` without a
     rebuild: versions were only added or the champion moved to one that exists. Versions that
@@ -368,14 +410,48 @@ def _adoptable(held: VersionState, stored: VersionState) -> bool:
 
 
 def _give_back_freed_memory() -> None:
-    """After an agent was rebuilt or took in new versions: collect what it dropped (the old
-    agent, or the old champion's index) and hand the C heap's free pages back to the system.
-    glibc kept what each rebuild freed: rebuilding an agent of 2,400 cases 12 times grew a
-    process by 91 MiB, and by 26 MiB with this after each rebuild (2026-12-05, the soak's
-    database). Rebuilds and new versions are rare next to requests, and this costs
-    milliseconds to a few tens of them."""
+    """After an agent took in new versions: collect what it dropped (the old champion's
+    index) and hand the C heap's free pages back to the system. glibc kept what each rebuild
+    freed: rebuilding an agent of 2,400 cases 12 times grew a process by 91 MiB, and by
+    26 MiB with this after each rebuild (2026-12-05, the soak's database; a rebuild now
+    collects the old agent before it builds the new one, and gives the pages back after).
+    New versions are rare next to requests, and this costs milliseconds to a few tens of
+    them (0.1 s for the collection at 100,000 cases)."""
     gc.collect()
     release_free_heap()
+
+
+class _CycleCollectionPause:
+    """Python's cycle collector paused while agents are built, in whichever threads build them.
+
+    A restore makes about a million objects (an observation and its strings per case), and the
+    collector, run by allocations, walked the growing heap again and again: 0.25 s of reading
+    a 100,000-case history. The objects made live on with the agent, so there is nothing to
+    collect. The collector runs again when the last build ends, if it ran before the first.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._builds = 0
+        self._was_enabled = False
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._builds == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._builds += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._builds -= 1
+                if self._builds == 0 and self._was_enabled:
+                    gc.enable()
+
+
+_cycle_collection_paused = _CycleCollectionPause()
 
 
 def _clear_dirty(session: Session) -> None:

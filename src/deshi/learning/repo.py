@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
+from sqlalchemy import Select, and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -30,6 +30,7 @@ __all__ = [
     "load_history",
     "make_champion",
     "observation_of",
+    "resident_versions",
     "retire_older_challengers",
     "start_cursor",
     "version_ids",
@@ -140,31 +141,42 @@ def version_state(session: Session, process_id: int) -> VersionState:
     return VersionState(latest=row[0], champion=row[1])
 
 
-def load_artifacts(
+def resident_versions(
     session: Session,
     process_id: int,
     *,
     newest: int,
     champion: int | None,
     skip: Collection[int] = (),
-) -> list[bytes]:
-    """The stored files of the process's champion and of its `newest` newest other versions
-    (as `Agent` holds them), oldest first, except those in `skip` (already held). Older versions
-    stay in the database: loading every artifact would hold all the process's models in memory.
-    Read in binary format (`fetch_binary`): a restoring agent waits on them."""
+) -> list[int]:
+    """The process's champion and its `newest` newest other versions (as `Agent` holds them),
+    oldest first, except those in `skip` (already held). Older versions stay in the database:
+    loading every artifact would hold all the process's models in memory."""
     recent = (
         select(ModelVersion.version)
         .where(ModelVersion.process_id == process_id, ModelVersion.version != champion)
         .order_by(ModelVersion.version.desc())
         .limit(newest)
     )
-    wanted: ColumnElement[bool] = ModelVersion.version.in_(recent.scalar_subquery())
+    wanted = set(session.scalars(recent))
     if champion is not None:
-        wanted = or_(wanted, ModelVersion.version == champion)
-    query = select(ModelVersion.artifact).where(ModelVersion.process_id == process_id, wanted)
-    if skip:
-        query = query.where(ModelVersion.version.not_in(list(skip)))
-    return [artifact for (artifact,) in fetch_binary(session, query.order_by(ModelVersion.version))]
+        wanted.add(champion)
+    return sorted(wanted.difference(skip))
+
+
+def load_artifacts(
+    session: Session, process_id: int, versions: Collection[int]
+) -> dict[int, bytes]:
+    """The stored files of the process's `versions` that exist, by version, oldest first. Read
+    in binary format (`fetch_binary`): a restoring agent waits on them."""
+    if not versions:
+        return {}
+    query = (
+        select(ModelVersion.version, ModelVersion.artifact)
+        .where(ModelVersion.process_id == process_id, ModelVersion.version.in_(list(versions)))
+        .order_by(ModelVersion.version)
+    )
+    return {int(version): artifact for version, artifact in fetch_binary(session, query)}
 
 
 def version_ids(session: Session, process_id: int) -> dict[int, int]:
