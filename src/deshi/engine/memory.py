@@ -45,7 +45,7 @@ class MemoryVectors:
 
     def rows(self) -> Matrix:
         """The rows, float32: CSR for a sparse featurizer, else a dense array."""
-        made = self.source if isinstance(self.source, SimilarityIndex) else self.source()
+        made = self._made()
         if not isinstance(made, SimilarityIndex):
             return made
         rows = made.corpus()
@@ -56,8 +56,12 @@ class MemoryVectors:
         """The search index of these rows, as a memory of these cases builds it with `layout`
         (its model's): the index itself when the file stored it (format 4), or that the
         source is; else built from the rows now."""
-        made = self.source if isinstance(self.source, SimilarityIndex) else self.source()
+        made = self._made()
         return made if isinstance(made, SimilarityIndex) else SimilarityIndex(made, layout=layout)
+
+    def _made(self) -> Matrix | SimilarityIndex:
+        """What the source gives: an index, or the rows a format-3 file holds."""
+        return self.source if isinstance(self.source, SimilarityIndex) else self.source()
 
 
 DIGEST_CHUNK = 4096  # cases hashed at once: one JSON text of all 37k Japanese ones is 44 MB

@@ -115,8 +115,8 @@ def calibrate_threshold(
     level = delta / SEQUENCES
     smallest = smallest_certifiable_n(epsilon, level)
     grid = region_thresholds(population, smallest)
-    sizes = effective_sizes(grid, labelled_scores, weights)
     regions = _Regions(labelled_scores, errors, weights, population)
+    sizes = regions.effective_sizes(grid)
     tests: list[RegionTest] = []
     threshold: float | None = None
     for multiple in START_MULTIPLES:
@@ -160,15 +160,10 @@ def effective_sizes(
     thresholds: list[float], labelled_scores: np.ndarray, weights: np.ndarray
 ) -> np.ndarray:
     """Kish's effective number of labelled items in each region "score ≥ threshold"."""
-    order = np.argsort(-labelled_scores, kind="stable")
-    w = weights[order]
-    total = np.concatenate([[0.0], np.cumsum(w)])
-    squares = np.concatenate([[0.0], np.cumsum(w * w)])
-    inside = np.searchsorted(-labelled_scores[order], -np.asarray(thresholds), side="right")
-    sizes: np.ndarray = np.divide(
-        total[inside] ** 2, squares[inside], out=np.zeros(len(inside)), where=squares[inside] > 0
+    no_errors = np.zeros(len(labelled_scores))
+    return _Regions(labelled_scores, no_errors, weights, labelled_scores).effective_sizes(
+        thresholds
     )
-    return sizes
 
 
 def post_stratification_weights(labelled: np.ndarray, population: np.ndarray) -> np.ndarray:
@@ -223,6 +218,15 @@ class _Regions:
         self._weighted_errors = np.concatenate([[0.0], np.cumsum(w * errors[order])])
         self._squares = np.concatenate([[0.0], np.cumsum(w * w)])
         self._population = np.sort(population)
+
+    def effective_sizes(self, thresholds: list[float]) -> np.ndarray:
+        """Kish's effective number of labelled items in each region "score ≥ threshold"."""
+        inside = np.searchsorted(self._descending, -np.asarray(thresholds), side="right")
+        total, squares = self._weight[inside], self._squares[inside]
+        sizes: np.ndarray = np.divide(
+            total**2, squares, out=np.zeros(len(inside)), where=squares > 0
+        )
+        return sizes
 
     def test(self, threshold: float, epsilon: float, delta: float) -> RegionTest:
         """The Clopper–Pearson test of the region "score ≥ threshold" at level δ."""
