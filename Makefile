@@ -31,13 +31,15 @@ $(VENV)/.dev: $(VENV)/.core
 demo: $(VENV)/.core
 	$(BIN)/deshi demo --fresh
 
-# Debian's Chromium for the browser tests (Playwright drives it; no browser download) and CJK
-# fonts for Japanese screenshots. Needs root; elsewhere the browser tests skip (but not under CI).
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download), CJK fonts
+# for Japanese screenshots, and jemalloc, the C allocator docs/service.md recommends for a
+# long-running server (its test preloads it). Needs root; elsewhere those tests skip (not under CI).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && /sbin/ldconfig -p | grep -q libjemalloc.so.2; } || { \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && apt-get install -y -qq chromium chromium-driver fonts-noto-cjk; \
-	  else echo "chromium is not installed (apt-get install chromium chromium-driver)"; fi; }
+	    apt-get update -qq && \
+	    apt-get install -y -qq chromium chromium-driver fonts-noto-cjk libjemalloc2; \
+	  else echo "missing: apt-get install chromium chromium-driver fonts-noto-cjk libjemalloc2"; fi; }
 
 test: $(VENV)/.dev browser
 	$(BIN)/ruff check src tests bench

@@ -24,6 +24,9 @@ RSS is what a server needs for the data the hour left behind, and the soak serve
 it (`excess_over_fresh_mib`) is what the hour itself kept.
 
     .venv/bin/python bench/soak_bench.py --minutes 60 --rate 6 --out bench/results/soak.json
+
+The server inherits this process's environment, so an allocator is chosen by setting it here,
+e.g. `LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2` (recorded as `allocator_env`).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from deshi.domain import Mode, Role
 from deshi.processes.service import create_department, create_process
 
 DESHI = str(Path(sys.executable).with_name("deshi"))
+ALLOCATOR_ENV = ("LD_PRELOAD", "PYTHONMALLOC", "MALLOC_ARENA_MAX")  # inherited by the server
 EMAIL, PASSWORD = "soak@example.com", "soak-password-0123456789"
 FIELD_RE = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]*)"')
 # One cycle of the load: ingest dominates, as in a back office; claim is followed by its review.
@@ -400,6 +404,8 @@ def main() -> None:
         "rate_target": args.rate,
         "minutes_target": args.minutes,
         "cycle": list(CYCLE),
+        # what shapes the server's memory besides the code: its C allocator and Python's
+        "allocator_env": {name: os.environ.get(name) for name in ALLOCATOR_ENV},
     }
     data = banking77_rows(shuffle_seed=0)
     with tempfile.TemporaryDirectory(prefix="deshi-soak-") as tmp:

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import logging
+
 import pytest
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from deshi.cli.main import app
+from deshi.cli.serve import _log_allocator
 
 
 def test_serve_is_a_documented_command() -> None:
@@ -29,3 +32,19 @@ def test_serve_limits_blas_threads_and_warms_the_agents(
     assert limits == [3]
     [api] = served
     assert api.state.api_config.warm_agents and api.state.api_config.freeze_gc
+
+
+@pytest.mark.parametrize(
+    ("allocator", "said"),
+    [
+        ("glibc", "C allocator: glibc malloc; a long-running server keeps less memory on jemalloc"),
+        ("jemalloc", "C allocator: jemalloc"),
+    ],
+)
+def test_serve_says_which_c_allocator_it_runs_on(
+    allocator: str, said: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="deshi.serve"):
+        _log_allocator(allocator)
+
+    assert [record.getMessage().split(" (")[0] for record in caplog.records] == [said]

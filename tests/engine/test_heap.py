@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes.util
 import multiprocessing
+import os
 import platform
 import resource
+import subprocess
 import sys
 import threading
 import time
@@ -105,3 +108,46 @@ def test_the_periodic_release_runs_until_stopped() -> None:
     thread.join(timeout=30)
 
     assert not thread.is_alive() and len(calls) == 3
+
+
+JEMALLOC = ctypes.util.find_library("jemalloc")
+RELEASED_UNDER_JEMALLOC = """
+import numpy as np
+from deshi.engine import heap
+from tests.engine.test_heap import _resident
+blocks = [np.ones(1 << 20, dtype=np.uint8) for _ in range(64)]
+del blocks[::2]
+held = _resident()
+heap.release_free_heap()
+print(heap.allocator(), held - _resident())
+"""
+
+
+def _run_preloaded(code: str, preload: str | None) -> str:
+    """Run `code` in a new interpreter with `preload` as its C allocator (None: glibc's), and
+    jemalloc's own return of freed pages turned off, so only a release can return them."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    if preload is not None:
+        env["LD_PRELOAD"] = preload
+        env["MALLOC_CONF"] = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_allocator_is_glibc_unless_another_is_preloaded() -> None:
+    code = "from deshi.engine import heap; print(heap.allocator(), heap._purge_jemalloc())"
+    assert _run_preloaded(code, None) == "glibc False"
+
+
+@pytest.mark.skipif(
+    JEMALLOC is None and not os.environ.get("CI"),
+    reason="jemalloc is not installed (make browser installs libjemalloc2)",
+)
+def test_a_preloaded_jemalloc_is_recognised_and_its_freed_pages_released() -> None:
+    assert JEMALLOC is not None, "make test installs libjemalloc2"
+    name, released = _run_preloaded(RELEASED_UNDER_JEMALLOC, JEMALLOC).split()
+    assert name == "jemalloc"
+    assert int(released) > (32 << 20) * 3 // 4  # the 32 freed MiB, which it would have kept

@@ -1,4 +1,4 @@
-"""How much freed memory the C allocator keeps (glibc; elsewhere these do nothing).
+"""How much freed memory the C allocator keeps (glibc, or jemalloc when preloaded).
 
 glibc serves a block from the operating system (mmap) only above a threshold, and after such a
 block is freed it raises the threshold to the block's size, up to 32 MiB. From then on, blocks up
@@ -8,6 +8,11 @@ held 636 MiB before its first retrain and 906 MiB after the one at 2,544 reviewe
 the same replay with every block from 1 MiB mapped held 642 MiB. Deciding, on the other hand,
 allocates the same few arrays of up to 27 MB again and again; mapping each of them afresh cost
 35–40% of the decisions per second (docs/benchmarks-history.md, commit 045c7dd).
+
+jemalloc, preloaded (`LD_PRELOAD`), replaces glibc's malloc for the whole process and hands
+freed pages back by itself within seconds; glibc's settings then do nothing, and a release
+purges jemalloc's arenas instead. Over an hour of steady load a server kept less of its
+requests' and adoptions' peaks with it (docs/service.md, "Memory").
 """
 
 from __future__ import annotations
@@ -17,12 +22,16 @@ import ctypes
 import functools
 import threading
 from collections.abc import Callable, Iterator
+from typing import Literal
 
 M_TRIM_THRESHOLD = -1  # mallopt parameters, from glibc's malloc.h
 M_MMAP_THRESHOLD = -3
 TRAINING_THRESHOLD = 1 << 20  # while training: blocks from 1 MiB mapped, heap tops over it trimmed
 DECIDING_MMAP_THRESHOLD = 32 << 20  # otherwise: glibc's own ceiling for its sliding threshold
 DECIDING_TRIM_THRESHOLD = 64 << 20  # and the trim threshold glibc pairs with it
+MALLCTL_ARENAS_ALL = 4096  # jemalloc 5: the arena index that names every arena
+
+Allocator = Literal["jemalloc", "glibc", "unknown"]
 
 _lock = threading.Lock()
 _depth = 0  # blocks open, in any thread
@@ -64,6 +73,34 @@ def release_free_heap() -> None:
     trim = _function("malloc_trim")
     if trim is not None:
         trim(0)
+    _purge_jemalloc()
+
+
+def allocator() -> Allocator:
+    """The C allocator behind this process's malloc: jemalloc when it was preloaded (its
+    `mallctl` is then among the process's symbols), else glibc's where that is the C library."""
+    if _function("mallctl") is not None:
+        return "jemalloc"
+    if _function("malloc_trim") is not None:
+        return "glibc"
+    return "unknown"
+
+
+def _purge_jemalloc() -> bool:
+    """Return every jemalloc arena's unused dirty pages to the system now (it would in about
+    ten seconds by itself); False when jemalloc is not this process's allocator."""
+    mallctl = _function("mallctl")
+    if mallctl is None:
+        return False
+    mallctl.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+        ctypes.c_size_t,
+    ]
+    mallctl.restype = ctypes.c_int
+    return int(mallctl(f"arena.{MALLCTL_ARENAS_ALL}.purge".encode(), None, None, None, 0)) == 0
 
 
 def release_free_heap_every(
