@@ -184,8 +184,9 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description=(
             "How often `deshi serve` hands the memory its requests freed back to the operating "
-            "system (glibc `malloc_trim`), in seconds; 0 turns it off. Without it, a server's "
-            "resident memory rose with every KPI view as its data grew."
+            "system (glibc's `malloc_trim`, or a purge of jemalloc's arenas), in seconds; 0 "
+            "turns it off. Without it, a server's resident memory rose with every KPI view as "
+            "its data grew."
         ),
     )
     kpi_inline_seconds: float = Field(

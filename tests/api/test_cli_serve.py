@@ -7,7 +7,6 @@ from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from deshi.cli.main import app
-from deshi.cli.serve import _log_allocator
 
 
 def test_serve_is_a_documented_command() -> None:
@@ -23,28 +22,16 @@ def test_serve_limits_blas_threads_and_warms_the_agents(
     limits: list[int] = []
     served: list[FastAPI] = []
     monkeypatch.setattr("deshi.engine.blas.limit_blas_threads", limits.append)
+    said: list[logging.Logger] = []
     monkeypatch.setattr("uvicorn.run", lambda app, **options: served.append(app))
+    monkeypatch.setattr("deshi.cli._allocator.log_allocator", said.append)
     monkeypatch.setenv("DESHI_BLAS_THREADS", "3")
 
     result = CliRunner().invoke(app, ["serve", "--db", db_url, "--port", "1"])
 
     assert result.exit_code == 0, result.output
     assert limits == [3]
+    assert [logger.name for logger in said] == ["deshi.serve"]  # its C allocator, at start
     [api] = served
     assert api.state.api_config.warm_agents and api.state.api_config.freeze_gc
 
-
-@pytest.mark.parametrize(
-    ("allocator", "said"),
-    [
-        ("glibc", "C allocator: glibc malloc; a long-running server keeps less memory on jemalloc"),
-        ("jemalloc", "C allocator: jemalloc"),
-    ],
-)
-def test_serve_says_which_c_allocator_it_runs_on(
-    allocator: str, said: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    with caplog.at_level(logging.INFO, logger="deshi.serve"):
-        _log_allocator(allocator)
-
-    assert [record.getMessage().split(" (")[0] for record in caplog.records] == [said]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,10 +31,13 @@ def test_the_worker_limits_blas_threads_from_the_setting(
     session_factory: sessionmaker[Session], db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     limits: list[int] = []
+    said: list[logging.Logger] = []
     monkeypatch.setattr(worker_cli, "limit_blas_threads", limits.append)
+    monkeypatch.setattr(worker_cli, "log_allocator", said.append)
     monkeypatch.setenv("DESHI_BLAS_THREADS", "2")
 
     result = CliRunner().invoke(app, ["worker", "--once", "--db", db_url])
 
     assert result.exit_code == 0, result.output
     assert limits == [2]
+    assert [logger.name for logger in said] == ["deshi.worker"]  # its C allocator, at start

@@ -29,16 +29,16 @@ def serve(
     """
     import uvicorn
 
+    from deshi.cli._allocator import log_allocator
     from deshi.cli._db import cli_settings
     from deshi.engine.blas import limit_blas_threads
-    from deshi.engine.heap import allocator
     from deshi.logs import configure_logging
     from deshi.web import create_app
     from deshi.web.config import ApiConfig
 
     settings = cli_settings(db)
     configure_logging(log_format=settings.log_format, level=settings.log_level)
-    _log_allocator(allocator())
+    log_allocator(logger)
     limit_blas_threads(settings.blas_threads)
     config = ApiConfig.from_settings(settings, background_worker=worker, long_running=True)
     app = create_app(settings, config=config)
@@ -54,18 +54,6 @@ def serve(
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
-
-
-def _log_allocator(name: str) -> None:
-    """Say which C allocator the server runs on: over an hour of steady load the server kept
-    less of its peaks on jemalloc than on glibc's (docs/service.md, "Memory")."""
-    if name == "glibc":
-        logger.info(
-            "C allocator: glibc malloc; a long-running server keeps less memory on jemalloc "
-            "(LD_PRELOAD=libjemalloc.so.2, docs/service.md, Memory)"
-        )
-    else:
-        logger.info("C allocator: %s", name)
 
 
 def register(app: typer.Typer) -> None:

@@ -12,6 +12,7 @@ from types import FrameType
 
 import typer
 
+from deshi.cli._allocator import log_allocator
 from deshi.cli._db import cli_settings
 from deshi.db import engine_from_settings, make_session_factory
 from deshi.drafting.service import make_drafter
@@ -54,6 +55,7 @@ def worker(
     settings = cli_settings(db)
     engine = engine_from_settings(settings)
     configure_logging(log_format=settings.log_format, level=settings.log_level)
+    log_allocator(logger)
     limit_blas_threads(settings.blas_threads)
     with outbound_client() as client:
         registry = AgentRegistry(training_threads=settings.training_threads)
