@@ -112,14 +112,17 @@ def test_the_periodic_release_runs_until_stopped() -> None:
 
 JEMALLOC = ctypes.util.find_library("jemalloc")
 RELEASED_UNDER_JEMALLOC = """
+import resource
 import numpy as np
 from deshi.engine import heap
-from tests.engine.test_heap import _resident
+def resident():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize()
 blocks = [np.ones(1 << 20, dtype=np.uint8) for _ in range(64)]
 del blocks[::2]
-held = _resident()
+held = resident()
 heap.release_free_heap()
-print(heap.allocator(), held - _resident())
+print(heap.allocator(), held - resident())
 """
 
 
