@@ -34,4 +34,3 @@ def test_serve_limits_blas_threads_and_warms_the_agents(
     assert [logger.name for logger in said] == ["deshi.serve"]  # its C allocator, at start
     [api] = served
     assert api.state.api_config.warm_agents and api.state.api_config.freeze_gc
-
