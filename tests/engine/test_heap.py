@@ -7,18 +7,19 @@ import multiprocessing
 import os
 import platform
 import resource
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 import pytest
 
 from deshi.engine import heap
 
+T = TypeVar("T")
 BLOCK = 16 << 20  # bytes: between glibc's 1 MiB training threshold and its 32 MiB ceiling
 
 pytestmark = pytest.mark.skipif(
@@ -61,7 +62,7 @@ def _freed_after_an_inner_block() -> int:
         return _returned_on_free()
 
 
-def _in_a_fresh_process(scenario: Callable[[], int]) -> int:
+def _in_a_fresh_process(scenario: Callable[[], T]) -> T:
     """Run `scenario` in a new interpreter: what the allocator returns depends on the heap's
     history, which the tests run before this one (and their threads) would otherwise decide."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -111,46 +112,26 @@ def test_the_periodic_release_runs_until_stopped() -> None:
 
 
 JEMALLOC = ctypes.util.find_library("jemalloc")
-RELEASED_UNDER_JEMALLOC = """
-import resource
-import numpy as np
-from deshi.engine import heap
-def resident():
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * resource.getpagesize()
-blocks = [np.ones(1 << 20, dtype=np.uint8) for _ in range(64)]
-del blocks[::2]
-held = resident()
-heap.release_free_heap()
-print(heap.allocator(), held - resident())
-"""
 
 
-def _run_preloaded(code: str, preload: str | None) -> str:
-    """Run `code` in a new interpreter with `preload` as its C allocator (None: glibc's), and
-    jemalloc's own return of freed pages turned off, so only a release can return them."""
-    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    if preload is not None:
-        env["LD_PRELOAD"] = preload
-        env["MALLOC_CONF"] = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
-
-
-def test_the_allocator_is_glibc_unless_another_is_preloaded() -> None:
-    code = "from deshi.engine import heap; print(heap.allocator(), heap._purge_jemalloc())"
-    assert _run_preloaded(code, None) == "glibc False"
+def test_the_allocator_is_glibc_unless_another_is_preloaded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    assert _in_a_fresh_process(heap.allocator) == "glibc"
+    assert _in_a_fresh_process(heap._purge_jemalloc) is False
 
 
 @pytest.mark.skipif(
     JEMALLOC is None and not os.environ.get("CI"),
     reason="jemalloc is not installed (make browser installs libjemalloc2)",
 )
-def test_a_preloaded_jemalloc_is_recognised_and_its_freed_pages_released() -> None:
+def test_a_preloaded_jemalloc_is_recognised_and_its_freed_pages_released(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assert JEMALLOC is not None, "make test installs libjemalloc2"
-    name, released = _run_preloaded(RELEASED_UNDER_JEMALLOC, JEMALLOC).split()
-    assert name == "jemalloc"
-    assert int(released) > (32 << 20) * 3 // 4  # the 32 freed MiB, which it would have kept
+    monkeypatch.setenv("LD_PRELOAD", JEMALLOC)  # a spawned process starts with it
+    # jemalloc's own return of freed pages turned off, so only the release can return them
+    monkeypatch.setenv("MALLOC_CONF", "dirty_decay_ms:-1,muzzy_decay_ms:-1")
+    assert _in_a_fresh_process(heap.allocator) == "jemalloc"
+    assert _in_a_fresh_process(_middle_of_the_heap_returned) > (32 << 20) * 3 // 4

@@ -79,7 +79,7 @@ def release_free_heap() -> None:
 def allocator() -> Allocator:
     """The C allocator behind this process's malloc: jemalloc when it was preloaded (its
     `mallctl` is then among the process's symbols), else glibc's where that is the C library."""
-    if _function("mallctl") is not None:
+    if _mallctl() is not None:
         return "jemalloc"
     if _function("malloc_trim") is not None:
         return "glibc"
@@ -89,18 +89,26 @@ def allocator() -> Allocator:
 def _purge_jemalloc() -> bool:
     """Return every jemalloc arena's unused dirty pages to the system now (it would in about
     ten seconds by itself); False when jemalloc is not this process's allocator."""
-    mallctl = _function("mallctl")
+    mallctl = _mallctl()
     if mallctl is None:
         return False
-    mallctl.argtypes = [
-        ctypes.c_char_p,
-        ctypes.c_void_p,
-        ctypes.c_void_p,
-        ctypes.c_void_p,
-        ctypes.c_size_t,
-    ]
-    mallctl.restype = ctypes.c_int
     return int(mallctl(f"arena.{MALLCTL_ARENAS_ALL}.purge".encode(), None, None, None, 0)) == 0
+
+
+@functools.cache
+def _mallctl() -> ctypes._NamedFuncPointer | None:
+    """jemalloc's control function, its argument types set once; None without jemalloc."""
+    mallctl = _function("mallctl")
+    if mallctl is not None:
+        mallctl.argtypes = [
+            ctypes.c_char_p,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+        ]
+        mallctl.restype = ctypes.c_int
+    return mallctl
 
 
 def release_free_heap_every(
