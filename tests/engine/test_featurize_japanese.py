@@ -35,10 +35,32 @@ def test_auto_takes_japanese_words_from_sudachi_and_english_words_from_spaces() 
     assert "エンジン" in vocabulary and "停止" in vocabulary
 
 
+def test_japanese_takes_character_1_2_grams_and_english_2_4_grams() -> None:
+    japanese = TfidfFeaturizer().fit(JAPANESE)
+    english = TfidfFeaturizer().fit(ENGLISH)
+
+    assert japanese.char_ngrams == (1, 2) and english.char_ngrams == (2, 4)
+    characters = japanese.to_state()["char"]["terms"]
+    assert {"止", "停止", "エン"} <= set(characters)  # single characters are terms
+    assert max(map(len, characters)) == 2
+    assert TfidfFeaturizer(char_ngrams=(2, 3)).fit(JAPANESE).char_ngrams == (2, 3)
+
+
+def test_a_model_stored_before_japanese_took_1_2_grams_keeps_2_4_grams() -> None:
+    original = TfidfFeaturizer(words="sudachi", char_ngrams=(2, 4)).fit(JAPANESE)
+    state = original.to_state()
+    del state["min_char_ngram"]  # what versions stored before 2026-12-06 look like
+
+    restored = TfidfFeaturizer.from_state(state)
+
+    assert restored.char_ngrams == (2, 4)
+    assert (restored.transform(JAPANESE) != original.transform(JAPANESE)).nnz == 0
+
+
 def test_a_model_stored_before_sudachi_keeps_splitting_at_spaces() -> None:
     original = TfidfFeaturizer(words="spaces").fit(JAPANESE)
     state = original.to_state()
-    del state["words"]  # what versions stored before issue #26 look like
+    del state["words"], state["min_char_ngram"]  # what versions stored before issue #26 look like
 
     restored = TfidfFeaturizer.from_state(state)
 
