@@ -232,9 +232,10 @@ class TfidfFeaturizer:
     def to_state(self) -> dict[str, Any]:
         """Parameters, and each vectorizer's terms (in column order) and idf weights."""
         fitted = self._word is not None and self._char is not None
+        shortest, longest = (None, None) if self.char_ngrams == "auto" else self.char_ngrams
         return {
-            "min_char_ngram": self.char_ngrams[0] if self.char_ngrams != "auto" else None,
-            "max_char_ngram": self.char_ngrams[1] if self.char_ngrams != "auto" else None,
+            "min_char_ngram": shortest,
+            "max_char_ngram": longest,
             "min_df": self.min_df,
             "words": self.words,
             "word": _vectorizer_state(self._word) if fitted else None,
